@@ -1,0 +1,42 @@
+# Two commands do everything on a fresh machine: `make demo` and `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+# torch is installed first, pinned: a range would let pip fetch a multi-GB CUDA build.
+TORCH := torch==2.13.0
+
+.PHONY: setup demo test lint format bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet "$(TORCH)"
+	$(BIN)/python -m pip install --quiet -e ".[all,dev]"
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: setup
+	$(BIN)/mlfn ingest
+	$(BIN)/mlfn train
+	$(BIN)/mlfn models
+	$(BIN)/mlfn predict --input examples/iris/sample.json
+
+test: setup
+	$(BIN)/python -m pytest
+
+lint: setup
+	$(BIN)/ruff check core functions tests bench examples
+	$(BIN)/ruff format --check core functions tests bench examples
+	$(BIN)/mypy
+
+format: setup
+	$(BIN)/ruff format core functions tests bench examples
+	$(BIN)/ruff check --fix core functions tests bench examples
+
+bench: setup
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf .mlfn .pytest_cache .ruff_cache .mypy_cache

@@ -1,0 +1,211 @@
+"""The `mlfn` command line: ingest, train, predict, models, promote."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from core.config import Settings, load_settings
+from core.errors import MlfnError, ValidationError
+from core.progress import NULL_PROGRESS, Progress
+from core.storage import Store, open_store
+
+EXIT_ERROR = 2
+
+
+def _emit(value: Any) -> None:
+    print(json.dumps(value, indent=2, default=str))
+
+
+def _context(args: argparse.Namespace) -> tuple[Settings, Store]:
+    settings = load_settings(args.config, args.env, getattr(args, "store", None))
+    return settings, open_store(settings.store_uri)
+
+
+class RichProgress:
+    def __init__(self, progress: Any) -> None:
+        self._progress = progress
+
+    def start(self, description: str, total: int) -> int:
+        return int(self._progress.add_task(description, total=total))
+
+    def advance(self, task_id: int, steps: int = 1) -> None:
+        self._progress.advance(task_id, steps)  # type: ignore[arg-type]
+
+
+@contextmanager
+def _progress(enabled: bool) -> Iterator[Progress]:
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    if not enabled or not console.is_terminal:
+        yield NULL_PROGRESS
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import Progress as RichBar
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn())
+    with RichBar(*columns, console=console, transient=True) as bar:
+        yield RichProgress(bar)
+
+
+def cmd_ingest(args: argparse.Namespace) -> None:
+    from core.data.ingest import ingest
+
+    settings, store = _context(args)
+    dataset = ingest(settings, store, args.source)
+    if args.json:
+        _emit(dataset.to_dict())
+    else:
+        state = "new" if dataset.created else "already ingested"
+        print(f"dataset {dataset.sha256} ({dataset.rows} rows, {state})")
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    from core.training.run import train
+
+    settings, store = _context(args)
+    with _progress(not args.json) as progress:
+        summary = train(settings, store, model_types=args.model_type, force=args.force,
+                        progress=progress)
+    _emit(summary)
+
+
+def _read_input(path: str) -> str:
+    if path == "-":
+        return sys.stdin.read()
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        raise ValidationError(f"input file '{path}' does not exist") from None
+
+
+def rows_from_csv(text: str, schema: list[dict[str, str]]) -> list[dict[str, Any]]:
+    """CSV rows typed by the model's schema: numeric columns parsed, empty cells as missing."""
+    types = {c["name"]: c["type"] for c in schema}
+    rows = []
+    for line, record in enumerate(csv.DictReader(io.StringIO(text)), start=2):
+        row: dict[str, Any] = {}
+        for name, value in record.items():
+            if types.get(name) == "numeric":
+                try:
+                    row[name] = float(value) if value not in ("", None) else None
+                except ValueError:
+                    raise ValidationError(
+                        f"CSV line {line}: feature '{name}' must be a number, got {value!r}"
+                    ) from None
+            else:
+                row[name] = value
+        rows.append(row)
+    return rows
+
+
+def cmd_predict(args: argparse.Namespace) -> None:
+    from core.inference import Predictor, rows_from_body
+
+    settings, store = _context(args)
+    predictor = Predictor(store, settings.config.model_name)
+    text = _read_input(args.input)
+    if text.lstrip()[:1] in ("{", "["):
+        try:
+            body = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValidationError(f"input is not valid JSON: {exc}") from None
+        rows = rows_from_body(body)
+    else:
+        rows = rows_from_csv(text, predictor.current().schema)
+    _emit(predictor.predict(rows))
+
+
+def cmd_models(args: argparse.Namespace) -> None:
+    from core.registry import ModelRegistry
+
+    settings, store = _context(args)
+    registry = ModelRegistry(store, settings.config.model_name)
+    champion = registry.champion()
+    versions = []
+    for number in registry.versions():
+        meta = registry.metadata(number)
+        versions.append({"version": number, "model_type": meta["model_type"],
+                         "metrics": meta["metrics"], "created_at": meta["created_at"],
+                         "needs_heavy_runtime": meta["needs_heavy_runtime"],
+                         "champion": champion is not None and champion.version == number})
+    result = {"model_name": registry.name, "store": store.uri,
+              "champion": champion.version if champion else None, "versions": versions}
+    if args.json:
+        _emit(result)
+        return
+    print(f"{registry.name} in {store.uri} — champion: {result['champion']}")
+    for item in versions:
+        mark = "*" if item["champion"] else " "
+        metrics = ", ".join(f"{k}={v:.4f}" for k, v in item["metrics"].items())
+        print(f" {mark} v{item['version']:<4} {item['model_type']:<20} {metrics}")
+
+
+def cmd_promote(args: argparse.Namespace) -> None:
+    from core.registry import ModelRegistry
+    from core.tracking import mirror_champion
+
+    settings, store = _context(args)
+    registry = ModelRegistry(store, settings.config.model_name)
+    metadata = registry.metadata(args.version)
+    if metadata["needs_heavy_runtime"] and not args.force:
+        raise ValidationError(f"version {args.version} has no ONNX graph (parity failed) and "
+                              "would need the heavy runtime to serve; pass --force to promote it")
+    before = registry.champion()
+    pointer = registry.promote(args.version, before)
+    mirrored = mirror_champion(store, registry.name, pointer.version)
+    _emit({"model_name": registry.name, "champion": pointer.version,
+           "previous_champion": before.version if before else None, "mlflow_alias": mirrored})
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mlfn", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def command(name: str, handler: Callable[[argparse.Namespace], None], text: str
+                ) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=text, description=text)
+        p.add_argument("--config", help="config file (default: $MLFN_CONFIG or config/config.json)")
+        p.add_argument("--env", help="dev, qa, staging or prod (default: $MLFN_ENV or dev)")
+        p.add_argument("--store", help="store URI overriding the environment's ($MLFN_STORE)")
+        p.add_argument("--json", action="store_true", help="machine-readable output")
+        p.set_defaults(handler=handler)
+        return p
+
+    command("ingest", cmd_ingest, "ingest the data source; prints the dataset version") \
+        .add_argument("--source", help="a file, object URI or HTTP JSON API URL")
+    train = command("train", cmd_train, "train the candidates, register, promote when better")
+    train.add_argument("--model-type", action="append",
+                       help="a candidate to train (repeatable; default: the config's list)")
+    train.add_argument("--force", action="store_true", help="promote even if not better")
+    command("predict", cmd_predict, "predict with the champion (JSON or CSV in)") \
+        .add_argument("--input", required=True, help="a JSON or CSV file, or - for stdin")
+    command("models", cmd_models, "list versions, metrics and the champion")
+    promote = command("promote", cmd_promote, "make VERSION the champion (compare-and-swap)")
+    promote.add_argument("version", type=int)
+    promote.add_argument("--force", action="store_true",
+                         help="allow a version that needs the heavy runtime")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.handler(args)
+    except MlfnError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return EXIT_ERROR
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

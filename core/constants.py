@@ -1,0 +1,17 @@
+"""Environment variable names and defaults, in one place."""
+
+from __future__ import annotations
+
+ENV_CONFIG = "MLFN_CONFIG"
+ENV_ENV = "MLFN_ENV"
+ENV_STORE = "MLFN_STORE"
+ENV_TRACKING = "MLFN_TRACKING"  # "off" disables MLflow tracking
+ENV_MLFLOW_TRACKING_URI = "MLFLOW_TRACKING_URI"
+
+DEFAULT_CONFIG_PATH = "config/config.json"
+DEFAULT_PARSER_CONFIG_NAME = "project_parser_config.json"
+DEFAULT_ENV = "dev"
+ENVIRONMENTS = ("dev", "qa", "staging", "prod")
+CLOUD_VENDORS = ("local", "aws", "gcp", "azure")
+
+RANDOM_SEED = 42

@@ -1,0 +1,1 @@
+"""Data: sources, ingestion, field selection and mapping, content-addressed versions."""

@@ -1,0 +1,128 @@
+"""Read raw bytes from a data source: a local file, an object URI, or an HTTP JSON API."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from core.errors import DataError, MlfnError, SourceError
+from core.storage import open_store
+
+FILE_FORMATS = {".csv": "csv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl",
+                ".parquet": "parquet"}
+STORE_SCHEMES = ("file://", "s3://", "gs://", "az://")
+MAX_PAGES = 1000
+COMMON_RECORD_KEYS = ("records", "data", "results", "items", "rows")
+
+
+@dataclass(frozen=True)
+class RawData:
+    name: str  # a short, path-safe name for the source
+    fmt: str  # csv, json, jsonl or parquet
+    data: bytes
+    origin: str  # where it came from, as given
+
+
+def _safe_name(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.") or "source"
+
+
+def _format_of(path: str) -> str:
+    suffix = Path(path).suffix.lower()
+    if suffix not in FILE_FORMATS:
+        raise DataError(
+            f"source '{path}': unknown file type '{suffix or '(none)'}'; "
+            f"expected one of {sorted(FILE_FORMATS)}"
+        )
+    return FILE_FORMATS[suffix]
+
+
+def read_source(source: str, records_key: str | None = None) -> RawData:
+    if source.startswith(("http://", "https://")):
+        return _read_http(source, records_key)
+    if source.startswith(STORE_SCHEMES):
+        return _read_object(source)
+    return _read_file(source)
+
+
+def _read_file(source: str) -> RawData:
+    path = Path(source)
+    fmt = _format_of(source)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise SourceError(f"source file '{source}' does not exist") from None
+    except IsADirectoryError:
+        raise SourceError(f"source '{source}' is a folder, not a file") from None
+    return RawData(_safe_name(path.stem), fmt, data, source)
+
+
+def _read_object(uri: str) -> RawData:
+    parent, _, name = uri.rpartition("/")
+    fmt = _format_of(name)
+    try:
+        data = open_store(parent).read_bytes(name)
+    except MlfnError as exc:
+        raise SourceError(f"source '{uri}' could not be read: {exc.message}") from None
+    return RawData(_safe_name(Path(name).stem), fmt, data, uri)
+
+
+def extract_records(payload: Any, records_key: str | None, url: str) -> list[dict[str, Any]]:
+    """The records of one JSON page: the page itself when a list, else under records_key."""
+    if isinstance(payload, list):
+        records = payload
+    elif isinstance(payload, dict):
+        keys = (records_key,) if records_key else COMMON_RECORD_KEYS
+        found = next((payload[key] for key in keys if isinstance(payload.get(key), list)), None)
+        if found is None:
+            where = f"key '{records_key}'" if records_key else f"any of the keys {list(keys)}"
+            raise DataError(f"{url}: the JSON answer has no list of records under {where}")
+        records = found
+    else:
+        raise DataError(f"{url}: expected a JSON list of records or an object holding one")
+    if not all(isinstance(record, dict) for record in records):
+        raise DataError(f"{url}: every record must be a JSON object")
+    return records
+
+
+def _next_link(payload: Any, link_header: str | None) -> str | None:
+    if isinstance(payload, dict):
+        nxt = payload.get("next") or (payload.get("links") or {}).get("next")
+        if isinstance(nxt, str) and nxt:
+            return nxt
+    if link_header:
+        match = re.search(r'<([^>]+)>\s*;\s*rel="?next"?', link_header)
+        if match:
+            return match.group(1)
+    return None
+
+
+def _read_http(url: str, records_key: str | None) -> RawData:
+    import httpx
+
+    records: list[dict[str, Any]] = []
+    page_url: str | None = url
+    pages = 0
+    with httpx.Client(timeout=30.0, follow_redirects=True) as client:
+        while page_url and pages < MAX_PAGES:
+            try:
+                response = client.get(page_url, headers={"Accept": "application/json"})
+                response.raise_for_status()
+                payload = response.json()
+            except httpx.HTTPStatusError as exc:
+                raise SourceError(f"{page_url}: HTTP {exc.response.status_code}") from None
+            except httpx.HTTPError as exc:
+                raise SourceError(f"{page_url} is unreachable: {exc}") from None
+            except json.JSONDecodeError:
+                raise SourceError(f"{page_url}: the answer is not JSON") from None
+            records.extend(extract_records(payload, records_key, page_url))
+            nxt = _next_link(payload, response.headers.get("link"))
+            page_url = str(response.url.join(nxt)) if nxt else None
+            pages += 1
+    data = b"".join(json.dumps(r, sort_keys=True).encode() + b"\n" for r in records)
+    parsed = urlparse(url)
+    return RawData(_safe_name(parsed.netloc + parsed.path), "jsonl", data, url)

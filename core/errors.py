@@ -1,0 +1,83 @@
+"""One error root for mlfn. Each subclass carries the HTTP status and code an API answers with."""
+
+from __future__ import annotations
+
+
+class MlfnError(Exception):
+    """Root of every error mlfn raises on purpose."""
+
+    status = 500
+    code = "internal_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def to_dict(self) -> dict[str, dict[str, str]]:
+        return {"error": {"code": self.code, "message": self.message}}
+
+
+class ConfigError(MlfnError):
+    status = 400
+    code = "invalid_config"
+
+
+class DataError(MlfnError):
+    """The data given to ingest or train cannot be used as it is."""
+
+    status = 422
+    code = "invalid_data"
+
+
+class SourceError(DataError):
+    """A data source could not be read (missing file, unreachable URL)."""
+
+    code = "source_unreadable"
+
+
+class ValidationError(MlfnError):
+    """Prediction rows do not match the model's schema."""
+
+    status = 422
+    code = "invalid_input"
+
+
+class NotFoundError(MlfnError):
+    status = 404
+    code = "not_found"
+
+
+class AlreadyExistsError(MlfnError):
+    status = 409
+    code = "already_exists"
+
+
+class ConflictError(MlfnError):
+    """A compare-and-swap lost its race: someone else changed the object first."""
+
+    status = 409
+    code = "conflict"
+
+
+class AccessDeniedError(MlfnError):
+    status = 403
+    code = "access_denied"
+
+
+class UnavailableError(MlfnError):
+    status = 503
+    code = "unavailable"
+
+
+class ModelUnavailableError(UnavailableError):
+    code = "model_unavailable"
+
+
+class TrainingError(MlfnError):
+    status = 500
+    code = "training_failed"
+
+
+class ExportError(MlfnError):
+    status = 500
+    code = "export_failed"

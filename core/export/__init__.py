@@ -1,0 +1,1 @@
+"""Export: ONNX of the whole pipeline with a parity check, and native safe formats."""

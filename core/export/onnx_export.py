@@ -1,0 +1,217 @@
+"""Export a whole fitted pipeline (preprocessing + model) to one ONNX graph, and check parity.
+
+The graph's interface is the same for every model type and fits MLflow's ONNX pyfunc, which
+feeds each DataFrame column as a 1-D array and wants every output N long: one [N] input per
+feature; outputs `label` and `probability_<k>` (k indexes metadata's classes) for
+classification, `variable` for regression.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from core.errors import ExportError
+
+if TYPE_CHECKING:
+    import onnx
+    import pandas as pd
+    from sklearn.pipeline import Pipeline
+
+PARITY_TOLERANCE = 1e-4
+TEXT_LOCALE = "C.UTF-8"  # built into glibc >= 2.35; en_US.UTF-8 is absent on slim images
+
+
+@dataclass(frozen=True)
+class ParityReport:
+    ok: bool
+    rows: int
+    label_agreement: float  # classification: share of equal labels
+    max_abs_diff: float  # probabilities (classification) or values (regression)
+    detail: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, "rows": self.rows, "label_agreement": self.label_agreement,
+                "max_abs_diff": self.max_abs_diff, "detail": self.detail}
+
+
+def onnx_feeds(frame: pd.DataFrame, schema: list[dict[str, str]]) -> dict[str, np.ndarray]:
+    """ONNX inputs for a prepared frame: float32 for numeric columns, strings otherwise."""
+    feeds: dict[str, np.ndarray] = {}
+    for column in schema:
+        values = frame[column["name"]].to_numpy()
+        feeds[column["name"]] = (
+            values.astype(np.float32) if column["type"] == "numeric" else values.astype(object)
+        )
+    return feeds
+
+
+def _initial_types(schema: list[dict[str, str]]) -> list[tuple[str, Any]]:
+    from skl2onnx.common.data_types import FloatTensorType, StringTensorType
+
+    return [
+        (c["name"], FloatTensorType([None, 1]) if c["type"] == "numeric"
+         else StringTensorType([None, 1]))
+        for c in schema
+    ]
+
+
+def _converter_options(preprocessor: Any, estimator: Any = None) -> dict[int, dict[str, Any]]:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    options: dict[int, dict[str, Any]] = {
+        id(transformer): {"locale": TEXT_LOCALE}
+        for _, transformer, _ in preprocessor.transformers_
+        if isinstance(transformer, TfidfVectorizer)
+    }
+    if estimator is not None and hasattr(estimator, "predict_proba"):
+        options[id(estimator)] = {"zipmap": False}
+    return options
+
+
+def to_onnx(pipeline: Pipeline, schema: list[dict[str, str]], task: str) -> onnx.ModelProto:
+    from skl2onnx import convert_sklearn
+
+    from core.models.torch_mlp import TorchMLP
+
+    preprocessor, estimator = pipeline.named_steps["preprocess"], pipeline.named_steps["model"]
+    try:
+        if isinstance(estimator, TorchMLP):
+            pre = convert_sklearn(preprocessor, initial_types=_initial_types(schema),
+                                  options=_converter_options(preprocessor))
+            model = _join_torch(pre, estimator, task)
+        else:
+            model = convert_sklearn(pipeline, initial_types=_initial_types(schema),
+                                    options=_converter_options(preprocessor, estimator))
+        n_classes = len(estimator.classes_) if task == "classification" else 0
+        return _serving_interface(model, schema, n_classes)
+    except Exception as exc:  # converters raise many kinds; all mean "cannot export"
+        raise ExportError(f"ONNX export of {type(estimator).__name__} failed: {exc}") from exc
+
+
+def _serving_interface(model: onnx.ModelProto, schema: list[dict[str, str]],
+                       n_classes: int) -> onnx.ModelProto:
+    """Give the graph 1-D inputs and N-long outputs (see the module docstring)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    graph = model.graph
+    features = [c["name"] for c in schema]
+    renamed = {name: f"{name}__column" for name in features}
+    for node in graph.node:
+        node.input[:] = [renamed.get(name, name) for name in node.input]
+    opset = next(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
+    if opset >= 13:  # axes moved from an attribute to an input in opset 13
+        graph.initializer.append(
+            numpy_helper.from_array(np.array([1], dtype=np.int64), name="interface_axis_1"))
+
+    def on_axis_1(op: str, source: str, target: str) -> onnx.NodeProto:
+        if opset >= 13:
+            return helper.make_node(op, [source, "interface_axis_1"], [target])
+        return helper.make_node(op, [source], [target], axes=[1])
+
+    inputs = []
+    for column in schema:
+        elem = TensorProto.FLOAT if column["type"] == "numeric" else TensorProto.STRING
+        inputs.append(helper.make_tensor_value_info(column["name"], elem, [None]))
+        graph.node.insert(0, on_axis_1("Unsqueeze", column["name"], renamed[column["name"]]))
+    del graph.input[:]
+    graph.input.extend(inputs)
+
+    outputs = {o.name: o for o in graph.output}
+    del graph.output[:]
+    if n_classes:
+        graph.output.append(outputs["label"])
+        for k in range(n_classes):
+            index = numpy_helper.from_array(np.array(k, dtype=np.int64), name=f"class_index_{k}")
+            graph.initializer.append(index)
+            graph.node.append(helper.make_node(
+                "Gather", ["probabilities", index.name], [f"probability_{k}"], axis=1))
+            graph.output.append(
+                helper.make_tensor_value_info(f"probability_{k}", TensorProto.FLOAT, [None]))
+    else:
+        for node in graph.node:
+            node.output[:] = ["variable__2d" if o == "variable" else o for o in node.output]
+        graph.node.append(on_axis_1("Squeeze", "variable__2d", "variable"))
+        graph.output.append(helper.make_tensor_value_info("variable", TensorProto.FLOAT, [None]))
+    onnx.checker.check_model(model)
+    return model
+
+
+def probabilities_of(outputs: dict[str, Any], n_classes: int) -> np.ndarray:
+    """The [N, n_classes] matrix from the per-class outputs."""
+    return np.column_stack([outputs[f"probability_{k}"] for k in range(n_classes)])
+
+
+def _join_torch(pre: onnx.ModelProto, estimator: Any, task: str) -> onnx.ModelProto:
+    import onnx
+    import torch
+    from onnx import TensorProto, compose, helper, numpy_helper
+
+    opset = next(o.version for o in pre.opset_import if o.domain in ("", "ai.onnx"))
+    output = "probabilities" if task == "classification" else "variable"
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the TorchScript exporter is deprecated, still offline
+        torch.onnx.export(
+            estimator.serving_module_, torch.zeros(1, estimator.n_features_in_), buffer,
+            input_names=["features"], output_names=[output],
+            dynamic_axes={"features": {0: "N"}, output: {0: "N"}},
+            opset_version=opset, dynamo=False,
+        )
+    network = onnx.load_from_string(buffer.getvalue())
+    network.ir_version = pre.ir_version
+    merged = compose.merge_models(pre, network, io_map=[(pre.graph.output[0].name, "features")])
+    if task == "classification":
+        classes = np.asarray(estimator.classes_)
+        is_int = classes.dtype.kind in "iu"
+        array = classes.astype(np.int64) if is_int else classes.astype(str).astype(object)
+        merged.graph.initializer.append(numpy_helper.from_array(array, name="class_labels"))
+        merged.graph.node.extend([
+            helper.make_node("ArgMax", ["probabilities"], ["label_index"], axis=1, keepdims=0),
+            helper.make_node("Gather", ["class_labels", "label_index"], ["label"], axis=0),
+        ])
+        label_type = TensorProto.INT64 if is_int else TensorProto.STRING
+        merged.graph.output.insert(0, helper.make_tensor_value_info("label", label_type, [None]))
+    onnx.checker.check_model(merged)
+    return merged
+
+
+def onnx_session(model_bytes: bytes) -> Any:
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    return ort.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
+
+
+def parity_check(model_bytes: bytes, pipeline: Pipeline, frame: pd.DataFrame,
+                 schema: list[dict[str, str]], task: str,
+                 tolerance: float = PARITY_TOLERANCE) -> ParityReport:
+    """Compare the ONNX graph with the native pipeline on the same (held-out) rows."""
+    try:
+        session = onnx_session(model_bytes)
+        outputs = dict(zip([o.name for o in session.get_outputs()],
+                           session.run(None, onnx_feeds(frame, schema)), strict=True))
+    except Exception as exc:  # onnxruntime raises its own untyped errors
+        return ParityReport(False, len(frame), 0.0, float("inf"), f"onnxruntime failed: {exc}")
+    if task == "classification":
+        native_labels = np.asarray(pipeline.predict(frame))
+        labels = np.asarray(outputs["label"]).reshape(-1)
+        agreement = float(np.mean(labels.astype(str) == native_labels.astype(str)))
+        native_proba = pipeline.predict_proba(frame)
+        proba = probabilities_of(outputs, native_proba.shape[1])
+        diff = float(np.max(np.abs(proba - native_proba)))
+        ok = agreement == 1.0 and diff <= tolerance
+        detail = "" if ok else f"labels agree on {agreement:.2%}, max probability diff {diff:.2e}"
+        return ParityReport(ok, len(frame), agreement, diff, detail)
+    values = np.asarray(outputs["variable"]).reshape(-1)
+    native = np.asarray(pipeline.predict(frame), dtype=np.float64)
+    diff = float(np.max(np.abs(values - native)))
+    scale = max(1.0, float(np.max(np.abs(native))))
+    ok = diff <= tolerance * scale  # float32 graph: relative to the values' size
+    return ParityReport(ok, len(frame), 1.0, diff, "" if ok else f"max value diff {diff:.2e}")

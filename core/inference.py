@@ -1,0 +1,190 @@
+"""Serve the champion: load its ONNX graph once per process, validate rows, predict.
+
+This is the light path: numpy, onnxruntime and the store's SDK only — never scikit-learn,
+torch, pandas, skops or mlflow.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from core.errors import ModelUnavailableError, NotFoundError, ValidationError
+from core.registry import ONNX_FILE, ModelRegistry
+from core.schema import category_text
+from core.storage import Store
+
+CHAMPION_TTL_ENV = "MLFN_CHAMPION_TTL"
+DEFAULT_CHAMPION_TTL = 30.0  # seconds between checks of the champion pointer
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    version: int
+    metadata: dict[str, Any]
+    session: Any  # onnxruntime.InferenceSession
+
+    @property
+    def schema(self) -> list[dict[str, str]]:
+        return list(self.metadata["schema"])
+
+
+_SESSIONS: dict[tuple[str, str, int], LoadedModel] = {}
+_LOCK = threading.Lock()
+
+
+def _load(registry: ModelRegistry, version: int) -> LoadedModel:
+    key = (registry.store.uri, registry.name, version)
+    with _LOCK:
+        if key in _SESSIONS:
+            return _SESSIONS[key]
+        import onnxruntime as ort
+
+        metadata = registry.metadata(version)
+        if ONNX_FILE not in metadata["files"]:
+            raise ModelUnavailableError(
+                f"model '{registry.name}' version {version} has no ONNX graph and needs the "
+                "heavy runtime (scikit-learn/torch): install 'mlfn[train]' and load it natively"
+            )
+        options = ort.SessionOptions()
+        options.log_severity_level = 3
+        session = ort.InferenceSession(registry.read_file(version, ONNX_FILE, metadata), options,
+                                       providers=["CPUExecutionProvider"])
+        _SESSIONS[key] = LoadedModel(version, metadata, session)
+        return _SESSIONS[key]
+
+
+def _column(name: str, kind: str, rows: list[dict[str, Any]]) -> np.ndarray:
+    if kind == "numeric":
+        values = []
+        for i, row in enumerate(rows):
+            value = row[name]
+            if value is None:
+                values.append(math.nan)
+            elif isinstance(value, bool) or not isinstance(value, int | float):
+                raise ValidationError(
+                    f"row {i}: feature '{name}' must be a number, got {type(value).__name__} "
+                    f"{value!r}"
+                )
+            else:
+                values.append(float(value))
+        return np.asarray(values, dtype=np.float32)
+    texts = []
+    for i, row in enumerate(rows):
+        text = category_text(row[name])
+        if text is None:
+            value = row[name]
+            raise ValidationError(
+                f"row {i}: feature '{name}' must be a string, got {type(value).__name__} {value!r}"
+            )
+        texts.append(text)
+    return np.asarray(texts, dtype=object)
+
+
+def validate_rows(rows: Any, schema: list[dict[str, str]]) -> dict[str, np.ndarray]:
+    """ONNX feeds for the rows, or a ValidationError naming the row and the feature."""
+    if not isinstance(rows, list) or not rows:
+        raise ValidationError("expected a non-empty list of rows (objects of feature values)")
+    expected = [c["name"] for c in schema]
+    known = set(expected)
+    for i, row in enumerate(rows):
+        if not isinstance(row, dict):
+            raise ValidationError(f"row {i}: expected an object of feature values")
+        missing = [name for name in expected if name not in row]
+        if missing:
+            raise ValidationError(f"row {i}: missing feature(s) {missing}; expected {expected}")
+        unknown = sorted(set(row) - known)
+        if unknown:
+            raise ValidationError(f"row {i}: unknown feature(s) {unknown}; expected {expected}")
+    return {c["name"]: _column(c["name"], c["type"], rows) for c in schema}
+
+
+def _plain(values: np.ndarray) -> list[Any]:
+    return [v.item() if isinstance(v, np.generic) else v for v in values]
+
+
+class Predictor:
+    """Predictions from the current champion of one model in one store."""
+
+    def __init__(self, store: Store, model_name: str, champion_ttl: float | None = None) -> None:
+        self.registry = ModelRegistry(store, model_name)
+        env_ttl = os.environ.get(CHAMPION_TTL_ENV)
+        self.champion_ttl = champion_ttl if champion_ttl is not None else (
+            float(env_ttl) if env_ttl else DEFAULT_CHAMPION_TTL)
+        self._checked_at = -math.inf
+        self._version: int | None = None
+
+    def current(self) -> LoadedModel:
+        """The champion's loaded model; the pointer is re-read at most every champion_ttl s."""
+        now = time.monotonic()
+        if self._version is None or now - self._checked_at >= self.champion_ttl:
+            pointer = self.registry.champion()
+            if pointer is None:
+                raise ModelUnavailableError(
+                    f"model '{self.registry.name}' has no champion in {self.registry.store.uri} "
+                    "(run `mlfn train`)"
+                )
+            self._version, self._checked_at = pointer.version, now
+        try:
+            return _load(self.registry, self._version)
+        except NotFoundError as exc:
+            raise ModelUnavailableError(exc.message) from None
+
+    def predict(self, rows: Any) -> dict[str, Any]:
+        model = self.current()
+        feeds = validate_rows(rows, model.schema)
+        names = [o.name for o in model.session.get_outputs()]
+        outputs = dict(zip(names, model.session.run(None, feeds), strict=True))
+        answer: dict[str, Any] = {"model": {"name": self.registry.name, "version": model.version}}
+        if model.metadata["task"] == "classification":
+            n_classes = len(model.metadata["classes"])
+            proba = np.column_stack([outputs[f"probability_{k}"] for k in range(n_classes)])
+            answer["predictions"] = _plain(np.asarray(outputs["label"]).reshape(-1))
+            answer["probabilities"] = proba.astype(float).tolist()
+            answer["classes"] = model.metadata["classes"]
+        else:
+            answer["predictions"] = np.asarray(outputs["variable"], dtype=float).tolist()
+        return answer
+
+
+def clear_cache() -> None:
+    with _LOCK:
+        _SESSIONS.clear()
+
+
+def rows_from_body(body: Any) -> list[dict[str, Any]]:
+    """Rows from the JSON shapes /predict accepts: `instances`, MLflow's `dataframe_split`
+    and `dataframe_records`, or a bare list of rows."""
+    if isinstance(body, list):
+        return body
+    if not isinstance(body, dict):
+        raise ValidationError("expected a JSON object with 'instances', 'dataframe_split' "
+                              "or 'dataframe_records'")
+    shapes = [key for key in ("instances", "dataframe_split", "dataframe_records") if key in body]
+    if len(shapes) != 1:
+        raise ValidationError("give exactly one of 'instances', 'dataframe_split' or "
+                              f"'dataframe_records' (got {sorted(body)})")
+    if shapes[0] != "dataframe_split":
+        rows = body[shapes[0]]
+        if not isinstance(rows, list):
+            raise ValidationError(f"'{shapes[0]}' must be a list of rows")
+        return rows
+    split = body["dataframe_split"]
+    if not isinstance(split, dict) or not isinstance(split.get("columns"), list) \
+            or not isinstance(split.get("data"), list):
+        raise ValidationError("'dataframe_split' needs 'columns' (a list) and 'data' (a list of "
+                              "lists)")
+    columns = split["columns"]
+    rows = []
+    for i, values in enumerate(split["data"]):
+        if not isinstance(values, list) or len(values) != len(columns):
+            raise ValidationError(f"dataframe_split.data[{i}] must be a list of "
+                                  f"{len(columns)} values")
+        rows.append(dict(zip(columns, values, strict=True)))
+    return rows

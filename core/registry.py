@@ -1,0 +1,124 @@
+"""Model versions and the champion pointer, on any store.
+
+Versions are immutable folders written create-only; metadata.json is written last, so a
+version whose upload failed half-way has none and is never listed or served. The champion
+pointer moves only by compare-and-swap.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from core.errors import AlreadyExistsError, ConflictError, NotFoundError
+from core.storage import Store, encode_json, join_key
+
+METADATA_FILE = "metadata.json"
+ONNX_FILE = "model.onnx"
+MAX_VERSION_CLAIMS = 100
+
+
+@dataclass(frozen=True)
+class ChampionPointer:
+    version: int
+    sha256: str  # of the served artifact
+    token: str  # the store's version token, for the next compare-and-swap
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+class ModelRegistry:
+    def __init__(self, store: Store, model_name: str) -> None:
+        self.store, self.name = store, model_name
+        self.root = join_key("models", model_name)
+
+    def _key(self, version: int, filename: str) -> str:
+        return join_key(self.root, "versions", str(version), filename)
+
+    @property
+    def champion_key(self) -> str:
+        return join_key(self.root, "champion.json")
+
+    def _numbers(self, complete_only: bool) -> list[int]:
+        pattern = re.compile(rf"^{re.escape(self.root)}/versions/(\d+)/(.+)$")
+        numbers = set()
+        for key in self.store.list(join_key(self.root, "versions") + "/"):
+            match = pattern.match(key)
+            if match and (not complete_only or match.group(2) == METADATA_FILE):
+                numbers.add(int(match.group(1)))
+        return sorted(numbers)
+
+    def versions(self) -> list[int]:
+        """Complete versions, oldest first."""
+        return self._numbers(complete_only=True)
+
+    def metadata(self, version: int) -> dict[str, Any]:
+        try:
+            data: dict[str, Any] = self.store.read_json(self._key(version, METADATA_FILE))
+        except NotFoundError:
+            raise NotFoundError(f"model '{self.name}' has no version {version}") from None
+        return data
+
+    def read_file(self, version: int, filename: str, metadata: dict[str, Any] | None = None) -> bytes:
+        """A version's file, checked against the sha256 its metadata recorded."""
+        expected = (metadata or self.metadata(version))["files"].get(filename)
+        if expected is None:
+            raise NotFoundError(f"model '{self.name}' version {version} has no file {filename}")
+        data = self.store.read_bytes(self._key(version, filename))
+        if sha256_hex(data) != expected:
+            raise ConflictError(
+                f"model '{self.name}' version {version}: {filename} does not match its sha256"
+            )
+        return data
+
+    def create_version(self, files: dict[str, bytes], metadata: dict[str, Any]) -> int:
+        """Write a new version; its number is claimed by the create-only write of its first file."""
+        first, *rest = files
+        for _ in range(MAX_VERSION_CLAIMS):
+            numbers = self._numbers(complete_only=False)
+            version = (numbers[-1] if numbers else 0) + 1
+            try:
+                self.store.write_new(self._key(version, first), files[first])
+            except AlreadyExistsError:
+                continue  # another writer took this number
+            for filename in rest:
+                self.store.write_new(self._key(version, filename), files[filename])
+            record = {**metadata, "version": version, "model_name": self.name,
+                      "files": {name: sha256_hex(data) for name, data in files.items()}}
+            self.store.write_new(self._key(version, METADATA_FILE), encode_json(record))
+            return version
+        raise ConflictError(f"could not claim a version number for '{self.name}'")
+
+    def champion(self) -> ChampionPointer | None:
+        try:
+            data, token = self.store.read_with_token(self.champion_key)
+        except NotFoundError:
+            return None
+        pointer = json.loads(data)
+        return ChampionPointer(int(pointer["version"]), pointer["sha256"], token)
+
+    def promote(self, version: int, expected: ChampionPointer | None) -> ChampionPointer:
+        """Point the champion at `version` if it is still `expected` (None: no champion yet)."""
+        metadata = self.metadata(version)
+        served = ONNX_FILE if ONNX_FILE in metadata["files"] else METADATA_FILE
+        sha = metadata["files"].get(served) or sha256_hex(
+            self.store.read_bytes(self._key(version, METADATA_FILE)))
+        pointer = {"version": version, "sha256": sha,
+                   "previous_version": expected.version if expected else None,
+                   "promoted_at": datetime.now(UTC).isoformat(timespec="seconds")}
+        try:
+            token = self.store.replace(
+                self.champion_key, encode_json(pointer), expected.token if expected else None
+            )
+        except ConflictError:
+            raise ConflictError(
+                f"the champion of '{self.name}' changed while promoting version {version}; "
+                "read it again and retry"
+            ) from None
+        return ChampionPointer(version, sha, token)

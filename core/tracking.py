@@ -1,0 +1,146 @@
+"""MLflow tracking: one run per training, the ONNX model registered, the champion as alias.
+
+Default tracking URI: a sqlite file in a local store; MLFLOW_TRACKING_URI when set; off for
+cloud stores unless set, and off everywhere with MLFN_TRACKING=off.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from core import constants
+from core.storage import Store
+
+if TYPE_CHECKING:
+    from core.training.candidates import Candidate, Split
+
+CHAMPION_ALIAS = "champion"
+VERSION_TAG = "mlfn_version"
+
+
+def tracking_uri(store: Store) -> str | None:
+    if os.environ.get(constants.ENV_TRACKING, "").lower() in {"off", "0", "false", "no"}:
+        return None
+    if os.environ.get(constants.ENV_MLFLOW_TRACKING_URI):
+        return os.environ[constants.ENV_MLFLOW_TRACKING_URI]
+    root = getattr(store, "root", None)
+    if root is None:
+        return None
+    return f"sqlite:///{Path(root).resolve() / 'mlflow.db'}"
+
+
+def _pip_requirements() -> list[str]:
+    from importlib.metadata import version
+
+    return [f"onnxruntime=={version('onnxruntime')}", f"onnx=={version('onnx')}",
+            f"numpy=={version('numpy')}"]
+
+
+@dataclass(frozen=True)
+class TrackedRun:
+    run_id: str
+    model_version: str | None
+
+
+def _experiment(mlflow: Any, name: str, store: Store) -> str:
+    existing = mlflow.get_experiment_by_name(name)
+    if existing is not None:
+        return str(existing.experiment_id)
+    root = getattr(store, "root", None)
+    location = (Path(root).resolve() / "mlartifacts").as_uri() if root is not None else None
+    return str(mlflow.create_experiment(name, artifact_location=location))
+
+
+def _plots(candidate: Candidate, split: Split, task: str, directory: Path) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    pipeline = candidate.pipeline
+    paths = []
+    if task == "classification":
+        from sklearn.metrics import ConfusionMatrixDisplay, RocCurveDisplay
+
+        display = ConfusionMatrixDisplay.from_estimator(pipeline, split.X_test, split.y_test)
+        paths.append(directory / "confusion_matrix.png")
+        display.figure_.savefig(paths[-1])
+        if len(pipeline.classes_) == 2:
+            roc = RocCurveDisplay.from_estimator(pipeline, split.X_test, split.y_test)
+            paths.append(directory / "roc_curve.png")
+            roc.figure_.savefig(paths[-1])
+    else:
+        predicted = pipeline.predict(split.X_test)
+        figure, axis = plt.subplots()
+        axis.scatter(predicted, split.y_test - predicted, s=8)
+        axis.axhline(0.0, color="grey")
+        axis.set(xlabel="predicted", ylabel="residual", title="Residuals on held-out rows")
+        paths.append(directory / "residuals.png")
+        figure.savefig(paths[-1])
+    plt.close("all")
+    return paths
+
+
+def log_training(store: Store, model_name: str, summary: dict[str, Any],
+                 candidates: list[Candidate], best: Candidate, split: Split, task: str,
+                 onnx_model: Any | None, params: dict[str, Any]) -> TrackedRun | None:
+    """Log a finished training; returns None when tracking is off."""
+    uri = tracking_uri(store)
+    if uri is None:
+        return None
+    import mlflow
+
+    mlflow.set_tracking_uri(uri)
+    experiment_id = _experiment(mlflow, model_name, store)
+    with mlflow.start_run(experiment_id=experiment_id, run_name=f"train-v{summary['version']}") as run:
+        mlflow.log_params(params)
+        mlflow.set_tags({VERSION_TAG: str(summary["version"]),
+                         "dataset_sha256": summary["dataset"]["sha256"]})
+        for candidate in candidates:
+            with mlflow.start_run(experiment_id=experiment_id, run_name=candidate.model_type,
+                                  nested=True):
+                mlflow.log_params({k: v for k, v in candidate.params.items()
+                                   if isinstance(v, int | float | str | bool)})
+                mlflow.log_metrics({**candidate.metrics, "fit_seconds": candidate.fit_seconds})
+        mlflow.log_metrics({f"test_{k}": v for k, v in best.metrics.items()})
+        mlflow.log_metrics({f"system_{k}": v for k, v in summary["system"].items()
+                            if isinstance(v, int | float)})
+        with tempfile.TemporaryDirectory() as tmp:
+            for path in _plots(best, split, task, Path(tmp)):
+                mlflow.log_artifact(str(path), artifact_path="plots")
+        model_version = None
+        if onnx_model is not None:
+            import mlflow.onnx
+
+            info = mlflow.onnx.log_model(onnx_model, name="model",
+                                         pip_requirements=_pip_requirements(),
+                                         registered_model_name=model_name)
+            model_version = str(info.registered_model_version)
+            client = mlflow.MlflowClient()
+            client.set_model_version_tag(model_name, model_version, VERSION_TAG,
+                                         str(summary["version"]))
+            if summary["promoted"]:
+                client.set_registered_model_alias(model_name, CHAMPION_ALIAS, model_version)
+        return TrackedRun(run.info.run_id, model_version)
+
+
+def mirror_champion(store: Store, model_name: str, version: int) -> bool:
+    """Point the MLflow alias `champion` at the model version mirroring store version `version`."""
+    uri = tracking_uri(store)
+    if uri is None:
+        return False
+    import mlflow
+
+    mlflow.set_tracking_uri(uri)
+    client = mlflow.MlflowClient()
+    found = client.search_model_versions(
+        f"name = '{model_name}' and tags.{VERSION_TAG} = '{version}'"
+    )
+    if not found:
+        return False
+    client.set_registered_model_alias(model_name, CHAMPION_ALIAS, found[0].version)
+    return True

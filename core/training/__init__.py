@@ -1,0 +1,1 @@
+"""Training: split, fit candidates, evaluate, select, compare with the champion, promote."""

@@ -1,0 +1,1 @@
+"""Thin per-cloud adapters over core: no business logic of their own."""

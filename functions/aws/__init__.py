@@ -1,0 +1,1 @@
+"""aws adapter: a thin handler over core (HTTP API and training worker land with issue #4)."""
