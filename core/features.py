@@ -58,7 +58,10 @@ def prepare_frame(frame: pd.DataFrame, types: dict[str, FeatureType]) -> pd.Data
     return prepared
 
 
-def build_preprocessor(types: dict[str, FeatureType], text_max_features: int) -> ColumnTransformer:
+def build_preprocessor(types: dict[str, FeatureType], text_max_features: int,
+                       scale_numeric: bool = True) -> ColumnTransformer:
+    """Scaling is left out for tree models: they do not need it, and scaling in float64
+    (scikit-learn) versus float32 (ONNX) moves values across split thresholds."""
     from sklearn.compose import ColumnTransformer
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.impute import SimpleImputer
@@ -70,9 +73,10 @@ def build_preprocessor(types: dict[str, FeatureType], text_max_features: int) ->
     text = [name for name, kind in types.items() if kind == "text"]
     steps: list[tuple[str, Any, Any]] = []
     if numeric:
-        numeric_pipe = Pipeline(
-            [("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())]
-        )
+        numeric_steps: list[tuple[str, Any]] = [("impute", SimpleImputer(strategy="median"))]
+        if scale_numeric:
+            numeric_steps.append(("scale", StandardScaler()))
+        numeric_pipe = Pipeline(numeric_steps)
         steps.append(("numeric", numeric_pipe, numeric))
     if categorical:
         encoder = OneHotEncoder(handle_unknown="ignore", sparse_output=False)

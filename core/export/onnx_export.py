@@ -165,6 +165,8 @@ def _join_torch(pre: onnx.ModelProto, estimator: Any, task: str) -> onnx.ModelPr
         )
     network = onnx.load_from_string(buffer.getvalue())
     network.ir_version = pre.ir_version
+    # skl2onnx's edge names (e.g. "variable") may clash with the network's: prefix all but inputs.
+    pre = compose.add_prefix(pre, "pre_", rename_inputs=False)
     merged = compose.merge_models(pre, network, io_map=[(pre.graph.output[0].name, "features")])
     if task == "classification":
         classes = np.asarray(estimator.classes_)

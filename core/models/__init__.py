@@ -16,6 +16,7 @@ DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
 }
 # Models whose constructor takes class_weight; the others get resampled training data.
 SUPPORTS_CLASS_WEIGHT = frozenset({"logistic_regression", "random_forest", "neural_network"})
+TREE_MODELS = frozenset({"random_forest", "gradient_boosting"})
 
 
 def _sklearn_class(name: str, task: str) -> Any:

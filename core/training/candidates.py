@@ -11,7 +11,7 @@ import numpy as np
 from core.config import LOWER_IS_BETTER, FeatureType, ProjectConfig
 from core.errors import ConfigError, TrainingError
 from core.features import build_preprocessor
-from core.models import SUPPORTS_CLASS_WEIGHT, build_estimator
+from core.models import SUPPORTS_CLASS_WEIGHT, TREE_MODELS, build_estimator
 from core.progress import NULL_PROGRESS, Progress
 from core.training.metrics import classification_metrics, regression_metrics
 
@@ -79,8 +79,9 @@ def fit_candidate(model_type: str, types: dict[str, FeatureType], split: Split,
 
     estimator = build_estimator(model_type, config.task, params, config.random_seed,
                                 config.class_balance)
-    pipeline = Pipeline([("preprocess", build_preprocessor(types, config.text_max_features)),
-                         ("model", estimator)])
+    preprocessor = build_preprocessor(types, config.text_max_features,
+                                      scale_numeric=model_type not in TREE_MODELS)
+    pipeline = Pipeline([("preprocess", preprocessor), ("model", estimator)])
     X, y = split.X_train, split.y_train
     if config.class_balance and config.task == "classification" \
             and model_type not in SUPPORTS_CLASS_WEIGHT:
