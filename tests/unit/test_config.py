@@ -1,0 +1,109 @@
+"""GIVEN a config file WHEN it is loaded THEN it is validated, and errors name file and field."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from core.config import load_parser_config, load_project_config, load_settings
+from core.errors import ConfigError
+from tests.conftest import EXAMPLES, REPO, make_project
+
+
+def write_config(tmp_path: Path, **changes: object) -> Path:
+    config = json.loads((REPO / "config" / "config.json").read_text())
+    for key, value in changes.items():
+        if value is None:
+            config.pop(key, None)
+        else:
+            config[key] = value
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    return path
+
+
+@pytest.mark.parametrize("example", ["iris", "products", "diabetes"])
+def test_bundled_configs_are_valid(example: str) -> None:
+    config = load_project_config(EXAMPLES / example / "config.json")
+    assert config.model_name == example
+    assert len(config.model_type) >= 2
+    assert load_parser_config(EXAMPLES / example / "project_parser_config.json") is not None
+
+
+def test_default_config_matches_design(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(REPO)
+    settings = load_settings()
+    assert settings.config.model_type == ["logistic_regression", "random_forest"]
+    assert settings.env == "dev"
+    assert settings.store_uri == "file://.mlfn/dev"
+    assert settings.parser.field_mappings["petal width (cm)"] == "petal_width"
+
+
+def test_one_model_type_becomes_a_list(tmp_path: Path) -> None:
+    config = load_project_config(write_config(tmp_path, model_type="random_forest"))
+    assert config.model_type == ["random_forest"]
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({"train_split": 1.5}, "field 'train_split': Input should be less than 1"),
+        ({"target": None}, "field 'target': Field required"),
+        ({"task": "clustering"}, "field 'task'"),
+        ({"model_type": ["svm"]}, "field 'model_type.0'"),
+        ({"model_type": ["linear_regression"]}, "'linear_regression' does not fit task"),
+        ({"feature_types": {"colour": "numeric"}}, "names columns that are not features"),
+        ({"features": ["a", "a"]}, "each feature may appear only once"),
+        ({"target": "sepal_length"}, "must not also be a feature"),
+        ({"primary_metric": "rmse"}, "primary_metric 'rmse' is not one of"),
+        ({"promotion": {"dev": {"store": "ftp://x"}}}, "field 'promotion.dev.store'"),
+        ({"surprise": 1}, "field 'surprise': Extra inputs are not permitted"),
+    ],
+)
+def test_errors_name_the_file_and_field(tmp_path: Path, changes: dict, expected: str) -> None:
+    path = write_config(tmp_path, **changes)
+    with pytest.raises(ConfigError) as raised:
+        load_project_config(path)
+    assert str(path) in raised.value.message
+    assert expected in raised.value.message
+
+
+def test_missing_and_malformed_files(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="file not found"):
+        load_project_config(tmp_path / "absent.json")
+    broken = tmp_path / "broken.json"
+    broken.write_text("{not json")
+    with pytest.raises(ConfigError, match="broken.json: not valid JSON"):
+        load_project_config(broken)
+
+
+def test_parser_mappings_must_name_selected_fields(tmp_path: Path) -> None:
+    path = tmp_path / "parser.json"
+    path.write_text(json.dumps({"selected_fields": ["a"], "field_mappings": {"b": "c"}}))
+    with pytest.raises(ConfigError, match="renames fields that are not selected: \\['b'\\]"):
+        load_parser_config(path)
+
+
+def test_environment_variables_override(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = make_project(tmp_path)
+    monkeypatch.setenv("MLFN_CONFIG", str(path))
+    monkeypatch.setenv("MLFN_ENV", "qa")
+    assert load_settings().store_uri == f"file://{tmp_path / 'store-qa'}"
+    monkeypatch.setenv("MLFN_STORE", "file:///elsewhere")
+    settings = load_settings()
+    assert (settings.env, settings.store_uri) == ("qa", "file:///elsewhere")
+    # Arguments beat variables.
+    assert load_settings(path, env="dev", store="file:///x").store_uri == "file:///x"
+
+
+def test_unknown_environment(tmp_path: Path) -> None:
+    path = make_project(tmp_path)
+    with pytest.raises(ConfigError, match="environment 'test' is not one of"):
+        load_settings(path, env="test")
+    config = json.loads(path.read_text())
+    del config["promotion"]["staging"]
+    path.write_text(json.dumps(config))
+    with pytest.raises(ConfigError, match="no environment 'staging'"):
+        load_settings(path, env="staging")

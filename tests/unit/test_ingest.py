@@ -1,0 +1,213 @@
+"""Ingestion from files and HTTP JSON APIs: raw copy, fields mapped, content-addressed, clear errors."""
+
+from __future__ import annotations
+
+import csv
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from core.data.ingest import ingest, load_dataset
+from core.errors import DataError, SourceError
+from tests.conftest import EXAMPLES, project_settings
+
+IRIS_CSV = EXAMPLES / "iris" / "iris.csv"
+
+
+def iris_records() -> list[dict]:
+    with IRIS_CSV.open() as handle:
+        return [{k: (v if k == "species" else float(v)) for k, v in row.items()}
+                for row in csv.DictReader(handle)]
+
+
+class JsonApi(BaseHTTPRequestHandler):
+    """/flat: all records; /wrapped?page=N: 50 records a page under 'items' with a 'next' link;
+    /linked?page=N: pages announced by a Link header."""
+
+    records: list[dict] = []
+
+    def log_message(self, *args: object) -> None:
+        return None
+
+    def do_GET(self) -> None:
+        path, _, query = self.path.partition("?")
+        page = int(query.split("=")[1]) if query else 0
+        chunk = self.records[page * 50:(page + 1) * 50]
+        more = (page + 1) * 50 < len(self.records)
+        headers = {}
+        if path == "/flat":
+            body: object = self.records
+        elif path == "/wrapped":
+            body = {"items": chunk, "next": f"/wrapped?page={page + 1}" if more else None}
+        elif path == "/linked":
+            body = chunk
+            if more:
+                headers["Link"] = f'</linked?page={page + 1}>; rel="next"'
+        else:
+            self.send_response(404)
+            self.end_headers()
+            return
+        data = json.dumps(body).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+
+@pytest.fixture(scope="module")
+def api() -> Iterator[str]:
+    JsonApi.records = iris_records()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), JsonApi)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_csv_ingest_copies_raw_maps_fields_and_stores_parquet(tmp_path: Path) -> None:
+    settings, store = project_settings(tmp_path)
+    dataset = ingest(settings, store)
+    assert dataset.created and dataset.rows == 150
+    assert dataset.columns == ["sepal_length", "sepal_width", "petal_length", "petal_width",
+                               "species"]
+    raw_keys = store.list("data/raw/iris/")
+    assert len(raw_keys) == 1 and raw_keys[0].endswith(".csv")
+    assert store.read_bytes(raw_keys[0]) == IRIS_CSV.read_bytes()
+    manifest = store.read_json(f"data/processed/{dataset.sha256}.json")
+    assert manifest["rows"] == 150 and manifest["source"].endswith("iris.csv")
+    frame = load_dataset(store, settings, dataset.sha256)
+    assert list(frame.columns) == dataset.columns and len(frame) == 150
+
+
+def test_reingesting_identical_data_creates_no_new_version(tmp_path: Path) -> None:
+    settings, store = project_settings(tmp_path)
+    first = ingest(settings, store)
+    keys = store.list()
+    second = ingest(settings, store)
+    assert second.sha256 == first.sha256 and not second.created
+    assert store.list() == keys
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "parquet", "json"])
+def test_other_file_formats_give_the_same_dataset(tmp_path: Path, fmt: str) -> None:
+    settings, store = project_settings(tmp_path)
+    reference = ingest(settings, store)
+    frame = pd.read_csv(IRIS_CSV)
+    path = tmp_path / f"iris.{fmt}"
+    if fmt == "jsonl":
+        frame.to_json(path, orient="records", lines=True)
+    elif fmt == "parquet":
+        frame.to_parquet(path)
+    else:
+        path.write_text(json.dumps({"records": frame.to_dict(orient="records")}))
+    dataset = ingest(settings, store, str(path))
+    assert dataset.sha256 == reference.sha256 and not dataset.created
+
+
+@pytest.mark.parametrize("route", ["/flat", "/wrapped", "/linked"])
+def test_http_json_api_with_pagination(tmp_path: Path, api: str, route: str) -> None:
+    settings, store = project_settings(tmp_path)
+    reference = ingest(settings, store)
+    dataset = ingest(settings, store, api + route)
+    assert dataset.rows == 150
+    assert dataset.sha256 == reference.sha256  # same rows, whichever way they came
+    assert store.list("data/raw/127.0.0.1")  # the raw copy of what the API sent
+
+
+@pytest.mark.parametrize(
+    ("source", "error", "message"),
+    [
+        ("/no/such/file.csv", SourceError, "does not exist"),
+        ("data.xlsx", DataError, "unknown file type '.xlsx'"),
+    ],
+)
+def test_unreadable_sources(tmp_path: Path, source: str, error: type, message: str) -> None:
+    settings, store = project_settings(tmp_path)
+    with pytest.raises(error, match=message):
+        ingest(settings, store, source)
+
+
+def test_unreachable_url(tmp_path: Path) -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings, store = project_settings(tmp_path)
+    with pytest.raises(SourceError, match="unreachable"):
+        ingest(settings, store, f"http://127.0.0.1:{port}/records")
+
+
+def test_http_error_status(tmp_path: Path, api: str) -> None:
+    settings, store = project_settings(tmp_path)
+    with pytest.raises(SourceError, match="HTTP 404"):
+        ingest(settings, store, api + "/missing")
+
+
+def write_csv(path: Path, frame: pd.DataFrame) -> str:
+    frame.to_csv(path, index=False)
+    return str(path)
+
+
+def test_missing_target_column(tmp_path: Path) -> None:
+    settings, store = project_settings(tmp_path, "diabetes")
+    frame = pd.read_csv(EXAMPLES / "diabetes" / "diabetes.csv").drop(columns=["progression"])
+    with pytest.raises(DataError, match=r"lacks the target column \['disease_progression'\]"):
+        ingest(settings, store, write_csv(tmp_path / "d.csv", frame))
+
+
+def test_missing_feature_column(tmp_path: Path) -> None:
+    settings, store = project_settings(tmp_path, "diabetes")
+    frame = pd.read_csv(EXAMPLES / "diabetes" / "diabetes.csv").drop(columns=["bmi"])
+    with pytest.raises(DataError, match=r"lacks the columns \['bmi'\]"):
+        ingest(settings, store, write_csv(tmp_path / "d.csv", frame))
+
+
+def test_missing_selected_field(tmp_path: Path) -> None:
+    settings, store = project_settings(tmp_path)
+    frame = pd.read_csv(IRIS_CSV).drop(columns=["sepal width (cm)"])
+    with pytest.raises(DataError, match=r"lacks the selected fields \['sepal width \(cm\)'\]"):
+        ingest(settings, store, write_csv(tmp_path / "i.csv", frame))
+
+
+def test_empty_data(tmp_path: Path) -> None:
+    settings, store = project_settings(tmp_path)
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    with pytest.raises(DataError, match="is empty"):
+        ingest(settings, store, str(empty))
+    header_only = tmp_path / "header.csv"
+    header_only.write_text(IRIS_CSV.read_text().splitlines()[0] + "\n")
+    with pytest.raises(DataError, match="no rows with a value for 'species'"):
+        ingest(settings, store, str(header_only))
+
+
+def test_single_class(tmp_path: Path) -> None:
+    settings, store = project_settings(tmp_path)
+    frame = pd.read_csv(IRIS_CSV)
+    frame = frame[frame["species"] == "setosa"]
+    with pytest.raises(DataError, match="single class \\('setosa'\\)"):
+        ingest(settings, store, write_csv(tmp_path / "one.csv", frame))
+
+
+def test_regression_target_must_be_numeric(tmp_path: Path) -> None:
+    settings, store = project_settings(tmp_path, "diabetes")
+    frame = pd.read_csv(EXAMPLES / "diabetes" / "diabetes.csv")
+    frame["progression"] = "high"
+    with pytest.raises(DataError, match="is not numeric"):
+        ingest(settings, store, write_csv(tmp_path / "d.csv", frame))
+
+
+def test_rows_without_target_are_dropped(tmp_path: Path) -> None:
+    settings, store = project_settings(tmp_path)
+    frame = pd.read_csv(IRIS_CSV)
+    frame.loc[:9, "species"] = None
+    dataset = ingest(settings, store, write_csv(tmp_path / "gaps.csv", frame))
+    assert dataset.rows == 140
