@@ -46,11 +46,15 @@ def split_dataset(X: pd.DataFrame, y: np.ndarray, config: ProjectConfig) -> Spli
     if config.task == "classification":
         _, counts = np.unique(y, return_counts=True)
         stratify = y if counts.min() >= 2 else None
-    X_train, X_test, y_train, y_test = train_test_split(
-        X, y, train_size=config.train_split, random_state=config.random_seed, stratify=stratify
-    )
-    if len(X_test) == 0 or len(X_train) == 0:
-        raise TrainingError(f"train_split {config.train_split} leaves no rows on one side")
+    try:
+        X_train, X_test, y_train, y_test = train_test_split(
+            X, y, train_size=config.train_split, random_state=config.random_seed,
+            stratify=stratify
+        )
+    except ValueError as exc:
+        raise TrainingError(
+            f"train_split {config.train_split} cannot split {len(y)} rows: {exc}"
+        ) from None
     return Split(X_train, X_test, np.asarray(y_train), np.asarray(y_test))
 
 

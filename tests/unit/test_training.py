@@ -1,0 +1,202 @@
+"""Training end to end on the local store: select, export, register, promote only when better."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from core.errors import ConfigError, TrainingError, UnavailableError
+from core.inference import Predictor
+from core.models.torch_mlp import TorchMLP
+from core.registry import ModelRegistry
+from core.storage.local import LocalStore
+from core.training.candidates import oversample
+from core.training.metrics import is_better
+from core.training.run import train
+from tests.conftest import EXAMPLES, project_settings
+
+
+def test_classification_end_to_end(tmp_path: Path) -> None:
+    settings, store = project_settings(tmp_path)
+    summary = train(settings, store)
+    assert summary["version"] == 1 and summary["promoted"]
+    assert summary["reason"] == "no champion yet"
+    assert set(summary["candidates"]) == {"logistic_regression", "random_forest"}
+    best = summary["candidates"][summary["model_type"]]
+    assert all(best["f1_macro"] >= c["f1_macro"] for c in summary["candidates"].values())
+    assert summary["metrics"]["accuracy"] > 0.85 and summary["parity"]["ok"]
+    assert summary["system"]["peak_rss_mb"] > 0
+    meta = ModelRegistry(store, "iris").metadata(1)
+    assert meta["schema"][0] == {"name": "sepal_length", "type": "numeric"}
+    assert meta["classes"] == ["setosa", "versicolor", "virginica"]
+    assert meta["dataset"]["sha256"] == summary["dataset"]["sha256"]
+    assert set(meta["files"]) == {"model.onnx"} and not meta["needs_heavy_runtime"]
+    assert {"scikit-learn", "onnxruntime", "python"} <= set(meta["libraries"])
+    answer = Predictor(store, "iris").predict(
+        [{"sepal_length": 6.7, "sepal_width": 3.0, "petal_length": 5.2, "petal_width": 2.3}])
+    assert answer["predictions"] == ["virginica"] and answer["model"]["version"] == 1
+
+
+def test_regression_end_to_end(tmp_path: Path) -> None:
+    settings, store = project_settings(tmp_path, "diabetes")
+    summary = train(settings, store)
+    assert summary["promoted"] and summary["primary_metric"] == "rmse"
+    assert {"rmse", "mae", "r2"} <= set(summary["metrics"])
+    assert summary["metrics"]["r2"] > 0.3
+    row = {"age": 59, "sex": 2, "bmi": 32.1, "bp": 101, "s1": 157, "s2": 93.2, "s3": 38,
+           "s4": 4, "s5": 4.8598, "s6": 87}
+    answer = Predictor(store, "diabetes").predict([row])
+    assert 25 < answer["predictions"][0] < 350 and "probabilities" not in answer
+
+
+def test_categorical_text_and_torch_end_to_end(tmp_path: Path) -> None:
+    settings, store = project_settings(
+        tmp_path, "products", model_type=["logistic_regression", "neural_network"],
+        training_params={"neural_network": {"epochs": 8, "hidden_size": 32, "batch_size": 64}})
+    summary = train(settings, store)
+    assert summary["promoted"] and set(summary["candidates"]) == {"logistic_regression",
+                                                                  "neural_network"}
+    assert summary["candidates"]["neural_network"]["roc_auc"] > 0.6
+    rows = [{"title": "Smart Speaker", "description": "battery drains fast, flimsy hinge",
+             "category": "never-seen-category", "price": None, "rating": 2.0}]
+    answer = Predictor(store, "products").predict(rows)
+    assert answer["predictions"][0] in {"yes", "no"}
+    assert abs(sum(answer["probabilities"][0]) - 1.0) < 1e-5
+
+
+def test_not_better_is_not_promoted_and_force_promotes(tmp_path: Path) -> None:
+    settings, store = project_settings(tmp_path)
+    train(settings, store)
+    again = train(settings, store)
+    assert again["version"] == 2 and not again["promoted"]
+    assert "does not beat champion v1" in again["reason"]
+    assert again["champion_metrics"]["f1_macro"] == pytest.approx(again["metrics"]["f1_macro"],
+                                                                  abs=1e-6)
+    assert again["champion"] == 1
+    forced = train(settings, store, force=True)
+    assert forced["promoted"] and forced["champion"] == 3 and forced["reason"] == "forced"
+
+
+def test_better_model_replaces_the_champion(tmp_path: Path) -> None:
+    settings, store = project_settings(tmp_path)
+    weak = train(settings, store, model_types=["logistic_regression"],
+                 params={"logistic_regression": {"C": 0.001, "max_iter": 5}})
+    strong = train(settings, store, model_types=["random_forest"])
+    assert strong["metrics"]["f1_macro"] > weak["metrics"]["f1_macro"]
+    assert strong["promoted"] and strong["champion"] == 2 and "beats champion v1" in \
+        strong["reason"]
+
+
+def test_failed_training_leaves_the_champion(tmp_path: Path) -> None:
+    settings, store = project_settings(tmp_path)
+    train(settings, store)
+    registry = ModelRegistry(store, "iris")
+    before = registry.champion()
+    with pytest.raises(ConfigError, match="unknown parameters \\['depth'\\]"):
+        train(settings, store, model_types=["random_forest"],
+              params={"random_forest": {"depth": 3}})
+    with pytest.raises(TrainingError, match="training logistic_regression failed"):
+        train(settings, store, model_types=["logistic_regression"],
+              params={"logistic_regression": {"C": -1.0}})
+    assert registry.champion() == before and registry.versions() == [1]
+
+
+class FailingUploadStore(LocalStore):
+    """A store whose model uploads fail, as when the network drops mid-upload."""
+
+    def write_new(self, key: str, data: bytes) -> None:
+        if key.endswith("metadata.json"):
+            raise UnavailableError("connection reset while uploading")
+        super().write_new(key, data)
+
+
+def test_failed_upload_leaves_the_champion(tmp_path: Path) -> None:
+    settings, store = project_settings(tmp_path)
+    train(settings, store)
+    failing = FailingUploadStore(store.uri)
+    with pytest.raises(UnavailableError):
+        train(settings, failing, force=True)
+    registry = ModelRegistry(store, "iris")
+    assert registry.champion().version == 1 and registry.versions() == [1]
+    assert Predictor(store, "iris").predict(
+        [{"sepal_length": 5.0, "sepal_width": 3.4, "petal_length": 1.5, "petal_width": 0.2}]
+    )["model"]["version"] == 1
+    retry = train(settings, store, force=True)  # the half-written version's number is skipped
+    assert retry["version"] == 3 and retry["promoted"]
+
+
+def test_parity_failure_stores_natively_and_does_not_promote(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings, store = project_settings(tmp_path)
+    train(settings, store)
+    monkeypatch.setattr("core.export.onnx_export.PARITY_TOLERANCE", -1.0)
+    summary = train(settings, store, model_types=["random_forest"])
+    assert not summary["parity"]["ok"] and not summary["promoted"]
+    assert "needs the heavy runtime" in summary["reason"]
+    meta = ModelRegistry(store, "iris").metadata(2)
+    assert meta["needs_heavy_runtime"] and set(meta["files"]) == {"model.skops"}
+    assert ModelRegistry(store, "iris").champion().version == 1
+    forced = train(settings, store, model_types=["random_forest"], force=True)
+    assert forced["promoted"]
+    with pytest.raises(UnavailableError, match="needs the heavy runtime"):
+        Predictor(store, "iris", champion_ttl=0).predict(
+            [{"sepal_length": 5.0, "sepal_width": 3.4, "petal_length": 1.5, "petal_width": 0.2}])
+
+
+def test_schema_change_needs_force(tmp_path: Path) -> None:
+    settings, store = project_settings(tmp_path)
+    train(settings, store)
+    narrower, _ = project_settings(tmp_path, features=["petal_length", "petal_width"],
+                                   feature_types={})
+    summary = train(narrower, store)
+    assert not summary["promoted"] and "different task or feature schema" in summary["reason"]
+
+
+def test_class_balancing(tmp_path: Path) -> None:
+    X = pd.DataFrame({"x": range(10)})
+    y = np.array(["a"] * 8 + ["b"] * 2)
+    X_bal, y_bal = oversample(X, y, seed=1)
+    assert (y_bal == "a").sum() == (y_bal == "b").sum() == 8
+    settings, store = project_settings(tmp_path, "products",
+                                       model_type=["gradient_boosting", "logistic_regression"])
+    assert settings.config.class_balance
+    summary = train(settings, store)
+    recall_friendly = summary["candidates"]["logistic_regression"]["f1_macro"]
+    assert recall_friendly > 0.55  # balanced: the minority class is predicted at all
+
+
+def test_neural_network_is_deterministic() -> None:
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 4)).astype(np.float32)
+    y = np.where(X[:, 0] + X[:, 1] > 0, "up", "down")
+    first = TorchMLP(epochs=5, hidden_size=16).fit(X, y).predict_proba(X)
+    second = TorchMLP(epochs=5, hidden_size=16).fit(X, y).predict_proba(X)
+    np.testing.assert_array_equal(first, second)
+
+
+def test_neural_network_stops_early() -> None:
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 3)).astype(np.float32)
+    y = rng.choice(["a", "b"], 300)  # nothing to learn: validation loss stops improving
+    seen: list[int] = []
+    model = TorchMLP(epochs=200, patience=3, learning_rate=0.01).fit(
+        X, y, epoch_callback=lambda epoch, total, loss: seen.append(epoch))
+    assert model.n_epochs_ < 200 and seen[-1] == model.n_epochs_
+
+
+def test_is_better_respects_direction() -> None:
+    assert is_better("f1_macro", 0.9, 0.8) and not is_better("f1_macro", 0.8, 0.8)
+    assert is_better("rmse", 1.0, 2.0) and not is_better("rmse", 2.0, 1.0)
+    assert not is_better("accuracy", 0.81, 0.8, min_improvement=0.05)
+
+
+def test_train_split_leaving_no_rows(tmp_path: Path) -> None:
+    tiny = tmp_path / "tiny.csv"
+    pd.read_csv(EXAMPLES / "iris" / "iris.csv").iloc[[0, 1, 50, 51]].to_csv(tiny, index=False)
+    settings, store = project_settings(tmp_path, data_source=str(tiny), train_split=0.99)
+    with pytest.raises(TrainingError, match="train_split 0.99 cannot split 4 rows"):
+        train(settings, store)
