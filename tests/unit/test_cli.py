@@ -1,0 +1,85 @@
+"""The `mlfn` command line, run as a user runs it: a separate process per command."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import EXAMPLES, REPO, make_project
+
+
+def mlfn(*args: str, stdin: str | None = None, env: dict[str, str] | None = None
+         ) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, "MLFN_TRACKING": "off", **(env or {})}
+    return subprocess.run([sys.executable, "-m", "core.cli", *args], capture_output=True,
+                          text=True, cwd=REPO, input=stdin, env=full_env, timeout=300)
+
+
+def test_ingest_train_models_predict_promote(tmp_path: Path) -> None:
+    config = str(make_project(tmp_path))
+    ingest = mlfn("ingest", "--config", config)
+    assert ingest.returncode == 0, ingest.stderr
+    assert ingest.stdout.startswith("dataset ") and "(150 rows, new)" in ingest.stdout
+    again = mlfn("ingest", "--config", config, "--json")
+    assert json.loads(again.stdout)["created"] is False
+
+    trained = mlfn("train", "--config", config)
+    assert trained.returncode == 0, trained.stderr
+    summary = json.loads(trained.stdout)
+    assert summary["promoted"] and summary["version"] == 1
+
+    single = mlfn("train", "--config", config, "--model-type", "random_forest", "--force")
+    assert json.loads(single.stdout)["candidates"].keys() == {"random_forest"}
+
+    listing = json.loads(mlfn("models", "--config", config, "--json").stdout)
+    assert [v["version"] for v in listing["versions"]] == [1, 2] and listing["champion"] == 2
+    text = mlfn("models", "--config", config).stdout
+    assert "champion: 2" in text and " * v2" in text
+
+    predicted = mlfn("predict", "--config", config, "--input",
+                     str(EXAMPLES / "iris" / "sample.json"))
+    answer = json.loads(predicted.stdout)
+    assert answer["predictions"] == ["setosa", "virginica"] and answer["model"]["version"] == 2
+
+    csv_rows = "sepal_length,sepal_width,petal_length,petal_width\n5.1,3.5,1.4,0.2\n"
+    from_csv = json.loads(mlfn("predict", "--config", config, "--input", "-",
+                               stdin=csv_rows).stdout)
+    assert from_csv["predictions"] == ["setosa"]
+
+    promoted = json.loads(mlfn("promote", "1", "--config", config).stdout)
+    assert promoted["champion"] == 1 and promoted["previous_champion"] == 2
+
+
+def test_errors_are_one_clear_line_and_exit_2(tmp_path: Path) -> None:
+    config = str(make_project(tmp_path))
+    no_model = mlfn("predict", "--config", config, "--input", "-", stdin='{"instances": []}')
+    assert no_model.returncode == 2
+    assert no_model.stderr.strip() == \
+        f"error: model 'iris' has no champion in file://{tmp_path / 'store'} (run `mlfn train`)"
+    assert "Traceback" not in no_model.stderr
+
+    missing = mlfn("ingest", "--config", config, "--source", "/nope.csv")
+    assert missing.returncode == 2 and "source file '/nope.csv' does not exist" in missing.stderr
+
+    bad_config = mlfn("train", "--config", str(tmp_path / "absent.json"))
+    assert bad_config.returncode == 2 and "absent.json: file not found" in bad_config.stderr
+
+    mlfn("train", "--config", config)
+    bad_csv = mlfn("predict", "--config", config, "--input", "-",
+                   stdin="sepal_length,sepal_width,petal_length,petal_width\nx,1,1,1\n")
+    assert bad_csv.returncode == 2
+    assert "CSV line 2: feature 'sepal_length' must be a number, got 'x'" in bad_csv.stderr
+    unknown = mlfn("promote", "9", "--config", config)
+    assert unknown.returncode == 2 and "has no version 9" in unknown.stderr
+
+
+def test_store_override_by_environment(tmp_path: Path) -> None:
+    config = str(make_project(tmp_path))
+    other = tmp_path / "other-store"
+    result = mlfn("ingest", "--config", config, env={"MLFN_STORE": f"file://{other}"})
+    assert result.returncode == 0, result.stderr
+    assert list((other / "data" / "processed").glob("*.parquet"))
+    assert not (tmp_path / "store").exists()

@@ -1,0 +1,121 @@
+"""The predictor: light imports, row validation naming what is wrong, a per-version session cache."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from core.config import Settings
+from core.errors import ModelUnavailableError, ValidationError
+from core.inference import Predictor, rows_from_body
+from core.registry import ModelRegistry
+from core.storage import Store
+from core.training.run import train
+from tests.conftest import REPO, project_settings
+
+ROW = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
+HEAVY = ["sklearn", "torch", "pandas", "skops", "mlflow", "scipy", "skl2onnx"]
+
+
+def test_predicts_labels_probabilities_and_version(trained_iris: tuple[Settings, Store]) -> None:
+    _, store = trained_iris
+    answer = Predictor(store, "iris").predict([ROW, {**ROW, "petal_length": 5.5,
+                                                     "petal_width": 2.1}])
+    assert answer["predictions"] == ["setosa", "virginica"]
+    assert answer["classes"] == ["setosa", "versicolor", "virginica"]
+    assert len(answer["probabilities"]) == 2
+    assert all(abs(sum(p) - 1) < 1e-5 for p in answer["probabilities"])
+    assert answer["probabilities"][0][0] > 0.8
+    assert answer["model"] == {"name": "iris", "version": 1}
+
+
+def test_integers_and_nulls_are_accepted(trained_iris: tuple[Settings, Store]) -> None:
+    _, store = trained_iris
+    answer = Predictor(store, "iris").predict([{**ROW, "sepal_length": 5, "sepal_width": None}])
+    assert answer["predictions"] == ["setosa"]  # the missing width was imputed
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        ([{k: v for k, v in ROW.items() if k != "petal_width"}],
+         r"row 0: missing feature\(s\) \['petal_width'\]"),
+        ([ROW, {**ROW, "colour": "blue"}], r"row 1: unknown feature\(s\) \['colour'\]"),
+        ([{**ROW, "sepal_width": "wide"}], "row 0: feature 'sepal_width' must be a number, got str"),
+        ([{**ROW, "sepal_width": True}], "feature 'sepal_width' must be a number, got bool"),
+        ([], "non-empty list"),
+        (["not a row"], "row 0: expected an object"),
+        ({"instances": []}, "non-empty list"),
+    ],
+)
+def test_bad_rows_are_named(trained_iris: tuple[Settings, Store], rows: object,
+                            message: str) -> None:
+    _, store = trained_iris
+    with pytest.raises(ValidationError, match=message):
+        Predictor(store, "iris").predict(rows)
+
+
+def test_body_shapes() -> None:
+    assert rows_from_body({"instances": [ROW]}) == [ROW]
+    assert rows_from_body({"dataframe_records": [ROW]}) == [ROW]
+    assert rows_from_body([ROW]) == [ROW]
+    split = {"columns": list(ROW), "data": [list(ROW.values())]}
+    assert rows_from_body({"dataframe_split": split}) == [ROW]
+    with pytest.raises(ValidationError, match="exactly one of"):
+        rows_from_body({"instances": [ROW], "dataframe_records": [ROW]})
+    with pytest.raises(ValidationError, match=r"dataframe_split.data\[0\] must be a list of 4"):
+        rows_from_body({"dataframe_split": {"columns": list(ROW), "data": [[1, 2]]}})
+    with pytest.raises(ValidationError, match="'instances' must be a list"):
+        rows_from_body({"instances": "x"})
+
+
+def test_no_champion_is_unavailable(tmp_path: Path) -> None:
+    _, store = project_settings(tmp_path)
+    with pytest.raises(ModelUnavailableError, match="has no champion"):
+        Predictor(store, "iris").predict([ROW])
+
+
+def test_session_cached_per_version_and_refreshed_on_promotion(tmp_path: Path) -> None:
+    settings, store = project_settings(tmp_path)
+    train(settings, store)
+    predictor = Predictor(store, "iris", champion_ttl=0)
+    first = predictor.current()
+    assert predictor.current() is first  # cached: same session object
+    assert Predictor(store, "iris").current() is first  # shared by the process
+    train(settings, store, force=True)
+    second = predictor.current()
+    assert second.version == 2 and second is not first
+    assert predictor.predict([ROW])["model"]["version"] == 2
+    ModelRegistry(store, "iris").promote(1, ModelRegistry(store, "iris").champion())
+    assert predictor.predict([ROW])["model"]["version"] == 1
+    assert predictor.current() is first  # the old session is reused, not reloaded
+
+
+def test_champion_pointer_is_rechecked_only_after_the_ttl(tmp_path: Path) -> None:
+    settings, store = project_settings(tmp_path)
+    train(settings, store)
+    predictor = Predictor(store, "iris", champion_ttl=3600)
+    assert predictor.predict([ROW])["model"]["version"] == 1
+    train(settings, store, force=True)
+    assert predictor.predict([ROW])["model"]["version"] == 1  # still within the TTL
+
+
+def test_predict_path_imports_no_heavy_library(trained_iris: tuple[Settings, Store]) -> None:
+    _, store = trained_iris
+    script = f"""
+import json, sys
+from core.inference import Predictor
+from core.storage import open_store
+answer = Predictor(open_store({store.uri!r}), "iris").predict([{ROW!r}])
+heavy = sorted(m for m in {HEAVY!r} if m in sys.modules)
+print(json.dumps({{"answer": answer, "heavy": heavy}}))
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            cwd=REPO, check=True)
+    report = json.loads(result.stdout)
+    assert report["answer"]["predictions"] == ["setosa"]
+    assert report["heavy"] == []
