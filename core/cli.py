@@ -36,7 +36,7 @@ class RichProgress:
         return int(self._progress.add_task(description, total=total))
 
     def advance(self, task_id: int, steps: int = 1) -> None:
-        self._progress.advance(task_id, steps)  # type: ignore[arg-type]
+        self._progress.advance(task_id, steps)
 
 
 @contextmanager
@@ -50,8 +50,12 @@ def _progress(enabled: bool) -> Iterator[Progress]:
     from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
     from rich.progress import Progress as RichBar
 
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn())
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
     with RichBar(*columns, console=console, transient=True) as bar:
         yield RichProgress(bar)
 
@@ -73,8 +77,9 @@ def cmd_train(args: argparse.Namespace) -> None:
 
     settings, store = _context(args)
     with _progress(not args.json) as progress:
-        summary = train(settings, store, model_types=args.model_type, force=args.force,
-                        progress=progress)
+        summary = train(
+            settings, store, model_types=args.model_type, force=args.force, progress=progress
+        )
     _emit(summary)
 
 
@@ -134,12 +139,22 @@ def cmd_models(args: argparse.Namespace) -> None:
     versions = []
     for number in registry.versions():
         meta = registry.metadata(number)
-        versions.append({"version": number, "model_type": meta["model_type"],
-                         "metrics": meta["metrics"], "created_at": meta["created_at"],
-                         "needs_heavy_runtime": meta["needs_heavy_runtime"],
-                         "champion": champion is not None and champion.version == number})
-    result = {"model_name": registry.name, "store": store.uri,
-              "champion": champion.version if champion else None, "versions": versions}
+        versions.append(
+            {
+                "version": number,
+                "model_type": meta["model_type"],
+                "metrics": meta["metrics"],
+                "created_at": meta["created_at"],
+                "needs_heavy_runtime": meta["needs_heavy_runtime"],
+                "champion": champion is not None and champion.version == number,
+            }
+        )
+    result = {
+        "model_name": registry.name,
+        "store": store.uri,
+        "champion": champion.version if champion else None,
+        "versions": versions,
+    }
     if args.json:
         _emit(result)
         return
@@ -158,21 +173,30 @@ def cmd_promote(args: argparse.Namespace) -> None:
     registry = ModelRegistry(store, settings.config.model_name)
     metadata = registry.metadata(args.version)
     if metadata["needs_heavy_runtime"] and not args.force:
-        raise ValidationError(f"version {args.version} has no ONNX graph (parity failed) and "
-                              "would need the heavy runtime to serve; pass --force to promote it")
+        raise ValidationError(
+            f"version {args.version} has no ONNX graph (parity failed) and "
+            "would need the heavy runtime to serve; pass --force to promote it"
+        )
     before = registry.champion()
     pointer = registry.promote(args.version, before)
     mirrored = mirror_champion(store, registry.name, pointer.version)
-    _emit({"model_name": registry.name, "champion": pointer.version,
-           "previous_champion": before.version if before else None, "mlflow_alias": mirrored})
+    _emit(
+        {
+            "model_name": registry.name,
+            "champion": pointer.version,
+            "previous_champion": before.version if before else None,
+            "mlflow_alias": mirrored,
+        }
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mlfn", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    def command(name: str, handler: Callable[[argparse.Namespace], None], text: str
-                ) -> argparse.ArgumentParser:
+    def command(
+        name: str, handler: Callable[[argparse.Namespace], None], text: str
+    ) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=text, description=text)
         p.add_argument("--config", help="config file (default: $MLFN_CONFIG or config/config.json)")
         p.add_argument("--env", help="dev, qa, staging or prod (default: $MLFN_ENV or dev)")
@@ -181,19 +205,25 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(handler=handler)
         return p
 
-    command("ingest", cmd_ingest, "ingest the data source; prints the dataset version") \
-        .add_argument("--source", help="a file, object URI or HTTP JSON API URL")
+    command(
+        "ingest", cmd_ingest, "ingest the data source; prints the dataset version"
+    ).add_argument("--source", help="a file, object URI or HTTP JSON API URL")
     train = command("train", cmd_train, "train the candidates, register, promote when better")
-    train.add_argument("--model-type", action="append",
-                       help="a candidate to train (repeatable; default: the config's list)")
+    train.add_argument(
+        "--model-type",
+        action="append",
+        help="a candidate to train (repeatable; default: the config's list)",
+    )
     train.add_argument("--force", action="store_true", help="promote even if not better")
-    command("predict", cmd_predict, "predict with the champion (JSON or CSV in)") \
-        .add_argument("--input", required=True, help="a JSON or CSV file, or - for stdin")
+    command("predict", cmd_predict, "predict with the champion (JSON or CSV in)").add_argument(
+        "--input", required=True, help="a JSON or CSV file, or - for stdin"
+    )
     command("models", cmd_models, "list versions, metrics and the champion")
     promote = command("promote", cmd_promote, "make VERSION the champion (compare-and-swap)")
     promote.add_argument("version", type=int)
-    promote.add_argument("--force", action="store_true",
-                         help="allow a version that needs the heavy runtime")
+    promote.add_argument(
+        "--force", action="store_true", help="allow a version that needs the heavy runtime"
+    )
     return parser
 
 

@@ -21,7 +21,10 @@ from core.errors import ConfigError
 Task = Literal["classification", "regression"]
 FeatureType = Literal["numeric", "categorical", "text"]
 ModelType = Literal[
-    "logistic_regression", "linear_regression", "random_forest", "gradient_boosting",
+    "logistic_regression",
+    "linear_regression",
+    "random_forest",
+    "gradient_boosting",
     "neural_network",
 ]
 Environment = Literal["dev", "qa", "staging", "prod"]
@@ -179,14 +182,16 @@ def _environment(config: ProjectConfig, env: str, path: Path) -> EnvironmentConf
             f"{path}: field 'promotion': no environment '{env}' "
             f"(configured: {sorted(config.promotion)})"
         )
-    return config.promotion[env]  # type: ignore[index]
+    return config.promotion[env]
 
 
 def load_settings(
     config_path: str | Path | None = None, env: str | None = None, store: str | None = None
 ) -> Settings:
     """Resolve the config file, environment and store, arguments first, then MLFN_* variables."""
-    path = Path(config_path or os.environ.get(constants.ENV_CONFIG) or constants.DEFAULT_CONFIG_PATH)
+    path = Path(
+        config_path or os.environ.get(constants.ENV_CONFIG) or constants.DEFAULT_CONFIG_PATH
+    )
     config = load_project_config(path)
     parser_path = path.parent / (config.parser_config or constants.DEFAULT_PARSER_CONFIG_NAME)
     parser = load_parser_config(parser_path)

@@ -58,8 +58,9 @@ def prepare_frame(frame: pd.DataFrame, types: dict[str, FeatureType]) -> pd.Data
     return prepared
 
 
-def build_preprocessor(types: dict[str, FeatureType], text_max_features: int,
-                       scale_numeric: bool = True) -> ColumnTransformer:
+def build_preprocessor(
+    types: dict[str, FeatureType], text_max_features: int, scale_numeric: bool = True
+) -> ColumnTransformer:
     """Scaling is left out for tree models: they do not need it, and scaling in float64
     (scikit-learn) versus float32 (ONNX) moves values across split thresholds."""
     from sklearn.compose import ColumnTransformer

@@ -54,8 +54,11 @@ def _load(registry: ModelRegistry, version: int) -> LoadedModel:
             )
         options = ort.SessionOptions()
         options.log_severity_level = 3
-        session = ort.InferenceSession(registry.read_file(version, ONNX_FILE, metadata), options,
-                                       providers=["CPUExecutionProvider"])
+        session = ort.InferenceSession(
+            registry.read_file(version, ONNX_FILE, metadata),
+            options,
+            providers=["CPUExecutionProvider"],
+        )
         _SESSIONS[key] = LoadedModel(version, metadata, session)
         return _SESSIONS[key]
 
@@ -115,8 +118,11 @@ class Predictor:
     def __init__(self, store: Store, model_name: str, champion_ttl: float | None = None) -> None:
         self.registry = ModelRegistry(store, model_name)
         env_ttl = os.environ.get(CHAMPION_TTL_ENV)
-        self.champion_ttl = champion_ttl if champion_ttl is not None else (
-            float(env_ttl) if env_ttl else DEFAULT_CHAMPION_TTL)
+        self.champion_ttl = (
+            champion_ttl
+            if champion_ttl is not None
+            else (float(env_ttl) if env_ttl else DEFAULT_CHAMPION_TTL)
+        )
         self._checked_at = -math.inf
         self._version: int | None = None
 
@@ -164,27 +170,35 @@ def rows_from_body(body: Any) -> list[dict[str, Any]]:
     if isinstance(body, list):
         return body
     if not isinstance(body, dict):
-        raise ValidationError("expected a JSON object with 'instances', 'dataframe_split' "
-                              "or 'dataframe_records'")
+        raise ValidationError(
+            "expected a JSON object with 'instances', 'dataframe_split' or 'dataframe_records'"
+        )
     shapes = [key for key in ("instances", "dataframe_split", "dataframe_records") if key in body]
     if len(shapes) != 1:
-        raise ValidationError("give exactly one of 'instances', 'dataframe_split' or "
-                              f"'dataframe_records' (got {sorted(body)})")
+        raise ValidationError(
+            "give exactly one of 'instances', 'dataframe_split' or "
+            f"'dataframe_records' (got {sorted(body)})"
+        )
     if shapes[0] != "dataframe_split":
         rows = body[shapes[0]]
         if not isinstance(rows, list):
             raise ValidationError(f"'{shapes[0]}' must be a list of rows")
         return rows
     split = body["dataframe_split"]
-    if not isinstance(split, dict) or not isinstance(split.get("columns"), list) \
-            or not isinstance(split.get("data"), list):
-        raise ValidationError("'dataframe_split' needs 'columns' (a list) and 'data' (a list of "
-                              "lists)")
+    if (
+        not isinstance(split, dict)
+        or not isinstance(split.get("columns"), list)
+        or not isinstance(split.get("data"), list)
+    ):
+        raise ValidationError(
+            "'dataframe_split' needs 'columns' (a list) and 'data' (a list of lists)"
+        )
     columns = split["columns"]
     rows = []
     for i, values in enumerate(split["data"]):
         if not isinstance(values, list) or len(values) != len(columns):
-            raise ValidationError(f"dataframe_split.data[{i}] must be a list of "
-                                  f"{len(columns)} values")
+            raise ValidationError(
+                f"dataframe_split.data[{i}] must be a list of {len(columns)} values"
+            )
         rows.append(dict(zip(columns, values, strict=True)))
     return rows

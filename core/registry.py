@@ -65,7 +65,9 @@ class ModelRegistry:
             raise NotFoundError(f"model '{self.name}' has no version {version}") from None
         return data
 
-    def read_file(self, version: int, filename: str, metadata: dict[str, Any] | None = None) -> bytes:
+    def read_file(
+        self, version: int, filename: str, metadata: dict[str, Any] | None = None
+    ) -> bytes:
         """A version's file, checked against the sha256 its metadata recorded."""
         expected = (metadata or self.metadata(version))["files"].get(filename)
         if expected is None:
@@ -89,8 +91,12 @@ class ModelRegistry:
                 continue  # another writer took this number
             for filename in rest:
                 self.store.write_new(self._key(version, filename), files[filename])
-            record = {**metadata, "version": version, "model_name": self.name,
-                      "files": {name: sha256_hex(data) for name, data in files.items()}}
+            record = {
+                **metadata,
+                "version": version,
+                "model_name": self.name,
+                "files": {name: sha256_hex(data) for name, data in files.items()},
+            }
             self.store.write_new(self._key(version, METADATA_FILE), encode_json(record))
             return version
         raise ConflictError(f"could not claim a version number for '{self.name}'")
@@ -108,10 +114,14 @@ class ModelRegistry:
         metadata = self.metadata(version)
         served = ONNX_FILE if ONNX_FILE in metadata["files"] else METADATA_FILE
         sha = metadata["files"].get(served) or sha256_hex(
-            self.store.read_bytes(self._key(version, METADATA_FILE)))
-        pointer = {"version": version, "sha256": sha,
-                   "previous_version": expected.version if expected else None,
-                   "promoted_at": datetime.now(UTC).isoformat(timespec="seconds")}
+            self.store.read_bytes(self._key(version, METADATA_FILE))
+        )
+        pointer = {
+            "version": version,
+            "sha256": sha,
+            "previous_version": expected.version if expected else None,
+            "promoted_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
         try:
             token = self.store.replace(
                 self.champion_key, encode_json(pointer), expected.token if expected else None

@@ -36,8 +36,11 @@ def tracking_uri(store: Store) -> str | None:
 def _pip_requirements() -> list[str]:
     from importlib.metadata import version
 
-    return [f"onnxruntime=={version('onnxruntime')}", f"onnx=={version('onnx')}",
-            f"numpy=={version('numpy')}"]
+    return [
+        f"onnxruntime=={version('onnxruntime')}",
+        f"onnx=={version('onnx')}",
+        f"numpy=={version('numpy')}",
+    ]
 
 
 @dataclass(frozen=True)
@@ -85,9 +88,17 @@ def _plots(candidate: Candidate, split: Split, task: str, directory: Path) -> li
     return paths
 
 
-def log_training(store: Store, model_name: str, summary: dict[str, Any],
-                 candidates: list[Candidate], best: Candidate, split: Split, task: str,
-                 onnx_model: Any | None, params: dict[str, Any]) -> TrackedRun | None:
+def log_training(
+    store: Store,
+    model_name: str,
+    summary: dict[str, Any],
+    candidates: list[Candidate],
+    best: Candidate,
+    split: Split,
+    task: str,
+    onnx_model: Any | None,
+    params: dict[str, Any],
+) -> TrackedRun | None:
     """Log a finished training; returns None when tracking is off."""
     uri = tracking_uri(store)
     if uri is None:
@@ -96,19 +107,29 @@ def log_training(store: Store, model_name: str, summary: dict[str, Any],
 
     mlflow.set_tracking_uri(uri)
     experiment_id = _experiment(mlflow, model_name, store)
-    with mlflow.start_run(experiment_id=experiment_id, run_name=f"train-v{summary['version']}") as run:
+    with mlflow.start_run(
+        experiment_id=experiment_id, run_name=f"train-v{summary['version']}"
+    ) as run:
         mlflow.log_params(params)
-        mlflow.set_tags({VERSION_TAG: str(summary["version"]),
-                         "dataset_sha256": summary["dataset"]["sha256"]})
+        mlflow.set_tags(
+            {VERSION_TAG: str(summary["version"]), "dataset_sha256": summary["dataset"]["sha256"]}
+        )
         for candidate in candidates:
-            with mlflow.start_run(experiment_id=experiment_id, run_name=candidate.model_type,
-                                  nested=True):
-                mlflow.log_params({k: v for k, v in candidate.params.items()
-                                   if isinstance(v, int | float | str | bool)})
+            with mlflow.start_run(
+                experiment_id=experiment_id, run_name=candidate.model_type, nested=True
+            ):
+                mlflow.log_params(
+                    {
+                        k: v
+                        for k, v in candidate.params.items()
+                        if isinstance(v, int | float | str | bool)
+                    }
+                )
                 mlflow.log_metrics({**candidate.metrics, "fit_seconds": candidate.fit_seconds})
         mlflow.log_metrics({f"test_{k}": v for k, v in best.metrics.items()})
-        mlflow.log_metrics({f"system_{k}": v for k, v in summary["system"].items()
-                            if isinstance(v, int | float)})
+        mlflow.log_metrics(
+            {f"system_{k}": v for k, v in summary["system"].items() if isinstance(v, int | float)}
+        )
         with tempfile.TemporaryDirectory() as tmp:
             for path in _plots(best, split, task, Path(tmp)):
                 mlflow.log_artifact(str(path), artifact_path="plots")
@@ -116,13 +137,17 @@ def log_training(store: Store, model_name: str, summary: dict[str, Any],
         if onnx_model is not None:
             import mlflow.onnx
 
-            info = mlflow.onnx.log_model(onnx_model, name="model",
-                                         pip_requirements=_pip_requirements(),
-                                         registered_model_name=model_name)
+            info = mlflow.onnx.log_model(
+                onnx_model,
+                name="model",
+                pip_requirements=_pip_requirements(),
+                registered_model_name=model_name,
+            )
             model_version = str(info.registered_model_version)
             client = mlflow.MlflowClient()
-            client.set_model_version_tag(model_name, model_version, VERSION_TAG,
-                                         str(summary["version"]))
+            client.set_model_version_tag(
+                model_name, model_version, VERSION_TAG, str(summary["version"])
+            )
             if summary["promoted"]:
                 client.set_registered_model_alias(model_name, CHAMPION_ALIAS, model_version)
         return TrackedRun(run.info.run_id, model_version)

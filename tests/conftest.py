@@ -34,14 +34,17 @@ def make_project(directory: Path, example: str = "iris", **overrides: Any) -> Pa
     return path
 
 
-def project_settings(directory: Path, example: str = "iris", **overrides: Any
-                     ) -> tuple[Settings, Store]:
+def project_settings(
+    directory: Path, example: str = "iris", **overrides: Any
+) -> tuple[Settings, Store]:
     settings = load_settings(make_project(directory, example, **overrides), env="dev")
     return settings, open_store(settings.store_uri)
 
 
 @pytest.fixture(autouse=True)
-def _isolated_env(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Iterator[None]:
+def _isolated_env(
+    monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> Iterator[None]:
     for name in ("MLFN_CONFIG", "MLFN_ENV", "MLFN_STORE", "MLFLOW_TRACKING_URI"):
         monkeypatch.delenv(name, raising=False)
     # MLflow is slow to set up; only tests marked `tracking` turn it on.

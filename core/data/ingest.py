@@ -28,8 +28,14 @@ class DatasetVersion:
     created: bool  # False when identical data was already ingested
 
     def to_dict(self) -> dict[str, Any]:
-        return {"sha256": self.sha256, "rows": self.rows, "columns": self.columns,
-                "key": self.key, "source": self.source, "created": self.created}
+        return {
+            "sha256": self.sha256,
+            "rows": self.rows,
+            "columns": self.columns,
+            "key": self.key,
+            "source": self.source,
+            "created": self.created,
+        }
 
 
 def parse_raw(raw: RawData, records_key: str | None = None) -> pd.DataFrame:
@@ -114,9 +120,11 @@ def ingest(settings: Settings, store: Store, source: str | None = None) -> Datas
         frame.to_parquet(buffer, index=False)
         store.write_bytes(key, buffer.getvalue())
         manifest = {
-            "sha256": sha, "rows": len(frame),
+            "sha256": sha,
+            "rows": len(frame),
             "columns": {name: str(dtype) for name, dtype in frame.dtypes.items()},
-            "source": raw.origin, "raw_key": raw_key,
+            "source": raw.origin,
+            "raw_key": raw_key,
             "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         }
         store.write_json(key.removesuffix(".parquet") + ".json", manifest)

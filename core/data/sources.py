@@ -12,8 +12,13 @@ from urllib.parse import urlparse
 from core.errors import DataError, MlfnError, SourceError
 from core.storage import open_store
 
-FILE_FORMATS = {".csv": "csv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl",
-                ".parquet": "parquet"}
+FILE_FORMATS = {
+    ".csv": "csv",
+    ".json": "json",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".parquet": "parquet",
+}
 STORE_SCHEMES = ("file://", "s3://", "gs://", "az://")
 MAX_PAGES = 1000
 COMMON_RECORD_KEYS = ("records", "data", "results", "items", "rows")

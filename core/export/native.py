@@ -30,7 +30,9 @@ def _skops_loads(data: bytes) -> Any:
 
     untrusted = set(sio.get_untrusted_types(data=data)) - set(SKOPS_TRUSTED_TYPES)
     if untrusted:
-        raise ExportError(f"refusing to load a skops artifact with untrusted types {sorted(untrusted)}")
+        raise ExportError(
+            f"refusing to load a skops artifact with untrusted types {sorted(untrusted)}"
+        )
     return sio.loads(data, trusted=SKOPS_TRUSTED_TYPES)
 
 
@@ -45,8 +47,10 @@ def save_native(pipeline: Any) -> tuple[dict[str, bytes], dict[str, Any]]:
         return {SKLEARN_FILE: _skops_dumps(pipeline)}, {"format": "skops"}
     buffer = io.BytesIO()
     torch.save(estimator.serving_module_.network.state_dict(), buffer)
-    files = {PREPROCESSOR_FILE: _skops_dumps(pipeline.named_steps["preprocess"]),
-             NETWORK_FILE: buffer.getvalue()}
+    files = {
+        PREPROCESSOR_FILE: _skops_dumps(pipeline.named_steps["preprocess"]),
+        NETWORK_FILE: buffer.getvalue(),
+    }
     return files, {"format": "torch", "architecture": estimator.architecture()}
 
 
@@ -54,7 +58,11 @@ class NativeModel:
     """A loaded native artifact with the predict / predict_proba of the original pipeline."""
 
     def __init__(self, preprocessor: Any, predict: Any, predict_proba: Any | None) -> None:
-        self._preprocessor, self._predict, self._predict_proba = preprocessor, predict, predict_proba
+        self._preprocessor, self._predict, self._predict_proba = (
+            preprocessor,
+            predict,
+            predict_proba,
+        )
 
     def predict(self, frame: Any) -> Any:
         return self._predict(self._preprocessor(frame))

@@ -35,8 +35,13 @@ class ParityReport:
     detail: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"ok": self.ok, "rows": self.rows, "label_agreement": self.label_agreement,
-                "max_abs_diff": self.max_abs_diff, "detail": self.detail}
+        return {
+            "ok": self.ok,
+            "rows": self.rows,
+            "label_agreement": self.label_agreement,
+            "max_abs_diff": self.max_abs_diff,
+            "detail": self.detail,
+        }
 
 
 def onnx_feeds(frame: pd.DataFrame, schema: list[dict[str, str]]) -> dict[str, np.ndarray]:
@@ -54,8 +59,10 @@ def _initial_types(schema: list[dict[str, str]]) -> list[tuple[str, Any]]:
     from skl2onnx.common.data_types import FloatTensorType, StringTensorType
 
     return [
-        (c["name"], FloatTensorType([None, 1]) if c["type"] == "numeric"
-         else StringTensorType([None, 1]))
+        (
+            c["name"],
+            FloatTensorType([None, 1]) if c["type"] == "numeric" else StringTensorType([None, 1]),
+        )
         for c in schema
     ]
 
@@ -81,20 +88,27 @@ def to_onnx(pipeline: Pipeline, schema: list[dict[str, str]], task: str) -> onnx
     preprocessor, estimator = pipeline.named_steps["preprocess"], pipeline.named_steps["model"]
     try:
         if isinstance(estimator, TorchMLP):
-            pre = convert_sklearn(preprocessor, initial_types=_initial_types(schema),
-                                  options=_converter_options(preprocessor))
+            pre = convert_sklearn(
+                preprocessor,
+                initial_types=_initial_types(schema),
+                options=_converter_options(preprocessor),
+            )
             model = _join_torch(pre, estimator, task)
         else:
-            model = convert_sklearn(pipeline, initial_types=_initial_types(schema),
-                                    options=_converter_options(preprocessor, estimator))
+            model = convert_sklearn(
+                pipeline,
+                initial_types=_initial_types(schema),
+                options=_converter_options(preprocessor, estimator),
+            )
         n_classes = len(estimator.classes_) if task == "classification" else 0
         return _serving_interface(model, schema, n_classes)
     except Exception as exc:  # converters raise many kinds; all mean "cannot export"
         raise ExportError(f"ONNX export of {type(estimator).__name__} failed: {exc}") from exc
 
 
-def _serving_interface(model: onnx.ModelProto, schema: list[dict[str, str]],
-                       n_classes: int) -> onnx.ModelProto:
+def _serving_interface(
+    model: onnx.ModelProto, schema: list[dict[str, str]], n_classes: int
+) -> onnx.ModelProto:
     """Give the graph 1-D inputs and N-long outputs (see the module docstring)."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
@@ -107,7 +121,8 @@ def _serving_interface(model: onnx.ModelProto, schema: list[dict[str, str]],
     opset = next(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
     if opset >= 13:  # axes moved from an attribute to an input in opset 13
         graph.initializer.append(
-            numpy_helper.from_array(np.array([1], dtype=np.int64), name="interface_axis_1"))
+            numpy_helper.from_array(np.array([1], dtype=np.int64), name="interface_axis_1")
+        )
 
     def on_axis_1(op: str, source: str, target: str) -> onnx.NodeProto:
         if opset >= 13:
@@ -129,10 +144,14 @@ def _serving_interface(model: onnx.ModelProto, schema: list[dict[str, str]],
         for k in range(n_classes):
             index = numpy_helper.from_array(np.array(k, dtype=np.int64), name=f"class_index_{k}")
             graph.initializer.append(index)
-            graph.node.append(helper.make_node(
-                "Gather", ["probabilities", index.name], [f"probability_{k}"], axis=1))
+            graph.node.append(
+                helper.make_node(
+                    "Gather", ["probabilities", index.name], [f"probability_{k}"], axis=1
+                )
+            )
             graph.output.append(
-                helper.make_tensor_value_info(f"probability_{k}", TensorProto.FLOAT, [None]))
+                helper.make_tensor_value_info(f"probability_{k}", TensorProto.FLOAT, [None])
+            )
     else:
         for node in graph.node:
             node.output[:] = ["variable__2d" if o == "variable" else o for o in node.output]
@@ -158,10 +177,14 @@ def _join_torch(pre: onnx.ModelProto, estimator: Any, task: str) -> onnx.ModelPr
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the TorchScript exporter is deprecated, still offline
         torch.onnx.export(
-            estimator.serving_module_, torch.zeros(1, estimator.n_features_in_), buffer,
-            input_names=["features"], output_names=[output],
+            estimator.serving_module_,
+            (torch.zeros(1, estimator.n_features_in_),),
+            buffer,  # type: ignore[arg-type]  # a file-like object is accepted
+            input_names=["features"],
+            output_names=[output],
             dynamic_axes={"features": {0: "N"}, output: {0: "N"}},
-            opset_version=opset, dynamo=False,
+            opset_version=opset,
+            dynamo=False,
         )
     network = onnx.load_from_string(buffer.getvalue())
     network.ir_version = pre.ir_version
@@ -173,10 +196,12 @@ def _join_torch(pre: onnx.ModelProto, estimator: Any, task: str) -> onnx.ModelPr
         is_int = classes.dtype.kind in "iu"
         array = classes.astype(np.int64) if is_int else classes.astype(str).astype(object)
         merged.graph.initializer.append(numpy_helper.from_array(array, name="class_labels"))
-        merged.graph.node.extend([
-            helper.make_node("ArgMax", ["probabilities"], ["label_index"], axis=1, keepdims=0),
-            helper.make_node("Gather", ["class_labels", "label_index"], ["label"], axis=0),
-        ])
+        merged.graph.node.extend(
+            [
+                helper.make_node("ArgMax", ["probabilities"], ["label_index"], axis=1, keepdims=0),
+                helper.make_node("Gather", ["class_labels", "label_index"], ["label"], axis=0),
+            ]
+        )
         label_type = TensorProto.INT64 if is_int else TensorProto.STRING
         merged.graph.output.insert(0, helper.make_tensor_value_info("label", label_type, [None]))
     onnx.checker.check_model(merged)
@@ -191,15 +216,25 @@ def onnx_session(model_bytes: bytes) -> Any:
     return ort.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
 
 
-def parity_check(model_bytes: bytes, pipeline: Pipeline, frame: pd.DataFrame,
-                 schema: list[dict[str, str]], task: str,
-                 tolerance: float | None = None) -> ParityReport:
+def parity_check(
+    model_bytes: bytes,
+    pipeline: Pipeline,
+    frame: pd.DataFrame,
+    schema: list[dict[str, str]],
+    task: str,
+    tolerance: float | None = None,
+) -> ParityReport:
     """Compare the ONNX graph with the native pipeline on the same (held-out) rows."""
     tolerance = PARITY_TOLERANCE if tolerance is None else tolerance
     try:
         session = onnx_session(model_bytes)
-        outputs = dict(zip([o.name for o in session.get_outputs()],
-                           session.run(None, onnx_feeds(frame, schema)), strict=True))
+        outputs = dict(
+            zip(
+                [o.name for o in session.get_outputs()],
+                session.run(None, onnx_feeds(frame, schema)),
+                strict=True,
+            )
+        )
     except Exception as exc:  # onnxruntime raises its own untyped errors
         return ParityReport(False, len(frame), 0.0, float("inf"), f"onnxruntime failed: {exc}")
     if task == "classification":

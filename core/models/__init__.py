@@ -11,8 +11,7 @@ DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
     "linear_regression": {},
     "random_forest": {"n_estimators": 100},
     "gradient_boosting": {},
-    "neural_network": {"hidden_size": 128, "epochs": 10, "batch_size": 32,
-                       "learning_rate": 0.001},
+    "neural_network": {"hidden_size": 128, "epochs": 10, "batch_size": 32, "learning_rate": 0.001},
 }
 # Models whose constructor takes class_weight; the others get resampled training data.
 SUPPORTS_CLASS_WEIGHT = frozenset({"logistic_regression", "random_forest", "neural_network"})
@@ -35,8 +34,9 @@ def _sklearn_class(name: str, task: str) -> Any:
     return classes[(name, task)]
 
 
-def build_estimator(name: str, task: str, params: dict[str, Any], seed: int,
-                    class_balance: bool = False) -> Any:
+def build_estimator(
+    name: str, task: str, params: dict[str, Any], seed: int, class_balance: bool = False
+) -> Any:
     """A fresh, unfitted estimator; unknown parameters are a ConfigError naming them."""
     merged = {**DEFAULT_PARAMS.get(name, {}), **params}
     balanced = class_balance and task == "classification" and name in SUPPORTS_CLASS_WEIGHT

@@ -16,8 +16,10 @@ EpochCallback = Callable[[int, int, float], None]  # (epoch, epochs, validation 
 
 def build_network(n_features: int, hidden_size: int, n_outputs: int) -> nn.Sequential:
     return nn.Sequential(
-        nn.Linear(n_features, hidden_size), nn.ReLU(),
-        nn.Linear(hidden_size, hidden_size), nn.ReLU(),
+        nn.Linear(n_features, hidden_size),
+        nn.ReLU(),
+        nn.Linear(hidden_size, hidden_size),
+        nn.ReLU(),
         nn.Linear(hidden_size, n_outputs),
     )
 
@@ -38,11 +40,19 @@ class ServingModule(nn.Module):
         return out * self.y_std + self.y_mean
 
 
-class TorchMLP(BaseEstimator):  # type: ignore[misc]
-    def __init__(self, task: str = "classification", hidden_size: int = 128, epochs: int = 10,
-                 batch_size: int = 32, learning_rate: float = 1e-3, patience: int = 5,
-                 validation_fraction: float = 0.1, class_weight: str | None = None,
-                 random_state: int = 42) -> None:
+class TorchMLP(BaseEstimator):
+    def __init__(
+        self,
+        task: str = "classification",
+        hidden_size: int = 128,
+        epochs: int = 10,
+        batch_size: int = 32,
+        learning_rate: float = 1e-3,
+        patience: int = 5,
+        validation_fraction: float = 0.1,
+        class_weight: str | None = None,
+        random_state: int = 42,
+    ) -> None:
         self.task = task
         self.hidden_size = hidden_size
         self.epochs = epochs
@@ -73,11 +83,17 @@ class TorchMLP(BaseEstimator):  # type: ignore[misc]
             return X, None, y, None
         stratify = y if self.task == "classification" else None
         try:
-            return train_test_split(X, y, test_size=self.validation_fraction,
-                                    random_state=self.random_state, stratify=stratify)
+            return train_test_split(
+                X,
+                y,
+                test_size=self.validation_fraction,
+                random_state=self.random_state,
+                stratify=stratify,
+            )
         except ValueError:  # a class too small to stratify
-            return train_test_split(X, y, test_size=self.validation_fraction,
-                                    random_state=self.random_state)
+            return train_test_split(
+                X, y, test_size=self.validation_fraction, random_state=self.random_state
+            )
 
     def fit(self, X: Any, y: Any, epoch_callback: EpochCallback | None = None) -> TorchMLP:
         torch.manual_seed(self.random_state)
@@ -104,7 +120,7 @@ class TorchMLP(BaseEstimator):  # type: ignore[misc]
             network.train()
             order = torch.randperm(len(inputs), generator=generator)
             for start in range(0, len(order), self.batch_size):
-                batch = order[start:start + self.batch_size]
+                batch = order[start : start + self.batch_size]
                 optimizer.zero_grad()
                 loss_fn(network(inputs[batch]), targets[batch]).backward()
                 optimizer.step()
@@ -146,6 +162,11 @@ class TorchMLP(BaseEstimator):  # type: ignore[misc]
     def architecture(self) -> dict[str, Any]:
         """What it takes to rebuild the network before loading a state_dict."""
         classes = self.classes_.tolist() if self.task == "classification" else None
-        return {"n_features": int(self.n_features_in_), "hidden_size": self.hidden_size,
-                "task": self.task, "classes": classes,
-                "y_mean": self.y_mean_, "y_std": self.y_std_}
+        return {
+            "n_features": int(self.n_features_in_),
+            "hidden_size": self.hidden_size,
+            "task": self.task,
+            "classes": classes,
+            "y_mean": self.y_mean_,
+            "y_std": self.y_std_,
+        }

@@ -26,7 +26,9 @@ def open_store(uri: str) -> Store:
         module = importlib.import_module(module_name)
     except ImportError as exc:
         hint = f"pip install 'mlfn[{extra}]'" if extra else "reinstall mlfn"
-        raise ConfigError(f"the {scheme}:// store needs a missing package ({exc.name}): {hint}") from exc
+        raise ConfigError(
+            f"the {scheme}:// store needs a missing package ({exc.name}): {hint}"
+        ) from exc
     store: Store = getattr(module, class_name)(uri)
     return store
 

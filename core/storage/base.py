@@ -1,4 +1,4 @@
-"""The one interface every store implements: bytes by key, create-only and compare-and-swap writes."""
+"""The one interface every store implements: bytes by key, create-only and CAS writes."""
 
 from __future__ import annotations
 

@@ -48,8 +48,7 @@ def split_dataset(X: pd.DataFrame, y: np.ndarray, config: ProjectConfig) -> Spli
         stratify = y if counts.min() >= 2 else None
     try:
         X_train, X_test, y_train, y_test = train_test_split(
-            X, y, train_size=config.train_split, random_state=config.random_seed,
-            stratify=stratify
+            X, y, train_size=config.train_split, random_state=config.random_seed, stratify=stratify
         )
     except ValueError as exc:
         raise TrainingError(
@@ -62,9 +61,12 @@ def oversample(X: pd.DataFrame, y: np.ndarray, seed: int) -> tuple[pd.DataFrame,
     """Random oversampling to the majority class size, for models without class weights."""
     rng = np.random.default_rng(seed)
     classes, counts = np.unique(y, return_counts=True)
-    picks = [rng.choice(np.flatnonzero(y == cls), counts.max(), replace=count < counts.max())
-             if count < counts.max() else np.flatnonzero(y == cls)
-             for cls, count in zip(classes, counts, strict=True)]
+    picks = [
+        rng.choice(np.flatnonzero(y == cls), counts.max(), replace=count < counts.max())
+        if count < counts.max()
+        else np.flatnonzero(y == cls)
+        for cls, count in zip(classes, counts, strict=True)
+    ]
     index = np.sort(np.concatenate(picks))
     return X.iloc[index], y[index]
 
@@ -76,19 +78,29 @@ def score(pipeline: Any, X: pd.DataFrame, y: np.ndarray, task: str) -> dict[str,
     return regression_metrics(y, predictions)
 
 
-def fit_candidate(model_type: str, types: dict[str, FeatureType], split: Split,
-                  config: ProjectConfig, params: dict[str, Any],
-                  progress: Progress = NULL_PROGRESS) -> Candidate:
+def fit_candidate(
+    model_type: str,
+    types: dict[str, FeatureType],
+    split: Split,
+    config: ProjectConfig,
+    params: dict[str, Any],
+    progress: Progress = NULL_PROGRESS,
+) -> Candidate:
     from sklearn.pipeline import Pipeline
 
-    estimator = build_estimator(model_type, config.task, params, config.random_seed,
-                                config.class_balance)
-    preprocessor = build_preprocessor(types, config.text_max_features,
-                                      scale_numeric=model_type not in TREE_MODELS)
+    estimator = build_estimator(
+        model_type, config.task, params, config.random_seed, config.class_balance
+    )
+    preprocessor = build_preprocessor(
+        types, config.text_max_features, scale_numeric=model_type not in TREE_MODELS
+    )
     pipeline = Pipeline([("preprocess", preprocessor), ("model", estimator)])
     X, y = split.X_train, split.y_train
-    if config.class_balance and config.task == "classification" \
-            and model_type not in SUPPORTS_CLASS_WEIGHT:
+    if (
+        config.class_balance
+        and config.task == "classification"
+        and model_type not in SUPPORTS_CLASS_WEIGHT
+    ):
         X, y = oversample(X, y, config.random_seed)
     fit_params: dict[str, Any] = {}
     if model_type == "neural_network":

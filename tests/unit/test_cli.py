@@ -11,11 +11,19 @@ from pathlib import Path
 from tests.conftest import EXAMPLES, REPO, make_project
 
 
-def mlfn(*args: str, stdin: str | None = None, env: dict[str, str] | None = None
-         ) -> subprocess.CompletedProcess[str]:
+def mlfn(
+    *args: str, stdin: str | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     full_env = {**os.environ, "MLFN_TRACKING": "off", **(env or {})}
-    return subprocess.run([sys.executable, "-m", "core.cli", *args], capture_output=True,
-                          text=True, cwd=REPO, input=stdin, env=full_env, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "core.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        input=stdin,
+        env=full_env,
+        timeout=300,
+    )
 
 
 def test_ingest_train_models_predict_promote(tmp_path: Path) -> None:
@@ -39,14 +47,16 @@ def test_ingest_train_models_predict_promote(tmp_path: Path) -> None:
     text = mlfn("models", "--config", config).stdout
     assert "champion: 2" in text and " * v2" in text
 
-    predicted = mlfn("predict", "--config", config, "--input",
-                     str(EXAMPLES / "iris" / "sample.json"))
+    predicted = mlfn(
+        "predict", "--config", config, "--input", str(EXAMPLES / "iris" / "sample.json")
+    )
     answer = json.loads(predicted.stdout)
     assert answer["predictions"] == ["setosa", "virginica"] and answer["model"]["version"] == 2
 
     csv_rows = "sepal_length,sepal_width,petal_length,petal_width\n5.1,3.5,1.4,0.2\n"
-    from_csv = json.loads(mlfn("predict", "--config", config, "--input", "-",
-                               stdin=csv_rows).stdout)
+    from_csv = json.loads(
+        mlfn("predict", "--config", config, "--input", "-", stdin=csv_rows).stdout
+    )
     assert from_csv["predictions"] == ["setosa"]
 
     promoted = json.loads(mlfn("promote", "1", "--config", config).stdout)
@@ -57,8 +67,10 @@ def test_errors_are_one_clear_line_and_exit_2(tmp_path: Path) -> None:
     config = str(make_project(tmp_path))
     no_model = mlfn("predict", "--config", config, "--input", "-", stdin='{"instances": []}')
     assert no_model.returncode == 2
-    assert no_model.stderr.strip() == \
-        f"error: model 'iris' has no champion in file://{tmp_path / 'store'} (run `mlfn train`)"
+    assert (
+        no_model.stderr.strip()
+        == f"error: model 'iris' has no champion in file://{tmp_path / 'store'} (run `mlfn train`)"
+    )
     assert "Traceback" not in no_model.stderr
 
     missing = mlfn("ingest", "--config", config, "--source", "/nope.csv")
@@ -68,8 +80,14 @@ def test_errors_are_one_clear_line_and_exit_2(tmp_path: Path) -> None:
     assert bad_config.returncode == 2 and "absent.json: file not found" in bad_config.stderr
 
     mlfn("train", "--config", config)
-    bad_csv = mlfn("predict", "--config", config, "--input", "-",
-                   stdin="sepal_length,sepal_width,petal_length,petal_width\nx,1,1,1\n")
+    bad_csv = mlfn(
+        "predict",
+        "--config",
+        config,
+        "--input",
+        "-",
+        stdin="sepal_length,sepal_width,petal_length,petal_width\nx,1,1,1\n",
+    )
     assert bad_csv.returncode == 2
     assert "CSV line 2: feature 'sepal_length' must be a number, got 'x'" in bad_csv.stderr
     unknown = mlfn("promote", "9", "--config", config)

@@ -75,7 +75,7 @@ def test_missing_and_malformed_files(tmp_path: Path) -> None:
         load_project_config(tmp_path / "absent.json")
     broken = tmp_path / "broken.json"
     broken.write_text("{not json")
-    with pytest.raises(ConfigError, match="broken.json: not valid JSON"):
+    with pytest.raises(ConfigError, match=r"broken\.json: not valid JSON"):
         load_project_config(broken)
 
 

@@ -1,4 +1,4 @@
-"""Every model type exports to ONNX with parity; a failed parity falls back to safe native formats."""
+"""Every model type exports to ONNX with parity; failing parity falls back to native formats."""
 
 from __future__ import annotations
 
@@ -18,8 +18,12 @@ from core.training.candidates import Split, fit_candidate, split_dataset
 from tests.conftest import EXAMPLES
 
 MODEL_TYPES = {
-    "classification": ["logistic_regression", "random_forest", "gradient_boosting",
-                       "neural_network"],
+    "classification": [
+        "logistic_regression",
+        "random_forest",
+        "gradient_boosting",
+        "neural_network",
+    ],
     "regression": ["linear_regression", "random_forest", "gradient_boosting", "neural_network"],
 }
 
@@ -27,24 +31,29 @@ MODEL_TYPES = {
 @cache
 def prepared(example: str) -> tuple[ProjectConfig, dict, list, Split]:
     settings = load_settings(EXAMPLES / example / "config.json")
-    frame = apply_parser(pd.read_csv(EXAMPLES / example / f"{example}.csv"), settings.parser,
-                         example)
+    frame = apply_parser(
+        pd.read_csv(EXAMPLES / example / f"{example}.csv"), settings.parser, example
+    )
     frame = frame.dropna(subset=[settings.config.target])
     types = infer_feature_types(frame, settings.config)
-    split = split_dataset(prepare_frame(frame, types), frame[settings.config.target].to_numpy(),
-                          settings.config)
+    split = split_dataset(
+        prepare_frame(frame, types), frame[settings.config.target].to_numpy(), settings.config
+    )
     return settings.config, types, feature_schema(types), split
 
 
-CASES = [("products", m) for m in MODEL_TYPES["classification"]] + \
-        [("diabetes", m) for m in MODEL_TYPES["regression"]]
+CASES = [("products", m) for m in MODEL_TYPES["classification"]] + [
+    ("diabetes", m) for m in MODEL_TYPES["regression"]
+]
 
 
 @pytest.mark.parametrize(("example", "model_type"), CASES)
 def test_onnx_parity_for_every_model_type(example: str, model_type: str) -> None:
     config, types, schema, split = prepared(example)
-    params = {**config.training_params.get(model_type, {}), **(
-        {"epochs": 5} if model_type == "neural_network" else {})}
+    params = {
+        **config.training_params.get(model_type, {}),
+        **({"epochs": 5} if model_type == "neural_network" else {}),
+    }
     candidate = fit_candidate(model_type, types, split, config, params)
     model_bytes = to_onnx(candidate.pipeline, schema, config.task).SerializeToString()
     report = parity_check(model_bytes, candidate.pipeline, split.X_test, schema, config.task)
@@ -57,8 +66,11 @@ def test_onnx_parity_for_every_model_type(example: str, model_type: str) -> None
     assert [i.name for i in session.get_inputs()] == [c["name"] for c in schema]
     assert all(len(i.shape) == 1 for i in session.get_inputs())
     outputs = [o.name for o in session.get_outputs()]
-    expected = ["label", "probability_0", "probability_1"] if config.task == "classification" \
+    expected = (
+        ["label", "probability_0", "probability_1"]
+        if config.task == "classification"
         else ["variable"]
+    )
     assert outputs == expected
 
 
@@ -79,19 +91,25 @@ def test_native_artifacts_round_trip_without_pickle(model_type: str) -> None:
     files, native = save_native(candidate.pipeline)
     assert native["format"] == ("skops" if model_type == "random_forest" else "torch")
     loaded = load_native(files, native)
-    np.testing.assert_array_equal(loaded.predict(split.X_test),
-                                  candidate.pipeline.predict(split.X_test))
-    np.testing.assert_allclose(loaded.predict_proba(split.X_test),
-                               candidate.pipeline.predict_proba(split.X_test), atol=1e-6)
+    np.testing.assert_array_equal(
+        loaded.predict(split.X_test), candidate.pipeline.predict(split.X_test)
+    )
+    np.testing.assert_allclose(
+        loaded.predict_proba(split.X_test),
+        candidate.pipeline.predict_proba(split.X_test),
+        atol=1e-6,
+    )
 
 
 def test_skops_refuses_types_outside_the_allowlist(monkeypatch: pytest.MonkeyPatch) -> None:
     config, types, _, split = prepared("products")
     candidate = fit_candidate("random_forest", types, split, config, {"n_estimators": 5})
     files, native = save_native(candidate.pipeline)
-    monkeypatch.setattr("core.export.native.SKOPS_TRUSTED_TYPES",
-                        [t for t in SKOPS_TRUSTED_TYPES if "Tree" not in t])
-    with pytest.raises(ExportError, match="untrusted types.*sklearn.tree._tree.Tree"):
+    monkeypatch.setattr(
+        "core.export.native.SKOPS_TRUSTED_TYPES",
+        [t for t in SKOPS_TRUSTED_TYPES if "Tree" not in t],
+    )
+    with pytest.raises(ExportError, match=r"untrusted types.*sklearn\.tree\._tree\.Tree"):
         load_native(files, native)
 
 

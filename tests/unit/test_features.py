@@ -1,4 +1,4 @@
-"""Feature types are inferred unless given; categorical values read the same in training and serving."""
+"""Feature types are inferred unless given; categories read alike in training and serving."""
 
 from __future__ import annotations
 
@@ -17,8 +17,13 @@ def test_types_inferred_unless_given() -> None:
     config = load_project_config(EXAMPLES / "products" / "config.json")
     frame = pd.read_csv(EXAMPLES / "products" / "products.csv")
     types = infer_feature_types(frame, config)
-    assert types == {"title": "categorical", "description": "text", "category": "categorical",
-                     "price": "numeric", "rating": "numeric"}
+    assert types == {
+        "title": "categorical",
+        "description": "text",
+        "category": "categorical",
+        "price": "numeric",
+        "rating": "numeric",
+    }
     # Without the hints, long varied strings are text and short repeated ones categorical.
     unhinted = config.model_copy(update={"feature_types": {}})
     inferred = infer_feature_types(frame, unhinted)
@@ -44,8 +49,10 @@ def test_category_text_is_one_rule_for_training_and_serving() -> None:
 def test_unknown_categories_are_ignored() -> None:
     types = {"colour": "categorical", "size": "numeric"}
     frame = pd.DataFrame({"colour": ["red", "blue"], "size": [1.0, 2.0]})
-    encoded = build_preprocessor(types, 10).fit(frame).transform(
-        pd.DataFrame({"colour": ["green"], "size": [1.5]})
+    encoded = (
+        build_preprocessor(types, 10)
+        .fit(frame)
+        .transform(pd.DataFrame({"colour": ["green"], "size": [1.5]}))
     )
     assert encoded.shape == (1, 3)
     assert list(encoded[0, 1:]) == [0.0, 0.0]  # no column lights up for an unseen colour

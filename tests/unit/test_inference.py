@@ -1,4 +1,4 @@
-"""The predictor: light imports, row validation naming what is wrong, a per-version session cache."""
+"""The predictor: light imports, row validation naming what is wrong, a per-version cache."""
 
 from __future__ import annotations
 
@@ -23,8 +23,9 @@ HEAVY = ["sklearn", "torch", "pandas", "skops", "mlflow", "scipy", "skl2onnx"]
 
 def test_predicts_labels_probabilities_and_version(trained_iris: tuple[Settings, Store]) -> None:
     _, store = trained_iris
-    answer = Predictor(store, "iris").predict([ROW, {**ROW, "petal_length": 5.5,
-                                                     "petal_width": 2.1}])
+    answer = Predictor(store, "iris").predict(
+        [ROW, {**ROW, "petal_length": 5.5, "petal_width": 2.1}]
+    )
     assert answer["predictions"] == ["setosa", "virginica"]
     assert answer["classes"] == ["setosa", "versicolor", "virginica"]
     assert len(answer["probabilities"]) == 2
@@ -42,18 +43,24 @@ def test_integers_and_nulls_are_accepted(trained_iris: tuple[Settings, Store]) -
 @pytest.mark.parametrize(
     ("rows", "message"),
     [
-        ([{k: v for k, v in ROW.items() if k != "petal_width"}],
-         r"row 0: missing feature\(s\) \['petal_width'\]"),
+        (
+            [{k: v for k, v in ROW.items() if k != "petal_width"}],
+            r"row 0: missing feature\(s\) \['petal_width'\]",
+        ),
         ([ROW, {**ROW, "colour": "blue"}], r"row 1: unknown feature\(s\) \['colour'\]"),
-        ([{**ROW, "sepal_width": "wide"}], "row 0: feature 'sepal_width' must be a number, got str"),
+        (
+            [{**ROW, "sepal_width": "wide"}],
+            "row 0: feature 'sepal_width' must be a number, got str",
+        ),
         ([{**ROW, "sepal_width": True}], "feature 'sepal_width' must be a number, got bool"),
         ([], "non-empty list"),
         (["not a row"], "row 0: expected an object"),
         ({"instances": []}, "non-empty list"),
     ],
 )
-def test_bad_rows_are_named(trained_iris: tuple[Settings, Store], rows: object,
-                            message: str) -> None:
+def test_bad_rows_are_named(
+    trained_iris: tuple[Settings, Store], rows: object, message: str
+) -> None:
     _, store = trained_iris
     with pytest.raises(ValidationError, match=message):
         Predictor(store, "iris").predict(rows)
@@ -114,8 +121,9 @@ answer = Predictor(open_store({store.uri!r}), "iris").predict([{ROW!r}])
 heavy = sorted(m for m in {HEAVY!r} if m in sys.modules)
 print(json.dumps({{"answer": answer, "heavy": heavy}}))
 """
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                            cwd=REPO, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO, check=True
+    )
     report = json.loads(result.stdout)
     assert report["answer"]["predictions"] == ["setosa"]
     assert report["heavy"] == []

@@ -1,4 +1,4 @@
-"""Ingestion from files and HTTP JSON APIs: raw copy, fields mapped, content-addressed, clear errors."""
+"""Ingestion from files and HTTP JSON APIs: raw copy, mapped fields, content-addressed, errors."""
 
 from __future__ import annotations
 
@@ -22,8 +22,10 @@ IRIS_CSV = EXAMPLES / "iris" / "iris.csv"
 
 def iris_records() -> list[dict]:
     with IRIS_CSV.open() as handle:
-        return [{k: (v if k == "species" else float(v)) for k, v in row.items()}
-                for row in csv.DictReader(handle)]
+        return [
+            {k: (v if k == "species" else float(v)) for k, v in row.items()}
+            for row in csv.DictReader(handle)
+        ]
 
 
 class JsonApi(BaseHTTPRequestHandler):
@@ -38,7 +40,7 @@ class JsonApi(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         path, _, query = self.path.partition("?")
         page = int(query.split("=")[1]) if query else 0
-        chunk = self.records[page * 50:(page + 1) * 50]
+        chunk = self.records[page * 50 : (page + 1) * 50]
         more = (page + 1) * 50 < len(self.records)
         headers = {}
         if path == "/flat":
@@ -77,8 +79,13 @@ def test_csv_ingest_copies_raw_maps_fields_and_stores_parquet(tmp_path: Path) ->
     settings, store = project_settings(tmp_path)
     dataset = ingest(settings, store)
     assert dataset.created and dataset.rows == 150
-    assert dataset.columns == ["sepal_length", "sepal_width", "petal_length", "petal_width",
-                               "species"]
+    assert dataset.columns == [
+        "sepal_length",
+        "sepal_width",
+        "petal_length",
+        "petal_width",
+        "species",
+    ]
     raw_keys = store.list("data/raw/iris/")
     assert len(raw_keys) == 1 and raw_keys[0].endswith(".csv")
     assert store.read_bytes(raw_keys[0]) == IRIS_CSV.read_bytes()

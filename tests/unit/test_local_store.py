@@ -34,7 +34,7 @@ def test_bytes_round_trip_list_and_delete(store: LocalStore) -> None:
 
 
 def test_missing_object_is_not_found(store: LocalStore) -> None:
-    with pytest.raises(NotFoundError, match="absent.txt does not exist"):
+    with pytest.raises(NotFoundError, match=r"absent\.txt does not exist"):
         store.read_bytes("absent.txt")
 
 

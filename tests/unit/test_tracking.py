@@ -34,8 +34,9 @@ def test_run_params_metrics_plots_and_registered_onnx_model(tmp_path: Path) -> N
     assert run.data.tags["mlfn_version"] == "1"
     plots = [a.path for a in client.list_artifacts(run.info.run_id, "plots")]
     assert "plots/confusion_matrix.png" in plots
-    children = client.search_runs([run.info.experiment_id],
-                                  f"tags.mlflow.parentRunId = '{run.info.run_id}'")
+    children = client.search_runs(
+        [run.info.experiment_id], f"tags.mlflow.parentRunId = '{run.info.run_id}'"
+    )
     assert {c.info.run_name for c in children} == {"logistic_regression", "random_forest"}
 
     alias = client.get_model_version_by_alias("iris", "champion")
@@ -43,8 +44,9 @@ def test_run_params_metrics_plots_and_registered_onnx_model(tmp_path: Path) -> N
     assert second["mlflow"]["model_version"] != alias.version
 
     model = mlflow.pyfunc.load_model("models:/iris@champion")
-    frame = pd.DataFrame([{"sepal_length": 6.7, "sepal_width": 3.0, "petal_length": 5.2,
-                           "petal_width": 2.3}])
+    frame = pd.DataFrame(
+        [{"sepal_length": 6.7, "sepal_width": 3.0, "petal_length": 5.2, "petal_width": 2.3}]
+    )
     predicted = model.predict(frame)
     assert predicted["label"].tolist() == ["virginica"]
     assert {"probability_0", "probability_1", "probability_2"} <= set(predicted.columns)
@@ -57,8 +59,9 @@ def test_regression_run_logs_residual_plot(tmp_path: Path) -> None:
     import mlflow
     from mlflow import MlflowClient
 
-    settings, store = project_settings(tmp_path, "diabetes", model_type=["linear_regression",
-                                                                          "random_forest"])
+    settings, store = project_settings(
+        tmp_path, "diabetes", model_type=["linear_regression", "random_forest"]
+    )
     summary = train(settings, store)
     mlflow.set_tracking_uri(tracking_uri(store))
     artifacts = MlflowClient().list_artifacts(summary["mlflow"]["run_id"], "plots")
