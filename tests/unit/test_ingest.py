@@ -218,3 +218,15 @@ def test_rows_without_target_are_dropped(tmp_path: Path) -> None:
     frame.loc[:9, "species"] = None
     dataset = ingest(settings, store, write_csv(tmp_path / "gaps.csv", frame))
     assert dataset.rows == 140
+
+
+def test_object_uri_source(tmp_path: Path) -> None:
+    settings, store = project_settings(tmp_path)
+    reference = ingest(settings, store)
+    bucket = tmp_path / "bucket" / "incoming"
+    bucket.mkdir(parents=True)
+    (bucket / "iris.csv").write_bytes(IRIS_CSV.read_bytes())
+    dataset = ingest(settings, store, f"file://{bucket}/iris.csv")
+    assert dataset.sha256 == reference.sha256 and dataset.source.startswith("file://")
+    with pytest.raises(SourceError, match="could not be read: .*does not exist"):
+        ingest(settings, store, f"file://{bucket}/absent.csv")

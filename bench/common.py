@@ -1,0 +1,42 @@
+"""Helpers shared by the benchmarks: a scratch project and percentile summaries."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def scratch_project(directory: Path, example: str, **overrides: Any) -> Path:
+    config = json.loads((REPO / "examples" / example / "config.json").read_text())
+    config["data_source"] = str(REPO / "examples" / example / f"{example}.csv")
+    config["promotion"]["dev"]["store"] = f"file://{directory / 'store'}"
+    config.update(overrides)
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "config.json").write_text(json.dumps(config))
+    parser = REPO / "examples" / example / "project_parser_config.json"
+    (directory / "project_parser_config.json").write_text(parser.read_text())
+    return directory / "config.json"
+
+
+def timed_calls(call: Callable[[], object], count: int, warmup: int = 50) -> dict[str, float]:
+    """p50/p99/mean in milliseconds over `count` calls after `warmup` calls."""
+    for _ in range(warmup):
+        call()
+    samples = []
+    for _ in range(count):
+        started = time.perf_counter()
+        call()
+        samples.append((time.perf_counter() - started) * 1000)
+    samples.sort()
+    return {
+        "calls": count,
+        "p50_ms": round(statistics.median(samples), 4),
+        "p99_ms": round(samples[int(0.99 * (count - 1))], 4),
+        "mean_ms": round(statistics.fmean(samples), 4),
+    }

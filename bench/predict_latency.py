@@ -1,0 +1,58 @@
+"""Single-row predict latency: the ONNX Predictor versus the native scikit-learn pipeline."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from bench.common import scratch_project, timed_calls
+
+ROW = {"sepal_length": 6.1, "sepal_width": 2.8, "petal_length": 4.7, "petal_width": 1.2}
+CALLS = 2000
+
+
+def run() -> dict[str, Any]:
+    import pandas as pd
+
+    from core.config import load_settings
+    from core.data.ingest import ingest, load_dataset
+    from core.features import infer_feature_types, prepare_frame
+    from core.inference import Predictor, clear_cache
+    from core.storage import open_store
+    from core.training.candidates import fit_candidate, split_dataset
+    from core.training.run import train
+
+    os.environ["MLFN_TRACKING"] = "off"
+    results: dict[str, Any] = {}
+    for model_type in ("random_forest", "logistic_regression"):
+        with tempfile.TemporaryDirectory() as tmp:
+            settings = load_settings(scratch_project(Path(tmp), "iris"), env="dev")
+            store = open_store(settings.store_uri)
+            train(settings, store, model_types=[model_type])
+            clear_cache()
+            predictor = Predictor(store, "iris")
+            onnx = timed_calls(lambda p=predictor: p.predict([ROW]), CALLS)
+
+            frame = load_dataset(store, settings, ingest(settings, store).sha256)
+            types = infer_feature_types(frame, settings.config)
+            split = split_dataset(
+                prepare_frame(frame, types),
+                frame[settings.config.target].to_numpy(),
+                settings.config,
+            )
+            params = settings.config.training_params.get(model_type, {})
+            pipeline = fit_candidate(model_type, types, split, settings.config, params).pipeline
+
+            def native(p: Any = pipeline, kinds: Any = types) -> object:
+                one = prepare_frame(pd.DataFrame([ROW]), kinds)
+                return p.predict(one), p.predict_proba(one)
+
+            sklearn = timed_calls(native, CALLS)
+        results[model_type] = {
+            "onnx_predictor": onnx,
+            "sklearn_pipeline": sklearn,
+            "speedup_p50": round(sklearn["p50_ms"] / onnx["p50_ms"], 1),
+        }
+    return results
