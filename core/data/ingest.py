@@ -97,9 +97,24 @@ def check_dataset(frame: pd.DataFrame, config: ProjectConfig, origin: str) -> pd
 
 
 def dataset_sha256(frame: pd.DataFrame) -> str:
-    """A content hash independent of Parquet encoder details: the canonical CSV of the rows."""
-    canonical = frame.to_csv(index=False, lineterminator="\n").encode("utf-8")
-    return hashlib.sha256(canonical).hexdigest()
+    """A content hash of the rows, independent of file format and encoder versions: numeric
+    columns as float64 bytes (so 1 and 1.0 agree), other columns as their joined text."""
+    import numpy as np
+    import pandas as pd
+
+    digest = hashlib.sha256()
+    for name in frame.columns:
+        column = frame[name]
+        numeric = pd.api.types.is_numeric_dtype(column)
+        digest.update(json.dumps([str(name), "numeric" if numeric else "text"]).encode())
+        if numeric:
+            values = column.to_numpy(dtype="float64", na_value=np.nan, copy=True)
+            values[np.isnan(values)] = np.nan  # one bit pattern for every missing value
+            digest.update(np.ascontiguousarray(values).tobytes())
+        else:
+            texts = ("\x00" if pd.isna(v) else str(v) for v in column.astype(object))
+            digest.update("\x1e".join(texts).encode("utf-8"))
+    return digest.hexdigest()
 
 
 def ingest(settings: Settings, store: Store, source: str | None = None) -> DatasetVersion:

@@ -228,5 +228,16 @@ def test_object_uri_source(tmp_path: Path) -> None:
     (bucket / "iris.csv").write_bytes(IRIS_CSV.read_bytes())
     dataset = ingest(settings, store, f"file://{bucket}/iris.csv")
     assert dataset.sha256 == reference.sha256 and dataset.source.startswith("file://")
-    with pytest.raises(SourceError, match="could not be read: .*does not exist"):
+    with pytest.raises(SourceError, match=r"could not be read: .*does not exist"):
         ingest(settings, store, f"file://{bucket}/absent.csv")
+
+
+def test_dataset_hash_depends_on_content_only() -> None:
+    from core.data.ingest import dataset_sha256
+
+    base = pd.DataFrame({"x": [1, 2, None], "y": ["a", None, "c"]})
+    same = pd.DataFrame({"x": [1.0, 2.0, float("nan")], "y": ["a", None, "c"]})
+    assert dataset_sha256(base) == dataset_sha256(same)
+    assert dataset_sha256(base) != dataset_sha256(base.assign(y=["a", "", "c"]))
+    assert dataset_sha256(base) != dataset_sha256(base.rename(columns={"x": "z"}))
+    assert dataset_sha256(base) != dataset_sha256(base.iloc[[1, 0, 2]])
