@@ -36,18 +36,19 @@ def markdown(results: dict[str, Any]) -> str:
         f"## `mlfn train` vs a plain scikit-learn fit ({train['rows']:,} rows × "
         f"{train['features']} features)",
         "",
-        "| model | tracking | mlfn train (s) | of which fit | export + parity | tracking |",
-        "|---|---|---|---|---|---|",
+        "| model | tracking | mlfn train (s) | fit | export + parity | tracking | artifact MB |",
+        "|---|---|---|---|---|---|---|",
     ]
     for model in ("logistic_regression", "random_forest"):
         for tracking in ("off", "on"):
             row = train[f"{model}_tracking_{tracking}"]
             lines.append(
                 f"| {model} | {tracking} | {row['mlfn_train_seconds']} | {row['fit_seconds']} | "
-                f"{row['export_and_parity_seconds']} | {row['tracking_seconds']} |"
+                f"{row['export_and_parity_seconds']} | {row['tracking_seconds']} | "
+                f"{row['artifact_mb']} |"
             )
         lines.append(
-            f"| {model} | plain fit | {train[f'{model}_plain_sklearn_fit_seconds']} | | | |"
+            f"| {model} | plain fit | {train[f'{model}_plain_sklearn_fit_seconds']} | | | | |"
         )
     lines += [
         "",

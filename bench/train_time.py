@@ -64,13 +64,25 @@ def run() -> dict[str, Any]:
                 (project / "project_parser_config.json").write_text("{}")
                 settings = load_settings(config, env="dev")
                 started = time.perf_counter()
-                summary = train(settings, open_store(settings.store_uri))
+                store = open_store(settings.store_uri)
+                summary = train(settings, store)
                 wall = time.perf_counter() - started
+                folder = f"models/synthetic/versions/{summary['version']}/"
+                artifact_mb = (
+                    sum(
+                        len(store.read_bytes(key))
+                        for key in store.list(folder)
+                        if not key.endswith("metadata.json")
+                    )
+                    / 2**20
+                )
                 results[f"{model_type}_tracking_{tracking}"] = {
                     "mlfn_train_seconds": round(wall, 2),
                     "fit_seconds": summary["candidates"][model_type]["fit_seconds"],
                     "export_and_parity_seconds": summary["export_seconds"],
                     "tracking_seconds": summary["tracking_seconds"],
+                    "artifact_mb": round(artifact_mb, 2),
+                    "parity": summary["parity"],
                 }
             import pandas as pd
 

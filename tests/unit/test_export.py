@@ -118,3 +118,16 @@ def test_feeds_are_typed_per_schema() -> None:
     feeds = onnx_feeds(split.X_test.head(3), schema)
     assert feeds["price"].dtype == np.float32 and feeds["price"].shape == (3,)
     assert feeds["description"].dtype == object
+
+
+def test_only_exact_ties_may_break_differently() -> None:
+    from core.export.onnx_export import _tied_rows
+
+    classes = np.array(["a", "b", "c"])
+    native_proba = np.array([[0.4, 0.4, 0.2], [0.6, 0.3, 0.1], [0.5, 0.5, 0.0]])
+    native = np.array(["a", "a", "a"])
+    onnx = np.array(["b", "b", "a"])  # row 0: a tie; row 1: a real disagreement
+    differs = onnx != native
+    assert _tied_rows(differs, onnx, native, native_proba, classes, 1e-4) == 1
+    assert _tied_rows(differs[:1], onnx[:1], native[:1], native_proba[:1], classes, 1e-4) == 1
+    assert _tied_rows(np.array([False]), onnx[2:], native[2:], native_proba[2:], classes, 1e-4) == 0
