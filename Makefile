@@ -5,14 +5,16 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 # torch is installed first, pinned: a range would let pip fetch a multi-GB CUDA build.
 TORCH := torch==2.13.0
+AZURITE := azurite@3.35
 
 .PHONY: setup demo test lint format bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet "$(TORCH)"
 	$(BIN)/python -m pip install --quiet -e ".[all,dev]"
+	mkdir -p .tools && npm install --prefix .tools --silent --no-audit --no-fund $(AZURITE)
 	touch $(STAMP)
 
 setup: $(STAMP)

@@ -10,11 +10,14 @@ from core.storage.base import Store, encode_json, join_key
 # scheme -> (module, class, extra that installs its SDK)
 BACKENDS: dict[str, tuple[str, str, str | None]] = {
     "file": ("core.storage.local", "LocalStore", None),
+    "s3": ("core.storage.s3", "S3Store", "aws"),
+    "gs": ("core.storage.gcs", "GCSStore", "gcp"),
+    "az": ("core.storage.azure", "AzureBlobStore", "azure"),
 }
 
 
 def open_store(uri: str) -> Store:
-    """The store for a URI such as file://DIR (s3://, gs:// and az:// as their backends land)."""
+    """The store for file://DIR, s3://BUCKET/PREFIX, gs://BUCKET/PREFIX or az://CONTAINER/PREFIX."""
     scheme, sep, _ = uri.partition("://")
     if not sep or scheme not in BACKENDS:
         raise ConfigError(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any
@@ -74,3 +75,23 @@ def encode_json(value: Any) -> bytes:
 
 def join_key(*parts: str) -> str:
     return "/".join(part.strip("/") for part in parts if part.strip("/"))
+
+
+RETRIES_ENV = "MLFN_STORAGE_RETRIES"
+DEFAULT_RETRIES = 4
+
+
+def retry_attempts() -> int:
+    """Attempts per storage call, handed to each SDK's own retry configuration."""
+    return max(1, int(os.environ.get(RETRIES_ENV, DEFAULT_RETRIES)))
+
+
+def split_uri(uri: str, scheme: str) -> tuple[str, str]:
+    """'s3://bucket/some/prefix' -> ('bucket', 'some/prefix')."""
+    from core.errors import ConfigError
+
+    rest = uri.removeprefix(f"{scheme}://").strip("/")
+    bucket, _, prefix = rest.partition("/")
+    if not bucket:
+        raise ConfigError(f"store URI '{uri}' names no bucket or container")
+    return bucket, prefix.strip("/")

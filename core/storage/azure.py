@@ -1,0 +1,171 @@
+"""Azure Blob Storage (and Azurite) via AZURE_STORAGE_CONNECTION_STRING: ETags as tokens."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from core.errors import (
+    AccessDeniedError,
+    AlreadyExistsError,
+    ConfigError,
+    ConflictError,
+    MlfnError,
+    NotFoundError,
+    UnavailableError,
+)
+from core.storage.base import Store, retry_attempts, split_uri
+
+CONNECTION_STRING_ENV = "AZURE_STORAGE_CONNECTION_STRING"
+# HTTP status -> our error. Anything else (and no answer at all) becomes UnavailableError.
+ERRORS: dict[int, type[MlfnError]] = {
+    404: NotFoundError,
+    409: ConflictError,
+    412: ConflictError,
+    401: AccessDeniedError,
+    403: AccessDeniedError,
+}
+TIMEOUT_SECONDS = 60
+
+
+def default_service() -> Any:
+    from azure.storage.blob import BlobServiceClient
+
+    connection = os.environ.get(CONNECTION_STRING_ENV)
+    if not connection:
+        raise ConfigError(
+            f"az:// stores need {CONNECTION_STRING_ENV} (the storage account's "
+            "connection string, e.g. from the function app's settings)"
+        )
+    return BlobServiceClient.from_connection_string(
+        connection,
+        retry_total=retry_attempts() - 1,
+        connection_timeout=5,
+        read_timeout=TIMEOUT_SECONDS,
+    )
+
+
+class AzureBlobStore(Store):
+    def __init__(self, uri: str, service: Any = None) -> None:
+        super().__init__(uri)
+        self.container_name, self.prefix = split_uri(uri, "az")
+        self.service = service if service is not None else default_service()
+        self.container = self.service.get_container_client(self.container_name)
+
+    def _name(self, key: str) -> str:
+        return f"{self.prefix}/{key}" if self.prefix else key
+
+    def _translate(self, exc: Exception, key: str, action: str) -> MlfnError:
+        from azure.core.exceptions import HttpResponseError
+
+        where = f"{self.uri}/{key}"
+        status = exc.status_code if isinstance(exc, HttpResponseError) else None
+        error = ERRORS.get(status or 0, UnavailableError)
+        if error is ConflictError and action == "create":
+            return AlreadyExistsError(f"{where} already exists")
+        messages = {
+            NotFoundError: f"{where} does not exist",
+            ConflictError: f"{where} changed since it was read",
+            AccessDeniedError: f"access to {where} was denied",
+        }
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return error(messages.get(error, f"Azure Blob could not {action} {where}: {detail}"))
+
+    def _blob(self, key: str) -> Any:
+        return self.container.get_blob_client(self._name(key))
+
+    def read_with_token(self, key: str) -> tuple[bytes, str]:
+        from azure.core.exceptions import AzureError
+
+        try:
+            download = self._blob(key).download_blob(timeout=TIMEOUT_SECONDS)
+            return download.readall(), str(download.properties.etag)
+        except AzureError as exc:
+            raise self._translate(exc, key, "read") from None
+
+    def read_bytes(self, key: str) -> bytes:
+        return self.read_with_token(key)[0]
+
+    def _upload(self, key: str, data: bytes, action: str, **conditions: Any) -> str:
+        from azure.core.exceptions import AzureError
+
+        try:
+            result = self._blob(key).upload_blob(data, timeout=TIMEOUT_SECONDS, **conditions)
+        except AzureError as exc:
+            raise self._translate(exc, key, action) from None
+        return str(result["etag"])
+
+    def write_bytes(self, key: str, data: bytes) -> None:
+        self._upload(key, data, "write", overwrite=True)
+
+    def write_new(self, key: str, data: bytes) -> None:
+        self._upload(key, data, "create", overwrite=False)  # sends If-None-Match: *
+
+    def replace(self, key: str, data: bytes, token: str | None) -> str:
+        from azure.core import MatchConditions
+
+        if token is None:
+            try:
+                return self._upload(key, data, "create", overwrite=False)
+            except AlreadyExistsError as exc:
+                raise ConflictError(
+                    exc.message.replace("already exists", "changed since it was read")
+                ) from None
+        return self._upload(
+            key,
+            data,
+            "replace",
+            overwrite=True,
+            etag=token,
+            match_condition=MatchConditions.IfNotModified,
+        )
+
+    def exists(self, key: str) -> bool:
+        from azure.core.exceptions import AzureError
+
+        try:
+            return bool(self._blob(key).exists(timeout=TIMEOUT_SECONDS))
+        except AzureError as exc:
+            raise self._translate(exc, key, "check") from None
+
+    def list(self, prefix: str = "") -> list[str]:
+        from azure.core.exceptions import AzureError
+
+        strip = len(self.prefix) + 1 if self.prefix else 0
+        try:
+            names = self.container.list_blob_names(
+                name_starts_with=self._name(prefix), timeout=TIMEOUT_SECONDS
+            )
+            return sorted(name[strip:] for name in names)
+        except AzureError as exc:
+            raise self._translate(exc, prefix, "list") from None
+
+    def delete(self, key: str) -> None:
+        from azure.core.exceptions import AzureError
+
+        try:
+            self._blob(key).delete_blob(timeout=TIMEOUT_SECONDS)
+        except AzureError as exc:
+            error = self._translate(exc, key, "delete")
+            if not isinstance(error, NotFoundError):
+                raise error from None
+
+    def upload_file(self, key: str, path: Path) -> None:
+        from azure.core.exceptions import AzureError
+
+        try:  # streamed from the file, in blocks
+            with path.open("rb") as handle:
+                self._blob(key).upload_blob(handle, overwrite=True, timeout=TIMEOUT_SECONDS)
+        except AzureError as exc:
+            raise self._translate(exc, key, "write") from None
+
+    def download_file(self, key: str, path: Path) -> None:
+        from azure.core.exceptions import AzureError
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with path.open("wb") as handle:
+                self._blob(key).download_blob(timeout=TIMEOUT_SECONDS).readinto(handle)
+        except AzureError as exc:
+            raise self._translate(exc, key, "read") from None
