@@ -10,12 +10,14 @@ import math
 import os
 import threading
 import time
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from core.errors import ModelUnavailableError, NotFoundError, ValidationError
+from core.logs import PredictionLog
 from core.registry import ONNX_FILE, ModelRegistry
 from core.schema import category_text
 from core.storage import Store
@@ -115,8 +117,15 @@ def _plain(values: np.ndarray) -> list[Any]:
 class Predictor:
     """Predictions from the current champion of one model in one store."""
 
-    def __init__(self, store: Store, model_name: str, champion_ttl: float | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        model_name: str,
+        champion_ttl: float | None = None,
+        log: PredictionLog | None = None,
+    ) -> None:
         self.registry = ModelRegistry(store, model_name)
+        self.log = log
         env_ttl = os.environ.get(CHAMPION_TTL_ENV)
         self.champion_ttl = (
             champion_ttl
@@ -142,7 +151,8 @@ class Predictor:
         except NotFoundError as exc:
             raise ModelUnavailableError(exc.message) from None
 
-    def predict(self, rows: Any) -> dict[str, Any]:
+    def predict(self, rows: Any, request_id: str | None = None) -> dict[str, Any]:
+        started = time.perf_counter()
         model = self.current()
         feeds = validate_rows(rows, model.schema)
         names = [o.name for o in model.session.get_outputs()]
@@ -156,6 +166,15 @@ class Predictor:
             answer["classes"] = model.metadata["classes"]
         else:
             answer["predictions"] = np.asarray(outputs["variable"], dtype=float).tolist()
+        if self.log is not None:
+            outputs_logged = {k: v for k, v in answer.items() if k != "model"}
+            self.log.record(
+                request_id or uuid.uuid4().hex,
+                rows,
+                outputs_logged,
+                model.version,
+                (time.perf_counter() - started) * 1000,
+            )
         return answer
 
 
