@@ -49,13 +49,27 @@ class TrackedRun:
     model_version: str | None
 
 
+def artifact_location(store: Store) -> str:
+    """MLflow artifacts live in the same bucket as the store, under mlartifacts/."""
+    scheme = store.uri.split("://", 1)[0]
+    if scheme == "file":
+        return (Path(store.uri.removeprefix("file://")).resolve() / "mlartifacts").as_uri()
+    if scheme == "az":  # MLflow's Azure repository speaks wasbs://container@account.host/path
+        from core.storage.azure import AzureBlobStore
+
+        assert isinstance(store, AzureBlobStore)
+        # MLflow reads the account from the host; the endpoint from the connection string.
+        host = f"{store.service.account_name}.blob.core.windows.net"
+        path = "/".join(p for p in (store.prefix, "mlartifacts") if p)
+        return f"wasbs://{store.container_name}@{host}/{path}"
+    return f"{store.uri}/mlartifacts"  # s3:// and gs:// are MLflow's own schemes
+
+
 def _experiment(mlflow: Any, name: str, store: Store) -> str:
     existing = mlflow.get_experiment_by_name(name)
     if existing is not None:
         return str(existing.experiment_id)
-    root = getattr(store, "root", None)
-    location = (Path(root).resolve() / "mlartifacts").as_uri() if root is not None else None
-    return str(mlflow.create_experiment(name, artifact_location=location))
+    return str(mlflow.create_experiment(name, artifact_location=artifact_location(store)))
 
 
 def _plots(candidate: Candidate, split: Split, task: str, directory: Path) -> list[Path]:
