@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import predict_latency, train_time
+from bench import predict_latency, store_roundtrip, train_time
 
 HERE = Path(__file__).parent
 
@@ -58,6 +58,20 @@ def markdown(results: dict[str, Any]) -> str:
             for m in ("logistic_regression", "random_forest")
         ),
     ]
+    lines += [
+        "",
+        "## Loading the champion from each store (random forest, emulators on loopback)",
+        "",
+        "| store | first load, median of 7 (ms) | cached predict p50 / p99 (ms) "
+        "| pointer re-read every request p50 (ms) |",
+        "|---|---|---|---|",
+    ]
+    for store, row in results["store_roundtrip"].items():
+        cached = row["cached_predict"]
+        lines.append(
+            f"| {store} | {row['first_load_ms_median']} | {cached['p50_ms']} / "
+            f"{cached['p99_ms']} | {row['pointer_recheck_every_request']['p50_ms']} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -67,6 +81,7 @@ def main() -> None:
         "machine": f"{platform.machine()}, Python {platform.python_version()}",
         "predict_latency": predict_latency.run(),
         "train_time": train_time.run(),
+        "store_roundtrip": store_roundtrip.run(),
     }
     (HERE / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     (HERE / "results.md").write_text(markdown(results))
