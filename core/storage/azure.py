@@ -15,7 +15,7 @@ from core.errors import (
     NotFoundError,
     UnavailableError,
 )
-from core.storage.base import Store, retry_attempts, split_uri
+from core.storage.base import Store, retry_attempts, split_uri, translated
 
 CONNECTION_STRING_ENV = "AZURE_STORAGE_CONNECTION_STRING"
 # HTTP status -> our error. Anything else (and no answer at all) becomes UnavailableError.
@@ -59,18 +59,10 @@ class AzureBlobStore(Store):
     def _translate(self, exc: Exception, key: str, action: str) -> MlfnError:
         from azure.core.exceptions import HttpResponseError
 
-        where = f"{self.uri}/{key}"
         status = exc.status_code if isinstance(exc, HttpResponseError) else None
-        error = ERRORS.get(status or 0, UnavailableError)
-        if error is ConflictError and action == "create":
-            return AlreadyExistsError(f"{where} already exists")
-        messages = {
-            NotFoundError: f"{where} does not exist",
-            ConflictError: f"{where} changed since it was read",
-            AccessDeniedError: f"access to {where} was denied",
-        }
         detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        return error(messages.get(error, f"Azure Blob could not {action} {where}: {detail}"))
+        error = ERRORS.get(status or 0, UnavailableError)
+        return translated(error, f"{self.uri}/{key}", action, f"Azure Blob: {detail}")
 
     def _blob(self, key: str) -> Any:
         return self.container.get_blob_client(self._name(key))

@@ -6,7 +6,10 @@ import json
 import os
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from core.errors import MlfnError
 
 
 class Store(ABC):
@@ -75,6 +78,20 @@ def encode_json(value: Any) -> bytes:
 
 def join_key(*parts: str) -> str:
     return "/".join(part.strip("/") for part in parts if part.strip("/"))
+
+
+def translated(error: type[MlfnError], where: str, action: str, detail: str) -> MlfnError:
+    """The core error for a provider error already classified by a backend's table."""
+    from core.errors import AccessDeniedError, AlreadyExistsError, ConflictError, NotFoundError
+
+    if error is ConflictError and action == "create":
+        return AlreadyExistsError(f"{where} already exists")
+    messages = {
+        NotFoundError: f"{where} does not exist",
+        ConflictError: f"{where} changed since it was read",
+        AccessDeniedError: f"access to {where} was denied",
+    }
+    return error(messages.get(error, f"could not {action} {where}: {detail}"))
 
 
 RETRIES_ENV = "MLFN_STORAGE_RETRIES"

@@ -8,13 +8,12 @@ from typing import Any
 
 from core.errors import (
     AccessDeniedError,
-    AlreadyExistsError,
     ConflictError,
     MlfnError,
     NotFoundError,
     UnavailableError,
 )
-from core.storage.base import Store, retry_attempts, split_uri
+from core.storage.base import Store, retry_attempts, split_uri, translated
 
 # HTTP status of google.api_core errors -> our error. Anything else becomes UnavailableError.
 ERRORS: dict[int, type[MlfnError]] = {
@@ -56,17 +55,9 @@ class GCSStore(Store):
     def _translate(self, exc: Exception, key: str, action: str) -> MlfnError:
         from google.api_core import exceptions as gexc
 
-        where = f"{self.uri}/{key}"
         code = getattr(exc, "code", None) if isinstance(exc, gexc.GoogleAPICallError) else None
         error = ERRORS.get(code or 0, UnavailableError)
-        if error is ConflictError and action == "create":
-            return AlreadyExistsError(f"{where} already exists")
-        messages = {
-            NotFoundError: f"{where} does not exist",
-            ConflictError: f"{where} changed since it was read",
-            AccessDeniedError: f"access to {where} was denied",
-        }
-        return error(messages.get(error, f"GCS could not {action} {where}: {exc}"))
+        return translated(error, f"{self.uri}/{key}", action, f"GCS: {exc}")
 
     def _errors(self) -> tuple[type[Exception], ...]:
         from google.api_core import exceptions as gexc

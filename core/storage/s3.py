@@ -7,13 +7,12 @@ from typing import Any
 
 from core.errors import (
     AccessDeniedError,
-    AlreadyExistsError,
     ConflictError,
     MlfnError,
     NotFoundError,
     UnavailableError,
 )
-from core.storage.base import Store, retry_attempts, split_uri
+from core.storage.base import Store, retry_attempts, split_uri, translated
 
 # Provider error code -> our error. Anything else becomes UnavailableError.
 ERRORS: dict[str, type[MlfnError]] = {
@@ -57,14 +56,7 @@ class S3Store(Store):
             code = str(exc.response.get("Error", {}).get("Code", ""))
             status = str(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
             error = ERRORS.get(code) or ERRORS.get(status) or UnavailableError
-            if error is ConflictError and action == "create":
-                return AlreadyExistsError(f"{where} already exists")
-            messages = {
-                NotFoundError: f"{where} does not exist",
-                ConflictError: f"{where} changed since it was read",
-                AccessDeniedError: f"access to {where} was denied ({code})",
-            }
-            return error(messages.get(error, f"S3 could not {action} {where}: {code} {exc}"))
+            return translated(error, where, action, f"S3: {code} {exc}")
         return UnavailableError(f"S3 is unreachable while trying to {action} {where}: {exc}")
 
     def _call(self, action: str, key: str, method: str, **kwargs: Any) -> Any:

@@ -9,7 +9,6 @@ import pytest
 from core.errors import AlreadyExistsError, ConflictError, NotFoundError
 from core.registry import ModelRegistry, sha256_hex
 from core.storage import open_store
-from core.storage.local import LocalStore
 
 
 @pytest.fixture
@@ -68,33 +67,3 @@ def test_promotion_is_compare_and_swap(registry: ModelRegistry) -> None:
 def test_unknown_version(registry: ModelRegistry) -> None:
     with pytest.raises(NotFoundError, match="has no version 7"):
         registry.promote(7, None)
-
-
-def test_racing_promotions_leave_one_champion(tmp_path: Path) -> None:
-    import threading
-
-    registry = ModelRegistry(LocalStore(f"file://{tmp_path}"), "race")
-    for i in range(16):
-        registry.create_version({"model.onnx": f"m{i}".encode()}, {})
-    start = registry.champion()
-    barrier = threading.Barrier(16)
-    results: dict[int, str] = {}
-
-    def promote(version: int) -> None:
-        barrier.wait()
-        try:
-            registry.promote(version, start)
-            results[version] = "won"
-        except ConflictError:
-            results[version] = "conflict"
-
-    threads = [threading.Thread(target=promote, args=(v,)) for v in range(1, 17)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    winners = [v for v, r in results.items() if r == "won"]
-    assert len(winners) == 1
-    assert registry.champion().version == winners[0]
-    for version in range(1, 17):  # no version object was touched
-        assert registry.read_file(version, "model.onnx") == f"m{version - 1}".encode()
