@@ -15,3 +15,10 @@ ENVIRONMENTS = ("dev", "qa", "staging", "prod")
 CLOUD_VENDORS = ("local", "aws", "gcp", "azure")
 
 RANDOM_SEED = 42
+
+ENV_JWT_SECRET = "MLFN_JWT_SECRET"  # noqa: S105 (the variable name, not a secret)
+ENV_JWT_JWKS_URL = "MLFN_JWT_JWKS_URL"
+ENV_JWT_ISSUER = "MLFN_JWT_ISSUER"
+ENV_JWT_AUDIENCE = "MLFN_JWT_AUDIENCE"
+DEFAULT_JWT_ISSUER = "mlfn"
+DEFAULT_JWT_AUDIENCE = "mlfn-api"

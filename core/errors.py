@@ -81,3 +81,19 @@ class TrainingError(MlfnError):
 class ExportError(MlfnError):
     status = 500
     code = "export_failed"
+
+
+class AuthenticationError(MlfnError):
+    """No token, or one that is malformed, expired, wrongly signed or for someone else."""
+
+    status = 401
+    code = "unauthorized"
+
+
+class MissingScopeError(AccessDeniedError):
+    code = "insufficient_scope"
+
+
+class PayloadTooLargeError(MlfnError):
+    status = 413
+    code = "payload_too_large"
