@@ -135,26 +135,8 @@ def cmd_models(args: argparse.Namespace) -> None:
 
     settings, store = _context(args)
     registry = ModelRegistry(store, settings.config.model_name)
-    champion = registry.champion()
-    versions = []
-    for number in registry.versions():
-        meta = registry.metadata(number)
-        versions.append(
-            {
-                "version": number,
-                "model_type": meta["model_type"],
-                "metrics": meta["metrics"],
-                "created_at": meta["created_at"],
-                "needs_heavy_runtime": meta["needs_heavy_runtime"],
-                "champion": champion is not None and champion.version == number,
-            }
-        )
-    result = {
-        "model_name": registry.name,
-        "store": store.uri,
-        "champion": champion.version if champion else None,
-        "versions": versions,
-    }
+    result = registry.describe()
+    versions = result["versions"]
     if args.json:
         _emit(result)
         return

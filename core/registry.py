@@ -132,3 +132,26 @@ class ModelRegistry:
                 "read it again and retry"
             ) from None
         return ChampionPointer(version, sha, token)
+
+    def describe(self) -> dict[str, Any]:
+        """Versions with their metrics, and the champion (`mlfn models`, GET /models)."""
+        champion = self.champion()
+        versions = []
+        for number in self.versions():
+            meta = self.metadata(number)
+            versions.append(
+                {
+                    "version": number,
+                    "model_type": meta.get("model_type"),
+                    "metrics": meta.get("metrics", {}),
+                    "created_at": meta.get("created_at"),
+                    "needs_heavy_runtime": meta.get("needs_heavy_runtime", False),
+                    "champion": champion is not None and champion.version == number,
+                }
+            )
+        return {
+            "model_name": self.name,
+            "store": self.store.uri,
+            "champion": champion.version if champion else None,
+            "versions": versions,
+        }

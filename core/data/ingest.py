@@ -126,7 +126,15 @@ def ingest(settings: Settings, store: Store, source: str | None = None) -> Datas
         store.write_bytes(raw_key, raw.data)
 
     frame = apply_parser(parse_raw(raw, settings.parser.records_key), settings.parser, raw.origin)
-    frame = check_dataset(frame, config, raw.origin)
+    return save_dataset(settings, store, frame, raw.origin, raw_key)
+
+
+def save_dataset(
+    settings: Settings, store: Store, frame: pd.DataFrame, origin: str, raw_key: str | None = None
+) -> DatasetVersion:
+    """Check a frame of (already renamed) fields and store it as a content-addressed version."""
+    config, environment = settings.config, settings.environment
+    frame = check_dataset(frame, config, origin)
     sha = dataset_sha256(frame)
     key = join_key(environment.processed_path, f"{sha}.parquet")
     created = not store.exists(key)
@@ -138,12 +146,12 @@ def ingest(settings: Settings, store: Store, source: str | None = None) -> Datas
             "sha256": sha,
             "rows": len(frame),
             "columns": {name: str(dtype) for name, dtype in frame.dtypes.items()},
-            "source": raw.origin,
+            "source": origin,
             "raw_key": raw_key,
             "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         }
         store.write_json(key.removesuffix(".parquet") + ".json", manifest)
-    return DatasetVersion(sha, len(frame), list(frame.columns), key, raw.origin, created)
+    return DatasetVersion(sha, len(frame), list(frame.columns), key, origin, created)
 
 
 def load_dataset(store: Store, settings: Settings, sha256: str) -> pd.DataFrame:

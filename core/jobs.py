@@ -1,0 +1,173 @@
+"""Asynchronous training: a job record in the store, a dispatcher, and the worker that runs it.
+
+The API writes a queued job and hands its id to a dispatcher: locally a background thread;
+on the clouds a queue (SQS, Pub/Sub, a Storage queue) feeding a worker function that calls
+`run_job`. Job state lives in the store, so any process can answer GET /jobs/{id}.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import traceback
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from core.config import Settings
+from core.errors import AlreadyExistsError, MlfnError, ValidationError
+from core.logs import JobStore
+from core.storage import Store, encode_json, join_key
+
+logger = logging.getLogger("mlfn.jobs")
+
+
+class Dispatcher(Protocol):
+    def submit(self, job_id: str) -> None: ...
+
+
+def submit_job(
+    store: Store,
+    dispatcher: Dispatcher,
+    kind: str,
+    request: dict[str, Any],
+    idempotency_key: str | None = None,
+    subject: str = "",
+) -> dict[str, Any]:
+    """Create (or, for a repeated Idempotency-Key, find) a job and dispatch it once."""
+    jobs = JobStore(store)
+    if idempotency_key:
+        digest = hashlib.sha256(f"{subject}\0{kind}\0{idempotency_key}".encode()).hexdigest()
+        claim = join_key("jobs/idempotency", f"{digest}.json")
+        job_id = digest[:32]
+        try:
+            store.write_new(claim, encode_json({"job_id": job_id}))
+        except AlreadyExistsError:
+            return jobs.get(store.read_json(claim)["job_id"])
+        record = jobs.create(kind, request, job_id=job_id)
+    else:
+        record = jobs.create(kind, request)
+    dispatcher.submit(record["job_id"])
+    return record
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _summary_result(summary: dict[str, Any]) -> dict[str, Any]:
+    keys = ("version", "model_type", "metrics", "promoted", "reason", "champion", "dataset")
+    return {key: summary.get(key) for key in keys}
+
+
+def retrain_dataset(settings: Settings, store: Store, request: dict[str, Any]) -> Any:
+    """The dataset for a retrain: the champion's data plus the posted records, or a new source."""
+    import pandas as pd
+
+    from core.data.ingest import ingest, load_dataset, save_dataset
+    from core.registry import ModelRegistry
+
+    if request.get("dataset"):
+        return ingest(settings, store, request["dataset"])
+    registry = ModelRegistry(store, settings.config.model_name)
+    champion = registry.champion()
+    if champion is None:
+        raise ValidationError("retrain needs a champion to extend; train one first")
+    base = load_dataset(store, settings, registry.metadata(champion.version)["dataset"]["sha256"])
+    frame = pd.concat([base, pd.DataFrame.from_records(request["records"])], ignore_index=True)
+    return save_dataset(settings, store, frame[base.columns], f"retrain of v{champion.version}")
+
+
+def run_job(settings: Settings, store: Store, job_id: str) -> dict[str, Any]:
+    """Run a queued job to succeeded or failed; never raises for a job's own failure."""
+    from core.training.run import train
+
+    jobs = JobStore(store)
+    record = jobs.get(job_id)
+    if record["status"] in {"succeeded", "failed"}:
+        return record  # a redelivered message: the work is done
+    jobs.update(job_id, status="running", started_at=_now())
+    log = io.StringIO()
+    handler = logging.StreamHandler(log)
+    logging.getLogger("mlfn").addHandler(handler)
+    request = record["request"]
+    try:
+        logger.warning("job %s (%s) started", job_id, record["kind"])
+        dataset = (
+            retrain_dataset(settings, store, request)
+            if record["kind"] == "retrain"
+            else (None if not request.get("dataset") else _ingest(settings, store, request))
+        )
+        model_types = request.get("model_type")
+        if record["kind"] == "retrain" and not model_types:
+            model_types = _champion_model_type(settings, store)
+        summary = train(
+            settings,
+            store,
+            dataset=dataset,
+            params=request.get("params"),
+            model_types=[model_types] if isinstance(model_types, str) else model_types,
+        )
+        logger.warning(
+            "job %s succeeded: version %s, promoted %s",
+            job_id,
+            summary["version"],
+            summary["promoted"],
+        )
+        final = jobs.update(
+            job_id, status="succeeded", finished_at=_now(), result=_summary_result(summary)
+        )
+    except MlfnError as exc:
+        logger.warning("job %s failed: %s", job_id, exc.message)
+        final = jobs.update(
+            job_id,
+            status="failed",
+            finished_at=_now(),
+            error={"code": exc.code, "message": exc.message},
+        )
+    except Exception:  # a bug, not bad input: keep the trace in the job log, not the answer
+        log.write(traceback.format_exc())
+        final = jobs.update(
+            job_id,
+            status="failed",
+            finished_at=_now(),
+            error={
+                "code": "internal_error",
+                "message": "training failed unexpectedly; see the job log",
+            },
+        )
+    finally:
+        logging.getLogger("mlfn").removeHandler(handler)
+        jobs.write_log(job_id, log.getvalue())
+    return final
+
+
+def _ingest(settings: Settings, store: Store, request: dict[str, Any]) -> Any:
+    from core.data.ingest import ingest
+
+    return ingest(settings, store, request["dataset"])
+
+
+def _champion_model_type(settings: Settings, store: Store) -> list[str] | None:
+    from core.registry import ModelRegistry
+
+    registry = ModelRegistry(store, settings.config.model_name)
+    champion = registry.champion()
+    return [registry.metadata(champion.version)["model_type"]] if champion else None
+
+
+class LocalDispatcher:
+    """Runs jobs one at a time on a background thread (`mlfn serve`)."""
+
+    def __init__(self, settings: Settings, store: Store) -> None:
+        self.settings, self.store = settings, store
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlfn-job")
+
+    def submit(self, job_id: str) -> None:
+        self._pool.submit(run_job, self.settings, self.store, job_id)
+
+    def wait(self) -> None:
+        """Finish queued jobs (tests and shutdown)."""
+        self._pool.shutdown(wait=True)
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlfn-job")
