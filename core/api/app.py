@@ -1,0 +1,231 @@
+"""The HTTP API, identical on every cloud and under `mlfn serve`."""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Header, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException
+
+from core.api.middleware import BodyLimit, Metrics, MetricsMiddleware
+from core.api.schemas import JobAccepted, PredictRequest, RetrainRequest, TrainRequest
+from core.auth import Authenticator, Principal
+from core.config import Settings, load_settings
+from core.errors import ConflictError, MlfnError, PayloadTooLargeError, ValidationError
+from core.inference import Predictor, rows_from_body, validate_rows
+from core.jobs import Dispatcher, LocalDispatcher, submit_job
+from core.logs import JobStore, PredictionLog
+from core.registry import ModelRegistry
+from core.storage import Store, open_store
+
+logger = logging.getLogger("mlfn.api")
+MAX_ROWS_ENV = "MLFN_MAX_ROWS"
+DEFAULT_MAX_ROWS = 10_000
+
+
+@dataclass
+class Services:
+    """What the routes need, built once per process (per warm function instance)."""
+
+    settings: Settings
+    store: Store
+    dispatcher: Dispatcher
+    auth: Authenticator = field(default_factory=Authenticator)
+    metrics: Metrics = field(default_factory=Metrics)
+    max_rows: int = field(
+        default_factory=lambda: int(os.environ.get(MAX_ROWS_ENV, DEFAULT_MAX_ROWS))
+    )
+
+    def __post_init__(self) -> None:
+        log = PredictionLog(self.store) if os.environ.get("MLFN_PREDICTION_LOG") == "on" else None
+        self.predictor = Predictor(self.store, self.settings.config.model_name, log=log)
+        self.registry = ModelRegistry(self.store, self.settings.config.model_name)
+        self.jobs = JobStore(self.store)
+
+    @classmethod
+    def from_env(cls, dispatcher: Dispatcher | None = None) -> Services:
+        settings = load_settings()
+        store = open_store(settings.store_uri)
+        return cls(settings, store, dispatcher or LocalDispatcher(settings, store))
+
+
+def _error(status: int, code: str, message: str) -> JSONResponse:
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse({"error": {"code": code, "message": message}}, status, headers=headers)
+
+
+def _field_errors(exc: RequestValidationError) -> str:
+    parts = []
+    for error in exc.errors():
+        where = ".".join(str(p) for p in error.get("loc", ()) if p != "body") or "body"
+        parts.append(f"{where}: {str(error.get('msg', 'invalid')).removeprefix('Value error, ')}")
+    return "; ".join(parts)
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(MlfnError)
+    async def mlfn_error(_: Request, exc: MlfnError) -> JSONResponse:
+        return _error(exc.status, exc.code, exc.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return _error(422, "invalid_request", _field_errors(exc))
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
+        codes = {404: "not_found", 405: "method_not_allowed"}
+        return _error(exc.status_code, codes.get(exc.status_code, "http_error"), str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        logger.error("unhandled error on %s %s: %r", request.method, request.url.path, exc)
+        return _error(500, "internal_error", "internal error")
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.get_services()
+    return services
+
+
+Svc = Annotated[Services, Depends(get_services)]
+
+
+def principal(svc: Svc, authorization: Annotated[str | None, Header()] = None) -> Principal:
+    return svc.auth.authenticate(authorization)
+
+
+def needs(scope: str) -> Any:
+    """A dependency that authenticates and requires `scope`."""
+
+    def check(user: Annotated[Principal, Depends(principal)]) -> Principal:
+        Authenticator.require(user, scope)
+        return user
+
+    return Depends(check)
+
+
+def create_app(services: Services | None = None) -> FastAPI:
+    app = FastAPI(
+        title="mlfn",
+        version="0.1.0",
+        description="Train and serve ML models as serverless functions.",
+    )
+    state: dict[str, Services] = {}
+
+    def services_once() -> Services:
+        if "services" not in state:  # built lazily: importing the handler stays cheap
+            state["services"] = services or Services.from_env()
+        return state["services"]
+
+    app.state.get_services = services_once
+
+    @app.post("/predict", dependencies=[needs("predict")])
+    def predict(
+        body: PredictRequest, svc: Svc, x_request_id: Annotated[str | None, Header()] = None
+    ) -> dict[str, Any]:
+        rows = rows_from_body(body.model_dump(exclude_none=True))
+        if len(rows) > svc.max_rows:
+            raise PayloadTooLargeError(f"{len(rows)} rows is over the limit of {svc.max_rows}")
+        answer = svc.predictor.predict(rows, request_id=x_request_id)
+        svc.metrics.predictions.labels(str(answer["model"]["version"])).inc(len(rows))
+        return answer
+
+    @app.post("/train", status_code=202, response_model=JobAccepted)
+    def start_training(
+        body: TrainRequest,
+        svc: Svc,
+        user: Annotated[Principal, needs("train")],
+        idempotency_key: Annotated[str | None, Header()] = None,
+    ) -> dict[str, Any]:
+        record = submit_job(
+            svc.store,
+            svc.dispatcher,
+            "train",
+            body.model_dump(exclude_none=True),
+            idempotency_key,
+            user.subject,
+        )
+        svc.metrics.jobs.labels("train", "submitted").inc()
+        return {"job_id": record["job_id"], "status": record["status"]}
+
+    @app.post("/retrain", status_code=202, response_model=JobAccepted)
+    def start_retraining(
+        body: RetrainRequest,
+        svc: Svc,
+        user: Annotated[Principal, needs("train")],
+        idempotency_key: Annotated[str | None, Header()] = None,
+    ) -> dict[str, Any]:
+        if body.records is not None:
+            _check_records(svc, body.records)
+        record = submit_job(
+            svc.store,
+            svc.dispatcher,
+            "retrain",
+            body.model_dump(exclude_none=True),
+            idempotency_key,
+            user.subject,
+        )
+        svc.metrics.jobs.labels("retrain", "submitted").inc()
+        return {"job_id": record["job_id"], "status": record["status"]}
+
+    @app.get("/jobs/{job_id}", dependencies=[needs("train")])
+    def job(job_id: str, svc: Svc) -> dict[str, Any]:
+        record = svc.jobs.get(job_id)
+        return {k: v for k, v in record.items() if k != "request"}
+
+    @app.get("/models", dependencies=[needs("predict")])
+    def models(svc: Svc) -> dict[str, Any]:
+        return svc.registry.describe()
+
+    @app.post("/models/{version}/promote", dependencies=[needs("admin")])
+    def promote(version: int, svc: Svc, force: bool = False) -> dict[str, Any]:
+        metadata = svc.registry.metadata(version)
+        if metadata.get("needs_heavy_runtime") and not force:
+            raise ValidationError(f"version {version} has no ONNX graph; pass force=true")
+        before = svc.registry.champion()
+        if before is not None and before.version == version:
+            raise ConflictError(f"version {version} is already the champion")
+        pointer = svc.registry.promote(version, before)
+        return {
+            "champion": pointer.version,
+            "previous_champion": before.version if before else None,
+        }
+
+    @app.get("/health")
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/ready")
+    def ready(svc: Svc) -> dict[str, Any]:
+        model = svc.predictor.current()  # 503 until the champion loads
+        return {"status": "ready", "model": {"name": svc.registry.name, "version": model.version}}
+
+    @app.get("/metrics")
+    def metrics(svc: Svc) -> Response:
+        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+        return Response(generate_latest(svc.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    _install_error_handlers(app)
+    app.add_middleware(BodyLimit)
+    app.add_middleware(MetricsMiddleware, get_metrics=lambda: services_once().metrics)
+    return app
+
+
+def _check_records(svc: Services, records: list[dict[str, Any]]) -> None:
+    """Retrain records must fit the champion's schema and carry the target."""
+    model = svc.predictor.current()
+    target = model.metadata["target"]
+    for i, record in enumerate(records):
+        if record.get(target) is None:
+            raise ValidationError(f"records[{i}]: missing the target '{target}'")
+        if model.metadata["task"] == "regression" and (
+            isinstance(record[target], bool) or not isinstance(record[target], int | float)
+        ):
+            raise ValidationError(f"records[{i}]: target '{target}' must be a number")
+    validate_rows([{k: v for k, v in r.items() if k != target} for r in records], model.schema)

@@ -1,0 +1,60 @@
+"""Request bodies of the HTTP API (they also document it in /openapi.json)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from core.config import ModelType
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DataFrameSplit(_Body):
+    columns: list[str]
+    data: list[list[Any]]
+    index: list[Any] | None = None
+
+
+class PredictRequest(_Body):
+    """Exactly one of `instances`, MLflow's `dataframe_split` or `dataframe_records`."""
+
+    instances: list[dict[str, Any]] | None = None
+    dataframe_split: DataFrameSplit | None = None
+    dataframe_records: list[dict[str, Any]] | None = None
+
+    @model_validator(mode="after")
+    def _one_shape(self) -> PredictRequest:
+        given = [self.instances, self.dataframe_split, self.dataframe_records]
+        if sum(shape is not None for shape in given) != 1:
+            raise ValueError(
+                "give exactly one of 'instances', 'dataframe_split' or 'dataframe_records'"
+            )
+        return self
+
+
+class TrainRequest(_Body):
+    model_type: ModelType | list[ModelType] | None = None
+    params: dict[ModelType, dict[str, Any]] | None = None
+    dataset: str | None = Field(default=None, description="a file, object URI or HTTP JSON API")
+
+
+class RetrainRequest(_Body):
+    """New labelled records appended to the champion's data, or a new dataset to train on."""
+
+    records: list[dict[str, Any]] | None = Field(default=None, min_length=1)
+    dataset: str | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> RetrainRequest:
+        if (self.records is None) == (self.dataset is None):
+            raise ValueError("give exactly one of 'records' or 'dataset'")
+        return self
+
+
+class JobAccepted(BaseModel):
+    job_id: str
+    status: str

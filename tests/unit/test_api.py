@@ -1,0 +1,262 @@
+"""The HTTP API through Starlette's TestClient, on a local store with the local job worker."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from core.api import Services, create_app
+from core.auth import Authenticator, AuthSettings, mint_token
+from core.jobs import LocalDispatcher
+from core.training.run import train
+from tests.conftest import project_settings
+
+SECRET = "api-test-secret-0123456789abcdefghij"
+ROW = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
+
+
+def token(*scopes: str, **kwargs: object) -> dict[str, str]:
+    return {"Authorization": f"Bearer {mint_token(SECRET, list(scopes), **kwargs)}"}
+
+
+@pytest.fixture
+def api(tmp_path: Path) -> Iterator[tuple[TestClient, Services]]:
+    settings, store = project_settings(tmp_path)
+    train(settings, store)
+    services = Services(
+        settings,
+        store,
+        LocalDispatcher(settings, store),
+        Authenticator(AuthSettings(SECRET, None, "mlfn", "mlfn-api")),
+    )
+    with TestClient(create_app(services), raise_server_exceptions=False) as client:
+        yield client, services
+
+
+def wait_for(client: TestClient, job_id: str, services: Services) -> dict:
+    services.dispatcher.wait()  # type: ignore[attr-defined]
+    return client.get(f"/jobs/{job_id}", headers=token("train")).json()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"instances": [ROW]},
+        {"dataframe_records": [ROW]},
+        {"dataframe_split": {"columns": list(ROW), "data": [list(ROW.values())]}},
+    ],
+)
+def test_predict_body_shapes(api, body: dict) -> None:
+    client, _ = api
+    answer = client.post("/predict", json=body, headers=token("predict"))
+    assert answer.status_code == 200, answer.text
+    data = answer.json()
+    assert data["predictions"] == ["setosa"] and data["model"] == {"name": "iris", "version": 1}
+    assert len(data["probabilities"][0]) == 3
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "message"),
+    [
+        (
+            {"instances": [{**ROW, "sepal_width": "wide"}]},
+            422,
+            "row 0: feature 'sepal_width' must be a number",
+        ),
+        ({"instances": [{"sepal_length": 1}]}, 422, "missing feature(s)"),
+        ({"instances": [ROW], "dataframe_records": [ROW]}, 422, "exactly one of"),
+        ({"rows": [ROW]}, 422, "rows: Extra inputs are not permitted"),
+        ({"instances": "x"}, 422, "instances: Input should be a valid list"),
+    ],
+)
+def test_predict_bad_input(api, body: dict, status: int, message: str) -> None:
+    client, _ = api
+    answer = client.post("/predict", json=body, headers=token("predict"))
+    assert answer.status_code == status
+    assert message in answer.json()["error"]["message"]
+    assert "Traceback" not in answer.text
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": "Bearer garbage"},
+        token("predict", ttl=-120),
+        {"Authorization": f"Bearer {mint_token('wrong-secret-0123456789abcdefgh', ['predict'])}"},
+        token("predict", audience="someone-else"),
+    ],
+    ids=["missing", "malformed", "expired", "wrong-signature", "wrong-audience"],
+)
+def test_bad_tokens_get_401(api, headers: dict) -> None:
+    client, _ = api
+    answer = client.post("/predict", json={"instances": [ROW]}, headers=headers)
+    assert answer.status_code == 401
+    assert answer.json()["error"]["code"] == "unauthorized"
+    assert answer.headers["www-authenticate"] == "Bearer"
+
+
+def test_missing_scope_gets_403(api) -> None:
+    client, _ = api
+    assert client.post("/train", json={}, headers=token("predict")).status_code == 403
+    denied = client.post("/models/1/promote", headers=token("predict", "train"))
+    assert denied.status_code == 403
+    assert denied.json()["error"]["code"] == "insufficient_scope"
+
+
+def test_train_job_then_predict_with_the_new_version(api) -> None:
+    client, services = api
+    accepted = client.post("/train", json={"model_type": "random_forest"}, headers=token("train"))
+    assert accepted.status_code == 202 and accepted.json()["status"] == "queued"
+    job = wait_for(client, accepted.json()["job_id"], services)
+    assert job["status"] == "succeeded", job
+    assert job["kind"] == "train" and job["result"]["version"] == 2
+    forced = client.post("/models/2/promote", headers=token("admin"))
+    assert forced.json() == {"champion": 2, "previous_champion": 1}
+    services.predictor.champion_ttl = 0
+    answer = client.post("/predict", json={"instances": [ROW]}, headers=token("predict"))
+    assert answer.json()["model"]["version"] == 2
+    assert services.store.exists(f"logs/jobs/{job['job_id']}.log")
+
+
+def test_failed_training_job_reports_a_clear_error(api) -> None:
+    client, services = api
+    accepted = client.post(
+        "/train", json={"params": {"random_forest": {"depth": 3}}}, headers=token("train")
+    )
+    job = wait_for(client, accepted.json()["job_id"], services)
+    assert job["status"] == "failed"
+    assert "unknown parameters ['depth']" in job["error"]["message"]
+    assert services.registry.champion().version == 1
+
+
+def test_idempotency_key_returns_the_same_job(api) -> None:
+    client, services = api
+    headers = {**token("train"), "Idempotency-Key": "abc-123"}
+    first = client.post("/train", json={}, headers=headers).json()
+    second = client.post("/train", json={}, headers=headers).json()
+    assert first["job_id"] == second["job_id"]
+    services.dispatcher.wait()  # type: ignore[attr-defined]
+    assert len(services.store.list("jobs/idempotency/")) == 1
+
+
+def test_retrain_validates_records_then_trains(api) -> None:
+    client, services = api
+    bad = client.post(
+        "/retrain",
+        json={"records": [{**ROW, "sepal_width": "x", "species": "setosa"}]},
+        headers=token("train"),
+    )
+    assert bad.status_code == 422 and "sepal_width" in bad.json()["error"]["message"]
+    no_target = client.post("/retrain", json={"records": [ROW]}, headers=token("train"))
+    assert no_target.status_code == 422
+    assert "missing the target 'species'" in no_target.json()["error"]["message"]
+    neither = client.post("/retrain", json={}, headers=token("train"))
+    assert neither.status_code == 422 and "exactly one of" in neither.text
+    good = client.post(
+        "/retrain", json={"records": [{**ROW, "species": "setosa"}] * 5}, headers=token("train")
+    )
+    assert good.status_code == 202
+    job = wait_for(client, good.json()["job_id"], services)
+    assert job["status"] == "succeeded", job
+    assert job["result"]["dataset"]["rows"] == 155
+
+
+def test_promote_conflicts_and_unknown_versions(api) -> None:
+    client, _ = api
+    assert client.post("/models/1/promote", headers=token("admin")).status_code == 409
+    missing = client.post("/models/9/promote", headers=token("admin"))
+    assert missing.status_code == 404 and "has no version 9" in missing.json()["error"]["message"]
+
+
+def test_models_health_ready_metrics_openapi(api) -> None:
+    client, _ = api
+    models = client.get("/models", headers=token("predict")).json()
+    assert models["champion"] == 1 and models["versions"][0]["version"] == 1
+    assert client.get("/health").json() == {"status": "ok"}
+    assert client.get("/ready").json()["model"]["version"] == 1
+    client.post("/predict", json={"instances": [ROW, ROW]}, headers=token("predict"))
+    text = client.get("/metrics").text
+    assert 'mlfn_predictions_total{model_version="1"} 2.0' in text
+    assert 'mlfn_requests_total{method="POST",route="/predict",status="200"}' in text
+    assert set(client.get("/openapi.json").json()["paths"]) >= {
+        "/predict",
+        "/train",
+        "/retrain",
+        "/jobs/{job_id}",
+    }
+    assert client.get("/nowhere").json()["error"]["code"] == "not_found"
+
+
+def test_ready_is_503_without_a_champion(tmp_path: Path) -> None:
+    settings, store = project_settings(tmp_path)
+    services = Services(settings, store, LocalDispatcher(settings, store))
+    client = TestClient(create_app(services))
+    answer = client.get("/ready")
+    assert answer.status_code == 503 and answer.json()["error"]["code"] == "model_unavailable"
+
+
+def test_no_secret_means_every_protected_route_refuses(api, monkeypatch) -> None:
+    client, services = api
+    services.auth = Authenticator(AuthSettings(None, None, "mlfn", "mlfn-api"))
+    answer = client.post("/predict", json={"instances": [ROW]}, headers=token("predict"))
+    assert answer.status_code == 401 and "not configured" in answer.json()["error"]["message"]
+
+
+def test_body_and_row_limits(api) -> None:
+    client, services = api
+    huge = b'{"instances": [' + b'{"a": "' + b"x" * (6 * 2**20) + b'"}]}'
+    answer = client.post(
+        "/predict", content=huge, headers={**token("predict"), "content-type": "application/json"}
+    )
+    assert answer.status_code == 413 and answer.json()["error"]["code"] == "payload_too_large"
+    services.max_rows = 3
+    many = client.post("/predict", json={"instances": [ROW] * 4}, headers=token("predict"))
+    assert many.status_code == 413 and "4 rows is over the limit of 3" in many.text
+
+
+def test_the_token_never_reaches_the_logs(api, caplog: pytest.LogCaptureFixture) -> None:
+    client, _ = api
+    headers = token("predict")
+    with caplog.at_level("DEBUG"):
+        client.post("/predict", json={"instances": [ROW]}, headers=headers)
+        client.post("/predict", json={"instances": "x"}, headers=headers)
+    secret_part = headers["Authorization"].split()[1]
+    assert secret_part not in caplog.text and secret_part not in json.dumps(
+        [r.__dict__ for r in caplog.records], default=str
+    )
+
+
+def test_api_predict_path_imports_no_heavy_library(api) -> None:
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    _, services = api
+    script = f"""
+import json, sys
+from fastapi.testclient import TestClient
+from core.api import Services, create_app
+from core.auth import Authenticator, AuthSettings, mint_token
+from core.config import load_settings
+from core.storage import open_store
+settings = load_settings({str(services.settings.config_path)!r}, env="dev")
+store = open_store(settings.store_uri)
+services = Services(settings, store, dispatcher=None,
+                    auth=Authenticator(AuthSettings({SECRET!r}, None, "mlfn", "mlfn-api")))
+client = TestClient(create_app(services))
+answer = client.post("/predict", json={{"instances": [{ROW!r}]}},
+                     headers={{"Authorization": "Bearer " + mint_token({SECRET!r}, ["predict"])}})
+heavy = sorted(m for m in ["sklearn", "torch", "pandas", "skops", "mlflow", "scipy"]
+               if m in sys.modules)
+print(json.dumps({{"status": answer.status_code, "heavy": heavy}}))
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO, check=True
+    )
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == {"status": 200, "heavy": []}
