@@ -172,6 +172,41 @@ def cmd_promote(args: argparse.Namespace) -> None:
     )
 
 
+def cmd_serve(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from core.api import Services, create_app
+    from core.jobs import LocalDispatcher
+
+    settings, store = _context(args)
+    services = Services(settings, store, LocalDispatcher(settings, store))
+    uvicorn.run(create_app(services), host=args.host, port=args.port, log_level="warning")
+
+
+def cmd_token(args: argparse.Namespace) -> None:
+    import os
+
+    from core import constants
+    from core.auth import SCOPES, mint_token
+
+    secret = os.environ.get(constants.ENV_JWT_SECRET)
+    if not secret:
+        raise ValidationError(f"set {constants.ENV_JWT_SECRET} to the server's HS256 secret first")
+    unknown = sorted(set(args.scope) - set(SCOPES))
+    if unknown:
+        raise ValidationError(f"unknown scope(s) {unknown}; expected some of {list(SCOPES)}")
+    print(
+        mint_token(
+            secret,
+            args.scope,
+            subject=args.subject,
+            ttl=args.ttl,
+            issuer=os.environ.get(constants.ENV_JWT_ISSUER, constants.DEFAULT_JWT_ISSUER),
+            audience=os.environ.get(constants.ENV_JWT_AUDIENCE, constants.DEFAULT_JWT_AUDIENCE),
+        )
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mlfn", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -206,6 +241,16 @@ def build_parser() -> argparse.ArgumentParser:
     promote.add_argument(
         "--force", action="store_true", help="allow a version that needs the heavy runtime"
     )
+    serve = command("serve", cmd_serve, "serve the HTTP API locally (with a local job worker)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    token = sub.add_parser("token", help="print a signed HS256 dev token ($MLFN_JWT_SECRET)")
+    token.add_argument(
+        "--scope", action="append", required=True, help="predict, train or admin (repeatable)"
+    )
+    token.add_argument("--ttl", type=int, default=3600, help="seconds until it expires")
+    token.add_argument("--subject", default="mlfn-dev")
+    token.set_defaults(handler=cmd_token)
     return parser
 
 

@@ -101,3 +101,58 @@ def test_store_override_by_environment(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert list((other / "data" / "processed").glob("*.parquet"))
     assert not (tmp_path / "store").exists()
+
+
+def test_token_and_serve_over_real_http(tmp_path: Path) -> None:
+    import socket
+    import time
+    import urllib.request
+
+    config = str(make_project(tmp_path))
+    assert mlfn("train", "--config", config).returncode == 0
+    secret = {"MLFN_JWT_SECRET": "cli-test-secret-0123456789abcdefghij"}
+    assert "set MLFN_JWT_SECRET" in mlfn("token", "--scope", "predict").stderr
+    assert "unknown scope" in mlfn("token", "--scope", "root", env=secret).stderr
+    minted = mlfn("token", "--scope", "predict", env=secret)
+    assert minted.returncode == 0 and minted.stdout.count(".") == 2
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "core.cli", "serve", "--config", config, "--port", str(port)],
+        cwd=REPO,
+        env={**os.environ, "MLFN_TRACKING": "off", **secret},
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.1)
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/predict",
+            method="POST",
+            data=json.dumps(
+                {
+                    "instances": [
+                        {
+                            "sepal_length": 5.1,
+                            "sepal_width": 3.5,
+                            "petal_length": 1.4,
+                            "petal_width": 0.2,
+                        }
+                    ]
+                }
+            ).encode(),
+            headers={
+                "Authorization": f"Bearer {minted.stdout.strip()}",
+                "Content-Type": "application/json",
+            },
+        )
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            assert json.load(answer)["predictions"] == ["setosa"]
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
