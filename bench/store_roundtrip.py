@@ -60,7 +60,7 @@ def measure(uri: str, tmp: Path) -> dict[str, Any]:
 
 
 def run() -> dict[str, Any]:
-    from tests.integration.conftest import (
+    from tests.emulator_fixtures import (
         AWS_ENV,
         make_azure_container,
         make_gcs_bucket,

@@ -171,3 +171,12 @@ class LocalDispatcher:
         """Finish queued jobs (tests and shutdown)."""
         self._pool.shutdown(wait=True)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlfn-job")
+
+
+def run_job_by_id(job_id: str) -> dict[str, Any]:
+    """What a worker function calls: settings and store from the environment."""
+    from core.config import load_settings
+    from core.storage import open_store
+
+    settings = load_settings()
+    return run_job(settings, open_store(settings.store_uri), job_id)

@@ -14,6 +14,8 @@ from core.config import Settings, load_settings
 from core.inference import clear_cache
 from core.storage import Store, open_store
 
+pytest_plugins = ["tests.emulator_fixtures"]
+
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples"
 

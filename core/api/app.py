@@ -18,7 +18,7 @@ from core.auth import Authenticator, Principal
 from core.config import Settings, load_settings
 from core.errors import ConflictError, MlfnError, PayloadTooLargeError, ValidationError
 from core.inference import Predictor, rows_from_body, validate_rows
-from core.jobs import Dispatcher, LocalDispatcher, submit_job
+from core.jobs import Dispatcher, submit_job
 from core.logs import JobStore, PredictionLog
 from core.registry import ModelRegistry
 from core.storage import Store, open_store
@@ -51,7 +51,9 @@ class Services:
     def from_env(cls, dispatcher: Dispatcher | None = None) -> Services:
         settings = load_settings()
         store = open_store(settings.store_uri)
-        return cls(settings, store, dispatcher or LocalDispatcher(settings, store))
+        from core.queues import dispatcher_from_env
+
+        return cls(settings, store, dispatcher or dispatcher_from_env(settings, store))
 
 
 def _error(status: int, code: str, message: str) -> JSONResponse:

@@ -14,8 +14,8 @@ from core.storage import open_store
 from core.storage.azure import AzureBlobStore
 from core.training.run import train
 from tests.conftest import EXAMPLES, make_project, project_settings
+from tests.emulator_fixtures import make_azure_container
 from tests.integration import emulators
-from tests.integration.conftest import make_azure_container
 from tests.unit.test_cli import mlfn
 
 ROW = {"sepal_length": 6.7, "sepal_width": 3.0, "petal_length": 5.2, "petal_width": 2.3}

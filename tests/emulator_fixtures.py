@@ -1,4 +1,4 @@
-"""Session-wide emulators and per-test buckets/containers on them."""
+"""Session-wide emulators (moto, GCS emulator, Azurite) and a fresh bucket per test."""
 
 from __future__ import annotations
 

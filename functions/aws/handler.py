@@ -1,0 +1,44 @@
+"""AWS Lambda: the HTTP API behind API Gateway (REST v1 or HTTP v2), and the SQS training worker.
+
+No logic of its own: Mangum adapts the events to core's ASGI app; Powertools logs with the
+request's correlation id (never the event: it carries the bearer token) and reports SQS
+batch item failures so only failed messages are retried, then dead-lettered.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from mangum import Mangum
+
+from core.api import create_app
+from core.jobs import run_job_by_id
+
+logger = Logger(service="mlfn")
+app = create_app()  # services (store, model) load on first use and stay for the warm instance
+_asgi = Mangum(app, lifespan="off")
+_batch = BatchProcessor(event_type=EventType.SQS)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return _asgi(event, context)
+
+
+def _run(record: Any) -> None:
+    job_id = json.loads(record.body)["job_id"]
+    job = run_job_by_id(job_id)
+    logger.info("job finished", extra={"job_id": job_id, "status": job["status"]})
+
+
+@logger.inject_lambda_context
+def worker(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return process_partial_response(event, _run, _batch, context)
