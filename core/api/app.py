@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
-from core.api.middleware import BodyLimit, Metrics, MetricsMiddleware
+from core.api.middleware import BodyLimit, DefaultJsonContentType, Metrics, MetricsMiddleware
 from core.api.schemas import JobAccepted, PredictRequest, RetrainRequest, TrainRequest
 from core.auth import Authenticator, Principal
 from core.config import Settings, load_settings
@@ -214,6 +214,7 @@ def create_app(services: Services | None = None) -> FastAPI:
         return Response(generate_latest(svc.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     _install_error_handlers(app)
+    app.add_middleware(DefaultJsonContentType)
     app.add_middleware(BodyLimit)
     app.add_middleware(MetricsMiddleware, get_metrics=lambda: services_once().metrics)
     return app

@@ -104,3 +104,18 @@ class MetricsMiddleware:
             metrics = self.get_metrics()
             metrics.requests.labels(route, scope["method"], str(status[0])).inc()
             metrics.latency.labels(route).observe(time.perf_counter() - started)
+
+
+class DefaultJsonContentType:
+    """Treat a body without a content type as JSON: API Gateway forwards none when the client
+    sent none, and this API speaks only JSON."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["method"] in {"POST", "PUT", "PATCH"}:
+            headers = scope.get("headers", [])
+            if not any(name == b"content-type" for name, _ in headers):
+                scope = {**scope, "headers": [*headers, (b"content-type", b"application/json")]}
+        await self.app(scope, receive, send)

@@ -25,7 +25,8 @@ from core.jobs import run_job_by_id
 logger = Logger(service="mlfn")
 app = create_app()  # services (store, model) load on first use and stay for the warm instance
 _asgi = Mangum(app, lifespan="off")
-_batch = BatchProcessor(event_type=EventType.SQS)
+# Failed messages are reported one by one (ReportBatchItemFailures), even when all fail.
+_batch = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

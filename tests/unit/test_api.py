@@ -260,3 +260,16 @@ print(json.dumps({{"status": answer.status_code, "heavy": heavy}}))
         [sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO, check=True
     )
     assert json.loads(result.stdout.strip().splitlines()[-1]) == {"status": 200, "heavy": []}
+
+
+def test_a_body_without_content_type_is_json(api) -> None:
+    client, _ = api
+    request = client.build_request(
+        "POST",
+        "/predict",
+        headers=token("predict"),
+        content=json.dumps({"instances": [ROW]}).encode(),
+    )
+    assert "content-type" not in request.headers  # as API Gateway forwards a bare body
+    answer = client.send(request)
+    assert answer.status_code == 200 and answer.json()["predictions"] == ["setosa"]

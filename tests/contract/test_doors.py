@@ -1,0 +1,279 @@
+"""The same scenarios through every door, with identical answers: the AWS handler with API
+Gateway REST v1 and HTTP v2 events, and `mlfn serve` over real HTTP; storage on moto S3."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import importlib
+import io
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from core.config import load_settings
+from core.registry import ModelRegistry
+from core.storage import open_store
+from core.training.run import train
+from tests.conftest import REPO, make_project
+from tests.contract.scenarios import ROW, SCENARIOS, SECRET, Door, Scenario, auth
+from tests.emulator_fixtures import AWS_ENV, make_s3_bucket
+
+EVENTS = REPO / "tests" / "events"
+
+
+@dataclass
+class LambdaContext:
+    function_name: str = "mlfn-api"
+    memory_limit_in_mb: int = 1024
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:mlfn-api"
+    aws_request_id: str = "52fdfc07-2182-154f-163f-5f0f9a621d72"
+
+
+def _event(template: str, method: str, path: str, body: Any, headers: dict[str, str]) -> dict:
+    event = copy.deepcopy(json.loads((EVENTS / template).read_text()))
+    encoded = base64.b64encode(json.dumps(body).encode()).decode() if body is not None else None
+    if template.endswith("v1.json"):
+        event.update(httpMethod=method, path=path, body=encoded, isBase64Encoded=bool(encoded))
+        event["headers"] = {**event["headers"], **headers}
+        event["requestContext"]["httpMethod"] = method
+    else:
+        event.update(rawPath=path, body=encoded, isBase64Encoded=bool(encoded))
+        event["headers"] = {**event["headers"], **{k.lower(): v for k, v in headers.items()}}
+        event["requestContext"]["http"].update(method=method, path=path)
+    return event
+
+
+def lambda_door(handler: Any, template: str) -> Door:
+    def call(method: str, path: str, body: Any, headers: dict[str, str]) -> tuple[int, Any]:
+        answer = handler.handler(_event(template, method, path, body, headers), LambdaContext())
+        text = base64.b64decode(answer["body"]) if answer.get("isBase64Encoded") else answer["body"]
+        return answer["statusCode"], json.loads(text)
+
+    return call
+
+
+def http_door(base: str) -> Door:
+    def call(method: str, path: str, body: Any, headers: dict[str, str]) -> tuple[int, Any]:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(
+            base + path,
+            data=data,
+            method=method,
+            headers={**headers, "Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as answer:
+                return answer.status, json.load(answer)
+        except urllib.error.HTTPError as error:
+            return error.code, json.load(error)
+
+    return call
+
+
+@pytest.fixture(scope="module")
+def aws_project(moto_server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    directory = tmp_path_factory.mktemp("contract")
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in {
+            **AWS_ENV,
+            "AWS_ENDPOINT_URL_S3": moto_server.url,
+            "AWS_ENDPOINT_URL_SQS": moto_server.url,
+            "MLFN_TRACKING": "off",
+            "MLFN_JWT_SECRET": SECRET,
+            "MLFN_CHAMPION_TTL": "0",
+        }.items():
+            patch.setenv(name, value)
+        import boto3
+
+        queue_url = boto3.client("sqs").create_queue(QueueName="mlfn-train")["QueueUrl"]
+        config = make_project(directory)
+        data = json.loads(config.read_text())
+        data["promotion"]["dev"]["store"] = f"s3://{make_s3_bucket()}/iris"
+        config.write_text(json.dumps(data))
+        patch.setenv("MLFN_CONFIG", str(config))
+        settings = load_settings(config, env="dev")
+        store = open_store(settings.store_uri)
+        weak = {"logistic_regression": {"C": 0.001, "max_iter": 5}}
+        train(settings, store, model_types=["logistic_regression"], params=weak)
+        patch.setenv("MLFN_SQS_QUEUE_URL", queue_url)
+        import functions.aws.handler as handler
+
+        handler = importlib.reload(handler)  # a cold start with this environment
+        services = handler.app.state.get_services()  # built now, while the environment is set
+        assert services.store.uri == settings.store_uri
+        yield {
+            "handler": handler,
+            "settings": settings,
+            "store": store,
+            "queue": queue_url,
+            "env": dict(os.environ),
+        }
+
+
+@pytest.fixture
+def worker_env(aws_project: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The worker Lambda's own environment (the autouse fixture clears MLFN_* per test)."""
+    for name in ("MLFN_CONFIG", "MLFN_JWT_SECRET", "MLFN_CHAMPION_TTL"):
+        monkeypatch.setenv(name, aws_project["env"][name])
+
+
+@pytest.fixture(scope="module")
+def serve_door(aws_project: dict) -> Iterator[Door]:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**aws_project["env"]}
+    env.pop("MLFN_SQS_QUEUE_URL")  # `mlfn serve` trains with its own local worker
+    server = subprocess.Popen(
+        [sys.executable, "-m", "core.cli", "serve", "--port", str(port)], cwd=REPO, env=env
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(base + "/health", timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    yield http_door(base)
+    server.terminate()
+    server.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def doors(aws_project: dict, serve_door: Door) -> dict[str, Door]:
+    handler = aws_project["handler"]
+    return {
+        "aws-rest-v1": lambda_door(handler, "apigw_rest_v1.json"),
+        "aws-http-v2": lambda_door(handler, "apigw_http_v2.json"),
+        "mlfn-serve": serve_door,
+    }
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=[s.name for s in SCENARIOS])
+def test_same_answer_through_every_door(scenario: Scenario, doors: dict[str, Door]) -> None:
+    answers = {
+        name: door(scenario.method, scenario.path, scenario.body, scenario.headers())
+        for name, door in doors.items()
+    }
+    statuses = {name: status for name, (status, _) in answers.items()}
+    assert set(statuses.values()) == {scenario.status}, statuses
+    bodies = [body for _, body in answers.values()]
+    assert all(body == bodies[0] for body in bodies), answers
+    if scenario.status >= 400:
+        assert set(bodies[0]) == {"error"} and "Traceback" not in json.dumps(bodies[0])
+
+
+def _sqs_event(message: dict, queue_url: str) -> dict:
+    return {
+        "Records": [
+            {
+                "messageId": message["MessageId"],
+                "receiptHandle": message["ReceiptHandle"],
+                "body": message["Body"],
+                "attributes": {"ApproximateReceiveCount": "1"},
+                "messageAttributes": {},
+                "md5OfBody": message["MD5OfBody"],
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:"
+                + queue_url.rsplit("/", 1)[1],
+                "awsRegion": "us-east-1",
+            }
+        ]
+    }
+
+
+def _wait_for_job(door: Door, job_id: str, seconds: float = 120) -> dict:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        _, job = door("GET", f"/jobs/{job_id}", None, auth("train"))
+        if job["status"] in {"succeeded", "failed"}:
+            return job
+        time.sleep(0.2)
+    raise AssertionError(f"job {job_id} did not finish")
+
+
+def _reset_to_weak_champion(project: dict) -> None:
+    registry = ModelRegistry(project["store"], "iris")
+    if registry.champion().version != 1:
+        registry.promote(1, registry.champion())
+
+
+@pytest.mark.parametrize("door_name", ["aws-http-v2", "mlfn-serve"])
+def test_train_job_then_predict_answers_the_new_version(
+    door_name: str, doors: dict, aws_project: dict, worker_env: None
+) -> None:
+    _reset_to_weak_champion(aws_project)
+    door = doors[door_name]
+    status, accepted = door("POST", "/train", {"model_type": "random_forest"}, auth("train"))
+    assert status == 202 and accepted["status"] == "queued"
+    if door_name.startswith("aws"):
+        import boto3
+
+        sqs = boto3.client("sqs")
+        messages = sqs.receive_message(QueueUrl=aws_project["queue"], WaitTimeSeconds=5)
+        (message,) = messages["Messages"]
+        assert json.loads(message["Body"]) == {"job_id": accepted["job_id"]}
+        report = aws_project["handler"].worker(
+            _sqs_event(message, aws_project["queue"]), LambdaContext()
+        )
+        assert report == {"batchItemFailures": []}
+    job = _wait_for_job(door, accepted["job_id"])
+    assert job["status"] == "succeeded", job
+    assert job["result"]["promoted"], job["result"]
+    _, answer = door("POST", "/predict", {"instances": [ROW]}, auth("predict"))
+    assert answer["model"]["version"] == job["result"]["version"]
+
+
+def test_sqs_worker_reports_failed_items(aws_project: dict, worker_env: None) -> None:
+    event = {
+        "Records": [
+            {
+                "messageId": "m-1",
+                "receiptHandle": "r-1",
+                "body": json.dumps({"job_id": "no-such-job"}),
+                "attributes": {"ApproximateReceiveCount": "1"},
+                "messageAttributes": {},
+                "md5OfBody": "x",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:mlfn-train",
+                "awsRegion": "us-east-1",
+            }
+        ]
+    }
+    report = aws_project["handler"].worker(event, LambdaContext())
+    assert report == {"batchItemFailures": [{"itemIdentifier": "m-1"}]}
+
+
+@pytest.fixture
+def lambda_log(aws_project: dict) -> Iterator[io.StringIO]:
+    """What the handler's Powertools logger writes (it holds the stdout of import time)."""
+    log_handler = aws_project["handler"].logger.registered_handler
+    buffer, original = io.StringIO(), log_handler.stream
+    log_handler.setStream(buffer)
+    yield buffer
+    log_handler.setStream(original)
+
+
+def test_request_id_is_the_correlation_id_and_the_token_is_never_logged(
+    aws_project: dict, lambda_log: io.StringIO
+) -> None:
+    handler = aws_project["handler"]
+    headers = auth("predict")
+    lambda_door(handler, "apigw_rest_v1.json")("POST", "/predict", {"instances": [ROW]}, headers)
+    handler.logger.info("after the request")
+    lines = [json.loads(line) for line in lambda_log.getvalue().splitlines()]
+    assert lines and lines[-1]["correlation_id"] == "c6af9ac6-7b61-11e6-9a41-93e8deadbeef"
+    assert lines[-1]["function_name"] == "mlfn-api"
+    assert headers["Authorization"].split()[1] not in lambda_log.getvalue()
