@@ -17,6 +17,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -151,12 +152,105 @@ def serve_door(aws_project: dict) -> Iterator[Door]:
     server.wait(timeout=10)
 
 
+def start_http(command: list[str], env: dict[str, str], port: int) -> subprocess.Popen:
+    server = subprocess.Popen(command, cwd=REPO, env={**env, "PYTHONPATH": str(REPO)})
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1).close()
+            return server
+        except urllib.error.HTTPError:
+            return server  # answering: the worker function has no /health
+        except OSError:
+            if server.poll() is not None:
+                raise RuntimeError(f"{command[0]} exited with {server.returncode}") from None
+            time.sleep(0.1)
+    server.kill()
+    raise RuntimeError(f"{command} did not start")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 @pytest.fixture(scope="module")
-def doors(aws_project: dict, serve_door: Door) -> dict[str, Door]:
+def gcp_project(gcs_server, aws_project: dict, tmp_path_factory) -> Iterator[dict]:
+    """The GCP entry points under functions-framework on 127.0.0.1, on the GCS emulator."""
+    from tests.emulator_fixtures import make_gcs_bucket
+
+    directory = tmp_path_factory.mktemp("gcp")
+    config = make_project(directory)
+    data = json.loads(config.read_text())
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("STORAGE_EMULATOR_HOST", gcs_server.url)
+        data["promotion"]["dev"]["store"] = f"gs://{make_gcs_bucket()}/iris"
+        config.write_text(json.dumps(data))
+        settings = load_settings(config, env="dev")
+        store = open_store(settings.store_uri)
+        weak = {"logistic_regression": {"C": 0.001, "max_iter": 5}}
+        train(settings, store, model_types=["logistic_regression"], params=weak)
+        env = {
+            **aws_project["env"],
+            "STORAGE_EMULATOR_HOST": gcs_server.url,
+            "MLFN_CONFIG": str(config),
+        }
+        env.pop("MLFN_SQS_QUEUE_URL")
+        api_port, worker_port = free_port(), free_port()
+        source = str(REPO / "functions" / "gcp" / "main.py")
+        framework = str(Path(sys.executable).parent / "functions-framework")
+        api = start_http(
+            [
+                framework,
+                "--target",
+                "api",
+                "--source",
+                source,
+                "--asgi",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(api_port),
+            ],
+            env,
+            api_port,
+        )
+        worker = start_http(
+            [
+                framework,
+                "--target",
+                "worker",
+                "--source",
+                source,
+                "--asgi",
+                "--signature-type",
+                "cloudevent",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(worker_port),
+            ],
+            env,
+            worker_port,
+        )
+        yield {
+            "door": http_door(f"http://127.0.0.1:{api_port}"),
+            "store": store,
+            "worker": f"http://127.0.0.1:{worker_port}",
+        }
+        for server in (api, worker):
+            server.terminate()
+            server.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def doors(aws_project: dict, serve_door: Door, gcp_project: dict) -> dict[str, Door]:
     handler = aws_project["handler"]
     return {
         "aws-rest-v1": lambda_door(handler, "apigw_rest_v1.json"),
         "aws-http-v2": lambda_door(handler, "apigw_http_v2.json"),
+        "gcp-functions-framework": gcp_project["door"],
         "mlfn-serve": serve_door,
     }
 
@@ -277,3 +371,34 @@ def test_request_id_is_the_correlation_id_and_the_token_is_never_logged(
     assert lines and lines[-1]["correlation_id"] == "c6af9ac6-7b61-11e6-9a41-93e8deadbeef"
     assert lines[-1]["function_name"] == "mlfn-api"
     assert headers["Authorization"].split()[1] not in lambda_log.getvalue()
+
+
+def test_gcp_pubsub_worker_runs_a_queued_job(gcp_project: dict) -> None:
+    from core.logs import JobStore
+
+    job = JobStore(gcp_project["store"]).create("train", {"model_type": "random_forest"})
+    message = {
+        "message": {
+            "data": base64.b64encode(json.dumps({"job_id": job["job_id"]}).encode()).decode(),
+            "messageId": "1",
+        },
+        "subscription": "projects/p/subscriptions/mlfn-train",
+    }
+    request = urllib.request.Request(
+        gcp_project["worker"],
+        data=json.dumps(message).encode(),
+        method="POST",
+        headers={
+            "Content-Type": "application/json",
+            "ce-id": "1",
+            "ce-specversion": "1.0",
+            "ce-source": "//pubsub.googleapis.com/projects/p/topics/mlfn-train",
+            "ce-type": "google.cloud.pubsub.topic.v1.messagePublished",
+        },
+    )
+    with urllib.request.urlopen(request, timeout=120) as answer:
+        assert answer.status == 200
+    finished = _wait_for_job(gcp_project["door"], job["job_id"])
+    assert finished["status"] == "succeeded" and finished["result"]["promoted"]
+    _, answer = gcp_project["door"]("POST", "/predict", {"instances": [ROW]}, auth("predict"))
+    assert answer["model"]["version"] == finished["result"]["version"]

@@ -1,0 +1,38 @@
+"""Google Cloud Functions (gen2): the HTTP API and the Pub/Sub training worker.
+
+Deploy with `--entry-point api` (HTTP) and `--entry-point worker` (Pub/Sub trigger); the
+source file is main.py. No logic here: requests go to core's ASGI app as they are.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+from cloudevents.http import CloudEvent
+from functions_framework import aio
+from starlette.requests import Request
+from starlette.responses import Response
+
+from core.api import create_app
+from core.api.bridge import call_asgi
+from core.jobs import run_job_by_id
+
+app = create_app()  # services (store, model) load on first use and stay for the instance
+
+
+@aio.http
+async def api(request: Request) -> Response:
+    status, headers, body = await call_asgi(app, dict(request.scope), await request.body())
+    response = Response(body, status_code=status)
+    response.raw_headers = headers
+    return response
+
+
+@aio.cloud_event
+def worker(event: CloudEvent) -> None:  # training blocks: run off the event loop
+    """A Pub/Sub push: {"job_id"} in message.data. Raising makes Pub/Sub redeliver."""
+    message: dict[str, Any] = event.data["message"]
+    job_id = json.loads(base64.b64decode(message["data"]))["job_id"]
+    run_job_by_id(job_id)
