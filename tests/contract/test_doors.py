@@ -18,6 +18,7 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -244,13 +245,82 @@ def gcp_project(gcs_server, aws_project: dict, tmp_path_factory) -> Iterator[dic
             server.wait(timeout=10)
 
 
+def azure_door(functions: dict) -> tuple[Door, Any]:
+    import asyncio
+
+    import azure.functions as func
+
+    http = functions["http_app_func"].get_user_function()
+    loop = asyncio.new_event_loop()  # the Functions host keeps one loop for the worker
+    asyncio.set_event_loop(loop)
+
+    def call(method: str, path: str, body: Any, headers: dict[str, str]) -> tuple[int, Any]:
+        data = json.dumps(body).encode() if body is not None else b""
+        request = func.HttpRequest(
+            method=method,
+            url=f"http://localhost{path}",
+            headers={**headers, "Content-Type": "application/json"},
+            body=data,
+        )
+        context = SimpleNamespace(
+            invocation_id="e7f3c5a2-0000-4000-8000-000000000001",
+            function_name="http_app_func",
+            function_directory=str(REPO),
+            trace_context=None,
+            retry_context=None,
+        )
+        answer = loop.run_until_complete(http(request, context))
+        return answer.status_code, json.loads(answer.get_body())
+
+    return call, loop
+
+
 @pytest.fixture(scope="module")
-def doors(aws_project: dict, serve_door: Door, gcp_project: dict) -> dict[str, Door]:
+def azure_project(azurite_server, aws_project: dict, tmp_path_factory) -> Iterator[dict]:
+    """The Azure app in-process through its registered functions, on Azurite."""
+    from tests.emulator_fixtures import make_azure_container
+    from tests.integration.emulators import azurite_connection_string
+
+    directory = tmp_path_factory.mktemp("azure")
+    config = make_project(directory)
+    data = json.loads(config.read_text())
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(
+            "AZURE_STORAGE_CONNECTION_STRING", azurite_connection_string(azurite_server.port)
+        )
+        data["promotion"]["dev"]["store"] = f"az://{make_azure_container()}/iris"
+        config.write_text(json.dumps(data))
+        settings = load_settings(config, env="dev")
+        store = open_store(settings.store_uri)
+        weak = {"logistic_regression": {"C": 0.001, "max_iter": 5}}
+        train(settings, store, model_types=["logistic_regression"], params=weak)
+        patch.setenv("MLFN_CONFIG", str(config))
+        patch.delenv("MLFN_SQS_QUEUE_URL", raising=False)
+        import functions.azure.function_app as function_app
+
+        function_app = importlib.reload(function_app)  # a cold start with this environment
+        function_app.api.state.get_services()  # built now, while the environment is set
+        functions = {f.get_function_name(): f for f in function_app.app.get_functions()}
+        door, loop = azure_door(functions)
+        yield {"door": door, "functions": functions, "store": store, "env": dict(os.environ)}
+        # As the Functions host does on shutdown: end the ASGI lifespan on its own loop, so
+        # AsgiFunctionApp.__del__ has nothing left to wait for.
+        if function_app.app.startup_task_done:
+            loop.run_until_complete(function_app.app.middleware.notify_shutdown())
+            function_app.app.startup_task_done = False
+        loop.close()
+
+
+@pytest.fixture(scope="module")
+def doors(
+    aws_project: dict, serve_door: Door, gcp_project: dict, azure_project: dict
+) -> dict[str, Door]:
     handler = aws_project["handler"]
     return {
         "aws-rest-v1": lambda_door(handler, "apigw_rest_v1.json"),
         "aws-http-v2": lambda_door(handler, "apigw_http_v2.json"),
         "gcp-functions-framework": gcp_project["door"],
+        "azure-functions": azure_project["door"],
         "mlfn-serve": serve_door,
     }
 
@@ -402,3 +472,33 @@ def test_gcp_pubsub_worker_runs_a_queued_job(gcp_project: dict) -> None:
     assert finished["status"] == "succeeded" and finished["result"]["promoted"]
     _, answer = gcp_project["door"]("POST", "/predict", {"instances": [ROW]}, auth("predict"))
     assert answer["model"]["version"] == finished["result"]["version"]
+
+
+def test_azure_queue_worker_runs_a_queued_job(
+    azure_project: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import azure.functions as func
+
+    from core.logs import JobStore
+
+    for name in ("MLFN_CONFIG", "AZURE_STORAGE_CONNECTION_STRING", "MLFN_JWT_SECRET"):
+        monkeypatch.setenv(name, azure_project["env"][name])
+    job = JobStore(azure_project["store"]).create("train", {"model_type": "random_forest"})
+    worker = azure_project["functions"]["worker"].get_user_function()
+    worker(func.QueueMessage(body=json.dumps({"job_id": job["job_id"]}).encode()))
+    finished = _wait_for_job(azure_project["door"], job["job_id"])
+    assert finished["status"] == "succeeded" and finished["result"]["promoted"]
+    _, answer = azure_project["door"]("POST", "/predict", {"instances": [ROW]}, auth("predict"))
+    assert answer["model"]["version"] == finished["result"]["version"]
+
+
+def test_azure_app_registers_the_contract_bindings(azure_project: dict) -> None:
+    functions = azure_project["functions"]
+    assert set(functions) == {"http_app_func", "worker"}
+    http = [json.loads(b) for b in functions["http_app_func"].get_raw_bindings()]
+    assert http[0]["type"] == "httpTrigger" and http[0]["route"] == "/{*route}"
+    assert http[0]["authLevel"] == "ANONYMOUS"  # core checks the JWT itself
+    queue = json.loads(functions["worker"].get_raw_bindings()[0])
+    assert (queue["type"], queue["queueName"]) == ("queueTrigger", "mlfn-training")
+    host = json.loads((REPO / "host.json").read_text())
+    assert host["extensions"]["http"]["routePrefix"] == ""
