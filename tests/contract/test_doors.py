@@ -28,6 +28,12 @@ from core.registry import ModelRegistry
 from core.storage import open_store
 from core.training.run import train
 from tests.conftest import REPO, make_project
+from tests.contract.lambda_runtime import (
+    LambdaRuntime,
+    decoded_body,
+    generated_event,
+    with_headers,
+)
 from tests.contract.scenarios import ROW, SCENARIOS, SECRET, Door, Scenario, auth
 from tests.emulator_fixtures import AWS_ENV, make_s3_bucket
 
@@ -312,13 +318,48 @@ def azure_project(azurite_server, aws_project: dict, tmp_path_factory) -> Iterat
 
 
 @pytest.fixture(scope="module")
+def aws_runtimes(aws_project: dict) -> Iterator[dict[str, LambdaRuntime]]:
+    """The HTTP handler and the SQS worker, each inside the real Lambda runtime."""
+    runtimes = {
+        name: LambdaRuntime(f"functions.aws.handler.{name}", aws_project["env"])
+        for name in ("handler", "worker")
+    }
+    for runtime in runtimes.values():
+        runtime.start()
+    yield runtimes
+    for runtime in runtimes.values():
+        runtime.stop()
+
+
+def runtime_door(runtime: LambdaRuntime, kind: str) -> Door:
+    template = generated_event(kind, "POST", "/predict", {})  # `sam local generate-event`
+
+    def call(method: str, path: str, body: Any, headers: dict[str, str]) -> tuple[int, Any]:
+        event = copy.deepcopy(template)
+        encoded = base64.b64encode(json.dumps(body).encode()).decode() if body is not None else None
+        event.update(body=encoded, isBase64Encoded=encoded is not None)
+        if kind == "v1":
+            event.update(httpMethod=method, path=path)
+            event["requestContext"].update(httpMethod=method, path=path)
+        else:
+            event.update(rawPath=path)
+            event["requestContext"]["http"].update(method=method, path=path)
+        answer = runtime.invoke(with_headers(event, headers))
+        return answer["statusCode"], decoded_body(answer)
+
+    return call
+
+
+@pytest.fixture(scope="module")
 def doors(
-    aws_project: dict, serve_door: Door, gcp_project: dict, azure_project: dict
+    aws_project: dict, aws_runtimes: dict, serve_door: Door, gcp_project: dict, azure_project: dict
 ) -> dict[str, Door]:
     handler = aws_project["handler"]
     return {
         "aws-rest-v1": lambda_door(handler, "apigw_rest_v1.json"),
         "aws-http-v2": lambda_door(handler, "apigw_http_v2.json"),
+        "aws-runtime-rest-v1": runtime_door(aws_runtimes["handler"], "v1"),
+        "aws-runtime-http-v2": runtime_door(aws_runtimes["handler"], "v2"),
         "gcp-functions-framework": gcp_project["door"],
         "azure-functions": azure_project["door"],
         "mlfn-serve": serve_door,
@@ -374,9 +415,9 @@ def _reset_to_weak_champion(project: dict) -> None:
         registry.promote(1, registry.champion())
 
 
-@pytest.mark.parametrize("door_name", ["aws-http-v2", "mlfn-serve"])
+@pytest.mark.parametrize("door_name", ["aws-http-v2", "aws-runtime-http-v2", "mlfn-serve"])
 def test_train_job_then_predict_answers_the_new_version(
-    door_name: str, doors: dict, aws_project: dict, worker_env: None
+    door_name: str, doors: dict, aws_project: dict, aws_runtimes: dict, worker_env: None
 ) -> None:
     _reset_to_weak_champion(aws_project)
     door = doors[door_name]
@@ -389,9 +430,11 @@ def test_train_job_then_predict_answers_the_new_version(
         messages = sqs.receive_message(QueueUrl=aws_project["queue"], WaitTimeSeconds=5)
         (message,) = messages["Messages"]
         assert json.loads(message["Body"]) == {"job_id": accepted["job_id"]}
-        report = aws_project["handler"].worker(
-            _sqs_event(message, aws_project["queue"]), LambdaContext()
-        )
+        event = _sqs_event(message, aws_project["queue"])
+        if "runtime" in door_name:  # the worker Lambda inside the real runtime
+            report = aws_runtimes["worker"].invoke(event)
+        else:
+            report = aws_project["handler"].worker(event, LambdaContext())
         assert report == {"batchItemFailures": []}
     job = _wait_for_job(door, accepted["job_id"])
     assert job["status"] == "succeeded", job
