@@ -134,3 +134,27 @@ def azurite_connection_string(port: int) -> str:
         f"DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};AccountKey={AZURITE_KEY};"
         f"BlobEndpoint=http://127.0.0.1:{port}/{AZURITE_ACCOUNT};"
     )
+
+
+def azurite_queue(location: Path, port: int | None = None) -> Emulator:
+    port = port or free_port()
+    command = [
+        str(NODE_BIN / "azurite-queue"),
+        "--queueHost",
+        "127.0.0.1",
+        "--queuePort",
+        str(port),
+        "--location",
+        str(location),
+        "--silent",
+        "--skipApiVersionCheck",
+        "--disableTelemetry",
+    ]
+    return Emulator("Azurite queues", command, port)
+
+
+def azurite_queue_connection_string(port: int) -> str:
+    return (
+        f"DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};AccountKey={AZURITE_KEY};"
+        f"QueueEndpoint=http://127.0.0.1:{port}/{AZURITE_ACCOUNT};"
+    )
