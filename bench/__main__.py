@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import predict_latency, store_roundtrip, train_time
+from bench import doors, predict_latency, store_roundtrip, train_time
 
 HERE = Path(__file__).parent
 
@@ -72,6 +72,25 @@ def markdown(results: dict[str, Any]) -> str:
             f"| {store} | {row['first_load_ms_median']} | {cached['p50_ms']} / "
             f"{cached['p99_ms']} | {row['pointer_recheck_every_request']['p50_ms']} |"
         )
+    door_results = results["doors"]
+    lines += [
+        "",
+        "## /predict through each door (in-process, warm, 2,000 calls, random forest)",
+        "",
+        f"Bare Predictor on the same row: p50 {door_results['bare_predictor']['p50_ms']} ms.",
+        "",
+        "| door | p50 / p99 (ms) | overhead over the Predictor, p50 (ms) |",
+        "|---|---|---|",
+    ]
+    for name, row in door_results.items():
+        if name in {"cold_import_ms", "bare_predictor"}:
+            continue
+        lines.append(f"| {name} | {row['p50_ms']} / {row['p99_ms']} | {row['overhead_p50_ms']} |")
+    lines += [
+        "",
+        "Cold import of each handler module (median of 5 fresh interpreters): "
+        + ", ".join(f"{k} {v} ms" for k, v in door_results["cold_import_ms"].items()),
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -82,6 +101,7 @@ def main() -> None:
         "predict_latency": predict_latency.run(),
         "train_time": train_time.run(),
         "store_roundtrip": store_roundtrip.run(),
+        "doors": doors.run(),
     }
     (HERE / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     (HERE / "results.md").write_text(markdown(results))

@@ -1,0 +1,177 @@
+"""Each door's /predict, in-process and warm, against the bare Predictor on the same row; and
+the cold import time of each handler module (a fresh interpreter each time)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import copy
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+from bench.common import REPO, scratch_project, timed_calls
+
+ROW = {"sepal_length": 6.1, "sepal_width": 2.8, "petal_length": 4.7, "petal_width": 1.2}
+SECRET = "bench-secret-0123456789abcdefghijklmn"
+CALLS = 2000
+MODULES = {
+    "aws": "functions.aws.handler",
+    "gcp": "functions.gcp.main",
+    "azure": "functions.azure.function_app",
+    "serve (core.api)": "core.api",
+}
+
+
+def cold_imports(env: dict[str, str], runs: int = 5) -> dict[str, float]:
+    code = (
+        "import time,importlib,sys;t=time.perf_counter();importlib.import_module(sys.argv[1]);"
+        "print(time.perf_counter()-t)"
+    )
+    results = {}
+    for name, module in MODULES.items():
+        samples = [
+            float(
+                subprocess.run(
+                    [sys.executable, "-c", code, module],
+                    cwd=REPO,
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                ).stdout
+            )
+            for _ in range(runs)
+        ]
+        results[name] = round(statistics.median(samples) * 1000, 1)
+    return results
+
+
+def run() -> dict[str, Any]:
+    from core.auth import mint_token
+    from core.config import load_settings
+    from core.inference import Predictor
+    from core.storage import open_store
+    from core.training.run import train
+
+    with tempfile.TemporaryDirectory() as tmp:
+        config = scratch_project(Path(tmp), "iris")
+        os.environ.update(
+            {
+                "MLFN_TRACKING": "off",
+                "MLFN_CONFIG": str(config),
+                "MLFN_JWT_SECRET": SECRET,
+                "MLFN_CHAMPION_TTL": "3600",
+            }
+        )
+        settings = load_settings(config, env="dev")
+        store = open_store(settings.store_uri)
+        train(settings, store, model_types=["random_forest"])
+        token = mint_token(SECRET, ["predict"])
+        body = json.dumps({"instances": [ROW]}).encode()
+        results: dict[str, Any] = {"cold_import_ms": cold_imports(dict(os.environ))}
+        predictor = Predictor(store, "iris")
+        bare = timed_calls(lambda: predictor.predict([ROW]), CALLS)
+        results["bare_predictor"] = bare
+        doors, close = _doors(body, token)
+        try:
+            for name, call in doors.items():
+                timing = timed_calls(call, CALLS)
+                timing["overhead_p50_ms"] = round(timing["p50_ms"] - bare["p50_ms"], 4)
+                results[name] = timing
+        finally:
+            close()
+    return results
+
+
+def _doors(body: bytes, token: str) -> tuple[dict[str, Any], Any]:
+    import azure.functions as func
+    from fastapi.testclient import TestClient
+    from starlette.requests import Request
+
+    import functions.aws.handler as aws
+    import functions.azure.function_app as azure_app
+    import functions.gcp.main as gcp
+
+    event = json.loads((REPO / "tests" / "events" / "apigw_http_v2.json").read_text())
+    event.update(body=base64.b64encode(body).decode(), isBase64Encoded=True)
+    event["headers"]["authorization"] = f"Bearer {token}"
+    context = SimpleNamespace(
+        function_name="mlfn",
+        memory_limit_in_mb=1024,
+        aws_request_id="r",
+        invoked_function_arn="arn:aws:lambda:us-east-1:1:function:mlfn",
+    )
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    headers = [
+        (b"authorization", f"Bearer {token}".encode()),
+        (b"content-type", b"application/json"),
+    ]
+
+    def gcp_call() -> Any:
+        scope = {
+            "type": "http",
+            "method": "POST",
+            "path": "/predict",
+            "raw_path": b"/predict",
+            "query_string": b"",
+            "headers": headers,
+            "http_version": "1.1",
+            "scheme": "https",
+            "server": ("localhost", 443),
+            "client": ("127.0.0.1", 1),
+            "root_path": "",
+        }
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        return (
+            loop.run_until_complete(gcp.api.__wrapped__(Request(scope, receive)))
+            if hasattr(gcp.api, "__wrapped__")
+            else loop.run_until_complete(gcp.api(Request(scope, receive)))
+        )
+
+    azure_http = {f.get_function_name(): f for f in azure_app.app.get_functions()}[
+        "http_app_func"
+    ].get_user_function()
+    azure_context = SimpleNamespace(
+        invocation_id="i",
+        function_name="http_app_func",
+        function_directory=str(REPO),
+        trace_context=None,
+        retry_context=None,
+    )
+
+    def azure_call() -> Any:
+        request = func.HttpRequest(
+            "POST",
+            "http://localhost/predict",
+            body=body,
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        )
+        return loop.run_until_complete(azure_http(request, azure_context))
+
+    def close() -> None:
+        # End the Azure app's ASGI lifespan on its loop, or its __del__ waits forever at exit.
+        if azure_app.app.startup_task_done:
+            loop.run_until_complete(azure_app.app.middleware.notify_shutdown())
+            azure_app.app.startup_task_done = False
+        loop.close()
+
+    client = TestClient(aws.app)  # the same create_app() as `mlfn serve`
+    return {
+        "aws_handler_http_v2": lambda: aws.handler(copy.deepcopy(event), context),
+        "gcp_entry_point": gcp_call,
+        "azure_http_function": azure_call,
+        "serve_app_asgi": lambda: client.post(
+            "/predict", content=body, headers={"Authorization": f"Bearer {token}"}
+        ),
+    }, close
