@@ -11,6 +11,7 @@ import hashlib
 import io
 import logging
 import traceback
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -163,9 +164,15 @@ class LocalDispatcher:
     def __init__(self, settings: Settings, store: Store) -> None:
         self.settings, self.store = settings, store
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlfn-job")
+        self.on_finished: Callable[[dict[str, Any]], None] | None = None  # e.g. metrics
+
+    def _run(self, job_id: str) -> None:
+        record = run_job(self.settings, self.store, job_id)
+        if self.on_finished is not None:
+            self.on_finished(record)
 
     def submit(self, job_id: str) -> None:
-        self._pool.submit(run_job, self.settings, self.store, job_id)
+        self._pool.submit(self._run, job_id)
 
     def wait(self) -> None:
         """Finish queued jobs (tests and shutdown)."""

@@ -18,7 +18,7 @@ from core.auth import Authenticator, Principal
 from core.config import Settings, load_settings
 from core.errors import ConflictError, MlfnError, PayloadTooLargeError, ValidationError
 from core.inference import Predictor, rows_from_body, validate_rows
-from core.jobs import Dispatcher, submit_job
+from core.jobs import Dispatcher, LocalDispatcher, submit_job
 from core.logs import JobStore, PredictionLog
 from core.registry import ModelRegistry
 from core.storage import Store, open_store
@@ -46,6 +46,10 @@ class Services:
         self.predictor = Predictor(self.store, self.settings.config.model_name, log=log)
         self.registry = ModelRegistry(self.store, self.settings.config.model_name)
         self.jobs = JobStore(self.store)
+        if isinstance(self.dispatcher, LocalDispatcher):  # outcomes are seen in this process
+            self.dispatcher.on_finished = lambda job: self.metrics.jobs.labels(
+                job["kind"], job["status"]
+            ).inc()
 
     @classmethod
     def from_env(cls, dispatcher: Dispatcher | None = None) -> Services:

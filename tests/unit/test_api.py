@@ -121,6 +121,9 @@ def test_train_job_then_predict_with_the_new_version(api) -> None:
     answer = client.post("/predict", json={"instances": [ROW]}, headers=token("predict"))
     assert answer.json()["model"]["version"] == 2
     assert services.store.exists(f"logs/jobs/{job['job_id']}.log")
+    metrics = client.get("/metrics").text
+    assert 'mlfn_jobs_total{kind="train",status="submitted"} 1.0' in metrics
+    assert 'mlfn_jobs_total{kind="train",status="succeeded"} 1.0' in metrics
 
 
 def test_failed_training_job_reports_a_clear_error(api) -> None:
