@@ -290,10 +290,19 @@ def azure_project(azurite_server, aws_project: dict, tmp_path_factory) -> Iterat
     directory = tmp_path_factory.mktemp("azure")
     config = make_project(directory)
     data = json.loads(config.read_text())
+    from azure.storage.queue import QueueClient
+
+    from tests.integration.emulators import azurite_queue
+
+    queues = azurite_queue(directory / "queues").start()
+    # One storage account, as on Azure: blobs for the store, a queue for training jobs.
+    connection = azurite_connection_string(azurite_server.port) + (
+        f"QueueEndpoint=http://127.0.0.1:{queues.port}/devstoreaccount1;"
+    )
+    QueueClient.from_connection_string(connection, "mlfn-training").create_queue()
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(
-            "AZURE_STORAGE_CONNECTION_STRING", azurite_connection_string(azurite_server.port)
-        )
+        patch.setenv("AZURE_STORAGE_CONNECTION_STRING", connection)
+        patch.setenv("MLFN_AZURE_QUEUE", "mlfn-training")
         data["promotion"]["dev"]["store"] = f"az://{make_azure_container()}/iris"
         config.write_text(json.dumps(data))
         settings = load_settings(config, env="dev")
@@ -315,6 +324,7 @@ def azure_project(azurite_server, aws_project: dict, tmp_path_factory) -> Iterat
             loop.run_until_complete(function_app.app.middleware.notify_shutdown())
             function_app.app.startup_task_done = False
         loop.close()
+    queues.stop()
 
 
 @pytest.fixture(scope="module")
@@ -545,3 +555,32 @@ def test_azure_app_registers_the_contract_bindings(azure_project: dict) -> None:
     assert (queue["type"], queue["queueName"]) == ("queueTrigger", "mlfn-training")
     host = json.loads((REPO / "host.json").read_text())
     assert host["extensions"]["http"]["routePrefix"] == ""
+
+
+def test_azure_train_through_the_door_and_the_queue(
+    azure_project: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import azure.functions as func
+    from azure.storage.queue import QueueClient, TextBase64DecodePolicy
+
+    env = azure_project["env"]
+    for name in ("MLFN_CONFIG", "AZURE_STORAGE_CONNECTION_STRING", "MLFN_JWT_SECRET"):
+        monkeypatch.setenv(name, env[name])
+    registry = ModelRegistry(azure_project["store"], "iris")
+    if registry.champion().version != 1:
+        registry.promote(1, registry.champion())  # back to the weak champion
+    door = azure_project["door"]
+    status, accepted = door("POST", "/train", {"model_type": "random_forest"}, auth("train"))
+    assert status == 202
+    queue = QueueClient.from_connection_string(
+        env["AZURE_STORAGE_CONNECTION_STRING"],
+        "mlfn-training",
+        message_decode_policy=TextBase64DecodePolicy(),
+    )
+    (message,) = list(queue.receive_messages())
+    worker = azure_project["functions"]["worker"].get_user_function()
+    worker(func.QueueMessage(body=message.content.encode()))  # what the host hands the worker
+    job = _wait_for_job(door, accepted["job_id"])
+    assert job["status"] == "succeeded" and job["result"]["promoted"]
+    _, answer = door("POST", "/predict", {"instances": [ROW]}, auth("predict"))
+    assert answer["model"]["version"] == job["result"]["version"]
