@@ -148,16 +148,7 @@ def create_app(services: Services | None = None) -> FastAPI:
         user: Annotated[Principal, needs("train")],
         idempotency_key: Annotated[str | None, Header()] = None,
     ) -> dict[str, Any]:
-        record = submit_job(
-            svc.store,
-            svc.dispatcher,
-            "train",
-            body.model_dump(exclude_none=True),
-            idempotency_key,
-            user.subject,
-        )
-        svc.metrics.jobs.labels("train", "submitted").inc()
-        return {"job_id": record["job_id"], "status": record["status"]}
+        return _submit(svc, "train", body.model_dump(exclude_none=True), idempotency_key, user)
 
     @app.post("/retrain", status_code=202, response_model=JobAccepted)
     def start_retraining(
@@ -168,16 +159,7 @@ def create_app(services: Services | None = None) -> FastAPI:
     ) -> dict[str, Any]:
         if body.records is not None:
             _check_records(svc, body.records)
-        record = submit_job(
-            svc.store,
-            svc.dispatcher,
-            "retrain",
-            body.model_dump(exclude_none=True),
-            idempotency_key,
-            user.subject,
-        )
-        svc.metrics.jobs.labels("retrain", "submitted").inc()
-        return {"job_id": record["job_id"], "status": record["status"]}
+        return _submit(svc, "retrain", body.model_dump(exclude_none=True), idempotency_key, user)
 
     @app.get("/jobs/{job_id}", dependencies=[needs("train")])
     def job(job_id: str, svc: Svc) -> dict[str, Any]:
@@ -222,6 +204,14 @@ def create_app(services: Services | None = None) -> FastAPI:
     app.add_middleware(BodyLimit)
     app.add_middleware(MetricsMiddleware, get_metrics=lambda: services_once().metrics)
     return app
+
+
+def _submit(
+    svc: Services, kind: str, request: dict[str, Any], idempotency_key: str | None, user: Principal
+) -> dict[str, Any]:
+    record = submit_job(svc.store, svc.dispatcher, kind, request, idempotency_key, user.subject)
+    svc.metrics.jobs.labels(kind, "submitted").inc()
+    return {"job_id": record["job_id"], "status": record["status"]}
 
 
 def _check_records(svc: Services, records: list[dict[str, Any]]) -> None:

@@ -62,6 +62,21 @@ def _event(template: str, method: str, path: str, body: Any, headers: dict[str, 
     return event
 
 
+WEAK = {"logistic_regression": {"C": 0.001, "max_iter": 5}}
+
+
+def weak_champion(config: Path, store_uri: str) -> tuple[Any, Any]:
+    """Point the project at `store_uri` and train a deliberately weak champion (v1), so that
+    a random forest trained through a door beats it and is promoted."""
+    data = json.loads(config.read_text())
+    data["promotion"]["dev"]["store"] = store_uri
+    config.write_text(json.dumps(data))
+    settings = load_settings(config, env="dev")
+    store = open_store(settings.store_uri)
+    train(settings, store, model_types=["logistic_regression"], params=WEAK)
+    return settings, store
+
+
 def lambda_door(handler: Any, template: str) -> Door:
     def call(method: str, path: str, body: Any, headers: dict[str, str]) -> tuple[int, Any]:
         answer = handler.handler(_event(template, method, path, body, headers), LambdaContext())
@@ -106,14 +121,8 @@ def aws_project(moto_server, tmp_path_factory: pytest.TempPathFactory) -> Iterat
 
         queue_url = boto3.client("sqs").create_queue(QueueName="mlfn-train")["QueueUrl"]
         config = make_project(directory)
-        data = json.loads(config.read_text())
-        data["promotion"]["dev"]["store"] = f"s3://{make_s3_bucket()}/iris"
-        config.write_text(json.dumps(data))
+        settings, store = weak_champion(config, f"s3://{make_s3_bucket()}/iris")
         patch.setenv("MLFN_CONFIG", str(config))
-        settings = load_settings(config, env="dev")
-        store = open_store(settings.store_uri)
-        weak = {"logistic_regression": {"C": 0.001, "max_iter": 5}}
-        train(settings, store, model_types=["logistic_regression"], params=weak)
         patch.setenv("MLFN_SQS_QUEUE_URL", queue_url)
         import functions.aws.handler as handler
 
@@ -189,15 +198,9 @@ def gcp_project(gcs_server, aws_project: dict, tmp_path_factory) -> Iterator[dic
 
     directory = tmp_path_factory.mktemp("gcp")
     config = make_project(directory)
-    data = json.loads(config.read_text())
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("STORAGE_EMULATOR_HOST", gcs_server.url)
-        data["promotion"]["dev"]["store"] = f"gs://{make_gcs_bucket()}/iris"
-        config.write_text(json.dumps(data))
-        settings = load_settings(config, env="dev")
-        store = open_store(settings.store_uri)
-        weak = {"logistic_regression": {"C": 0.001, "max_iter": 5}}
-        train(settings, store, model_types=["logistic_regression"], params=weak)
+        _, store = weak_champion(config, f"gs://{make_gcs_bucket()}/iris")
         env = {
             **aws_project["env"],
             "STORAGE_EMULATOR_HOST": gcs_server.url,
@@ -289,7 +292,6 @@ def azure_project(azurite_server, aws_project: dict, tmp_path_factory) -> Iterat
 
     directory = tmp_path_factory.mktemp("azure")
     config = make_project(directory)
-    data = json.loads(config.read_text())
     from azure.storage.queue import QueueClient
 
     from tests.integration.emulators import azurite_queue
@@ -303,12 +305,7 @@ def azure_project(azurite_server, aws_project: dict, tmp_path_factory) -> Iterat
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("AZURE_STORAGE_CONNECTION_STRING", connection)
         patch.setenv("MLFN_AZURE_QUEUE", "mlfn-training")
-        data["promotion"]["dev"]["store"] = f"az://{make_azure_container()}/iris"
-        config.write_text(json.dumps(data))
-        settings = load_settings(config, env="dev")
-        store = open_store(settings.store_uri)
-        weak = {"logistic_regression": {"C": 0.001, "max_iter": 5}}
-        train(settings, store, model_types=["logistic_regression"], params=weak)
+        _, store = weak_champion(config, f"az://{make_azure_container()}/iris")
         patch.setenv("MLFN_CONFIG", str(config))
         patch.delenv("MLFN_SQS_QUEUE_URL", raising=False)
         import functions.azure.function_app as function_app

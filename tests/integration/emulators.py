@@ -112,13 +112,14 @@ def gcs(port: int | None = None) -> Emulator:
     return Emulator("gcp-storage-emulator", command, port)
 
 
-def azurite(location: Path, port: int | None = None) -> Emulator:
+def azurite(location: Path, port: int | None = None, service: str = "blob") -> Emulator:
+    """Azurite's blob (default) or queue service; both keep their data in `location`."""
     port = port or free_port()
     command = [
-        str(NODE_BIN / "azurite-blob"),
-        "--blobHost",
+        str(NODE_BIN / f"azurite-{service}"),
+        f"--{service}Host",
         "127.0.0.1",
-        "--blobPort",
+        f"--{service}Port",
         str(port),
         "--location",
         str(location),
@@ -126,7 +127,7 @@ def azurite(location: Path, port: int | None = None) -> Emulator:
         "--skipApiVersionCheck",
         "--disableTelemetry",
     ]
-    return Emulator("Azurite", command, port)
+    return Emulator(f"Azurite {service}", command, port)
 
 
 def azurite_connection_string(port: int) -> str:
@@ -137,20 +138,7 @@ def azurite_connection_string(port: int) -> str:
 
 
 def azurite_queue(location: Path, port: int | None = None) -> Emulator:
-    port = port or free_port()
-    command = [
-        str(NODE_BIN / "azurite-queue"),
-        "--queueHost",
-        "127.0.0.1",
-        "--queuePort",
-        str(port),
-        "--location",
-        str(location),
-        "--silent",
-        "--skipApiVersionCheck",
-        "--disableTelemetry",
-    ]
-    return Emulator("Azurite queues", command, port)
+    return azurite(location, port, service="queue")
 
 
 def azurite_queue_connection_string(port: int) -> str:
