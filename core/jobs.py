@@ -19,7 +19,7 @@ from typing import Any, Protocol
 from core.config import Settings
 from core.errors import AlreadyExistsError, MlfnError, ValidationError
 from core.logs import JobStore
-from core.storage import Store, encode_json, join_key
+from core.storage import Store
 
 logger = logging.getLogger("mlfn.jobs")
 
@@ -38,17 +38,14 @@ def submit_job(
 ) -> dict[str, Any]:
     """Create (or, for a repeated Idempotency-Key, find) a job and dispatch it once."""
     jobs = JobStore(store)
-    if idempotency_key:
-        digest = hashlib.sha256(f"{subject}\0{kind}\0{idempotency_key}".encode()).hexdigest()
-        claim = join_key("jobs/idempotency", f"{digest}.json")
-        job_id = digest[:32]
-        try:
-            store.write_new(claim, encode_json({"job_id": job_id}))
-        except AlreadyExistsError:
-            return jobs.get(store.read_json(claim)["job_id"])
-        record = jobs.create(kind, request, job_id=job_id)
-    else:
-        record = jobs.create(kind, request)
+    job_id = None
+    if idempotency_key:  # the same key (per caller and kind) always names the same job
+        key = f"{subject}\0{kind}\0{idempotency_key}".encode()
+        job_id = hashlib.sha256(key).hexdigest()[:32]
+    try:
+        record = jobs.create(kind, request, job_id=job_id)  # create-only: one job per key
+    except AlreadyExistsError:
+        return jobs.get(str(job_id))
     dispatcher.submit(record["job_id"])
     return record
 

@@ -144,7 +144,12 @@ def test_idempotency_key_returns_the_same_job(api) -> None:
     second = client.post("/train", json={}, headers=headers).json()
     assert first["job_id"] == second["job_id"]
     services.dispatcher.wait()  # type: ignore[attr-defined]
-    assert len(services.store.list("jobs/idempotency/")) == 1
+    assert [k for k in services.store.list("jobs/") if k.endswith(".json")] == [
+        f"jobs/{first['job_id']}.json"
+    ]  # one job record, dispatched once
+    other = client.post("/train", json={}, headers={**token("train"), "Idempotency-Key": "x"})
+    assert other.json()["job_id"] != first["job_id"]
+    services.dispatcher.wait()  # type: ignore[attr-defined]
 
 
 def test_retrain_validates_records_then_trains(api) -> None:
