@@ -8,6 +8,7 @@ batch item failures so only failed messages are retried, then dead-lettered.
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -19,10 +20,23 @@ from aws_lambda_powertools.utilities.batch import (
 )
 from mangum import Mangum
 
+from core import constants
 from core.api import create_app
 from core.jobs import run_job_by_id
 
 logger = Logger(service="mlfn")
+
+
+def load_jwt_secret() -> None:
+    """The HS256 secret lives in SSM Parameter Store (SecureString), never in the template."""
+    name = os.environ.get(constants.ENV_JWT_SECRET_PARAMETER)
+    if name and not os.environ.get(constants.ENV_JWT_SECRET):
+        from aws_lambda_powertools.utilities import parameters
+
+        os.environ[constants.ENV_JWT_SECRET] = parameters.get_parameter(name, decrypt=True)
+
+
+load_jwt_secret()
 app = create_app()  # services (store, model) load on first use and stay for the warm instance
 _asgi = Mangum(app, lifespan="off")
 # Failed messages are reported one by one (ReportBatchItemFailures), even when all fail.

@@ -1,0 +1,1 @@
+"""Deploying: bundles per cloud, the AWS zip, and the real deploy commands."""
