@@ -1,4 +1,4 @@
-"""The `mlfn` command line: ingest, train, predict, models, promote."""
+"""The `mlfn` command line: ingest, train, predict, models, promote, serve, deploy."""
 
 from __future__ import annotations
 
@@ -151,6 +151,12 @@ def cmd_promote(args: argparse.Namespace) -> None:
     from core.registry import ModelRegistry
     from core.tracking import mirror_champion
 
+    if args.to_env:
+        from core.promotion import promote_to_env
+
+        settings = load_settings(args.config, args.env, args.store)
+        _emit(promote_to_env(settings, args.version, args.to_env, force=args.force))
+        return
     settings, store = _context(args)
     registry = ModelRegistry(store, settings.config.model_name)
     metadata = registry.metadata(args.version)
@@ -207,6 +213,50 @@ def cmd_token(args: argparse.Namespace) -> None:
     )
 
 
+def cmd_package(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from core.deploy.bundle import PREDICT_BUDGET_MB, package_aws, project_root
+
+    root = project_root()
+    report = package_aws(root, Path(args.output) if args.output else root / ".build" / "aws")
+    if args.json:
+        _emit(report.to_dict())
+        return
+    budget = "within" if report.unzipped_mb <= PREDICT_BUDGET_MB else "over"
+    print(
+        f"{report.zip_path}: {report.zip_mb:.1f} MB zipped, {report.unzipped_mb:.1f} MB unzipped "
+        f"(Lambda's limit 250 MB; {budget} mlfn's 150 MB budget), {report.files} files"
+    )
+    for path, mb in report.largest:
+        print(f"  {mb:7.1f} MB  {path}")
+
+
+def cmd_bundle(args: argparse.Namespace) -> None:
+    from core.deploy.bundle import project_root
+    from core.deploy.commands import prepare_bundles
+
+    root = project_root()
+    for folder in prepare_bundles(args.cloud, load_settings(args.config, args.env), root):
+        print(folder.relative_to(root))
+
+
+def cmd_deploy(args: argparse.Namespace) -> None:
+    from core.deploy.bundle import project_root
+    from core.deploy.commands import run_steps, steps_for
+
+    root = project_root()
+    settings = load_settings(args.config, args.env)
+    steps = steps_for(args.cloud, settings, root, tool=args.tool)
+    if args.dry_run:
+        if args.json:
+            _emit([step.to_dict(root) for step in steps])
+        else:
+            print("\n".join(step.shell(root) for step in steps))
+        return
+    run_steps(steps, root)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mlfn", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -240,6 +290,20 @@ def build_parser() -> argparse.ArgumentParser:
     promote.add_argument("version", type=int)
     promote.add_argument(
         "--force", action="store_true", help="allow a version that needs the heavy runtime"
+    )
+    promote.add_argument(
+        "--to-env", help="copy VERSION to this later environment's store and promote it there"
+    )
+    package = command("package", cmd_package, "build the AWS predict zip; print its size")
+    package.add_argument("cloud", choices=["aws"])
+    package.add_argument("--output", help="folder for predict.zip (default: .build/aws)")
+    bundle = command("bundle", cmd_bundle, "lay out the GCP or Azure upload folders in .build/")
+    bundle.add_argument("cloud", choices=["gcp", "azure"])
+    deploy = command("deploy", cmd_deploy, "run (or print) the cloud's real deploy commands")
+    deploy.add_argument("cloud", choices=["aws", "gcp", "azure"])
+    deploy.add_argument("--dry-run", action="store_true", help="print the commands only")
+    deploy.add_argument(
+        "--tool", choices=["sam", "serverless"], default="sam", help="AWS only (default sam)"
     )
     serve = command("serve", cmd_serve, "serve the HTTP API locally (with a local job worker)")
     serve.add_argument("--host", default="127.0.0.1")

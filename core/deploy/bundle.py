@@ -34,6 +34,7 @@ PRUNED_UNDER = {
     "numpy": ("f2py", "distutils", "_pyinstaller", "typing", "doc"),
 }
 MB = 1024 * 1024
+TRAIN_REQUIREMENTS = "requirements-train.txt"
 
 
 class PackageTooLargeError(MlfnError):
@@ -76,8 +77,12 @@ def _copy_tree(source: Path, target: Path) -> None:
     shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
 
 
-def stage_bundle(cloud: str, project_root: Path, output: Path) -> Path:
-    """Lay out the code of `cloud`'s functions in `output` (replaced), without dependencies."""
+def stage_bundle(cloud: str, project_root: Path, output: Path, with_training: bool = False) -> Path:
+    """Lay out the code of `cloud`'s functions in `output` (replaced), without dependencies.
+
+    `with_training` adds the training stack to requirements.txt, for bundles that hold a
+    training worker (GCP's Pub/Sub worker, the Azure app).
+    """
     if cloud not in CLOUDS:
         raise ValidationError(f"cloud '{cloud}' is not one of {list(CLOUDS)}")
     if output.exists():
@@ -91,6 +96,8 @@ def stage_bundle(cloud: str, project_root: Path, output: Path) -> Path:
     for name in ROOT_FILES[cloud]:
         shutil.copy2(project_root / name, output / name)
     requirements = flat_requirements(project_root / "functions" / cloud / "requirements.txt")
+    if with_training:
+        requirements += flat_requirements(project_root / "functions" / TRAIN_REQUIREMENTS)
     (output / "requirements.txt").write_text("\n".join(requirements) + "\n", encoding="utf-8")
     return output
 
@@ -127,9 +134,9 @@ def lambda_python() -> str | None:
     pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
     candidates += sorted(str(p) for p in pyenv.glob(f"{LAMBDA_PYTHON}.*/bin/python{LAMBDA_PYTHON}"))
     for candidate in filter(None, candidates):
-        probe = [candidate, "-c", "import sys; print(sys.version_info[:2])"]
+        probe = [candidate, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"]
         result = subprocess.run(probe, capture_output=True, text=True, check=False)  # noqa: S603
-        if result.returncode == 0 and result.stdout.strip() == f"({LAMBDA_PYTHON.replace('.', ', ')})":
+        if result.returncode == 0 and result.stdout.strip() == LAMBDA_PYTHON:
             return candidate
     return None
 
@@ -172,7 +179,7 @@ def _largest(root: Path, count: int = 6) -> list[tuple[str, float]]:
 
 
 def package_aws(project_root: Path, output_dir: Path) -> PackageReport:
-    """Build `<output_dir>/predict.zip` for the Lambda python3.11 runtime and measure it."""
+    """Build `<output_dir>/predict.zip` for the Lambda python3.12 runtime and measure it."""
     staged = stage_bundle("aws", project_root, output_dir / "predict")
     _pip_install_for_lambda(staged / "requirements.txt", staged)
     _prune(staged)

@@ -1,0 +1,265 @@
+"""`mlfn deploy`: the real deploy commands of each cloud, filled from the config's environment.
+
+Each cloud is a function returning its steps (argv, working folder). `--dry-run` prints them;
+otherwise every tool is checked first, then the steps run in order and stop at the first
+failure. One-time setup (accounts, secrets) is in infra/<cloud>/ and the README.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from core import constants
+from core.config import Settings
+from core.deploy.bundle import stage_bundle
+from core.errors import ConfigError, MlfnError, ValidationError
+
+INSTALL_HINTS = {
+    "sam": "pip install aws-sam-cli (it comes with `make setup`)",
+    "serverless": "npm install --prefix .tools serverless@3 (Serverless Framework v3)",
+    "docker": "Docker Engine (sam build needs it for the training image)",
+    "gcloud": "the Google Cloud CLI: https://cloud.google.com/sdk/docs/install",
+    "az": "the Azure CLI: https://learn.microsoft.com/cli/azure/install-azure-cli",
+    "func": "Azure Functions Core Tools v4: npm install -g azure-functions-core-tools@4",
+}
+LOCAL_TOOLS = {"serverless": ".tools/node_modules/.bin/serverless"}  # installed by the project
+GCP_RUNTIME = "python311"
+GCP_SOURCE = "functions/gcp/main.py"
+
+
+@dataclass(frozen=True)
+class Step:
+    argv: list[str]
+    cwd: Path
+    internal: bool = False  # runs `mlfn` itself: no external tool to check
+    env: dict[str, str] = field(default_factory=dict)
+
+    def shell(self, root: Path) -> str:
+        line = shlex.join(self.argv)
+        if self.cwd != root:
+            line = f"(cd {shlex.quote(os.path.relpath(self.cwd, root))} && {line})"
+        return line
+
+    def to_dict(self, root: Path) -> dict[str, Any]:
+        return {"argv": self.argv, "cwd": os.path.relpath(self.cwd, root)}
+
+
+class MissingToolError(MlfnError):
+    status, code = 400, "missing_tool"
+
+
+def _bucket(settings: Settings, scheme: str) -> str:
+    match = re.fullmatch(rf"{scheme}://([^/]+)/?", settings.store_uri)
+    if not match:
+        raise ConfigError(
+            f"environment '{settings.env}' stores in {settings.store_uri}; a deploy there needs "
+            f"a whole {scheme}://NAME store (set promotion.{settings.env}.store)"
+        )
+    return match.group(1)
+
+
+def _cloud_settings(settings: Settings, cloud: str) -> dict[str, Any]:
+    return dict(getattr(settings.environment, cloud))
+
+
+def _required(values: dict[str, Any], key: str, settings: Settings, cloud: str) -> str:
+    value = values.get(key)
+    if not value:
+        raise ConfigError(
+            f"{settings.config_path}: field 'promotion.{settings.env}.{cloud}.{key}' is needed "
+            f"to deploy to {cloud}"
+        )
+    return str(value)
+
+
+def _name(settings: Settings) -> str:
+    return f"mlfn-{settings.config.model_name}-{settings.env}".replace("_", "-")
+
+
+def _jwt() -> tuple[str, str]:
+    issuer = os.environ.get(constants.ENV_JWT_ISSUER, constants.DEFAULT_JWT_ISSUER)
+    audience = os.environ.get(constants.ENV_JWT_AUDIENCE, constants.DEFAULT_JWT_AUDIENCE)
+    return issuer, audience
+
+
+def _config_args(settings: Settings, root: Path) -> list[str]:
+    path = settings.config_path.resolve()
+    shown = path.relative_to(root) if path.is_relative_to(root) else path
+    return ["--config", str(shown), "--env", settings.env]
+
+
+def _mlfn(*args: str, root: Path) -> Step:
+    return Step(["mlfn", *args], root, internal=True)
+
+
+def aws_steps(settings: Settings, root: Path, tool: str = "sam") -> list[Step]:
+    aws = _cloud_settings(settings, "aws")
+    bucket, name = _bucket(settings, "s3"), _name(settings)
+    region = str(aws.get("region", "us-east-1"))
+    memory = str(aws.get("memory_mb", 1024))
+    issuer, audience = _jwt()
+    package = _mlfn("package", "aws", root=root)
+    if tool == "serverless":
+        params = {
+            "bucket": bucket,
+            "modelName": settings.config.model_name,
+            "predictMemory": memory,
+            "jwtIssuer": issuer,
+            "jwtAudience": audience,
+        }
+        deploy = ["serverless", "deploy", "--stage", settings.env, "--region", region]
+        deploy += [f"--param={key}={value}" for key, value in params.items()]
+        return [package, Step(deploy, root)]
+    if tool != "sam":
+        raise ValidationError(f"--tool '{tool}' is not one of ['sam', 'serverless']")
+    overrides = {
+        "Stage": settings.env,
+        "ModelName": settings.config.model_name,
+        "ArtifactBucketName": bucket,
+        "PredictMemorySize": memory,
+        "EnableJwtAuthorizer": "true" if aws.get("jwt_authorizer") else "false",
+        "JwtIssuer": issuer,
+        "JwtAudience": audience,
+    }
+    if aws.get("jwks_url"):
+        overrides["JwksUrl"] = str(aws["jwks_url"])
+    deploy = [
+        "sam", "deploy", "--template-file", ".aws-sam/build/template.yaml",
+        "--stack-name", name, "--region", region,
+        "--capabilities", "CAPABILITY_IAM", "--resolve-s3", "--resolve-image-repos",
+        "--no-fail-on-empty-changeset", "--parameter-overrides",
+        *(f"{key}={value}" for key, value in overrides.items()),
+    ]  # fmt: skip
+    return [package, Step(["sam", "build", "--template-file", "template.yaml"], root),
+            Step(deploy, root)]  # fmt: skip
+
+
+def gcp_steps(settings: Settings, root: Path) -> list[Step]:
+    gcp = _cloud_settings(settings, "gcp")
+    project = _required(gcp, "project", settings, "gcp")
+    _bucket(settings, "gs")  # fails early on a store gcloud cannot serve
+    name = _name(settings)
+    region = str(gcp.get("region", "us-central1"))
+    account = str(gcp.get("service_account") or f"{name}@{project}.iam.gserviceaccount.com")
+    topic = f"{name}-training"
+    build = Path(".build") / "gcp"  # relative to the checkout, where the steps run
+    env_file = build / f"env.{settings.env}.yaml"
+    common = [
+        "--gen2", f"--runtime={GCP_RUNTIME}", f"--region={region}", f"--project={project}",
+        f"--service-account={account}", f"--env-vars-file={env_file}",
+        f"--set-build-env-vars=GOOGLE_FUNCTION_SOURCE={GCP_SOURCE}",
+        f"--set-secrets={constants.ENV_JWT_SECRET}={name}-jwt-secret:latest",
+    ]  # fmt: skip
+    api = [
+        "gcloud", "functions", "deploy", f"{name}-api", f"--source={build / 'api'}",
+        "--entry-point=api", "--trigger-http", "--allow-unauthenticated",
+        f"--memory={gcp.get('memory', '1Gi')}", "--timeout=60s", *common,
+    ]  # fmt: skip
+    worker = [
+        "gcloud", "functions", "deploy", f"{name}-worker", f"--source={build / 'worker'}",
+        "--entry-point=worker", f"--trigger-topic={topic}", "--no-allow-unauthenticated",
+        f"--memory={gcp.get('worker_memory', '4Gi')}", "--cpu=2", "--timeout=540s",
+        "--retry", *common,
+    ]  # fmt: skip
+    stage = _mlfn("bundle", "gcp", *_config_args(settings, root), root=root)
+    return [stage, Step(api, root), Step(worker, root)]
+
+
+def azure_steps(settings: Settings, root: Path) -> list[Step]:
+    azure = _cloud_settings(settings, "azure")
+    container, name = _bucket(settings, "az"), _name(settings)
+    app = str(azure.get("function_app", name))
+    group = str(azure.get("resource_group", name))
+    issuer, audience = _jwt()
+    settings_argv = [
+        "az", "functionapp", "config", "appsettings", "set", "--name", app,
+        "--resource-group", group, "--settings",
+        f"{constants.ENV_ENV}={settings.env}", f"{constants.ENV_STORE}=az://{container}",
+        f"{constants.ENV_TRACKING}=off", f"{constants.ENV_JWT_ISSUER}={issuer}",
+        f"{constants.ENV_JWT_AUDIENCE}={audience}", "MLFN_AZURE_QUEUE=mlfn-training",
+        "MLFN_PREDICTION_LOG=on",
+    ]  # fmt: skip
+    publish = ["func", "azure", "functionapp", "publish", app, "--python"]
+    stage = _mlfn("bundle", "azure", *_config_args(settings, root), root=root)
+    return [stage, Step(settings_argv, root), Step(publish, root / ".build" / "azure")]
+
+
+def steps_for(cloud: str, settings: Settings, root: Path, tool: str = "sam") -> list[Step]:
+    builders: dict[str, Callable[[], list[Step]]] = {
+        "aws": lambda: aws_steps(settings, root, tool),
+        "gcp": lambda: gcp_steps(settings, root),
+        "azure": lambda: azure_steps(settings, root),
+    }
+    if cloud not in builders:
+        raise ValidationError(f"cloud '{cloud}' is not one of {sorted(builders)}")
+    return builders[cloud]()
+
+
+def gcp_variables(settings: Settings) -> dict[str, str]:
+    """The functions' environment (gcloud's --env-vars-file); the JWT secret is a secret."""
+    project = _required(_cloud_settings(settings, "gcp"), "project", settings, "gcp")
+    issuer, audience = _jwt()
+    return {
+        constants.ENV_ENV: settings.env,
+        constants.ENV_STORE: f"gs://{_bucket(settings, 'gs')}",
+        constants.ENV_TRACKING: "off",
+        constants.ENV_JWT_ISSUER: issuer,
+        constants.ENV_JWT_AUDIENCE: audience,
+        "MLFN_PUBSUB_TOPIC": f"projects/{project}/topics/{_name(settings)}-training",
+        "MLFN_PREDICTION_LOG": "on",
+    }
+
+
+def prepare_bundles(cloud: str, settings: Settings, root: Path) -> list[Path]:
+    """What `mlfn bundle` lays out in .build/: the folders gcloud and func upload."""
+    build = root / ".build" / cloud
+    if cloud == "gcp":
+        folders = [
+            stage_bundle("gcp", root, build / "api"),
+            stage_bundle("gcp", root, build / "worker", with_training=True),
+        ]
+        lines = (f"{key}: {json.dumps(value)}\n" for key, value in gcp_variables(settings).items())
+        (build / f"env.{settings.env}.yaml").write_text("".join(lines), encoding="utf-8")
+        return folders
+    if cloud == "azure":
+        return [stage_bundle("azure", root, build, with_training=True)]
+    raise ValidationError(f"`mlfn bundle` lays out 'gcp' or 'azure', not '{cloud}'")
+
+
+def resolve_tool(name: str, root: Path) -> str:
+    local = root / LOCAL_TOOLS.get(name, "-")
+    found = shutil.which(name) or (str(local) if local.is_file() else None)
+    if found is None:
+        raise MissingToolError(f"'{name}' is not installed; install {INSTALL_HINTS[name]}")
+    return found
+
+
+def run_steps(steps: list[Step], root: Path) -> None:
+    """Check every tool first, then run the steps in order; stop at the first failure."""
+    tools = {step.argv[0] for step in steps if not step.internal}
+    if any(step.argv[:2] == ["sam", "build"] for step in steps):
+        tools.add("docker")
+    paths = {tool: resolve_tool(tool, root) for tool in sorted(tools)}
+    for step in steps:
+        argv = (
+            [sys.executable, "-m", "core.cli", *step.argv[1:]]
+            if step.internal
+            else [paths[step.argv[0]], *step.argv[1:]]
+        )
+        print(f"$ {step.shell(root)}", file=sys.stderr, flush=True)
+        result = subprocess.run(argv, cwd=step.cwd, check=False)  # noqa: S603
+        if result.returncode != 0:
+            raise MlfnError(f"'{step.argv[0]}' failed (exit {result.returncode}); stopped there")
+
+
+__all__ = ["Step", "prepare_bundles", "run_steps", "steps_for"]

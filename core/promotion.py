@@ -1,0 +1,103 @@
+"""Moving a model version from one environment's store to the next (dev → qa → staging → prod).
+
+The version's files are read with their recorded sha256 checked, written create-only as a new
+version of the target store, read back and checked again, and only then does the target's
+champion move, by compare-and-swap. Any failure before that leaves the target's champion
+serving; a rerun reuses a copy that already landed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core import constants
+from core.config import Settings
+from core.errors import ConflictError, ValidationError
+from core.registry import METADATA_FILE, ONNX_FILE, ModelRegistry
+from core.storage import Store, open_store
+
+COPIED_METADATA_DROPPED = ("version", "model_name", "files")
+
+
+def check_order(source_env: str, target_env: str) -> None:
+    order = constants.ENVIRONMENTS
+    if order.index(target_env) <= order.index(source_env):
+        raise ValidationError(
+            f"promotion goes {' → '.join(order)}; '{target_env}' does not come after '{source_env}'"
+        )
+
+
+def _origin(metadata: dict[str, Any], env: str, store: Store) -> dict[str, Any]:
+    return {
+        "env": env,
+        "store": store.uri,
+        "version": metadata["version"],
+        "files": metadata["files"],  # sha256 of each file
+    }
+
+
+def _existing_copy(registry: ModelRegistry, origin: dict[str, Any]) -> int | None:
+    for number in reversed(registry.versions()):
+        if registry.metadata(number).get("promoted_from") == origin:
+            return number
+    return None
+
+
+def _copy(
+    source: ModelRegistry, target: ModelRegistry, metadata: dict[str, Any], origin: dict[str, Any]
+) -> int:
+    version = int(metadata["version"])
+    names = sorted(metadata["files"], key=lambda name: name != ONNX_FILE)  # ONNX claims the number
+    files = {name: source.read_file(version, name, metadata) for name in names}
+    record = {k: v for k, v in metadata.items() if k not in COPIED_METADATA_DROPPED}
+    number = target.create_version(files, {**record, "promoted_from": origin})
+    copied = target.metadata(number)
+    for name in names:  # read back: what landed must be what left
+        target.read_file(number, name, copied)
+    return number
+
+
+def promote_to_env(
+    settings: Settings, version: int, target_env: str, force: bool = False
+) -> dict[str, Any]:
+    """Copy `version` from `settings.env`'s store to `target_env`'s and make it champion there."""
+    check_order(settings.env, target_env)
+    target_settings = settings.for_env(target_env)
+    source_store = open_store(settings.store_uri)
+    target_store = open_store(target_settings.store_uri)
+    if source_store.uri == target_store.uri:
+        raise ValidationError(
+            f"'{settings.env}' and '{target_env}' share the store {source_store.uri}"
+        )
+    name = settings.config.model_name
+    source, target = ModelRegistry(source_store, name), ModelRegistry(target_store, name)
+    metadata = source.metadata(version)
+    if metadata.get("needs_heavy_runtime") and not force:
+        raise ValidationError(
+            f"version {version} has no ONNX graph (parity failed); pass --force to promote it"
+        )
+    origin = _origin(metadata, settings.env, source_store)
+    before = target.champion()
+    number = _existing_copy(target, origin)
+    reused = number is not None
+    if number is None:
+        number = _copy(source, target, metadata, origin)
+    if before is not None and before.version == number:
+        pointer = before
+    else:
+        try:
+            pointer = target.promote(number, before)
+        except ConflictError:
+            raise ConflictError(
+                f"the champion of '{name}' in '{target_env}' changed during the promotion; "
+                f"version {number} is copied there, rerun to promote it"
+            ) from None
+    return {
+        "model_name": name,
+        "from": {"env": settings.env, "store": source_store.uri, "version": version},
+        "to": {"env": target_env, "store": target_store.uri, "version": number},
+        "copied": not reused,
+        "champion": pointer.version,
+        "previous_champion": before.version if before else None,
+        "verified_files": sorted(set(metadata["files"]) | {METADATA_FILE}),
+    }
