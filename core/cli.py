@@ -219,7 +219,9 @@ def cmd_package(args: argparse.Namespace) -> None:
     from core.deploy.bundle import PREDICT_BUDGET_MB, package_aws, project_root
 
     root = project_root()
-    report = package_aws(root, Path(args.output) if args.output else root / ".build" / "aws")
+    settings = load_settings(args.config, args.env)
+    output = Path(args.output) if args.output else root / ".build" / "aws"
+    report = package_aws(root, output, settings.config_path)
     if args.json:
         _emit(report.to_dict())
         return

@@ -77,6 +77,18 @@ def _copy_tree(source: Path, target: Path) -> None:
     shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
 
 
+def install_config(bundle: Path, config_path: Path) -> None:
+    """The config the functions load (config/config.json in the bundle): the one deployed."""
+    from core.config import load_project_config
+
+    config = load_project_config(config_path)
+    target = bundle / "config"
+    shutil.copy2(config_path, target / "config.json")
+    parser = config_path.parent / (config.parser_config or "project_parser_config.json")
+    if parser.exists():
+        shutil.copy2(parser, target / "project_parser_config.json")
+
+
 def stage_bundle(cloud: str, project_root: Path, output: Path, with_training: bool = False) -> Path:
     """Lay out the code of `cloud`'s functions in `output` (replaced), without dependencies.
 
@@ -178,9 +190,13 @@ def _largest(root: Path, count: int = 6) -> list[tuple[str, float]]:
     return [(name, size / MB) for name, size in ranked]
 
 
-def package_aws(project_root: Path, output_dir: Path) -> PackageReport:
+def package_aws(
+    project_root: Path, output_dir: Path, config_path: Path | None = None
+) -> PackageReport:
     """Build `<output_dir>/predict.zip` for the Lambda python3.12 runtime and measure it."""
     staged = stage_bundle("aws", project_root, output_dir / "predict")
+    if config_path is not None:
+        install_config(staged, config_path)
     _pip_install_for_lambda(staged / "requirements.txt", staged)
     _prune(staged)
     _precompile(staged)

@@ -21,7 +21,7 @@ from typing import Any
 
 from core import constants
 from core.config import Settings
-from core.deploy.bundle import stage_bundle
+from core.deploy.bundle import install_config, stage_bundle
 from core.errors import ConfigError, MlfnError, ValidationError
 
 INSTALL_HINTS = {
@@ -228,11 +228,15 @@ def prepare_bundles(cloud: str, settings: Settings, root: Path) -> list[Path]:
             stage_bundle("gcp", root, build / "api"),
             stage_bundle("gcp", root, build / "worker", with_training=True),
         ]
+        for folder in folders:
+            install_config(folder, settings.config_path)
         lines = (f"{key}: {json.dumps(value)}\n" for key, value in gcp_variables(settings).items())
         (build / f"env.{settings.env}.yaml").write_text("".join(lines), encoding="utf-8")
         return folders
     if cloud == "azure":
-        return [stage_bundle("azure", root, build, with_training=True)]
+        folder = stage_bundle("azure", root, build, with_training=True)
+        install_config(folder, settings.config_path)
+        return [folder]
     raise ValidationError(f"`mlfn bundle` lays out 'gcp' or 'azure', not '{cloud}'")
 
 
