@@ -1,0 +1,40 @@
+"""Fixtures for the manifest tests: the repo's manifests, transformed or packaged offline."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+OFFLINE_AWS_ENV = {
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+    "SAM_CLI_TELEMETRY": "0",
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+}
+# Every route of the HTTP API contract, with the scope the gateway authorizer asks for.
+PROTECTED_ROUTES = {
+    "POST /predict": "predict",
+    "GET /models": "predict",
+    "POST /train": "train",
+    "POST /retrain": "train",
+    "GET /jobs/{job_id}": "train",
+    "POST /models/{version}/promote": "admin",
+}
+PUBLIC_ROUTES = {"GET /health", "GET /ready", "GET /metrics", "GET /openapi.json", "GET /docs"}
+
+
+def offline_env() -> dict[str, str]:
+    return {**os.environ, **OFFLINE_AWS_ENV}
+
+
+@pytest.fixture(scope="session")
+def aws_package(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """`mlfn package aws` into the checkout's .build/aws, where the manifests point."""
+    from core.deploy.bundle import package_aws
+
+    return package_aws(REPO, REPO / ".build" / "aws")

@@ -1,0 +1,215 @@
+"""template.yaml: SAM's and CloudFormation's linters, then samtranslator's transform checked
+for the routes, the authorizer, the SQS worker and IAM scoped to the bucket and queue."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.manifests.conftest import (
+    OFFLINE_AWS_ENV,
+    PROTECTED_ROUTES,
+    PUBLIC_ROUTES,
+    REPO,
+    offline_env,
+)
+
+TEMPLATE = REPO / "template.yaml"
+BIN = Path(sys.executable).parent
+
+
+def _tool(name: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(BIN / name), *args], cwd=REPO, env=offline_env(), capture_output=True, text=True,
+        timeout=300,
+    )  # fmt: skip
+
+
+def test_sam_validate_lint_passes() -> None:
+    result = _tool("sam", "validate", "--lint", "--template-file", str(TEMPLATE))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "is a valid SAM Template" in result.stdout + result.stderr
+
+
+def test_cfn_lint_passes() -> None:
+    result = _tool("cfn-lint", str(TEMPLATE))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+class _NoManagedPolicyLookups:
+    def load(self) -> dict[str, str]:
+        return {}
+
+
+@pytest.fixture(scope="module")
+def transformed(monkeypatch_module: pytest.MonkeyPatch) -> dict[str, Any]:
+    from samcli.yamlhelper import yaml_parse
+    from samtranslator.translator.transform import transform
+
+    for key, value in OFFLINE_AWS_ENV.items():
+        monkeypatch_module.setenv(key, value)
+    template = yaml_parse(TEMPLATE.read_text())
+    for resource in template["Resources"].values():  # transform() wants uploaded artifacts
+        properties = resource["Properties"]
+        if properties.get("PackageType") == "Image":
+            properties["ImageUri"] = "123456789012.dkr.ecr.us-east-1.amazonaws.com/mlfn:v1"
+        elif resource["Type"] == "AWS::Serverless::Function":
+            properties["CodeUri"] = "s3://deploy-artifacts/predict.zip"
+    parameters = {"ArtifactBucketName": "mlfn-iris-dev"}
+    result: dict[str, Any] = transform(template, parameters, _NoManagedPolicyLookups())
+    return result["Resources"]
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module() -> Any:
+    with pytest.MonkeyPatch.context() as patch:
+        yield patch
+
+
+def _of_type(resources: dict[str, Any], kind: str) -> dict[str, Any]:
+    return {name: r for name, r in resources.items() if r["Type"] == kind}
+
+
+def test_routes_cover_the_contract_with_scopes_behind_the_optional_authorizer(
+    transformed: dict[str, Any],
+) -> None:
+    routes = {r["Properties"]["RouteKey"]: r["Properties"] for r in
+              _of_type(transformed, "AWS::ApiGatewayV2::Route").values()}  # fmt: skip
+    assert set(routes) == set(PROTECTED_ROUTES) | PUBLIC_ROUTES
+    for key, properties in routes.items():
+        assert re.fullmatch(r"(GET|POST) /\S*", key), key  # linters miss a missing slash
+        if key in PUBLIC_ROUTES:
+            assert "AuthorizationType" not in properties, key
+            continue
+        assert properties["AuthorizationType"] == {"Fn::If": ["UseJwtAuthorizer", "JWT", "NONE"]}
+        assert properties["AuthorizerId"]["Fn::If"][1] == {"Ref": "JwtAuthorizer"}
+        assert properties["AuthorizationScopes"]["Fn::If"][1] == [PROTECTED_ROUTES[key]]
+    targets = {key: p["Target"]["Fn::Sub"] for key, p in routes.items()}
+    assert {targets[k] for k in ("POST /train", "POST /retrain", "GET /jobs/{job_id}")} == {
+        "integrations/${ApiIntegration}"
+    }
+    assert targets["POST /predict"] == "integrations/${PredictIntegration}"
+
+
+def test_jwt_authorizer_takes_issuer_and_audience_parameters(
+    transformed: dict[str, Any],
+) -> None:
+    (authorizer,) = _of_type(transformed, "AWS::ApiGatewayV2::Authorizer").values()
+    assert authorizer["Condition"] == "UseJwtAuthorizer"
+    config = authorizer["Properties"]
+    assert config["AuthorizerType"] == "JWT"
+    assert config["JwtConfiguration"] == {
+        "Issuer": {"Ref": "JwtIssuer"},
+        "Audience": [{"Ref": "JwtAudience"}],
+    }
+    (api,) = _of_type(transformed, "AWS::ApiGatewayV2::Api").values()
+    assert api["Properties"]["CorsConfiguration"]["AllowHeaders"] == [
+        "authorization", "content-type", "idempotency-key",
+    ]  # fmt: skip
+
+
+def test_worker_is_an_image_fed_by_sqs_with_a_dead_letter_queue(
+    transformed: dict[str, Any],
+) -> None:
+    (mapping,) = _of_type(transformed, "AWS::Lambda::EventSourceMapping").values()
+    properties = mapping["Properties"]
+    assert properties["EventSourceArn"] == {"Fn::GetAtt": ["TrainQueue", "Arn"]}
+    assert properties["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert properties["FunctionName"] == {"Ref": "TrainWorker"}
+    worker = transformed["TrainWorker"]["Properties"]
+    assert worker["PackageType"] == "Image" and worker["Timeout"] == 900
+    assert worker["ImageConfig"]["Command"] == ["functions.aws.handler.worker"]
+    queue = transformed["TrainQueue"]["Properties"]
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {
+        "Fn::GetAtt": ["TrainDeadLetterQueue", "Arn"]
+    }
+    assert queue["VisibilityTimeout"] >= 6 * 900
+
+
+def _statements(role: dict[str, Any]) -> list[dict[str, Any]]:
+    return [s for p in role["Properties"].get("Policies", [])
+            for s in p["PolicyDocument"]["Statement"]]  # fmt: skip
+
+
+def test_iam_is_scoped_to_the_bucket_and_the_queue(transformed: dict[str, Any]) -> None:
+    roles = _of_type(transformed, "AWS::IAM::Role")
+    assert set(roles) == {"PredictFunctionRole", "ApiFunctionRole", "TrainWorkerRole"}
+    for name, role in roles.items():
+        managed = json.dumps(role["Properties"].get("ManagedPolicyArns", []))
+        assert "SQS" not in managed and "S3" not in managed, (name, managed)
+        for statement in _statements(role):
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [
+                statement["Action"]]  # fmt: skip
+            if not any(a.startswith(("s3:", "sqs:")) for a in actions):
+                continue
+            resources = statement["Resource"]
+            resources = resources if isinstance(resources, list) else [resources]
+            for resource in resources:
+                text = json.dumps(resource)
+                assert resource != "*" and ("ArtifactBucket" in text or "TrainQueue" in text), (
+                    name, statement)  # fmt: skip
+    predict = {
+        a
+        for s in _statements(roles["PredictFunctionRole"])
+        for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+    }
+    assert "sqs:SendMessage" not in predict and "s3:PutObject" in predict
+    api = json.dumps(_statements(roles["ApiFunctionRole"]))
+    assert "sqs:SendMessage" in api and "sqs:ReceiveMessage" not in api
+    worker = json.dumps(_statements(roles["TrainWorkerRole"]))
+    assert "sqs:ReceiveMessage" in worker and "sqs:SendMessage" not in worker
+
+
+def test_functions_run_the_handlers_on_a_runtime_onnxruntime_loads_on(
+    transformed: dict[str, Any],
+) -> None:
+    import functions.aws.handler as handler
+
+    zipped = {n: f["Properties"] for n, f in _of_type(transformed, "AWS::Lambda::Function").items()
+              if f["Properties"].get("PackageType") != "Image"}  # fmt: skip
+    assert set(zipped) == {"PredictFunction", "ApiFunction"}
+    for properties in zipped.values():
+        assert properties["Runtime"] == "python3.12"  # Amazon Linux 2023: glibc 2.34
+        module, _, attribute = properties["Handler"].rpartition(".")
+        assert module == "functions.aws.handler" and callable(getattr(handler, attribute))
+        variables = properties["Environment"]["Variables"]
+        assert "MLFN_JWT_SECRET" not in variables  # the secret stays in SSM
+        assert variables["MLFN_JWT_SECRET_PARAMETER"] == {"Fn::Sub": "/mlfn/${Stage}/jwt-secret"}
+        assert variables["MLFN_ENV"] == {"Ref": "Stage"}
+    assert zipped["ApiFunction"]["Environment"]["Variables"]["MLFN_SQS_QUEUE_URL"] == {
+        "Ref": "TrainQueue"
+    }
+
+
+def test_bucket_is_versioned_encrypted_private_and_expires_logs(
+    transformed: dict[str, Any],
+) -> None:
+    bucket = transformed["ArtifactBucket"]
+    assert bucket["DeletionPolicy"] == "Retain"
+    properties = bucket["Properties"]
+    assert properties["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert properties["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert all(properties["PublicAccessBlockConfiguration"].values())
+    rules = {r["Id"]: r for r in properties["LifecycleConfiguration"]["Rules"]}
+    assert rules["expire-logs"]["Prefix"] == "logs/"
+    for group in _of_type(transformed, "AWS::Logs::LogGroup").values():
+        assert group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+
+
+def test_stage_parameter_names_resources_and_outputs_the_api_url() -> None:
+    from samcli.yamlhelper import yaml_parse
+
+    template = yaml_parse(TEMPLATE.read_text())
+    assert template["Parameters"]["Stage"]["AllowedValues"] == ["dev", "qa", "staging", "prod"]
+    assert not any("secret" in name.lower() for name in template["Parameters"])
+    assert "execute-api" in template["Outputs"]["ApiUrl"]["Value"]["Fn::Sub"]
+    dockerfile = REPO / template["Resources"]["TrainWorker"]["Metadata"]["Dockerfile"]
+    text = dockerfile.read_text()
+    assert "FROM public.ecr.aws/lambda/python:3.12" in text
+    assert "download.pytorch.org/whl/cpu" in text  # CPU torch, not the CUDA build
