@@ -6,6 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 # torch is installed first, pinned: a range would let pip fetch a multi-GB CUDA build.
 TORCH := torch==2.13.0
 AZURITE := azurite@3.35
+SERVERLESS := serverless@3
 
 .PHONY: setup demo test lint format bench clean
 
@@ -14,7 +15,7 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet "$(TORCH)"
 	$(BIN)/python -m pip install --quiet -e ".[all,dev]"
-	mkdir -p .tools && npm install --prefix .tools --silent --no-audit --no-fund $(AZURITE)
+	mkdir -p .tools && npm install --prefix .tools --silent --no-audit --no-fund $(AZURITE) $(SERVERLESS)
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -41,4 +42,4 @@ bench: setup
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf .mlfn .pytest_cache .ruff_cache .mypy_cache
+	rm -rf .mlfn .build .aws-sam .serverless .pytest_cache .ruff_cache .mypy_cache
