@@ -45,7 +45,7 @@ def _dry_run(config: Path, capsys: pytest.CaptureFixture[str]) -> list[dict[str,
 def test_gcloud_lines_field_by_field(gcp_config: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bundle, api, worker = _dry_run(gcp_config, capsys)
     assert bundle["argv"][:3] == ["mlfn", "bundle", "gcp"]
-    assert api["argv"][:4] == worker["argv"][:3] + ["mlfn-iris-qa-api"]
+    assert api["argv"][:4] == [*worker["argv"][:3], "mlfn-iris-qa-api"]
     common = {
         "gen2": True, "runtime": "python311", "region": "europe-west1", "project": "acme-ml",
         "service-account": "mlfn-iris-qa@acme-ml.iam.gserviceaccount.com",

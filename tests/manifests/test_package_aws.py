@@ -27,7 +27,8 @@ class Context:
     invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:mlfn-predict"
     aws_request_id = "req-1"
 answer = handler(json.loads(sys.stdin.read()), Context())
-heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("sklearn", "torch", "pandas", "mlflow"))
+HEAVY = ("sklearn", "torch", "pandas", "mlflow")
+heavy = sorted(m for m in sys.modules if m.split(".")[0] in HEAVY)
 print(json.dumps({"answer": answer, "heavy": heavy, "path": sys.path}))
 """
 
