@@ -38,3 +38,19 @@ def aws_package(tmp_path_factory: pytest.TempPathFactory) -> Any:
     from core.deploy.bundle import package_aws
 
     return package_aws(REPO, REPO / ".build" / "aws")
+
+
+def sam_template(path: Path, transform: bool = False) -> dict[str, Any]:
+    """template.yaml as JSON (samtranslator's transform of it when `transform`)."""
+    import json
+    import subprocess
+    import sys
+
+    mode = "transform" if transform else "parse"
+    result = subprocess.run(
+        [sys.executable, "-m", "tests.manifests.sam_parse", str(path), mode],
+        cwd=REPO, env=offline_env(), capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    parsed: dict[str, Any] = json.loads(result.stdout)
+    return parsed

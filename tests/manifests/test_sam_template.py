@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 
 from tests.manifests.conftest import (
-    OFFLINE_AWS_ENV,
     PROTECTED_ROUTES,
     PUBLIC_ROUTES,
     REPO,
     offline_env,
+    sam_template,
 )
 
 TEMPLATE = REPO / "template.yaml"
@@ -42,34 +42,10 @@ def test_cfn_lint_passes() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-class _NoManagedPolicyLookups:
-    def load(self) -> dict[str, str]:
-        return {}
-
-
 @pytest.fixture(scope="module")
-def transformed(monkeypatch_module: pytest.MonkeyPatch) -> dict[str, Any]:
-    from samcli.yamlhelper import yaml_parse
-    from samtranslator.translator.transform import transform
-
-    for key, value in OFFLINE_AWS_ENV.items():
-        monkeypatch_module.setenv(key, value)
-    template = yaml_parse(TEMPLATE.read_text())
-    for resource in template["Resources"].values():  # transform() wants uploaded artifacts
-        properties = resource["Properties"]
-        if properties.get("PackageType") == "Image":
-            properties["ImageUri"] = "123456789012.dkr.ecr.us-east-1.amazonaws.com/mlfn:v1"
-        elif resource["Type"] == "AWS::Serverless::Function":
-            properties["CodeUri"] = "s3://deploy-artifacts/predict.zip"
-    parameters = {"ArtifactBucketName": "mlfn-iris-dev"}
-    result: dict[str, Any] = transform(template, parameters, _NoManagedPolicyLookups())
-    return result["Resources"]
-
-
-@pytest.fixture(scope="module")
-def monkeypatch_module() -> Any:
-    with pytest.MonkeyPatch.context() as patch:
-        yield patch
+def transformed() -> dict[str, Any]:
+    resources: dict[str, Any] = sam_template(TEMPLATE, transform=True)["Resources"]
+    return resources
 
 
 def _of_type(resources: dict[str, Any], kind: str) -> dict[str, Any]:
@@ -203,9 +179,7 @@ def test_bucket_is_versioned_encrypted_private_and_expires_logs(
 
 
 def test_stage_parameter_names_resources_and_outputs_the_api_url() -> None:
-    from samcli.yamlhelper import yaml_parse
-
-    template = yaml_parse(TEMPLATE.read_text())
+    template = sam_template(TEMPLATE)
     assert template["Parameters"]["Stage"]["AllowedValues"] == ["dev", "qa", "staging", "prod"]
     assert not any("secret" in name.lower() for name in template["Parameters"])
     assert "execute-api" in template["Outputs"]["ApiUrl"]["Value"]["Fn::Sub"]

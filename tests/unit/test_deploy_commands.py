@@ -39,9 +39,9 @@ def test_sam_lines_are_filled_from_the_environment() -> None:
 
 
 def test_every_override_is_a_template_parameter() -> None:
-    from samcli.yamlhelper import yaml_parse
+    from tests.manifests.conftest import sam_template
 
-    parameters = yaml_parse((REPO / "template.yaml").read_text())["Parameters"]
+    parameters = sam_template(REPO / "template.yaml")["Parameters"]
     _, _, deploy = steps_for("aws", load_settings(CONFIG, env="prod"), REPO)
     assert set(_overrides(deploy.argv)) <= set(parameters)
 
