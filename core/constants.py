@@ -7,6 +7,7 @@ ENV_ENV = "MLFN_ENV"
 ENV_STORE = "MLFN_STORE"
 ENV_TRACKING = "MLFN_TRACKING"  # "off" disables MLflow tracking
 ENV_MLFLOW_TRACKING_URI = "MLFLOW_TRACKING_URI"
+ENV_PROJECT_ROOT = "MLFN_PROJECT_ROOT"  # the checkout `mlfn package|bundle|deploy` read
 
 DEFAULT_CONFIG_PATH = "config/config.json"
 DEFAULT_PARSER_CONFIG_NAME = "project_parser_config.json"

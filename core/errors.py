@@ -97,3 +97,24 @@ class MissingScopeError(AccessDeniedError):
 class PayloadTooLargeError(MlfnError):
     status = 413
     code = "payload_too_large"
+
+
+class MissingToolError(MlfnError):
+    """A deploy needs a command-line tool (sam, gcloud, func...) that is not installed."""
+
+    status = 400
+    code = "missing_tool"
+
+
+class PackageTooLargeError(MlfnError):
+    """The deployment package is over the platform's size limit."""
+
+    status = 413
+    code = "package_too_large"
+
+
+class DeployError(MlfnError):
+    """A step of a deploy (a cloud tool's command) failed."""
+
+    status = 500
+    code = "deploy_failed"

@@ -13,7 +13,7 @@ from typing import Any
 from core import constants
 from core.config import Settings
 from core.errors import ConflictError, ValidationError
-from core.registry import METADATA_FILE, ONNX_FILE, ModelRegistry
+from core.registry import ONNX_FILE, ModelRegistry
 from core.storage import Store, open_store
 
 COPIED_METADATA_DROPPED = ("version", "model_name", "files")
@@ -99,5 +99,5 @@ def promote_to_env(
         "copied": not reused,
         "champion": pointer.version,
         "previous_champion": before.version if before else None,
-        "verified_files": sorted(set(metadata["files"]) | {METADATA_FILE}),
+        "verified_files": sorted(metadata["files"]),  # sha256 checked on read and read-back
     }

@@ -15,7 +15,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.errors import MlfnError, ValidationError
+from core import constants
+from core.errors import PackageTooLargeError, ValidationError
 
 CLOUDS = ("aws", "gcp", "azure")
 LAMBDA_UNZIPPED_LIMIT_MB = 250.0  # Lambda's hard limit for a zip function, layers included
@@ -35,10 +36,6 @@ PRUNED_UNDER = {
 }
 MB = 1024 * 1024
 TRAIN_REQUIREMENTS = "requirements-train.txt"
-
-
-class PackageTooLargeError(MlfnError):
-    status, code = 413, "package_too_large"
 
 
 @dataclass(frozen=True)
@@ -132,7 +129,8 @@ def _prune(site: Path) -> None:
         for part in parts:
             shutil.rmtree(site / package / part, ignore_errors=True)
     for directory in sorted(site.rglob("*"), reverse=True):
-        if directory.is_dir() and directory.name in PRUNED_DIRS and "core" not in directory.parts:
+        in_our_code = directory.relative_to(site).parts[0] in ("core", "functions", "config")
+        if directory.is_dir() and directory.name in PRUNED_DIRS and not in_our_code:
             shutil.rmtree(directory, ignore_errors=True)
 
 
@@ -215,7 +213,7 @@ def package_aws(
 
 def project_root() -> Path:
     """The checkout `mlfn` runs from: $MLFN_PROJECT_ROOT, else the current directory."""
-    root = Path(os.environ.get("MLFN_PROJECT_ROOT", ".")).resolve()
+    root = Path(os.environ.get(constants.ENV_PROJECT_ROOT, ".")).resolve()
     if not (root / "core").is_dir() or not (root / "functions").is_dir():
         raise ValidationError(
             f"{root} is not an mlfn project (no core/ and functions/); run from the checkout "

@@ -15,14 +15,14 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from core import constants
 from core.config import Settings
 from core.deploy.bundle import install_config, stage_bundle
-from core.errors import ConfigError, MlfnError, ValidationError
+from core.errors import ConfigError, DeployError, MissingToolError, ValidationError
 
 INSTALL_HINTS = {
     "sam": "pip install aws-sam-cli (it comes with `make setup`)",
@@ -42,7 +42,6 @@ class Step:
     argv: list[str]
     cwd: Path
     internal: bool = False  # runs `mlfn` itself: no external tool to check
-    env: dict[str, str] = field(default_factory=dict)
 
     def shell(self, root: Path) -> str:
         line = shlex.join(self.argv)
@@ -52,10 +51,6 @@ class Step:
 
     def to_dict(self, root: Path) -> dict[str, Any]:
         return {"argv": self.argv, "cwd": os.path.relpath(self.cwd, root)}
-
-
-class MissingToolError(MlfnError):
-    status, code = 400, "missing_tool"
 
 
 def _bucket(settings: Settings, scheme: str) -> str:
@@ -108,7 +103,7 @@ def aws_steps(settings: Settings, root: Path, tool: str = "sam") -> list[Step]:
     region = str(aws.get("region", "us-east-1"))
     memory = str(aws.get("memory_mb", 1024))
     issuer, audience = _jwt()
-    package = _mlfn("package", "aws", root=root)
+    package = _mlfn("package", "aws", *_config_args(settings, root), root=root)
     if tool == "serverless":
         params = {
             "bucket": bucket,
@@ -263,7 +258,7 @@ def run_steps(steps: list[Step], root: Path) -> None:
         print(f"$ {step.shell(root)}", file=sys.stderr, flush=True)
         result = subprocess.run(argv, cwd=step.cwd, check=False)  # noqa: S603
         if result.returncode != 0:
-            raise MlfnError(f"'{step.argv[0]}' failed (exit {result.returncode}); stopped there")
+            raise DeployError(f"'{step.argv[0]}' failed (exit {result.returncode}); stopped there")
 
 
 __all__ = ["Step", "prepare_bundles", "run_steps", "steps_for"]

@@ -22,6 +22,7 @@ from mangum import Mangum
 
 from core import constants
 from core.api import create_app
+from core.errors import ConfigError
 from core.jobs import run_job_by_id
 
 logger = Logger(service="mlfn")
@@ -33,7 +34,13 @@ def load_jwt_secret() -> None:
     if name and not os.environ.get(constants.ENV_JWT_SECRET):
         from aws_lambda_powertools.utilities import parameters
 
-        os.environ[constants.ENV_JWT_SECRET] = parameters.get_parameter(name, decrypt=True)
+        try:
+            secret = parameters.get_parameter(name, decrypt=True, force_fetch=True)
+        except parameters.exceptions.GetParameterError as exc:  # fail the cold start, clearly
+            raise ConfigError(
+                f"cannot read the JWT secret from SSM parameter {name}: {exc}"
+            ) from None
+        os.environ[constants.ENV_JWT_SECRET] = secret
 
 
 load_jwt_secret()

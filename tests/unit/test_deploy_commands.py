@@ -11,7 +11,8 @@ import pytest
 
 from core.cli import main
 from core.config import load_settings
-from core.deploy.commands import MissingToolError, Step, run_steps, steps_for
+from core.deploy.commands import Step, run_steps, steps_for
+from core.errors import DeployError, MissingToolError
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = REPO / "config" / "config.json"  # staging: s3://mlfn-iris-staging, us-east-1, 1024 MB
@@ -24,7 +25,8 @@ def _overrides(argv: list[str]) -> dict[str, str]:
 
 def test_sam_lines_are_filled_from_the_environment() -> None:
     package, build, deploy = steps_for("aws", load_settings(CONFIG, env="staging"), REPO)
-    assert package.argv == ["mlfn", "package", "aws"] and package.internal
+    assert package.argv == ["mlfn", "package", "aws", "--config", "config/config.json",
+                            "--env", "staging"] and package.internal  # fmt: skip
     assert build.argv == ["sam", "build", "--template-file", "template.yaml"]
     argv = deploy.argv
     assert argv[:2] == ["sam", "deploy"]
@@ -56,10 +58,13 @@ def test_serverless_line_passes_the_params_serverless_yml_needs() -> None:
     assert all(f"${{param:{name}" in text for name in params)
 
 
-def test_dry_run_prints_and_runs_nothing(capsys: pytest.CaptureFixture[str]) -> None:
+def test_dry_run_prints_and_runs_nothing(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # no tool at all: a real run would stop at once
     assert main(["deploy", "aws", "--env", "staging", "--config", str(CONFIG), "--dry-run"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == "mlfn package aws" and lines[1].startswith("sam build")
+    assert lines[0].startswith("mlfn package aws --config") and lines[1].startswith("sam build")
 
 
 def test_a_missing_tool_is_named_with_its_install_hint(
@@ -89,7 +94,7 @@ def test_steps_run_in_order_and_stop_at_the_first_failure(
     monkeypatch.setenv("PATH", str(tmp_path))
     steps = [Step(["gcloud", "one"], tmp_path), Step(["az", "two"], tmp_path),
              Step(["func", "three"], tmp_path)]  # fmt: skip
-    with pytest.raises(Exception, match=r"'az' failed \(exit 3\); stopped there"):
+    with pytest.raises(DeployError, match=r"'az' failed \(exit 3\); stopped there"):
         run_steps(steps, tmp_path)
     assert (tmp_path / "calls.log").read_text().splitlines() == ["gcloud one", "az two"]
 
