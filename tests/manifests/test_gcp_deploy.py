@@ -42,13 +42,16 @@ def _dry_run(config: Path, capsys: pytest.CaptureFixture[str]) -> list[dict[str,
     return json.loads(capsys.readouterr().out)
 
 
-def _gcloud_parses(steps: list[dict[str, Any]], tmp_path: Path) -> None:
+def _gcloud_parses(config: Path, steps: list[dict[str, Any]], tmp_path: Path) -> None:
     """Where gcloud is installed (it is not on every machine, nor installable from the
     registries here), it parses each line: with no account it stops at credentials (exit 1),
-    which comes after the flags parsed; a bad flag exits 2 before that."""
+    which comes after the flags parsed; a bad flag exits 2 before that. As in a real deploy,
+    the bundle step runs first: gcloud reads the env-vars file it writes."""
     gcloud = shutil.which("gcloud")
     if gcloud is None:
         return
+    shutil.rmtree(REPO / ".build" / "gcp", ignore_errors=True)
+    assert main(["bundle", "gcp", "--env", "qa", "--config", str(config)]) == 0
     env = {**os.environ, "CLOUDSDK_CONFIG": str(tmp_path / "gcloud"),
            "CLOUDSDK_CORE_DISABLE_PROMPTS": "1", "GCE_METADATA_HOST": "127.0.0.1:9",
            "GCE_METADATA_IP": "127.0.0.1:9"}  # fmt: skip
@@ -83,7 +86,7 @@ def test_gcloud_lines_field_by_field(
         **common, "source": ".build/gcp/worker", "entry-point": "worker",
         "trigger-topic": "mlfn-iris-qa-training", "no-allow-unauthenticated": True,
         "memory": "4Gi", "cpu": "2", "timeout": "540s", "retry": True}  # fmt: skip
-    _gcloud_parses([api, worker], tmp_path)
+    _gcloud_parses(gcp_config, [api, worker], tmp_path)
     import functions.gcp.main as entry
 
     assert callable(entry.api) and callable(entry.worker)  # the two entry points exist
