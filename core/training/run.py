@@ -48,13 +48,18 @@ def library_versions() -> dict[str, str]:
 
 
 def _export(
-    best: Candidate, schema: list[dict[str, str]], split: Any, task: str
+    best: Candidate, schema: list[dict[str, str]], split: Any, task: str, timings: dict[str, float]
 ) -> tuple[Any, dict[str, bytes], ParityReport, dict[str, Any] | None]:
-    """The files of the new version: ONNX when it has parity, else the native safe artifact."""
+    """The files of the new version: ONNX when it has parity, else the native safe artifact.
+    Records the seconds spent converting and checking parity in `timings`."""
+    started = time.perf_counter()
     try:
         onnx_model = to_onnx(best.pipeline, schema, task)
         model_bytes = onnx_model.SerializeToString()
+        converted = time.perf_counter()
+        timings["export_seconds"] = round(converted - started, 3)
         parity = parity_check(model_bytes, best.pipeline, split.X_test, schema, task)
+        timings["parity_seconds"] = round(time.perf_counter() - converted, 3)
     except ExportError as exc:
         onnx_model, parity = (
             None,
@@ -136,9 +141,8 @@ def train(
             )
             progress.advance(task_id)
     best = best_candidate(candidates, config.metric)
-    export_started = time.perf_counter()
-    onnx_model, files, parity, native = _export(best, schema, split, config.task)
-    export_seconds = time.perf_counter() - export_started
+    timings: dict[str, float] = {}
+    onnx_model, files, parity, native = _export(best, schema, split, config.task, timings)
 
     promote, reason, champion_metrics = _decide(
         registry, champion, split, schema, settings, best.metrics, parity.ok, force
@@ -196,7 +200,7 @@ def train(
         "system": metadata["system"],
         "store": store.uri,
         "env": settings.env,
-        "export_seconds": round(export_seconds, 3),
+        **timings,
     }
     tracking_started = time.perf_counter()
     try:

@@ -1,0 +1,285 @@
+"""bench/results.md and bench/results.png from the results of `python -m bench`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+GOALS = {
+    "cold_start_ratio": 0.25,
+    "overhead_p50_ms": 1.0,
+    "overhead_p99_ms": 3.0,
+    "throughput_ratio": 2.0,
+    "zip_unzipped_mb": 150.0,
+    "peak_rss_mb": 200.0,
+}
+DOORS = ("aws_handler_http_v2", "gcp_entry_point", "azure_http_function", "serve_app_asgi")
+
+
+def _mark(ok: bool) -> str:
+    return "met" if ok else "**missed**"
+
+
+def _cold_start(serving: dict[str, Any]) -> list[str]:
+    lines = [
+        "## 1. Cold start: process start to the first correct /predict (model on the S3 emulator)",
+        "",
+        "| model | Lambda handler under RIE (s) | `mlfn serve` (s) | `mlflow models serve` (s) "
+        "| RIE ÷ MLflow | serve ÷ MLflow | goal ≤ 0.25 |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for model, row in serving.items():
+        cold = row["cold_start"]
+        medians = cold["median_seconds"]
+        ratios = (cold["ratio_lambda_rie_over_mlflow"], cold["ratio_mlfn_serve_over_mlflow"])
+        lines.append(
+            f"| {model} | {medians['lambda_rie']} | {medians['mlfn_serve']} | "
+            f"{medians['mlflow_serve']} | {ratios[0]} | {ratios[1]} | "
+            f"{_mark(max(ratios) <= GOALS['cold_start_ratio'])} |"
+        )
+    runs = next(iter(serving.values()))["cold_start"]["runs"]
+    return [*lines, "", f"Medians of {runs} fresh processes each, the three interleaved.", ""]
+
+
+def _overhead(doors: dict[str, Any]) -> list[str]:
+    bare = doors["bare_onnxruntime"]
+    lines = [
+        "## 2. Per-request overhead, in-process and warm (random forest, "
+        f"{bare['calls']:,} calls each)",
+        "",
+        f"Bare onnxruntime `session.run` on the same row: p50 {bare['p50_ms']} ms, "
+        f"p99 {bare['p99_ms']} ms. The Predictor (validation, ONNX, answer): p50 "
+        f"{doors['bare_predictor']['p50_ms']} ms.",
+        "",
+        "| door | p50 / p99 (ms) | overhead p50 (goal ≤ 1 ms) | overhead p99 (goal ≤ 3 ms) |",
+        "|---|---|---|---|",
+    ]
+    for name in DOORS:
+        row = doors[name]
+        lines.append(
+            f"| {name} | {row['p50_ms']} / {row['p99_ms']} | {row['overhead_p50_ms']} "
+            f"({_mark(row['overhead_p50_ms'] <= GOALS['overhead_p50_ms'])}) | "
+            f"{row['overhead_p99_ms']} "
+            f"({_mark(row['overhead_p99_ms'] <= GOALS['overhead_p99_ms'])}) |"
+        )
+    imports = ", ".join(f"{k} {v} ms" for k, v in doors["cold_import_ms"].items())
+    return [*lines, "", f"Cold import of each handler module (median of 5): {imports}.", ""]
+
+
+def _throughput(serving: dict[str, Any]) -> list[str]:
+    first = next(iter(serving.values()))["throughput"]
+    lines = [
+        "## 3. Throughput: one-row `dataframe_split` /predict, concurrency "
+        f"{first['concurrency']}, {first['seconds_each']} s per run, alternated "
+        f"{first['alternations']}× ({first['tool']})",
+        "",
+        "| model | server | requests/s | p50 (ms) | p99 (ms, worst run) | errors |",
+        "|---|---|---|---|---|---|",
+    ]
+    for model, row in serving.items():
+        for name, summary in row["throughput"]["summary"].items():
+            lines.append(
+                f"| {model} | {name} | {summary['requests_per_s']} | {summary['p50_ms']} | "
+                f"{summary['p99_ms']} | {summary['errors']} |"
+            )
+    lines.append("")
+    for model, row in serving.items():
+        summary = row["throughput"]["summary"]
+        ratio = row["throughput"]["ratio_requests_per_s"]
+        p99_ok = summary["mlfn_serve"]["p99_ms"] <= summary["mlflow_serve"]["p99_ms"]
+        lines.append(
+            f"- {model}: {ratio}× MLflow's requests/s (goal ≥ 2: "
+            f"{_mark(ratio >= GOALS['throughput_ratio'])}); p99 no worse: {_mark(p99_ok)}"
+        )
+    return [*lines, ""]
+
+
+def _batches(serving: dict[str, Any]) -> list[str]:
+    lines = [
+        "## 4. Batch: rows/s with 1, 100 and 10,000 rows per request (one client, sequential)",
+        "",
+        "| model | server | 1 row | 100 rows | 10,000 rows |",
+        "|---|---|---|---|---|",
+    ]
+    for model, row in serving.items():
+        for name, sizes in row["throughput"]["batch_rows_per_s"].items():
+            cells = " | ".join(f"{sizes[n]['rows_per_s']:,.0f}" for n in ("1", "100", "10000"))
+            lines.append(f"| {model} | {name} | {cells} |")
+    return [*lines, ""]
+
+
+def _size_and_memory(size: dict[str, Any], serving: dict[str, Any]) -> list[str]:
+    lines = [
+        "## 5. Size and memory",
+        "",
+        f"AWS predict zip: {size['zip_mb']} MB zipped, **{size['unzipped_mb']} MB unzipped** "
+        f"(goal ≤ {GOALS['zip_unzipped_mb']:.0f}: "
+        f"{_mark(size['unzipped_mb'] <= GOALS['zip_unzipped_mb'])}; Lambda's limit 250), "
+        f"{size['files']:,} files. Largest: "
+        + ", ".join(f"{name} {mb} MB" for name, mb in size["largest"][:6])
+        + ".",
+        "",
+        "| model | server | peak RSS of the serving process after "
+        f"{next(iter(serving.values()))['memory']['mlfn_serve']['requests']:,} requests (MB) "
+        "| all its processes (MB) |",
+        "|---|---|---|---|",
+    ]
+    for model, row in serving.items():
+        for name, memory in row["memory"].items():
+            lines.append(
+                f"| {model} | {name} | {memory['largest_process_mb']} | "
+                f"{memory['all_processes_mb']} |"
+            )
+    return [*lines, ""]
+
+
+def _training(train: dict[str, Any]) -> list[str]:
+    lines = [
+        f"## 6. Training: `mlfn train` vs a plain scikit-learn fit ({train['rows']:,} rows × "
+        f"{train['features']} features)",
+        "",
+        "| model | tracking | mlfn train (s) | fit | ONNX export | parity check | tracking "
+        "| artifact MB |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for model in ("logistic_regression", "random_forest"):
+        for tracking in ("off", "on"):
+            row = train[f"{model}_tracking_{tracking}"]
+            lines.append(
+                f"| {model} | {tracking} | {row['mlfn_train_seconds']} | {row['fit_seconds']} | "
+                f"{row['export_seconds']} | {row['parity_seconds']} | {row['tracking_seconds']} | "
+                f"{row['artifact_mb']} |"
+            )
+        plain = train[f"{model}_plain_sklearn_fit_seconds"]
+        lines.append(f"| {model} | plain fit | {plain} | | | | | |")
+    models = ("logistic_regression", "random_forest")
+    ratios = ", ".join(f"{m} {train[f'{m}_ratio_mlfn_over_plain']}×" for m in models)
+    return [*lines, "", f"mlfn train (tracking off) ÷ plain fit: {ratios}.", ""]
+
+
+def _extras(results: dict[str, Any]) -> list[str]:
+    lines = ["## Also measured", "", "Single-row predict, in-process (2,000 calls):", ""]
+    for model, row in results["predict_latency"].items():
+        lines.append(
+            f"- {model}: ONNX Predictor p50 {row['onnx_predictor']['p50_ms']} ms vs the sklearn "
+            f"pipeline {row['sklearn_pipeline']['p50_ms']} ms ({row['speedup_p50']}×)"
+        )
+    lines += ["", "First load of the champion from each store (median of 7):", ""]
+    for store, row in results["store_roundtrip"].items():
+        lines.append(f"- {store}: {row['first_load_ms_median']} ms")
+    return [*lines, ""]
+
+
+def _before_after(results: dict[str, Any], before: dict[str, Any] | None) -> list[str]:
+    if not before:
+        return []
+    lines = [
+        "## Before and after the fixes",
+        "",
+        f"Before: {before['measured_at']} ({before.get('label', 'baseline')}), same machine.",
+        "",
+        "| figure | before | after |",
+        "|---|---|---|",
+    ]
+    for name in DOORS:
+        if name in before.get("doors", {}):
+            lines.append(
+                f"| {name} overhead p50 / p99 (ms) | {before['doors'][name]['overhead_p50_ms']} / "
+                f"{before['doors'][name]['overhead_p99_ms']} | "
+                f"{results['doors'][name]['overhead_p50_ms']} / "
+                f"{results['doors'][name]['overhead_p99_ms']} |"
+            )
+    for model, row in before.get("serving", {}).items():
+        after = results["serving"][model]
+        lines.append(
+            f"| {model} throughput ratio | {row['throughput']['ratio_requests_per_s']}× | "
+            f"{after['throughput']['ratio_requests_per_s']}× |"
+        )
+        lines.append(
+            f"| {model} cold start RIE ÷ MLflow | "
+            f"{row['cold_start']['ratio_lambda_rie_over_mlflow']} | "
+            f"{after['cold_start']['ratio_lambda_rie_over_mlflow']} |"
+        )
+    if "size" in before:
+        lines.append(
+            f"| predict zip unzipped MB | {before['size']['unzipped_mb']} | "
+            f"{results['size']['unzipped_mb']} |"
+        )
+    return [*lines, ""]
+
+
+def markdown(results: dict[str, Any], before: dict[str, Any] | None = None) -> str:
+    serving = results["serving"]
+    lines = [
+        "# mlfn benchmarks, side by side with `mlflow models serve`",
+        "",
+        f"Measured {results['measured_at']} on {results['machine']}; the same ONNX model for "
+        "every figure (`mlfn train` on examples/iris, logged to MLflow by the same run).",
+        "",
+        "![charts](results.png)",
+        "",
+        *_cold_start(serving),
+        *_overhead(results["doors"]),
+        *_throughput(serving),
+        *_batches(serving),
+        *_size_and_memory(results["size"], serving),
+        *_training(results["train_time"]),
+        *_before_after(results, before),
+        *_extras(results),
+    ]
+    return "\n".join(lines)
+
+
+def chart(results: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    serving = results["serving"]
+    models = list(serving)
+    names = ("lambda_rie", "mlfn_serve", "mlflow_serve")
+    figure, axes = plt.subplots(2, 2, figsize=(12, 8))
+    width = 0.8 / len(names)
+    for offset, name in enumerate(names):
+        axes[0][0].bar(
+            [i + offset * width for i in range(len(models))],
+            [serving[m]["cold_start"]["median_seconds"][name] for m in models],
+            width,
+            label=name,
+        )
+    axes[0][0].set(title="Cold start to first correct answer (s, median)", ylabel="seconds")
+    axes[0][0].set_xticks([i + width for i in range(len(models))], models)
+    axes[0][0].legend()
+    for offset, name in enumerate(("mlfn_serve", "mlflow_serve")):
+        axes[0][1].bar(
+            [i + offset * 0.4 for i in range(len(models))],
+            [serving[m]["throughput"]["summary"][name]["requests_per_s"] for m in models],
+            0.4,
+            label=name,
+        )
+    axes[0][1].set(title="One-row throughput, concurrency 10 (requests/s)")
+    axes[0][1].set_xticks([i + 0.2 for i in range(len(models))], models)
+    axes[0][1].legend()
+    doors = results["doors"]
+    axes[1][0].bar([d.replace("_", "\n", 1) for d in DOORS],
+                   [doors[d]["overhead_p50_ms"] for d in DOORS], label="p50")  # fmt: skip
+    axes[1][0].plot([d.replace("_", "\n", 1) for d in DOORS],
+                    [doors[d]["overhead_p99_ms"] for d in DOORS], "ro", label="p99")  # fmt: skip
+    axes[1][0].axhline(GOALS["overhead_p50_ms"], color="grey", linestyle="--", label="p50 goal")
+    axes[1][0].set(title="Per-request overhead over onnxruntime (ms)")
+    axes[1][0].legend()
+    for offset, name in enumerate(names):
+        axes[1][1].bar(
+            [i + offset * width for i in range(len(models))],
+            [serving[m]["memory"][name]["largest_process_mb"] for m in models],
+            width,
+            label=name,
+        )
+    axes[1][1].axhline(GOALS["peak_rss_mb"], color="grey", linestyle="--", label="goal")
+    axes[1][1].set(title="Peak RSS of the serving process (MB)")
+    axes[1][1].set_xticks([i + width for i in range(len(models))], models)
+    axes[1][1].legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=90)
+    plt.close(figure)
