@@ -38,7 +38,9 @@ format: setup
 	$(BIN)/ruff format core functions tests bench examples
 	$(BIN)/ruff check --fix core functions tests bench examples
 
-bench: setup
+bench: setup  # wrk (Debian) drives the throughput runs; without it an async httpx client does
+	@command -v wrk >/dev/null || apt-get install -y -q wrk >/dev/null 2>&1 || \
+		echo "bench: wrk is not installed (apt-get install wrk); using the async httpx client"
 	$(BIN)/python -m bench
 
 clean:

@@ -116,7 +116,7 @@ def _size_and_memory(size: dict[str, Any], serving: dict[str, Any]) -> list[str]
         f"(goal ≤ {GOALS['zip_unzipped_mb']:.0f}: "
         f"{_mark(size['unzipped_mb'] <= GOALS['zip_unzipped_mb'])}; Lambda's limit 250), "
         f"{size['files']:,} files. Largest: "
-        + ", ".join(f"{name} {mb} MB" for name, mb in size["largest"][:6])
+        + ", ".join(f"{item['path']} {item['mb']} MB" for item in size["largest"][:6])
         + ".",
         "",
         "| model | server | peak RSS of the serving process after "

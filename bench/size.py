@@ -9,8 +9,6 @@ from typing import Any
 
 from bench.common import REPO
 
-BUDGET_MB = 150.0
-
 
 def run() -> dict[str, Any]:
     from core.deploy.bundle import package_aws
@@ -18,5 +16,4 @@ def run() -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         report = package_aws(REPO, Path(tmp), REPO / "config" / "config.json").to_dict()
     report.pop("zip")
-    report["budget_mb"] = BUDGET_MB
     return report

@@ -1,0 +1,88 @@
+"""The benchmark's own parsing and reporting (no timings are asserted: `make bench` measures)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bench.loadgen import parse_wrk
+from bench.report import markdown
+
+# What wrk 4.1.0 (Debian) printed against a server answering every POST with 501.
+WRK_OUTPUT = """Running 1s test @ http://127.0.0.1:8765/
+  1 threads and 2 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency     2.07ms    1.85ms   9.47ms   83.47%
+    Req/Sec     1.05k   296.40     1.41k    70.00%
+  Latency Distribution
+     50%  812.00us
+     75%    2.73ms
+     90%    4.86ms
+     99%    1.14s
+  1048 requests in 1.00s, 568.01KB read
+  Socket errors: connect 0, read 2, write 0, timeout 1
+  Non-2xx or 3xx responses: 1048
+Requests/sec:   1047.18
+Transfer/sec:    567.57KB
+"""
+
+
+def test_wrk_output_parsed_with_units_and_errors() -> None:
+    parsed = parse_wrk(WRK_OUTPUT, 1)
+    assert parsed == {
+        "tool": "wrk", "seconds": 1, "requests": 1048, "requests_per_s": 1047.2,
+        "p50_ms": 0.812, "p99_ms": 1140.0, "errors": 1048 + 3}  # fmt: skip
+
+
+def _results(rps: tuple[float, float], overhead_p50: float) -> dict[str, object]:
+    door = {"calls": 2000, "p50_ms": 1.0, "p99_ms": 2.0, "overhead_p50_ms": overhead_p50,
+            "overhead_p99_ms": 1.5}  # fmt: skip
+    throughput = {
+        "concurrency": 10, "seconds_each": 20, "alternations": 2, "tool": "wrk",
+        "summary": {"mlfn_serve": {"requests_per_s": rps[0], "p50_ms": 5, "p99_ms": 9, "errors": 0},
+                    "mlflow_serve": {"requests_per_s": rps[1], "p50_ms": 9, "p99_ms": 20,
+                                     "errors": 0}},
+        "ratio_requests_per_s": round(rps[0] / rps[1], 2),
+        "batch_rows_per_s": {name: {n: {"rows_per_s": 10.0} for n in ("1", "100", "10000")}
+                             for name in ("mlfn_serve", "mlflow_serve")},
+    }  # fmt: skip
+    memory = {"requests": 1000, "largest_process_mb": 120.0, "all_processes_mb": 130.0}
+    train_row = {"mlfn_train_seconds": 3, "fit_seconds": 1, "export_seconds": 0.5,
+                 "parity_seconds": 0.2, "tracking_seconds": 0, "artifact_mb": 1}  # fmt: skip
+    return {
+        "measured_at": "now", "machine": "test",
+        "serving": {"random_forest": {
+            "cold_start": {"runs": 5, "median_seconds": {"lambda_rie": 1, "mlfn_serve": 1,
+                                                         "mlflow_serve": 8},
+                           "ratio_lambda_rie_over_mlflow": 0.125,
+                           "ratio_mlfn_serve_over_mlflow": 0.125},
+            "throughput": throughput,
+            "memory": dict.fromkeys(("lambda_rie", "mlfn_serve", "mlflow_serve"), memory)}},
+        "doors": {"bare_onnxruntime": {"calls": 2000, "p50_ms": 0.05, "p99_ms": 0.1},
+                  "bare_predictor": {"p50_ms": 0.07},
+                  "cold_import_ms": {"aws": 700.0},
+                  **dict.fromkeys(("aws_handler_http_v2", "gcp_entry_point",
+                                   "azure_http_function", "serve_app_asgi"), door)},
+        "size": {"zip_mb": 50, "unzipped_mb": 140.0, "files": 10,
+                 "largest": [{"path": "onnxruntime", "mb": 68.6}]},
+        "train_time": {"rows": 100_000, "features": 20,
+                       **{f"{m}_tracking_{t}": train_row for m in ("logistic_regression",
+                          "random_forest") for t in ("off", "on")},
+                       **{f"{m}_{k}": 2.0 for m in ("logistic_regression", "random_forest")
+                          for k in ("plain_sklearn_fit_seconds", "ratio_mlfn_over_plain")}},
+        "predict_latency": {}, "store_roundtrip": {},
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("rps", "overhead", "missed"),
+    [((400.0, 150.0), 0.6, 0), ((250.0, 150.0), 0.6, 1), ((400.0, 150.0), 1.4, 4)],
+)
+def test_report_marks_each_missed_goal(
+    rps: tuple[float, float], overhead: float, missed: int, tmp_path: Path
+) -> None:
+    text = markdown(_results(rps, overhead))  # type: ignore[arg-type]
+    assert text.count("**missed**") == missed
+    assert f"{round(rps[0] / rps[1], 2)}× MLflow's requests/s" in text  # noqa: RUF001
+    assert "140.0 MB unzipped" in text and "onnxruntime 68.6 MB" in text
