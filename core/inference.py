@@ -151,6 +151,16 @@ class Predictor:
         except NotFoundError as exc:
             raise ModelUnavailableError(exc.message) from None
 
+    def is_warm(self) -> bool:
+        """True when the next predict needs no store I/O: the champion is loaded, its pointer
+        was checked within champion_ttl, and the prediction log will not write a batch."""
+        fresh = (
+            self._version is not None
+            and time.monotonic() - self._checked_at < self.champion_ttl
+            and (self.registry.store.uri, self.registry.name, self._version) in _SESSIONS
+        )
+        return fresh and (self.log is None or not self.log.flush_due())
+
     def predict(self, rows: Any, request_id: str | None = None) -> dict[str, Any]:
         started = time.perf_counter()
         model = self.current()

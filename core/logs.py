@@ -65,6 +65,13 @@ class PredictionLog:
         if due:
             self.flush()
 
+    def flush_due(self) -> bool:
+        """Whether the next record would write a batch to the store (I/O)."""
+        with self._lock:
+            return len(self._lines) + 1 >= self.batch_size or (
+                bool(self._lines) and time.monotonic() - self._since >= self.max_age
+            )
+
     def flush(self) -> str | None:
         """Write what is buffered as one new object; returns its key (None when empty)."""
         with self._lock:

@@ -127,7 +127,7 @@ def aws_project(moto_server, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         import functions.aws.handler as handler
 
         handler = importlib.reload(handler)  # a cold start with this environment
-        services = handler.app.state.get_services()  # built now, while the environment is set
+        services = handler.app.state.build_services()  # built now, while the environment is set
         assert services.store.uri == settings.store_uri
         yield {
             "handler": handler,
@@ -311,7 +311,7 @@ def azure_project(azurite_server, aws_project: dict, tmp_path_factory) -> Iterat
         import functions.azure.function_app as function_app
 
         function_app = importlib.reload(function_app)  # a cold start with this environment
-        function_app.api.state.get_services()  # built now, while the environment is set
+        function_app.api.state.build_services()  # built now, while the environment is set
         functions = {f.get_function_name(): f for f in function_app.app.get_functions()}
         door, loop = azure_door(functions)
         yield {"door": door, "functions": functions, "store": store, "env": dict(os.environ)}

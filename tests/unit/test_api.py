@@ -281,3 +281,44 @@ def test_a_body_without_content_type_is_json(api) -> None:
     assert "content-type" not in request.headers  # as API Gateway forwards a bare body
     answer = client.send(request)
     assert answer.status_code == 200 and answer.json()["predictions"] == ["setosa"]
+
+
+def test_warm_small_predictions_stay_on_the_event_loop(api, monkeypatch) -> None:
+    """A warm one-row /predict runs on the event loop (no thread-pool hop); loading the model,
+    big batches and a prediction-log flush (store I/O) go to the thread pool."""
+    import threading
+
+    from core.api import app as app_module
+    from core.logs import PredictionLog
+
+    client, services = api
+    threads: list[str] = []
+    real_predict = services.predictor.predict
+
+    def recording(rows, request_id=None):
+        threads.append(threading.current_thread().name)
+        return real_predict(rows, request_id)
+
+    monkeypatch.setattr(services.predictor, "predict", recording)
+    monkeypatch.setattr(app_module, "INLINE_PREDICT_ROWS", 3)
+    loop_thread = []
+
+    async def where() -> None:
+        loop_thread.append(threading.current_thread().name)
+
+    client.portal.call(where)  # the thread the app's event loop runs in
+
+    def post(rows: int) -> None:
+        answer = client.post("/predict", json={"instances": [ROW] * rows}, headers=token("predict"))
+        assert answer.status_code == 200, answer.text
+
+    post(1)  # cold: the champion is read from the store
+    post(1)
+    post(3)
+    post(4)  # over INLINE_PREDICT_ROWS
+    services.predictor.log = PredictionLog(services.store, batch_size=2)
+    post(1)  # buffered
+    post(1)  # this one writes the batch
+    on_loop = [name == loop_thread[0] for name in threads]
+    assert on_loop == [False, True, True, False, True, False]
+    assert len(services.store.list("logs/predictions/")) == 1
