@@ -191,12 +191,11 @@ def test_models_health_ready_metrics_openapi(api) -> None:
     text = client.get("/metrics").text
     assert 'mlfn_predictions_total{model_version="1"} 2.0' in text
     assert 'mlfn_requests_total{method="POST",route="/predict",status="200"}' in text
-    assert set(client.get("/openapi.json").json()["paths"]) >= {
-        "/predict",
-        "/train",
-        "/retrain",
-        "/jobs/{job_id}",
-    }
+    openapi = client.get("/openapi.json").json()
+    assert set(openapi["paths"]) >= {"/predict", "/train", "/retrain", "/jobs/{job_id}"}
+    assert openapi["components"]["securitySchemes"]["bearerJWT"]["scheme"] == "bearer"
+    assert openapi["paths"]["/predict"]["post"]["security"] == [{"bearerJWT": []}]
+    assert "security" not in openapi["paths"]["/health"]["get"]
     assert client.get("/nowhere").json()["error"]["code"] == "not_found"
 
 

@@ -142,3 +142,34 @@ def test_rs256_from_jwks_with_rate_limited_refresh() -> None:
     hs_token = mint_token(SECRET, ["predict"])
     with pytest.raises(AuthenticationError, match="'HS256' are not accepted"):
         auth.authenticate(bearer(hs_token))  # no secret configured: HS256 is not an option
+
+
+def test_a_verified_token_is_remembered_until_its_exp(monkeypatch: pytest.MonkeyPatch) -> None:
+    import core.auth
+
+    decodes = []
+    real_decode = jwt.decode
+    monkeypatch.setattr(jwt, "decode", lambda *a, **k: decodes.append(1) or real_decode(*a, **k))
+    auth = Authenticator(SETTINGS)
+    token = jwt.encode(claims(exp=int(time.time()) + 120), SECRET, algorithm="HS256")
+    for _ in range(3):
+        assert auth.authenticate(bearer(token)).subject == "alice"
+    assert len(decodes) == 1  # verified once, then remembered by its exact text
+    forged = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
+    with pytest.raises(AuthenticationError, match="invalid token"):
+        auth.authenticate(bearer(forged))  # another text: verified, and refused
+    assert len(decodes) == 2
+    now = time.time()
+    monkeypatch.setattr(core.auth.time, "time", lambda: now + 121)
+    auth.authenticate(bearer(token))  # past its exp by the cache's clock: verified again
+    assert len(decodes) == 3
+
+
+def test_remembered_tokens_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    import core.auth
+
+    monkeypatch.setattr(core.auth, "VERIFIED_MAX_TOKENS", 3)
+    auth = Authenticator(SETTINGS)
+    for subject in ("a", "b", "c", "d"):
+        auth.authenticate(bearer(jwt.encode(claims(sub=subject), SECRET, algorithm="HS256")))
+    assert len(auth._verified) <= 3
