@@ -101,7 +101,6 @@ def run() -> dict[str, Any]:
 
 def _doors(body: bytes, token: str) -> tuple[dict[str, Any], Any]:
     import azure.functions as func
-    from fastapi.testclient import TestClient
     from starlette.requests import Request
 
     import functions.aws.handler as aws
@@ -175,13 +174,10 @@ def _doors(body: bytes, token: str) -> tuple[dict[str, Any], Any]:
             azure_app.app.startup_task_done = False
         loop.close()
 
-    client = TestClient(aws.app)  # the same create_app() as `mlfn serve`
-
+    # `mlfn serve` is measured over HTTP (bench/serving.py): in-process, Starlette's
+    # TestClient would time its own thread hops more than the app.
     return {  # the AWS handler leaves the event as it was: one event serves every call
         "aws_handler_http_v2": lambda: aws.handler(event, context),
         "gcp_entry_point": gcp_call,
         "azure_http_function": azure_call,
-        "serve_app_asgi": lambda: client.post(
-            "/predict", content=body, headers={"Authorization": f"Bearer {token}"}
-        ),
     }, close

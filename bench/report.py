@@ -13,7 +13,7 @@ GOALS = {
     "zip_unzipped_mb": 150.0,
     "peak_rss_mb": 200.0,
 }
-DOORS = ("aws_handler_http_v2", "gcp_entry_point", "azure_http_function", "serve_app_asgi")
+DOORS = ("aws_handler_http_v2", "gcp_entry_point", "azure_http_function")
 
 
 def _mark(ok: bool) -> str:
