@@ -30,10 +30,17 @@ LAMBDA_PLATFORMS = ("manylinux_2_28_x86_64", "manylinux_2_17_x86_64")
 ROOT_FILES = {"aws": (), "gcp": (), "azure": ("function_app.py", "host.json")}
 # Parts of installed wheels that the serving path never imports.
 PRUNED_DIRS = frozenset({"__pycache__", "tests"})
-PRUNED_UNDER = {
-    "onnxruntime": ("tools", "transformers", "quantization", "datasets", "backend"),
+PRUNED_UNDER = {  # glob patterns under each package
+    "onnxruntime": ("tools", "transformers", "quantization", "datasets", "backend",
+                    # The C API library (35 MB): the Python binding is self-contained and
+                    # never loads it (no NEEDED entry, no dlopen in the package).
+                    "capi/libonnxruntime.so*"),
     "numpy": ("f2py", "distutils", "_pyinstaller", "typing", "doc"),
-}
+}  # fmt: skip
+# The AWS services the predict and API functions call: S3 (the store), SQS (the training
+# queue), SSM and Secrets Manager (the JWT secret), STS (credential providers). The models
+# of the other ≈400 services in botocore/data and boto3/data (18 MB) are left out.
+AWS_SERVICES = frozenset({"s3", "sqs", "ssm", "secretsmanager", "sts"})
 MB = 1024 * 1024
 TRAIN_REQUIREMENTS = "requirements-train.txt"
 
@@ -124,10 +131,23 @@ def _pip_install_for_lambda(requirements: Path, target: Path) -> None:
         raise ValidationError(f"pip could not install {requirements}: {result.stderr.strip()}")
 
 
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path)
+    else:
+        path.unlink()
+
+
 def _prune(site: Path) -> None:
-    for package, parts in PRUNED_UNDER.items():
-        for part in parts:
-            shutil.rmtree(site / package / part, ignore_errors=True)
+    for package, patterns in PRUNED_UNDER.items():
+        for pattern in patterns:
+            for path in sorted((site / package).glob(pattern)):
+                _remove(path)
+    for models in (site / "botocore" / "data", site / "boto3" / "data"):
+        if models.is_dir():
+            for service in models.iterdir():
+                if service.is_dir() and service.name not in AWS_SERVICES:
+                    shutil.rmtree(service)
     for directory in sorted(site.rglob("*"), reverse=True):
         in_our_code = directory.relative_to(site).parts[0] in ("core", "functions", "config")
         if directory.is_dir() and directory.name in PRUNED_DIRS and not in_our_code:

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from core.auth import mint_token
-from core.deploy.bundle import LAMBDA_UNZIPPED_LIMIT_MB, lambda_python
+from core.deploy.bundle import LAMBDA_UNZIPPED_LIMIT_MB, PREDICT_BUDGET_MB, lambda_python
 from tests.manifests.conftest import REPO
 
 HEAVY = ("sklearn/", "torch/", "pandas/", "mlflow/", "skl2onnx/", "scipy/")
@@ -29,7 +29,16 @@ class Context:
 answer = handler(json.loads(sys.stdin.read()), Context())
 HEAVY = ("sklearn", "torch", "pandas", "mlflow")
 heavy = sorted(m for m in sys.modules if m.split(".")[0] in HEAVY)
-print(json.dumps({"answer": answer, "heavy": heavy, "path": sys.path}))
+import boto3, botocore.exceptions
+clients = [boto3.client(name, region_name="us-east-1").meta.service_model.service_name
+           for name in ("s3", "sqs", "ssm", "secretsmanager", "sts")]
+try:
+    boto3.client("dynamodb", region_name="us-east-1")
+    pruned = None
+except botocore.exceptions.UnknownServiceError as exc:
+    pruned = type(exc).__name__
+print(json.dumps({"answer": answer, "heavy": heavy, "path": sys.path, "clients": clients,
+                  "pruned": pruned}))
 """
 
 
@@ -39,9 +48,14 @@ def test_zip_unzips_under_lambdas_limit_without_the_training_stack(aws_package: 
     unzipped = sum(info.file_size for info in infos) / 1024 / 1024
     assert unzipped == pytest.approx(aws_package.unzipped_mb, rel=1e-6)
     assert unzipped < LAMBDA_UNZIPPED_LIMIT_MB
+    assert unzipped <= PREDICT_BUDGET_MB, f"{unzipped:.1f} MB is over DESIGN's budget"
     names = [info.filename for info in infos]
     assert not [n for n in names if n.startswith(HEAVY)]
     assert "onnxruntime/__init__.py" in names and "mangum/__init__.py" in names
+    assert not [n for n in names if n.startswith("onnxruntime/capi/libonnxruntime.so")]
+    services = {n.split("/")[2] for n in names if n.startswith("botocore/data/") and
+                n.count("/") > 2}  # fmt: skip
+    assert services == {"s3", "sqs", "ssm", "secretsmanager", "sts"}
 
 
 def _http_v2_event(body: dict[str, Any], token: str) -> dict[str, Any]:
@@ -84,3 +98,5 @@ def test_fresh_venv_with_only_the_zip_answers_predict(
     assert body["predictions"] == ["setosa"]
     assert body["model"]["name"] == settings.config.model_name
     assert output["heavy"] == []
+    assert output["clients"] == ["s3", "sqs", "ssm", "secretsmanager", "sts"]
+    assert output["pruned"] == "UnknownServiceError"  # the ≈400 other service models
