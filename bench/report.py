@@ -130,6 +130,10 @@ def _size_and_memory(size: dict[str, Any], serving: dict[str, Any]) -> list[str]
                 f"| {model} | {name} | {memory['largest_process_mb']} | "
                 f"{memory['all_processes_mb']} |"
             )
+    ours = [row["memory"][name]["largest_process_mb"] for row in serving.values()
+            for name in ("lambda_rie", "mlfn_serve")]  # fmt: skip
+    lines += ["", f"Predict process at most {max(ours)} MB (goal ≤ {GOALS['peak_rss_mb']:.0f}: "
+              f"{_mark(max(ours) <= GOALS['peak_rss_mb'])})."]  # fmt: skip
     return [*lines, ""]
 
 

@@ -86,3 +86,4 @@ def test_report_marks_each_missed_goal(
     assert text.count("**missed**") == missed
     assert f"{round(rps[0] / rps[1], 2)}× MLflow's requests/s" in text  # noqa: RUF001
     assert "140.0 MB unzipped" in text and "onnxruntime 68.6 MB" in text
+    assert "Predict process at most 120.0 MB (goal ≤ 200: met)" in text
