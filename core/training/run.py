@@ -51,8 +51,10 @@ def _export(
     best: Candidate, schema: list[dict[str, str]], split: Any, task: str, timings: dict[str, float]
 ) -> tuple[Any, dict[str, bytes], ParityReport, dict[str, Any] | None]:
     """The files of the new version: ONNX when it has parity, else the native safe artifact.
-    Records the seconds spent converting and checking parity in `timings`."""
+    Sets `timings["export_seconds"]` (conversion, or until it failed) and
+    `timings["parity_seconds"]` (0 when no graph was checked)."""
     started = time.perf_counter()
+    timings.update(export_seconds=0.0, parity_seconds=0.0)
     try:
         onnx_model = to_onnx(best.pipeline, schema, task)
         model_bytes = onnx_model.SerializeToString()
@@ -61,6 +63,7 @@ def _export(
         parity = parity_check(model_bytes, best.pipeline, split.X_test, schema, task)
         timings["parity_seconds"] = round(time.perf_counter() - converted, 3)
     except ExportError as exc:
+        timings["export_seconds"] = round(time.perf_counter() - started, 3)
         onnx_model, parity = (
             None,
             ParityReport(False, len(split.X_test), 0.0, float("inf"), exc.message),

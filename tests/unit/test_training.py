@@ -29,6 +29,7 @@ def test_classification_end_to_end(tmp_path: Path) -> None:
     assert all(best["f1_macro"] >= c["f1_macro"] for c in summary["candidates"].values())
     assert summary["metrics"]["accuracy"] > 0.85 and summary["parity"]["ok"]
     assert summary["system"]["peak_rss_mb"] > 0
+    assert summary["export_seconds"] > 0 and summary["parity_seconds"] > 0  # timed apart
     meta = ModelRegistry(store, "iris").metadata(1)
     assert meta["schema"][0] == {"name": "sepal_length", "type": "numeric"}
     assert meta["classes"] == ["setosa", "versicolor", "virginica"]
@@ -241,3 +242,19 @@ def test_train_split_leaving_no_rows(tmp_path: Path) -> None:
     settings, store = project_settings(tmp_path, data_source=str(tiny), train_split=0.99)
     with pytest.raises(TrainingError, match=r"train_split 0\.99 cannot split 4 rows"):
         train(settings, store)
+
+
+def test_failed_conversion_is_stored_natively_with_its_timing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from core.errors import ExportError
+
+    def cannot_convert(*_: object) -> None:
+        raise ExportError("no converter for this estimator")
+
+    monkeypatch.setattr("core.training.run.to_onnx", cannot_convert)
+    settings, store = project_settings(tmp_path)
+    summary = train(settings, store, model_types=["random_forest"])
+    assert summary["parity"]["detail"] == "no converter for this estimator"
+    assert summary["export_seconds"] >= 0 and summary["parity_seconds"] == 0.0
+    assert set(ModelRegistry(store, "iris").metadata(1)["files"]) == {"model.skops"}
