@@ -45,11 +45,12 @@ def main(argv: list[str] | None = None) -> None:
     for name in args.sections or list(SECTIONS):
         print(f"bench: {name} ...", flush=True)
         results[name] = SECTIONS[name]()
-    results["measured_at"] = datetime.now(UTC).isoformat(timespec="seconds")
-    results["machine"] = f"{platform.machine()}, Python {platform.python_version()}"
-    if args.baseline:
-        results["label"] = args.baseline
-    target.write_text(json.dumps(results, indent=2) + "\n")
+        results["measured_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+        results["machine"] = f"{platform.machine()}, Python {platform.python_version()}"
+        if args.baseline:
+            results["label"] = args.baseline
+        # Saved section by section: a failure later in a long run keeps what was measured.
+        target.write_text(json.dumps(results, indent=2) + "\n")
     current = _load(HERE / "results.json")
     if all(name in current for name in SECTIONS):
         text = report.markdown(current, _load(HERE / "results-before.json") or None)

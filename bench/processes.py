@@ -78,7 +78,13 @@ class Served:
                 raise BenchError(f"{self.name} exited with {code}; see {self.log}")
             try:
                 answer = request.send(timeout=READY_TIMEOUT_S)
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
+            except urllib.error.HTTPError as exc:
+                if exc.code != 503:  # 503: up, not ready yet; anything else is a wrong answer
+                    detail = exc.read()[:300].decode(errors="replace")
+                    raise BenchError(f"{self.name} answered HTTP {exc.code}: {detail}") from None
+                time.sleep(POLL_INTERVAL_S)
+                continue
+            except (urllib.error.URLError, ConnectionError, TimeoutError):  # not listening yet
                 time.sleep(POLL_INTERVAL_S)
                 continue
             elapsed = time.perf_counter() - started

@@ -79,8 +79,11 @@ def train_into_s3(model_type: str, directory: Path, endpoint: str) -> Trained:
     finally:
         os.environ.pop("MLFLOW_TRACKING_URI")
         os.environ["MLFN_TRACKING"] = "off"
+    logged = summary.get("mlflow") or {}
+    if not logged.get("model_version"):
+        raise BenchError(f"mlfn train did not log the model to MLflow: {logged or 'tracking off'}")
     client = mlflow.MlflowClient(tracking_uri=tracking)
-    model_uri = client.get_model_version_download_uri("iris", summary["mlflow"]["model_version"])
+    model_uri = client.get_model_version_download_uri("iris", logged["model_version"])
     if not model_uri.startswith("s3://"):
         raise BenchError(f"MLflow stored the model outside the S3 emulator: {model_uri}")
     label = Predictor(store, "iris").predict([dict(zip(FEATURES, ROW, strict=True))])
