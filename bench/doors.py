@@ -79,7 +79,7 @@ def run() -> dict[str, Any]:
         results: dict[str, Any] = {"cold_import_ms": cold_imports(dict(os.environ))}
         predictor = Predictor(store, "iris")
         model = predictor.current()
-        feeds = validate_rows([ROW], model.schema)
+        feeds = validate_rows([ROW], model.spec)
         bare = timed_calls(lambda: model.session.run(None, feeds), CALLS)
         results["bare_onnxruntime"] = bare
         results["bare_predictor"] = timed_calls(lambda: predictor.predict([ROW]), CALLS)

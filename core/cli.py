@@ -93,24 +93,19 @@ def _read_input(path: str) -> str:
         raise ValidationError(f"input file '{path}' does not exist") from None
 
 
-def rows_from_csv(text: str, schema: list[dict[str, str]]) -> list[dict[str, Any]]:
-    """CSV rows typed by the model's schema: numeric columns parsed, empty cells as missing."""
-    types = {c["name"]: c["type"] for c in schema}
-    rows = []
-    for line, record in enumerate(csv.DictReader(io.StringIO(text)), start=2):
-        row: dict[str, Any] = {}
-        for name, value in record.items():
-            if types.get(name) == "numeric":
-                try:
-                    row[name] = float(value) if value not in ("", None) else None
-                except ValueError:
-                    raise ValidationError(
-                        f"CSV line {line}: feature '{name}' must be a number, got {value!r}"
-                    ) from None
-            else:
-                row[name] = value
-        rows.append(row)
-    return rows
+def rows_from_csv(text: str) -> list[dict[str, Any]]:
+    """CSV rows as text (empty cells missing): the model's feature specification converts
+    each value by its column's type, as it does a JSON request's."""
+    sample = text[:65536]
+    try:
+        dialect: Any = csv.Sniffer().sniff(sample, delimiters=",;\t|")
+    except csv.Error:
+        dialect = csv.excel
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")), dialect=dialect)
+    return [
+        {name: (value if value != "" else None) for name, value in record.items()}
+        for record in reader
+    ]
 
 
 def cmd_predict(args: argparse.Namespace) -> None:
@@ -126,7 +121,7 @@ def cmd_predict(args: argparse.Namespace) -> None:
             raise ValidationError(f"input is not valid JSON: {exc}") from None
         rows = rows_from_body(body)
     else:
-        rows = rows_from_csv(text, predictor.current().schema)
+        rows = rows_from_csv(text)
     _emit(predictor.predict(rows))
 
 

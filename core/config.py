@@ -6,9 +6,10 @@ override the file's choices.
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -16,10 +17,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from pydantic import ValidationError as PydanticValidationError
 
 from core import constants
+from core.config_forms import translate
 from core.errors import ConfigError
 
 Task = Literal["classification", "regression"]
-FeatureType = Literal["numeric", "categorical", "text"]
+FeatureType = Literal["numeric", "boolean", "datetime", "categorical", "text"]
 ModelType = Literal[
     "logistic_regression",
     "linear_regression",
@@ -54,7 +56,7 @@ class EnvironmentConfig(_Strict):
 
 class ProjectConfig(_Strict):
     model_name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")
-    task: Task
+    task: Task | None = None  # None: inferred from the target at training
     cloud_vendor: Literal["local", "aws", "gcp", "azure"] = "local"
     model_type: list[ModelType] = Field(min_length=1)
     features: list[str] = Field(min_length=1)
@@ -62,12 +64,14 @@ class ProjectConfig(_Strict):
     target: str = Field(min_length=1)
     train_split: float = Field(gt=0.0, lt=1.0)
     training_params: dict[ModelType, dict[str, Any]] = Field(default_factory=dict)
-    data_source: str = Field(min_length=1)
+    data_source: str | None = Field(default=None, min_length=1)
     promotion: dict[Environment, EnvironmentConfig] = Field(min_length=1)
     primary_metric: str | None = None
     min_improvement: float = Field(default=0.0, ge=0.0)
     class_balance: bool = False
     text_max_features: int = Field(default=500, ge=1)
+    max_categories: int = Field(default=100, ge=1, le=10_000)
+    max_model_mb: float = Field(default=50.0, gt=0)  # a bigger graph is not servable
     random_seed: int = constants.RANDOM_SEED
     parser_config: str | None = None
 
@@ -85,6 +89,8 @@ class ProjectConfig(_Strict):
         unknown = sorted(set(self.feature_types) - set(self.features))
         if unknown:
             raise ValueError(f"feature_types names columns that are not features: {unknown}")
+        if self.task is None:
+            return self
         wrong_linear = {"classification": "linear_regression", "regression": "logistic_regression"}
         if wrong_linear[self.task] in self.model_type:
             raise ValueError(
@@ -99,52 +105,132 @@ class ProjectConfig(_Strict):
         return self
 
     @property
+    def resolved_task(self) -> Task:
+        if self.task is None:
+            raise ConfigError("the task is not known yet: it is inferred from the target")
+        return self.task
+
+    @property
     def metric(self) -> str:
+        if self.task is None:
+            raise ConfigError("the task is not known yet: it is inferred from the target")
         return self.primary_metric or DEFAULT_PRIMARY_METRIC[self.task]
+
+    def with_task(self, task: str) -> ProjectConfig:
+        """This config with the task set (inferred from the data when the file has none);
+        a linear model named for the other task is swapped for this task's."""
+        if self.task is not None:
+            return self
+        linear = LINEAR_MODEL_BY_TASK[task]
+        types = [linear if t in LINEAR_MODEL_BY_TASK.values() else t for t in self.model_type]
+        params = {
+            (linear if k in LINEAR_MODEL_BY_TASK.values() else k): v
+            for k, v in self.training_params.items()
+        }
+        data = {
+            **self.model_dump(),
+            "task": task,
+            "model_type": list(dict.fromkeys(types)),
+            "training_params": params,
+        }
+        return ProjectConfig.model_validate(data)
 
 
 class ParserConfig(_Strict):
-    selected_fields: list[str] = Field(default_factory=list)  # empty: keep every field
+    # The fields to keep, by original or new name; empty: keep every field.
+    selected_fields: list[str] = Field(default_factory=list)
     field_mappings: dict[str, str] = Field(default_factory=dict)  # original name -> new name
     records_key: str | None = None  # where an HTTP JSON API puts its records
+    separator: str | None = Field(default=None, min_length=1, max_length=1)  # CSV: sniffed
+    encoding: str = "utf-8"
 
     @model_validator(mode="after")
-    def _mappings_name_selected_fields(self) -> ParserConfig:
-        if self.selected_fields:
-            unknown = sorted(set(self.field_mappings) - set(self.selected_fields))
-            if unknown:
-                raise ValueError(f"field_mappings renames fields that are not selected: {unknown}")
+    def _mappings_are_one_to_one(self) -> ParserConfig:
+        targets = list(self.field_mappings.values())
+        twice = sorted({name for name in targets if targets.count(name) > 1})
+        if twice:
+            raise ValueError(f"field_mappings gives several fields the same new name: {twice}")
         return self
 
 
-def _describe(error: dict[str, Any]) -> str:
-    field = ".".join(str(part) for part in error["loc"]) or "(top level)"
+def _field_path(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(part) for part in loc) or "(top level)"
+
+
+def _known_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """The keys allowed where an unknown key `loc[-1]` was found, for "did you mean"."""
+    fields: Any = model.model_fields
+    for part in loc[:-1]:
+        info = fields.get(part) if isinstance(fields, dict) else None
+        if info is None:
+            if part in constants.ENVIRONMENTS:
+                fields = EnvironmentConfig.model_fields
+            continue
+        annotation = info.annotation
+        if (
+            annotation is not None
+            and isinstance(annotation, type)
+            and issubclass(annotation, BaseModel)
+        ):
+            fields = annotation.model_fields
+        elif part == "promotion":
+            fields = {env: None for env in constants.ENVIRONMENTS}
+    return list(fields) if isinstance(fields, dict) else []
+
+
+def _describe(model: type[BaseModel], error: dict[str, Any]) -> str:
+    loc = tuple(error["loc"])
+    field = _field_path(loc)
     message = str(error["msg"]).removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        close = difflib.get_close_matches(str(loc[-1]), _known_keys(model, loc), n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        return f"{field}: unknown key{hint}"
     if error["type"] in {"missing", "value_error"}:
-        return f"field '{field}': {message}"
-    return f"field '{field}': {message} (got {error['input']!r})"
+        return f"{field}: {message}"
+    return f"{field}: {message} (given: {error['input']!r})"
 
 
 def _read_json(path: Path) -> Any:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(path.read_text(encoding="utf-8-sig"))
     except FileNotFoundError:
         raise ConfigError(f"{path}: file not found") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a folder, not a config file") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start})") from None
     except json.JSONDecodeError as exc:
-        raise ConfigError(f"{path}: not valid JSON: {exc}") from None
+        raise ConfigError(
+            f"{path}: not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
+        ) from None
 
 
 def _validate(model: type[M], data: Any, path: Path) -> M:
+    """The validated config, or one ConfigError listing every problem, one per line."""
     try:
         return model.model_validate(data)
     except PydanticValidationError as exc:
-        details = "; ".join(_describe(e) for e in exc.errors())  # type: ignore[arg-type]
-        raise ConfigError(f"{path}: {details}") from None
+        problems = [_describe(model, e) for e in exc.errors()]  # type: ignore[arg-type]
+        count = f"{len(problems)} problem{'s' if len(problems) > 1 else ''}"
+        lines = "\n".join(f"  {path}: {problem}" for problem in problems)
+        raise ConfigError(f"{path}: {count}:\n{lines}") from None
 
 
 def load_project_config(path: str | Path) -> ProjectConfig:
+    return load_project_config_with_notes(path)[0]
+
+
+def load_project_config_with_notes(path: str | Path) -> tuple[ProjectConfig, list[str]]:
+    """The config, and a note for each default filled in or form translated."""
     path = Path(path)
-    return _validate(ProjectConfig, _read_json(path), path)
+    data, notes = translate(_read_json(path), path)
+    config = _validate(ProjectConfig, data, path)
+    if config.task is None:
+        notes.append("task: inferred from the target column at training")
+    if config.data_source is None:
+        notes.append(f"data_source: none; give --source or set {constants.ENV_DATA_SOURCE}")
+    return config, notes
 
 
 def load_parser_config(path: str | Path) -> ParserConfig:
@@ -163,6 +249,17 @@ class Settings:
     config_path: Path
     env: str
     store_uri: str
+    notes: tuple[str, ...] = field(default=())
+
+    def data_source(self, given: str | None = None) -> str:
+        """The source to ingest: the one given, else $MLFN_DATA_SOURCE, else the config's."""
+        source = given or os.environ.get(constants.ENV_DATA_SOURCE) or self.config.data_source
+        if not source:
+            raise ConfigError(
+                f"{self.config_path}: no data source: give --source PATH|URL, set "
+                f'{constants.ENV_DATA_SOURCE}, or add "data_source" to the config'
+            )
+        return source
 
     @property
     def environment(self) -> EnvironmentConfig:
@@ -171,7 +268,9 @@ class Settings:
     def for_env(self, env: str) -> Settings:
         """The same project in another environment (its own store)."""
         environment = _environment(self.config, env, self.config_path)
-        return Settings(self.config, self.parser, self.config_path, env, environment.store)
+        return Settings(
+            self.config, self.parser, self.config_path, env, environment.store, self.notes
+        )
 
 
 def _environment(config: ProjectConfig, env: str, path: Path) -> EnvironmentConfig:
@@ -192,10 +291,10 @@ def load_settings(
     path = Path(
         config_path or os.environ.get(constants.ENV_CONFIG) or constants.DEFAULT_CONFIG_PATH
     )
-    config = load_project_config(path)
+    config, notes = load_project_config_with_notes(path)
     parser_path = path.parent / (config.parser_config or constants.DEFAULT_PARSER_CONFIG_NAME)
     parser = load_parser_config(parser_path)
     env_name = env or os.environ.get(constants.ENV_ENV) or constants.DEFAULT_ENV
     environment = _environment(config, env_name, path)
     store_uri = store or os.environ.get(constants.ENV_STORE) or environment.store
-    return Settings(config, parser, path, env_name, store_uri)
+    return Settings(config, parser, path, env_name, store_uri, tuple(notes))

@@ -5,6 +5,7 @@ from __future__ import annotations
 ENV_CONFIG = "MLFN_CONFIG"
 ENV_ENV = "MLFN_ENV"
 ENV_STORE = "MLFN_STORE"
+ENV_DATA_SOURCE = "MLFN_DATA_SOURCE"  # the source to ingest when the config names none
 ENV_TRACKING = "MLFN_TRACKING"  # "off" disables MLflow tracking
 ENV_MLFLOW_TRACKING_URI = "MLFLOW_TRACKING_URI"
 ENV_PROJECT_ROOT = "MLFN_PROJECT_ROOT"  # the checkout `mlfn package|bundle|deploy` read

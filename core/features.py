@@ -1,16 +1,23 @@
-"""Feature schema and the preprocessing pipeline (part of every exported model).
+"""Build the feature specification from a dataset, encode frames with it, and the
+preprocessing pipeline that is part of every exported model.
 
-Numeric columns are imputed and scaled, categorical columns one-hot encoded (unknown categories
-ignored), text columns TF-IDF encoded. Missing strings become "" before the pipeline, in
-training and in serving alike, because ONNX's imputer does not handle strings.
+Numeric, boolean and date-part inputs are imputed (and scaled for non-tree models),
+categorical inputs one-hot encoded over their kept categories (rarer ones pooled into none),
+text inputs TF-IDF encoded after `featurespec.normalize_text`. Every value conversion goes
+through `core.featurespec`, the same code the predict path runs.
 """
 
 from __future__ import annotations
 
+import hashlib
+import re
 from typing import TYPE_CHECKING, Any
 
-from core.config import FeatureType, ProjectConfig
-from core.schema import category_text
+import numpy as np
+
+from core.config import ProjectConfig
+from core.errors import DataError
+from core.featurespec import ENCODING_OF, ColumnSpec, FeatureSpec, encode_column, input_names
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -18,48 +25,111 @@ if TYPE_CHECKING:
 
 TEXT_MIN_AVERAGE_WORDS = 4.0
 TEXT_MIN_UNIQUE_RATIO = 0.5
+ISO_DATE = re.compile(
+    r"\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?)?(Z|[+-]\d{2}:?\d{2})?"
+)
 
 
-def infer_feature_types(frame: pd.DataFrame, config: ProjectConfig) -> dict[str, FeatureType]:
-    """Each feature's type: as given in feature_types, else inferred from the column."""
+def infer_kind(column: pd.Series) -> str:
+    """numeric, boolean, datetime, categorical or text, from a column's values."""
     import pandas as pd
 
-    types: dict[str, FeatureType] = {}
-    for name in config.features:
+    if pd.api.types.is_bool_dtype(column):
+        return "boolean"
+    if pd.api.types.is_numeric_dtype(column):
+        return "numeric"
+    if pd.api.types.is_datetime64_any_dtype(column):
+        return "datetime"
+    values = column.dropna().astype(str)
+    if len(values) and values.str.fullmatch(ISO_DATE).all():
+        return "datetime"
+    words = values.str.split().str.len().mean() if len(values) else 0.0
+    unique_ratio = values.nunique() / max(len(values), 1)
+    is_text = words >= TEXT_MIN_AVERAGE_WORDS and unique_ratio >= TEXT_MIN_UNIQUE_RATIO
+    return "text" if is_text else "categorical"
+
+
+def _fingerprint(column: pd.Series) -> str:
+    import pandas as pd
+
+    hashes = pd.util.hash_pandas_object(column.astype(str), index=False).to_numpy()
+    return hashlib.sha256(hashes.tobytes()).hexdigest()
+
+
+def useless_columns(frame: pd.DataFrame, names: list[str]) -> dict[str, str]:
+    """Constant columns and exact duplicates of an earlier column, with the reason."""
+    dropped: dict[str, str] = {}
+    seen: dict[str, str] = {}
+    for name in names:
         column = frame[name]
-        if name in config.feature_types:
-            types[name] = config.feature_types[name]
-        elif pd.api.types.is_numeric_dtype(column):
-            types[name] = "numeric"
-        else:
-            values = column.dropna().astype(str)
-            words = values.str.split().str.len().mean() if len(values) else 0.0
-            unique_ratio = values.nunique() / max(len(values), 1)
-            is_text = words >= TEXT_MIN_AVERAGE_WORDS and unique_ratio >= TEXT_MIN_UNIQUE_RATIO
-            types[name] = "text" if is_text else "categorical"
-    return types
+        if column.nunique(dropna=False) <= 1:
+            dropped[name] = "constant: a single value in every row"
+            continue
+        print_ = _fingerprint(column)
+        if print_ in seen and frame[seen[print_]].astype(str).equals(column.astype(str)):
+            dropped[name] = f"duplicate of '{seen[print_]}'"
+            continue
+        seen[print_] = name
+    return dropped
 
 
-def feature_schema(types: dict[str, FeatureType]) -> list[dict[str, str]]:
-    """The schema stored with a model and checked at serving time, in input order."""
-    return [{"name": name, "type": kind} for name, kind in types.items()]
-
-
-def prepare_frame(frame: pd.DataFrame, types: dict[str, FeatureType]) -> pd.DataFrame:
-    """Cast columns to what the pipeline (and the ONNX graph) expects."""
+def kept_categories(column: pd.Series, cap: int) -> tuple[str, ...]:
+    """The `cap` most frequent categories (ties by value), as the model will see them."""
     import pandas as pd
 
-    prepared = pd.DataFrame(index=frame.index)
-    for name, kind in types.items():
-        if kind == "numeric":
-            prepared[name] = pd.to_numeric(frame[name], errors="coerce").astype("float64")
-        else:
-            prepared[name] = [category_text(v) or "" for v in frame[name].astype(object)]
-    return prepared
+    encoded = pd.Series(encode_column(_probe("categorical"), column.to_numpy(object))["x"])
+    counts = encoded[encoded != ""].value_counts()
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    return tuple(sorted(value for value, _ in ranked[:cap]))
+
+
+def _probe(kind: str) -> ColumnSpec:
+    return ColumnSpec(name="x", input="x", kind=kind)
+
+
+def build_feature_spec(frame: pd.DataFrame, config: ProjectConfig) -> FeatureSpec:
+    """The feature specification of a dataset under a config: types as given in
+    feature_types, else inferred; constant and duplicate columns dropped with a note."""
+    dropped = useless_columns(
+        frame, [name for name in config.features if name not in config.feature_types]
+    )
+    names = [name for name in config.features if name not in dropped]
+    if not names:
+        raise DataError(f"no usable feature is left: {dropped}")
+    columns = []
+    for name, input_name in zip(names, input_names(names), strict=True):
+        kind = config.feature_types.get(name) or infer_kind(frame[name])
+        categories = (
+            kept_categories(frame[name], config.max_categories) if kind == "categorical" else None
+        )
+        encoding = ENCODING_OF[kind]
+        if categories is not None and frame[name].nunique() > len(categories):
+            encoding = f"one_hot_top_{config.max_categories}"
+        columns.append(ColumnSpec(name, input_name, kind, encoding, categories))
+    return FeatureSpec(tuple(columns), dropped)
+
+
+def column_values(frame: pd.DataFrame, name: str) -> np.ndarray:
+    import pandas as pd
+
+    column = frame[name]
+    if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+        return column.to_numpy(dtype="float64", na_value=np.nan)
+    return column.to_numpy(dtype=object, na_value=None)
+
+
+def prepare_frame(frame: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:
+    """The model's inputs for a frame of original columns, named by input name."""
+    import pandas as pd
+
+    data: dict[str, np.ndarray] = {}
+    for column in spec.columns:
+        data.update(encode_column(column, column_values(frame, column.name)))
+    return pd.DataFrame(data, index=frame.index)
 
 
 def build_preprocessor(
-    types: dict[str, FeatureType], text_max_features: int, scale_numeric: bool = True
+    spec: FeatureSpec, text_max_features: int, scale_numeric: bool = True
 ) -> ColumnTransformer:
     """Scaling is left out for tree models: they do not need it, and scaling in float64
     (scikit-learn) versus float32 (ONNX) moves values across split thresholds."""
@@ -69,20 +139,27 @@ def build_preprocessor(
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-    numeric = [name for name, kind in types.items() if kind == "numeric"]
-    categorical = [name for name, kind in types.items() if kind == "categorical"]
-    text = [name for name, kind in types.items() if kind == "text"]
+    numeric = [name for name, dtype in spec.model_inputs if dtype == "float"]
+    categorical = [c for c in spec.columns if c.kind == "categorical"]
     steps: list[tuple[str, Any, Any]] = []
     if numeric:
-        numeric_steps: list[tuple[str, Any]] = [("impute", SimpleImputer(strategy="median"))]
+        numeric_steps: list[tuple[str, Any]] = [
+            ("impute", SimpleImputer(strategy="median", keep_empty_features=True))
+        ]
         if scale_numeric:
             numeric_steps.append(("scale", StandardScaler()))
-        numeric_pipe = Pipeline(numeric_steps)
-        steps.append(("numeric", numeric_pipe, numeric))
+        steps.append(("numeric", Pipeline(numeric_steps), numeric))
     if categorical:
-        encoder = OneHotEncoder(handle_unknown="ignore", sparse_output=False)
-        steps.append(("categorical", encoder, categorical))
-    for name in text:
-        # A scalar column name hands the vectorizer a 1-D array of documents.
-        steps.append((f"text_{name}", TfidfVectorizer(max_features=text_max_features), name))
+        encoder = OneHotEncoder(
+            categories=[list(c.categories or ()) for c in categorical],
+            handle_unknown="ignore",
+            sparse_output=False,
+        )
+        steps.append(("categorical", encoder, [c.input for c in categorical]))
+    for column in spec.columns:
+        if column.kind == "text":
+            # A scalar column name hands the vectorizer a 1-D array of documents; the text is
+            # already lower-cased by normalize_text, identically for the exported graph.
+            vectorizer = TfidfVectorizer(max_features=text_max_features, lowercase=False)
+            steps.append((f"text_{column.input}", vectorizer, column.input))
     return ColumnTransformer(steps, sparse_threshold=0.0, verbose_feature_names_out=False)

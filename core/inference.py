@@ -17,9 +17,9 @@ from typing import Any
 import numpy as np
 
 from core.errors import ModelUnavailableError, NotFoundError, ValidationError
+from core.featurespec import FeatureSpec
 from core.logs import PredictionLog
 from core.registry import ONNX_FILE, ModelRegistry
-from core.schema import category_text
 from core.storage import Store
 
 CHAMPION_TTL_ENV = "MLFN_CHAMPION_TTL"
@@ -31,9 +31,11 @@ class LoadedModel:
     version: int
     metadata: dict[str, Any]
     session: Any  # onnxruntime.InferenceSession
+    spec: FeatureSpec
+    output_names: tuple[str, ...] = ()
 
     @property
-    def schema(self) -> list[dict[str, str]]:
+    def schema(self) -> list[dict[str, Any]]:
         return list(self.metadata["schema"])
 
 
@@ -61,57 +63,20 @@ def _load(registry: ModelRegistry, version: int) -> LoadedModel:
             options,
             providers=["CPUExecutionProvider"],
         )
-        _SESSIONS[key] = LoadedModel(version, metadata, session)
+        try:
+            spec = FeatureSpec.from_metadata(metadata["schema"])
+        except (KeyError, TypeError) as exc:
+            raise ModelUnavailableError(
+                f"model '{registry.name}' version {version} has an unreadable feature schema"
+            ) from exc
+        outputs = tuple(o.name for o in session.get_outputs())
+        _SESSIONS[key] = LoadedModel(version, metadata, session, spec, outputs)
         return _SESSIONS[key]
 
 
-def _column(name: str, kind: str, rows: list[dict[str, Any]]) -> np.ndarray:
-    if kind == "numeric":
-        values = []
-        for i, row in enumerate(rows):
-            value = row[name]
-            if value is None:
-                values.append(math.nan)
-            elif isinstance(value, bool) or not isinstance(value, int | float):
-                raise ValidationError(
-                    f"row {i}: feature '{name}' must be a number, got {type(value).__name__} "
-                    f"{value!r}"
-                )
-            else:
-                values.append(float(value))
-        return np.asarray(values, dtype=np.float32)
-    texts = []
-    for i, row in enumerate(rows):
-        text = category_text(row[name])
-        if text is None:
-            value = row[name]
-            raise ValidationError(
-                f"row {i}: feature '{name}' must be a string, got {type(value).__name__} {value!r}"
-            )
-        texts.append(text)
-    return np.asarray(texts, dtype=object)
-
-
-def validate_rows(rows: Any, schema: list[dict[str, str]]) -> dict[str, np.ndarray]:
+def validate_rows(rows: Any, spec: FeatureSpec) -> dict[str, np.ndarray]:
     """ONNX feeds for the rows, or a ValidationError naming the row and the feature."""
-    if not isinstance(rows, list) or not rows:
-        raise ValidationError("expected a non-empty list of rows (objects of feature values)")
-    expected = [c["name"] for c in schema]
-    known = set(expected)
-    for i, row in enumerate(rows):
-        if not isinstance(row, dict):
-            raise ValidationError(f"row {i}: expected an object of feature values")
-        missing = [name for name in expected if name not in row]
-        if missing:
-            raise ValidationError(f"row {i}: missing feature(s) {missing}; expected {expected}")
-        unknown = sorted(set(row) - known)
-        if unknown:
-            raise ValidationError(f"row {i}: unknown feature(s) {unknown}; expected {expected}")
-    return {c["name"]: _column(c["name"], c["type"], rows) for c in schema}
-
-
-def _plain(values: np.ndarray) -> list[Any]:
-    return [v.item() if isinstance(v, np.generic) else v for v in values]
+    return spec.encode_rows(rows)
 
 
 class Predictor:
@@ -164,16 +129,16 @@ class Predictor:
     def predict(self, rows: Any, request_id: str | None = None) -> dict[str, Any]:
         started = time.perf_counter()
         model = self.current()
-        feeds = validate_rows(rows, model.schema)
-        names = [o.name for o in model.session.get_outputs()]
-        outputs = dict(zip(names, model.session.run(None, feeds), strict=True))
+        feeds = model.spec.encode_rows(rows)
+        outputs = dict(zip(model.output_names, model.session.run(None, feeds), strict=True))
         answer: dict[str, Any] = {"model": {"name": self.registry.name, "version": model.version}}
         if model.metadata["task"] == "classification":
-            n_classes = len(model.metadata["classes"])
-            proba = np.column_stack([outputs[f"probability_{k}"] for k in range(n_classes)])
-            answer["predictions"] = _plain(np.asarray(outputs["label"]).reshape(-1))
+            classes = model.metadata["classes"]
+            proba = np.column_stack([outputs[f"probability_{k}"] for k in range(len(classes))])
+            # The first most probable class, as training scored it (and as the graph's label).
+            answer["predictions"] = [classes[i] for i in np.argmax(proba, axis=1).tolist()]
             answer["probabilities"] = proba.astype(float).tolist()
-            answer["classes"] = model.metadata["classes"]
+            answer["classes"] = classes
         else:
             answer["predictions"] = np.asarray(outputs["variable"], dtype=float).tolist()
         if self.log is not None:

@@ -16,7 +16,7 @@ def category_text(value: Any) -> str | None:
     if isinstance(value, str):
         return value
     if isinstance(value, bool):
-        return None
+        return str(value)  # "True"/"False", as pandas writes a boolean in a text column
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):

@@ -270,4 +270,4 @@ def _check_records(svc: Services, records: list[dict[str, Any]]) -> None:
             isinstance(record[target], bool) or not isinstance(record[target], int | float)
         ):
             raise ValidationError(f"records[{i}]: target '{target}' must be a number")
-    validate_rows([{k: v for k, v in r.items() if k != target} for r in records], model.schema)
+    validate_rows([{k: v for k, v in r.items() if k != target} for r in records], model.spec)

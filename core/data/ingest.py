@@ -10,12 +10,17 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from core.config import ParserConfig, ProjectConfig, Settings
+from core.data.coerce import coerce_frame
+from core.data.formats import decode, decompress, read_delimited, read_json, read_json_lines
 from core.data.sources import RawData, extract_records, read_source
 from core.errors import DataError, NotFoundError
 from core.storage import Store, join_key
 
 if TYPE_CHECKING:
     import pandas as pd
+
+CLASSIFICATION_MAX_INTEGER_CLASSES = 50
+LATEST_DATASET = "latest.json"  # under the processed path: what `mlfn ingest` made last
 
 
 @dataclass(frozen=True)
@@ -26,6 +31,7 @@ class DatasetVersion:
     key: str  # the processed Parquet's key in the store
     source: str
     created: bool  # False when identical data was already ingested
+    dropped_rows: int = 0  # rows without a target value
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -35,40 +41,66 @@ class DatasetVersion:
             "key": self.key,
             "source": self.source,
             "created": self.created,
+            "dropped_rows": self.dropped_rows,
         }
 
 
-def parse_raw(raw: RawData, records_key: str | None = None) -> pd.DataFrame:
+def parse_raw(raw: RawData, parser: ParserConfig | None = None) -> pd.DataFrame:
+    """A frame of the source's records, every column still as the file wrote it."""
     import pandas as pd
 
-    buffer = io.BytesIO(raw.data)
-    try:
-        if raw.fmt == "csv":
-            return pd.read_csv(buffer)
-        if raw.fmt == "parquet":
-            return pd.read_parquet(buffer)
-        if raw.fmt == "jsonl":
-            lines = [json.loads(line) for line in raw.data.splitlines() if line.strip()]
-            return pd.DataFrame.from_records(extract_records(lines, None, raw.origin))
-        return pd.DataFrame.from_records(
-            extract_records(json.loads(raw.data), records_key, raw.origin)
-        )
-    except pd.errors.EmptyDataError:
-        raise DataError(f"source '{raw.origin}' is empty") from None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise DataError(f"source '{raw.origin}' cannot be parsed as {raw.fmt}: {exc}") from None
+    parser = parser or ParserConfig()
+    data = decompress(raw.data, raw.origin)
+    if raw.fmt == "parquet":
+        try:
+            return pd.read_parquet(io.BytesIO(data))
+        except (OSError, ValueError) as exc:
+            raise DataError(f"source '{raw.origin}' cannot be read as Parquet: {exc}") from None
+    text = decode(data, raw.origin, parser.encoding)
+    if raw.fmt in ("csv", "tsv"):
+        separator = parser.separator or ("\t" if raw.fmt == "tsv" else None)
+        return read_delimited(text, raw.origin, separator)
+    if raw.fmt == "jsonl":
+        records = extract_records(read_json_lines(text, raw.origin), None, raw.origin)
+    else:
+        records = extract_records(read_json(text, raw.origin), parser.records_key, raw.origin)
+    if not records:
+        raise DataError(f"source '{raw.origin}' holds no records")
+    return pd.DataFrame.from_records(records)
 
 
 def apply_parser(frame: pd.DataFrame, parser: ParserConfig, origin: str) -> pd.DataFrame:
+    """Keep the selected fields (named by their original or their new name), then rename."""
     if parser.selected_fields:
-        missing = [name for name in parser.selected_fields if name not in frame.columns]
+        original_of = {new: old for old, new in parser.field_mappings.items()}
+        keep, missing = [], []
+        for name in parser.selected_fields:
+            if name in frame.columns:
+                keep.append(name)
+            elif original_of.get(name) in frame.columns:
+                keep.append(original_of[name])
+            else:
+                missing.append(name)
         if missing:
             raise DataError(
                 f"source '{origin}' lacks the selected fields {missing}; "
-                f"it has {list(frame.columns)}"
+                f"it has {[str(c) for c in frame.columns]}"
             )
-        frame = frame[parser.selected_fields]
+        frame = frame[list(dict.fromkeys(keep))]
     return frame.rename(columns=parser.field_mappings)
+
+
+def infer_task(target: pd.Series) -> str:
+    """classification for text, boolean or few distinct integers; else regression."""
+    import pandas as pd
+
+    if not pd.api.types.is_numeric_dtype(target) or pd.api.types.is_bool_dtype(target):
+        return "classification"
+    values = target.dropna()
+    integral = bool((values == values.round()).all())
+    distinct = values.nunique()
+    few = distinct <= CLASSIFICATION_MAX_INTEGER_CLASSES and distinct <= max(2, len(values) // 5)
+    return "classification" if integral and few else "regression"
 
 
 def check_dataset(frame: pd.DataFrame, config: ProjectConfig, origin: str) -> pd.DataFrame:
@@ -80,18 +112,20 @@ def check_dataset(frame: pd.DataFrame, config: ProjectConfig, origin: str) -> pd
     if missing:
         kind = "target column" if missing == [config.target] else "columns"
         raise DataError(
-            f"source '{origin}' lacks the {kind} {missing}; it has {list(frame.columns)}"
+            f"source '{origin}' lacks the {kind} {missing}; "
+            f"it has {[str(c) for c in frame.columns]}"
         )
     frame = frame[needed].dropna(subset=[config.target]).reset_index(drop=True)
     if frame.empty:
         raise DataError(f"source '{origin}' has no rows with a value for '{config.target}'")
     target = frame[config.target]
-    if config.task == "classification" and target.nunique() < 2:
+    task = config.task or infer_task(target)
+    if task == "classification" and target.nunique() < 2:
         raise DataError(
             f"source '{origin}': target '{config.target}' has a single class "
             f"({target.iloc[0]!r}); classification needs at least two"
         )
-    if config.task == "regression" and not pd.api.types.is_numeric_dtype(target):
+    if task == "regression" and not pd.api.types.is_numeric_dtype(target):
         raise DataError(f"source '{origin}': regression target '{config.target}' is not numeric")
     return frame
 
@@ -118,15 +152,30 @@ def dataset_sha256(frame: pd.DataFrame) -> str:
 
 
 def ingest(settings: Settings, store: Store, source: str | None = None) -> DatasetVersion:
-    config, environment = settings.config, settings.environment
-    raw = read_source(source or config.data_source, settings.parser.records_key)
+    environment = settings.environment
+    raw = read_source(settings.data_source(source), settings.parser.records_key)
     raw_sha = hashlib.sha256(raw.data).hexdigest()
-    raw_key = join_key(environment.raw_path, raw.name, f"{raw_sha}.{raw.fmt}")
+    suffix = f"{raw.fmt}.gz" if raw.data.startswith(b"\x1f\x8b") else raw.fmt
+    raw_key = join_key(environment.raw_path, raw.name, f"{raw_sha}.{suffix}")
     if not store.exists(raw_key):
         store.write_bytes(raw_key, raw.data)
 
-    frame = apply_parser(parse_raw(raw, settings.parser.records_key), settings.parser, raw.origin)
-    return save_dataset(settings, store, frame, raw.origin, raw_key)
+    frame = apply_parser(parse_raw(raw, settings.parser), settings.parser, raw.origin)
+    dataset = save_dataset(settings, store, frame, raw.origin, raw_key)
+    store.write_json(join_key(environment.processed_path, LATEST_DATASET), dataset.to_dict())
+    return dataset
+
+
+def latest_dataset(settings: Settings, store: Store) -> DatasetVersion | None:
+    """The dataset `mlfn ingest` made last in this store, if any."""
+    key = join_key(settings.environment.processed_path, LATEST_DATASET)
+    try:
+        record = store.read_json(key)
+    except NotFoundError:
+        return None
+    return DatasetVersion(
+        **{k: record[k] for k in DatasetVersion.__dataclass_fields__ if k in record}
+    )
 
 
 def save_dataset(
@@ -134,7 +183,10 @@ def save_dataset(
 ) -> DatasetVersion:
     """Check a frame of (already renamed) fields and store it as a content-addressed version."""
     config, environment = settings.config, settings.environment
+    frame = coerce_frame(frame, dict(config.feature_types), config.target)
+    given = len(frame)
     frame = check_dataset(frame, config, origin)
+    dropped_rows = given - len(frame)
     sha = dataset_sha256(frame)
     key = join_key(environment.processed_path, f"{sha}.parquet")
     created = not store.exists(key)
@@ -148,10 +200,13 @@ def save_dataset(
             "columns": {name: str(dtype) for name, dtype in frame.dtypes.items()},
             "source": origin,
             "raw_key": raw_key,
+            "dropped_rows": dropped_rows,
             "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         }
         store.write_json(key.removesuffix(".parquet") + ".json", manifest)
-    return DatasetVersion(sha, len(frame), list(frame.columns), key, origin, created)
+    return DatasetVersion(
+        sha, len(frame), [str(c) for c in frame.columns], key, origin, created, dropped_rows
+    )
 
 
 def load_dataset(store: Store, settings: Settings, sha256: str) -> pd.DataFrame:

@@ -14,6 +14,8 @@ from core.storage import open_store
 
 FILE_FORMATS = {
     ".csv": "csv",
+    ".tsv": "tsv",
+    ".tab": "tsv",
     ".json": "json",
     ".jsonl": "jsonl",
     ".ndjson": "jsonl",
@@ -37,7 +39,12 @@ def _safe_name(text: str) -> str:
 
 
 def _format_of(path: str) -> str:
-    suffix = Path(path).suffix.lower()
+    """The format from the file name; a `.gz` ending is looked through (gzip is detected
+    from the bytes)."""
+    name = Path(path)
+    suffix = name.suffix.lower()
+    if suffix == ".gz":
+        suffix = Path(name.stem).suffix.lower()
     if suffix not in FILE_FORMATS:
         raise DataError(
             f"source '{path}': unknown file type '{suffix or '(none)'}'; "
@@ -63,7 +70,7 @@ def _read_file(source: str) -> RawData:
         raise SourceError(f"source file '{source}' does not exist") from None
     except IsADirectoryError:
         raise SourceError(f"source '{source}' is a folder, not a file") from None
-    return RawData(_safe_name(path.stem), fmt, data, source)
+    return RawData(_safe_name(path.name.split(".")[0]), fmt, data, source)
 
 
 def _read_object(uri: str) -> RawData:

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     import pandas as pd
     from sklearn.pipeline import Pipeline
 
+    from core.featurespec import FeatureSpec
+
 PARITY_TOLERANCE = 1e-4
 TEXT_LOCALE = "C.UTF-8"  # built into glibc >= 2.35; en_US.UTF-8 is absent on slim images
 
@@ -46,26 +48,20 @@ class ParityReport:
         }
 
 
-def onnx_feeds(frame: pd.DataFrame, schema: list[dict[str, str]]) -> dict[str, np.ndarray]:
-    """ONNX inputs for a prepared frame: float32 for numeric columns, strings otherwise."""
-    feeds: dict[str, np.ndarray] = {}
-    for column in schema:
-        values = frame[column["name"]].to_numpy()
-        feeds[column["name"]] = (
-            values.astype(np.float32) if column["type"] == "numeric" else values.astype(object)
-        )
-    return feeds
+def onnx_feeds(frame: pd.DataFrame, spec: FeatureSpec) -> dict[str, np.ndarray]:
+    """ONNX inputs for a prepared frame (columns named by input): float32 or strings."""
+    return {
+        name: frame[name].to_numpy().astype(np.float32 if dtype == "float" else object)
+        for name, dtype in spec.model_inputs
+    }
 
 
-def _initial_types(schema: list[dict[str, str]]) -> list[tuple[str, Any]]:
+def _initial_types(spec: FeatureSpec) -> list[tuple[str, Any]]:
     from skl2onnx.common.data_types import FloatTensorType, StringTensorType
 
     return [
-        (
-            c["name"],
-            FloatTensorType([None, 1]) if c["type"] == "numeric" else StringTensorType([None, 1]),
-        )
-        for c in schema
+        (name, FloatTensorType([None, 1]) if dtype == "float" else StringTensorType([None, 1]))
+        for name, dtype in spec.model_inputs
     ]
 
 
@@ -82,7 +78,11 @@ def _converter_options(preprocessor: Any, estimator: Any = None) -> dict[int, di
     return options
 
 
-def to_onnx(pipeline: Pipeline, schema: list[dict[str, str]], task: str) -> onnx.ModelProto:
+def to_onnx(
+    pipeline: Pipeline, spec: FeatureSpec, task: str, classes: list[Any] | None = None
+) -> onnx.ModelProto:
+    """The whole pipeline as one graph; `classes` are the labels of the class indices the
+    pipeline was trained on (they become the graph's `label` output)."""
     from skl2onnx import convert_sklearn
 
     from core.models.torch_mlp import TorchMLP
@@ -92,32 +92,30 @@ def to_onnx(pipeline: Pipeline, schema: list[dict[str, str]], task: str) -> onnx
         if isinstance(estimator, TorchMLP):
             pre = convert_sklearn(
                 preprocessor,
-                initial_types=_initial_types(schema),
+                initial_types=_initial_types(spec),
                 options=_converter_options(preprocessor),
             )
             model = _join_torch(pre, estimator, task)
         else:
             model = convert_sklearn(
                 pipeline,
-                initial_types=_initial_types(schema),
+                initial_types=_initial_types(spec),
                 options=_converter_options(preprocessor, estimator),
             )
-        n_classes = len(estimator.classes_) if task == "classification" else 0
-        return _serving_interface(model, schema, n_classes)
+        return _serving_interface(model, spec, classes if task == "classification" else None)
     except Exception as exc:  # converters raise many kinds; all mean "cannot export"
         raise ExportError(f"ONNX export of {type(estimator).__name__} failed: {exc}") from exc
 
 
 def _serving_interface(
-    model: onnx.ModelProto, schema: list[dict[str, str]], n_classes: int
+    model: onnx.ModelProto, spec: FeatureSpec, classes: list[Any] | None
 ) -> onnx.ModelProto:
     """Give the graph 1-D inputs and N-long outputs (see the module docstring)."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     graph = model.graph
-    features = [c["name"] for c in schema]
-    renamed = {name: f"{name}__column" for name in features}
+    renamed = {name: f"{name}__column" for name, _ in spec.model_inputs}
     for node in graph.node:
         node.input[:] = [renamed.get(name, name) for name in node.input]
     opset = next(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
@@ -132,28 +130,15 @@ def _serving_interface(
         return helper.make_node(op, [source], [target], axes=[1])
 
     inputs = []
-    for column in schema:
-        elem = TensorProto.FLOAT if column["type"] == "numeric" else TensorProto.STRING
-        inputs.append(helper.make_tensor_value_info(column["name"], elem, [None]))
-        graph.node.insert(0, on_axis_1("Unsqueeze", column["name"], renamed[column["name"]]))
+    for name, dtype in spec.model_inputs:
+        elem = TensorProto.FLOAT if dtype == "float" else TensorProto.STRING
+        inputs.append(helper.make_tensor_value_info(name, elem, [None]))
+        graph.node.insert(0, on_axis_1("Unsqueeze", name, renamed[name]))
     del graph.input[:]
     graph.input.extend(inputs)
-
-    outputs = {o.name: o for o in graph.output}
     del graph.output[:]
-    if n_classes:
-        graph.output.append(outputs["label"])
-        for k in range(n_classes):
-            index = numpy_helper.from_array(np.array(k, dtype=np.int64), name=f"class_index_{k}")
-            graph.initializer.append(index)
-            graph.node.append(
-                helper.make_node(
-                    "Gather", ["probabilities", index.name], [f"probability_{k}"], axis=1
-                )
-            )
-            graph.output.append(
-                helper.make_tensor_value_info(f"probability_{k}", TensorProto.FLOAT, [None])
-            )
+    if classes is not None:
+        _label_outputs(graph, classes)
     else:
         for node in graph.node:
             node.output[:] = ["variable__2d" if o == "variable" else o for o in node.output]
@@ -161,6 +146,36 @@ def _serving_interface(
         graph.output.append(helper.make_tensor_value_info("variable", TensorProto.FLOAT, [None]))
     onnx.checker.check_model(model)
     return model
+
+
+def _label_outputs(graph: Any, classes: list[Any]) -> None:
+    """`label` = the label of the first most probable class (ties break as numpy.argmax
+    does, so scoring, the summary and served answers agree), and `probability_<k>`."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    from core.training.targets import label_tensor_values
+
+    for node in graph.node:  # the converter's own label is left unused
+        node.output[:] = ["label__model" if o == "label" else o for o in node.output]
+    values = label_tensor_values(classes)
+    graph.initializer.append(numpy_helper.from_array(values, name="class_labels"))
+    graph.node.extend(
+        [
+            helper.make_node("ArgMax", ["probabilities"], ["label_index"], axis=1, keepdims=0),
+            helper.make_node("Gather", ["class_labels", "label_index"], ["label"], axis=0),
+        ]
+    )
+    elem = TensorProto.INT64 if values.dtype == np.int64 else TensorProto.STRING
+    graph.output.append(helper.make_tensor_value_info("label", elem, [None]))
+    for k in range(len(classes)):
+        index = numpy_helper.from_array(np.array(k, dtype=np.int64), name=f"class_index_{k}")
+        graph.initializer.append(index)
+        graph.node.append(
+            helper.make_node("Gather", ["probabilities", index.name], [f"probability_{k}"], axis=1)
+        )
+        graph.output.append(
+            helper.make_tensor_value_info(f"probability_{k}", TensorProto.FLOAT, [None])
+        )
 
 
 def probabilities_of(outputs: dict[str, Any], n_classes: int) -> np.ndarray:
@@ -171,7 +186,7 @@ def probabilities_of(outputs: dict[str, Any], n_classes: int) -> np.ndarray:
 def _join_torch(pre: onnx.ModelProto, estimator: Any, task: str) -> onnx.ModelProto:
     import onnx
     import torch
-    from onnx import TensorProto, compose, helper, numpy_helper
+    from onnx import compose
 
     opset = next(o.version for o in pre.opset_import if o.domain in ("", "ai.onnx"))
     output = "probabilities" if task == "classification" else "variable"
@@ -193,19 +208,6 @@ def _join_torch(pre: onnx.ModelProto, estimator: Any, task: str) -> onnx.ModelPr
     # skl2onnx's edge names (e.g. "variable") may clash with the network's: prefix all but inputs.
     pre = compose.add_prefix(pre, "pre_", rename_inputs=False)
     merged = compose.merge_models(pre, network, io_map=[(pre.graph.output[0].name, "features")])
-    if task == "classification":
-        classes = np.asarray(estimator.classes_)
-        is_int = classes.dtype.kind in "iu"
-        array = classes.astype(np.int64) if is_int else classes.astype(str).astype(object)
-        merged.graph.initializer.append(numpy_helper.from_array(array, name="class_labels"))
-        merged.graph.node.extend(
-            [
-                helper.make_node("ArgMax", ["probabilities"], ["label_index"], axis=1, keepdims=0),
-                helper.make_node("Gather", ["class_labels", "label_index"], ["label"], axis=0),
-            ]
-        )
-        label_type = TensorProto.INT64 if is_int else TensorProto.STRING
-        merged.graph.output.insert(0, helper.make_tensor_value_info("label", label_type, [None]))
     onnx.checker.check_model(merged)
     return merged
 
@@ -218,67 +220,68 @@ def onnx_session(model_bytes: bytes) -> Any:
     return ort.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
 
 
+def run_graph(model_bytes: bytes, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Every output of the graph by name; ExportError when onnxruntime cannot run it."""
+    try:
+        session = onnx_session(model_bytes)
+        values = session.run(None, feeds)
+    except Exception as exc:  # onnxruntime raises its own untyped errors
+        raise ExportError(f"onnxruntime failed: {exc}") from None
+    return dict(zip([o.name for o in session.get_outputs()], values, strict=True))
+
+
+def graph_predictions(
+    outputs: dict[str, np.ndarray], n_classes: int
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Class indices (first most probable, as the graph's label) and probabilities, or the
+    regression values and None."""
+    if not n_classes:
+        return np.asarray(outputs["variable"], dtype=np.float64).reshape(-1), None
+    proba = probabilities_of(outputs, n_classes)
+    return np.argmax(proba, axis=1), proba
+
+
 def _tied_rows(
     differs: np.ndarray,
-    labels: np.ndarray,
-    native_labels: np.ndarray,
+    ours: np.ndarray,
+    theirs: np.ndarray,
     native_proba: np.ndarray,
-    classes: np.ndarray,
     tolerance: float,
 ) -> int:
     """Rows whose labels differ only because two classes tie: the native probabilities of the
     two labels are within the tolerance, and float32 rounding broke the tie the other way."""
-    if not differs.any():
-        return 0
-    index = {str(c): i for i, c in enumerate(classes)}
     rows = np.flatnonzero(differs)
-    ours = [index.get(str(v), -1) for v in labels[rows]]
-    theirs = [index[str(v)] for v in native_labels[rows]]
-    gaps = [
-        native_proba[r, t] - native_proba[r, o] if o >= 0 else np.inf
-        for r, o, t in zip(rows, ours, theirs, strict=True)
-    ]
-    return int(np.sum(np.asarray(gaps) <= tolerance))
+    gaps = native_proba[rows, theirs[rows]] - native_proba[rows, ours[rows]]
+    return int(np.sum(gaps <= tolerance))
 
 
 def parity_check(
-    model_bytes: bytes,
+    outputs: dict[str, np.ndarray],
     pipeline: Pipeline,
     frame: pd.DataFrame,
-    schema: list[dict[str, str]],
     task: str,
     tolerance: float | None = None,
 ) -> ParityReport:
-    """Compare the ONNX graph with the native pipeline on the same (held-out) rows."""
+    """Compare the graph's outputs with the native pipeline's on the same (held-out) rows.
+    Classification pipelines are trained on class indices, so labels compare as indices."""
     tolerance = PARITY_TOLERANCE if tolerance is None else tolerance
-    try:
-        session = onnx_session(model_bytes)
-        outputs = dict(
-            zip(
-                [o.name for o in session.get_outputs()],
-                session.run(None, onnx_feeds(frame, schema)),
-                strict=True,
-            )
-        )
-    except Exception as exc:  # onnxruntime raises its own untyped errors
-        return ParityReport(False, len(frame), 0.0, float("inf"), f"onnxruntime failed: {exc}")
     if task == "classification":
-        native_labels = np.asarray(pipeline.predict(frame))
-        labels = np.asarray(outputs["label"]).reshape(-1)
-        same = labels.astype(str) == native_labels.astype(str)
-        native_proba = pipeline.predict_proba(frame)
-        proba = probabilities_of(outputs, native_proba.shape[1])
+        native_proba = np.asarray(pipeline.predict_proba(frame), dtype=np.float64)
+        ours, proba = graph_predictions(outputs, native_proba.shape[1])
+        theirs = np.asarray(pipeline.predict(frame)).astype(np.int64)
+        assert proba is not None
+        same = ours == theirs
         diff = float(np.max(np.abs(proba - native_proba)))
-        ties = _tied_rows(~same, labels, native_labels, native_proba, pipeline.classes_, tolerance)
+        ties = _tied_rows(~same, ours, theirs, native_proba, tolerance)
         agreement = float(np.mean(same))
         ok = int(np.sum(~same)) == ties and diff <= tolerance
         detail = (
             ""
             if ok
-            else (f"labels agree on {agreement:.2%} ({ties} ties), max probability diff {diff:.2e}")
+            else f"labels agree on {agreement:.2%} ({ties} ties), max probability diff {diff:.2e}"
         )
         return ParityReport(ok, len(frame), agreement, diff, detail, ties)
-    values = np.asarray(outputs["variable"]).reshape(-1)
+    values, _ = graph_predictions(outputs, 0)
     native = np.asarray(pipeline.predict(frame), dtype=np.float64)
     diff = float(np.max(np.abs(values - native)))
     scale = max(1.0, float(np.max(np.abs(native))))

@@ -8,9 +8,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from core.config import LOWER_IS_BETTER, FeatureType, ProjectConfig
+from core.config import LOWER_IS_BETTER, ProjectConfig
 from core.errors import ConfigError, TrainingError
-from core.features import build_preprocessor
+from core.features import build_preprocessor, prepare_frame
+from core.featurespec import FeatureSpec
 from core.models import SUPPORTS_CLASS_WEIGHT, TREE_MODELS, build_estimator
 from core.progress import NULL_PROGRESS, Progress
 from core.training.metrics import classification_metrics, regression_metrics
@@ -22,10 +23,22 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Split:
-    X_train: pd.DataFrame
+    X_train: pd.DataFrame  # model inputs, named by input name (see core.featurespec)
     X_test: pd.DataFrame
-    y_train: np.ndarray
+    y_train: np.ndarray  # class indices (classification) or values
     y_test: np.ndarray
+    raw_test: pd.DataFrame  # the held-out rows' original columns: other versions score them
+    notes: tuple[str, ...] = ()
+
+    def _noted(self, notes: list[str]) -> Split:
+        return Split(
+            self.X_train,
+            self.X_test,
+            self.y_train,
+            self.y_test,
+            self.raw_test,
+            (*self.notes, *notes),
+        )
 
 
 @dataclass
@@ -38,23 +51,43 @@ class Candidate:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def split_dataset(X: pd.DataFrame, y: np.ndarray, config: ProjectConfig) -> Split:
-    """Stratified by class for classification, when every class has at least two rows."""
+def split_dataset(
+    raw: pd.DataFrame, y: np.ndarray, spec: FeatureSpec, config: ProjectConfig
+) -> Split:
+    """Stratified by class for classification; plain when the held-out share is too small
+    to hold every class once (said in the notes)."""
+    index = np.arange(len(y))
+    notes: list[str] = []
+    stratify = y if config.task == "classification" else None
+    try:
+        train_at, test_at = _split_rows(index, config, stratify)
+    except ValueError as exc:
+        if stratify is None:
+            raise TrainingError(
+                f"train_split {config.train_split} cannot split {len(y)} rows: {exc}"
+            ) from None
+        notes.append(f"split not stratified by class: {exc}")
+        return split_dataset(raw, y, spec, config.model_copy(update={"task": None}))._noted(notes)
+    prepared = prepare_frame(raw, spec)
+    return Split(
+        prepared.iloc[train_at],
+        prepared.iloc[test_at],
+        y[train_at],
+        y[test_at],
+        raw.iloc[test_at],
+        tuple(notes),
+    )
+
+
+def _split_rows(
+    index: np.ndarray, config: ProjectConfig, stratify: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
     from sklearn.model_selection import train_test_split
 
-    stratify = None
-    if config.task == "classification":
-        _, counts = np.unique(y, return_counts=True)
-        stratify = y if counts.min() >= 2 else None
-    try:
-        X_train, X_test, y_train, y_test = train_test_split(
-            X, y, train_size=config.train_split, random_state=config.random_seed, stratify=stratify
-        )
-    except ValueError as exc:
-        raise TrainingError(
-            f"train_split {config.train_split} cannot split {len(y)} rows: {exc}"
-        ) from None
-    return Split(X_train, X_test, np.asarray(y_train), np.asarray(y_test))
+    train_at, test_at = train_test_split(
+        index, train_size=config.train_split, random_state=config.random_seed, stratify=stratify
+    )
+    return np.asarray(train_at), np.asarray(test_at)
 
 
 def oversample(X: pd.DataFrame, y: np.ndarray, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
@@ -72,6 +105,7 @@ def oversample(X: pd.DataFrame, y: np.ndarray, seed: int) -> tuple[pd.DataFrame,
 
 
 def score(pipeline: Any, X: pd.DataFrame, y: np.ndarray, task: str) -> dict[str, float]:
+    """The native pipeline's metrics (the exported graph's replace them once it has parity)."""
     predictions = pipeline.predict(X)
     if task == "classification":
         return classification_metrics(y, predictions, pipeline.predict_proba(X), pipeline.classes_)
@@ -80,7 +114,7 @@ def score(pipeline: Any, X: pd.DataFrame, y: np.ndarray, task: str) -> dict[str,
 
 def fit_candidate(
     model_type: str,
-    types: dict[str, FeatureType],
+    spec: FeatureSpec,
     split: Split,
     config: ProjectConfig,
     params: dict[str, Any],
@@ -88,17 +122,16 @@ def fit_candidate(
 ) -> Candidate:
     from sklearn.pipeline import Pipeline
 
-    estimator = build_estimator(
-        model_type, config.task, params, config.random_seed, config.class_balance
-    )
+    task = config.resolved_task
+    estimator = build_estimator(model_type, task, params, config.random_seed, config.class_balance)
     preprocessor = build_preprocessor(
-        types, config.text_max_features, scale_numeric=model_type not in TREE_MODELS
+        spec, config.text_max_features, scale_numeric=model_type not in TREE_MODELS
     )
     pipeline = Pipeline([("preprocess", preprocessor), ("model", estimator)])
     X, y = split.X_train, split.y_train
     if (
         config.class_balance
-        and config.task == "classification"
+        and task == "classification"
         and model_type not in SUPPORTS_CLASS_WEIGHT
     ):
         X, y = oversample(X, y, config.random_seed)
@@ -112,7 +145,7 @@ def fit_candidate(
     except (ValueError, TypeError) as exc:
         raise TrainingError(f"training {model_type} failed: {exc}") from exc
     seconds = time.perf_counter() - started
-    metrics = score(pipeline, split.X_test, split.y_test, config.task)
+    metrics = score(pipeline, split.X_test, split.y_test, task)
     extra = {"epochs_run": estimator.n_epochs_} if model_type == "neural_network" else {}
     return Candidate(model_type, pipeline, metrics, estimator.get_params(), seconds, extra)
 

@@ -4,25 +4,31 @@ from __future__ import annotations
 
 import platform
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as package_version
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from core.config import Settings
-from core.data.ingest import DatasetVersion, ingest, load_dataset
-from core.errors import ConflictError, ExportError, MlfnError
+from core.config import ProjectConfig, Settings
+from core.data.ingest import DatasetVersion, infer_task, ingest, load_dataset
+from core.errors import ConfigError, ConflictError, MlfnError
 from core.export.native import save_native
-from core.export.onnx_export import ParityReport, parity_check, to_onnx
-from core.features import feature_schema, infer_feature_types, prepare_frame
+from core.features import build_feature_spec
+from core.featurespec import FeatureSpec
 from core.progress import NULL_PROGRESS, Progress
 from core.registry import ONNX_FILE, ModelRegistry
 from core.storage import Store
 from core.sysmetrics import SystemMonitor
 from core.tracking import log_training
-from core.training.candidates import Candidate, best_candidate, fit_candidate, split_dataset
+from core.training.candidates import Candidate, Split, fit_candidate, split_dataset
 from core.training.compare import score_champion
 from core.training.metrics import is_better
+from core.training.select import Exported, choose, export_candidate
+from core.training.targets import encode_target
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 LIBRARIES = (
     "numpy",
@@ -47,66 +53,125 @@ def library_versions() -> dict[str, str]:
     return versions
 
 
-def _export(
-    best: Candidate, schema: list[dict[str, str]], split: Any, task: str, timings: dict[str, float]
-) -> tuple[Any, dict[str, bytes], ParityReport, dict[str, Any] | None]:
-    """The files of the new version: ONNX when it has parity, else the native safe artifact.
-    Sets `timings["export_seconds"]` (conversion, or until it failed) and
-    `timings["parity_seconds"]` (0 when no graph was checked)."""
-    started = time.perf_counter()
-    timings.update(export_seconds=0.0, parity_seconds=0.0)
-    try:
-        onnx_model = to_onnx(best.pipeline, schema, task)
-        model_bytes = onnx_model.SerializeToString()
-        converted = time.perf_counter()
-        timings["export_seconds"] = round(converted - started, 3)
-        parity = parity_check(model_bytes, best.pipeline, split.X_test, schema, task)
-        timings["parity_seconds"] = round(time.perf_counter() - converted, 3)
-    except ExportError as exc:
-        timings["export_seconds"] = round(time.perf_counter() - started, 3)
-        onnx_model, parity = (
-            None,
-            ParityReport(False, len(split.X_test), 0.0, float("inf"), exc.message),
-        )
-    if parity.ok:
-        return onnx_model, {ONNX_FILE: model_bytes}, parity, None
-    files, native = save_native(best.pipeline)
-    return None, files, parity, native
+@dataclass(frozen=True)
+class TrainingData:
+    config: ProjectConfig  # with the task resolved
+    spec: FeatureSpec
+    classes: list[Any] | None
+    split: Split
+    notes: list[str]
+
+
+def prepare_training(config: ProjectConfig, frame: pd.DataFrame) -> TrainingData:
+    """Task, targets, feature specification and split of a dataset: made once, here."""
+    config = config.with_task(infer_task(frame[config.target]))
+    task = config.resolved_task
+    targets = encode_target(frame[config.target], task, config.target)
+    kept = frame.loc[targets.keep].reset_index(drop=True)
+    spec = build_feature_spec(kept, config)
+    split = split_dataset(kept, targets.y, spec, config)
+    notes = [f"feature '{name}': dropped, {why}" for name, why in spec.dropped.items()]
+    notes += targets.notes + list(split.notes)
+    return TrainingData(config, spec, targets.classes, split, notes)
 
 
 def _decide(
     registry: ModelRegistry,
     champion: Any,
-    split: Any,
-    schema: Any,
-    settings: Settings,
+    data: TrainingData,
     metrics: dict[str, float],
     parity_ok: bool,
     force: bool,
 ) -> tuple[bool, str, dict[str, float] | None]:
-    config = settings.config
+    config = data.config
     if not parity_ok and not force:
-        return False, "ONNX parity failed: stored natively, needs the heavy runtime", None
+        return (
+            False,
+            "no candidate exports with parity: stored natively, needs the heavy runtime",
+            None,
+        )
     if champion is None:
         return True, "no champion yet", None
-    champion_metrics, why_not = score_champion(registry, champion, split, schema, config.task)
+    champion_metrics, why_not = score_champion(
+        registry, champion, data.split, data.classes, config.resolved_task
+    )
     if force:
         return True, "forced", champion_metrics
     if champion_metrics is None:
         return False, why_not, None
     metric = config.metric
     new, old = metrics[metric], champion_metrics.get(metric, float("nan"))
-    if is_better(metric, new, old, config.min_improvement):
-        return (
-            True,
-            f"{metric} {new:.4f} beats champion v{champion.version}'s {old:.4f}",
-            champion_metrics,
+    verdict = "beats" if is_better(metric, new, old, config.min_improvement) else "does not beat"
+    reason = f"{metric} {new:.4f} {verdict} champion v{champion.version}'s {old:.4f}"
+    return verdict == "beats", reason, champion_metrics
+
+
+def _fit_all(
+    data: TrainingData, chosen: list[str], params: dict[str, dict[str, Any]], progress: Progress
+) -> list[Candidate]:
+    candidates = []
+    task_id = progress.start("candidates", len(chosen))
+    for model_type in chosen:
+        candidates.append(
+            fit_candidate(
+                model_type, data.spec, data.split, data.config, params.get(model_type, {}), progress
+            )
         )
-    return (
-        False,
-        (f"{metric} {new:.4f} does not beat champion v{champion.version}'s {old:.4f}"),
-        champion_metrics,
-    )
+        progress.advance(task_id)
+    missing = [c.model_type for c in candidates if data.config.metric not in c.metrics]
+    if missing:
+        raise ConfigError(
+            f"primary metric '{data.config.metric}' could not be computed for {missing}"
+        )
+    return candidates
+
+
+def _metadata(
+    data: TrainingData,
+    best: Exported,
+    exported: list[Exported],
+    dataset: DatasetVersion,
+    native: dict[str, Any] | None,
+    system: dict[str, Any],
+) -> dict[str, Any]:
+    config, split, candidate = data.config, data.split, best.candidate
+    return {
+        "task": config.task,
+        "target": config.target,
+        "schema": data.spec.to_metadata(),
+        "dropped_features": data.spec.dropped,
+        "classes": data.classes,
+        "model_type": candidate.model_type,
+        "params": candidate.params,
+        "metrics": candidate.metrics,
+        "primary_metric": config.metric,
+        "candidates": {e.candidate.model_type: _candidate_row(e) for e in exported},
+        "dataset": {"sha256": dataset.sha256, "rows": dataset.rows, "source": dataset.source},
+        "split": {
+            "train_rows": len(split.X_train),
+            "test_rows": len(split.X_test),
+            "train_split": config.train_split,
+            "seed": config.random_seed,
+        },
+        "parity": best.parity.to_dict(),
+        "needs_heavy_runtime": not best.parity.ok,
+        "native": native,
+        "libraries": library_versions(),
+        "system": system,
+        "notes": data.notes,
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+def _candidate_row(exported: Exported) -> dict[str, Any]:
+    candidate = exported.candidate
+    return {
+        **candidate.metrics,
+        "fit_seconds": round(candidate.fit_seconds, 3),
+        "scored_on": candidate.extra.get("scored_on", "native"),
+        "exported": exported.parity.ok,
+        **({} if exported.parity.ok else {"why_not_exported": exported.parity.detail}),
+    }
 
 
 def train(
@@ -120,63 +185,36 @@ def train(
     progress: Progress = NULL_PROGRESS,
 ) -> dict[str, Any]:
     """Train, register and (when better, or forced) promote. Returns the JSON summary."""
-    config = settings.config
     started = time.perf_counter()
     dataset = dataset or ingest(settings, store)
-    frame = load_dataset(store, settings, dataset.sha256)
-    types = infer_feature_types(frame, config)
-    schema = feature_schema(types)
-    split = split_dataset(prepare_frame(frame, types), frame[config.target].to_numpy(), config)
+    data = prepare_training(settings.config, load_dataset(store, settings, dataset.sha256))
+    config = data.config
     registry = ModelRegistry(store, config.model_name)
     champion = registry.champion()  # read first: promotion swaps only if it is still this one
-
     chosen = model_types or list(config.model_type)
     all_params: dict[str, dict[str, Any]] = {str(k): v for k, v in config.training_params.items()}
     all_params.update(params or {})
-    candidates: list[Candidate] = []
     with SystemMonitor() as monitor:
-        task_id = progress.start("candidates", len(chosen))
-        for model_type in chosen:
-            candidates.append(
-                fit_candidate(
-                    model_type, types, split, config, all_params.get(model_type, {}), progress
-                )
-            )
-            progress.advance(task_id)
-    best = best_candidate(candidates, config.metric)
-    timings: dict[str, float] = {}
-    onnx_model, files, parity, native = _export(best, schema, split, config.task, timings)
-
-    promote, reason, champion_metrics = _decide(
-        registry, champion, split, schema, settings, best.metrics, parity.ok, force
-    )
-    classes = best.pipeline.classes_.tolist() if config.task == "classification" else None
-    metadata = {
-        "task": config.task,
-        "target": config.target,
-        "schema": schema,
-        "classes": classes,
-        "model_type": best.model_type,
-        "params": best.params,
-        "metrics": best.metrics,
-        "primary_metric": config.metric,
-        "candidates": {
-            c.model_type: {**c.metrics, "fit_seconds": round(c.fit_seconds, 3)} for c in candidates
-        },
-        "dataset": {"sha256": dataset.sha256, "rows": dataset.rows, "source": dataset.source},
-        "split": {
-            "train_rows": len(split.X_train),
-            "test_rows": len(split.X_test),
-            "train_split": config.train_split,
-            "seed": config.random_seed,
-        },
-        "parity": parity.to_dict(),
-        "needs_heavy_runtime": not parity.ok,
-        "native": native,
-        "libraries": library_versions(),
-        "system": monitor.summary(),
-        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        candidates = _fit_all(data, chosen, all_params, progress)
+        exported = [
+            export_candidate(c, data.spec, data.split, data.classes, config.max_model_mb)
+            for c in candidates
+        ]
+    best, passed_over = choose(exported, config.metric)
+    data.notes.extend(passed_over)
+    timings = {
+        "export_seconds": round(sum(e.export_seconds for e in exported), 3),
+        "parity_seconds": round(sum(e.parity_seconds for e in exported), 3),
     }
+    promote, reason, champion_metrics = _decide(
+        registry, champion, data, best.candidate.metrics, best.parity.ok, force
+    )
+    files, native = (
+        ({ONNX_FILE: best.model_bytes}, None)
+        if best.model_bytes
+        else save_native(best.candidate.pipeline)
+    )
+    metadata = _metadata(data, best, exported, dataset, native, monitor.summary())
     version = registry.create_version(files, metadata)
     promoted = False
     if promote:
@@ -189,8 +227,9 @@ def train(
     summary: dict[str, Any] = {
         "model_name": config.model_name,
         "version": version,
-        "model_type": best.model_type,
-        "metrics": best.metrics,
+        "task": config.task,
+        "model_type": best.candidate.model_type,
+        "metrics": best.candidate.metrics,
         "primary_metric": config.metric,
         "candidates": metadata["candidates"],
         "promoted": promoted,
@@ -198,39 +237,56 @@ def train(
         "champion": after.version if after else None,
         "champion_metrics": champion_metrics,
         "previous_champion": champion.version if champion else None,
-        "parity": parity.to_dict(),
+        "parity": best.parity.to_dict(),
+        "features": metadata["schema"],
+        "dropped_features": data.spec.dropped,
+        "notes": data.notes,
         "dataset": dataset.to_dict(),
         "system": metadata["system"],
         "store": store.uri,
         "env": settings.env,
         **timings,
     }
+    _track(store, summary, candidates, best, data, dataset, settings, chosen)
+    summary["seconds"] = round(time.perf_counter() - started, 3)
+    return summary
+
+
+def _track(
+    store: Store,
+    summary: dict[str, Any],
+    candidates: list[Candidate],
+    best: Exported,
+    data: TrainingData,
+    dataset: DatasetVersion,
+    settings: Settings,
+    chosen: list[str],
+) -> None:
+    """Mirror the run in MLflow; the version and the champion are already safe in the store."""
     tracking_started = time.perf_counter()
     try:
         run = log_training(
             store,
-            config.model_name,
+            data.config.model_name,
             summary,
             candidates,
-            best,
-            split,
-            config.task,
-            onnx_model,
-            _run_params(settings, chosen, dataset),
+            best.candidate,
+            data.split,
+            data.config.resolved_task,
+            best.onnx_model,
+            _run_params(data.config, settings.env, chosen, dataset),
         )
         summary["mlflow"] = (
             {"run_id": run.run_id, "model_version": run.model_version} if run else None
         )
     except (MlfnError, ImportError, OSError, ValueError) as exc:
-        # The version and the champion are already safe in the store; tracking is a mirror.
         summary["mlflow"] = {"error": f"MLflow logging failed: {exc}"}
     summary["tracking_seconds"] = round(time.perf_counter() - tracking_started, 3)
-    summary["seconds"] = round(time.perf_counter() - started, 3)
-    return summary
 
 
-def _run_params(settings: Settings, chosen: list[str], dataset: DatasetVersion) -> dict[str, Any]:
-    config = settings.config
+def _run_params(
+    config: ProjectConfig, env: str, chosen: list[str], dataset: DatasetVersion
+) -> dict[str, Any]:
     return {
         "model_types": ",".join(chosen),
         "task": config.task,
@@ -239,6 +295,6 @@ def _run_params(settings: Settings, chosen: list[str], dataset: DatasetVersion) 
         "train_split": config.train_split,
         "primary_metric": config.metric,
         "dataset_sha256": dataset.sha256,
-        "env": settings.env,
+        "env": env,
         "class_balance": config.class_balance,
     }

@@ -89,7 +89,7 @@ def test_errors_are_one_clear_line_and_exit_2(tmp_path: Path) -> None:
         stdin="sepal_length,sepal_width,petal_length,petal_width\nx,1,1,1\n",
     )
     assert bad_csv.returncode == 2
-    assert "CSV line 2: feature 'sepal_length' must be a number, got 'x'" in bad_csv.stderr
+    assert "row 0: feature 'sepal_length' must be a number, got str 'x'" in bad_csv.stderr
     unknown = mlfn("promote", "9", "--config", config)
     assert unknown.returncode == 2 and "has no version 9" in unknown.stderr
 

@@ -49,17 +49,18 @@ def test_one_model_type_becomes_a_list(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("changes", "expected"),
     [
-        ({"train_split": 1.5}, "field 'train_split': Input should be less than 1"),
-        ({"target": None}, "field 'target': Field required"),
-        ({"task": "clustering"}, "field 'task'"),
-        ({"model_type": ["svm"]}, "field 'model_type.0'"),
+        ({"train_split": 1.5}, "train_split: Input should be less than 1 (given: 1.5)"),
+        ({"target": None}, "target: Field required"),
+        ({"task": "clustering"}, "task: Input should be 'classification' or 'regression'"),
+        ({"model_type": ["svm"]}, "model_type.0: Input should be"),
         ({"model_type": ["linear_regression"]}, "'linear_regression' does not fit task"),
         ({"feature_types": {"colour": "numeric"}}, "names columns that are not features"),
         ({"features": ["a", "a"]}, "each feature may appear only once"),
         ({"target": "sepal_length"}, "must not also be a feature"),
         ({"primary_metric": "rmse"}, "primary_metric 'rmse' is not one of"),
-        ({"promotion": {"dev": {"store": "ftp://x"}}}, "field 'promotion.dev.store'"),
-        ({"surprise": 1}, "field 'surprise': Extra inputs are not permitted"),
+        ({"promotion": {"dev": {"store": "ftp://x"}}}, "promotion.dev.store: String should"),
+        ({"surprise": 1}, "surprise: unknown key"),
+        ({"trian_split": 0.8}, "trian_split: unknown key; did you mean 'train_split'?"),
     ],
 )
 def test_errors_name_the_file_and_field(tmp_path: Path, changes: dict, expected: str) -> None:
@@ -79,11 +80,25 @@ def test_missing_and_malformed_files(tmp_path: Path) -> None:
         load_project_config(broken)
 
 
-def test_parser_mappings_must_name_selected_fields(tmp_path: Path) -> None:
+def test_parser_mappings_must_be_one_to_one(tmp_path: Path) -> None:
     path = tmp_path / "parser.json"
-    path.write_text(json.dumps({"selected_fields": ["a"], "field_mappings": {"b": "c"}}))
-    with pytest.raises(ConfigError, match="renames fields that are not selected: \\['b'\\]"):
+    path.write_text(json.dumps({"selected_fields": ["a"], "field_mappings": {"b": "c", "d": "c"}}))
+    with pytest.raises(ConfigError, match="several fields the same new name: \\['c'\\]"):
         load_parser_config(path)
+
+
+def test_every_problem_at_once_one_per_line(tmp_path: Path) -> None:
+    path = write_config(
+        tmp_path, train_split=2, modle_type="x", promotion={"dev": {"stor": "file://x"}}
+    )
+    with pytest.raises(ConfigError) as raised:
+        load_project_config(path)
+    lines = raised.value.message.splitlines()
+    assert lines[0] == f"{path}: 4 problems:"
+    assert f"  {path}: train_split: Input should be less than 1 (given: 2)" in lines
+    assert f"  {path}: modle_type: unknown key; did you mean 'model_type'?" in lines
+    assert f"  {path}: promotion.dev.stor: unknown key; did you mean 'store'?" in lines
+    assert f"  {path}: promotion.dev.store: Field required" in lines
 
 
 def test_environment_variables_override(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

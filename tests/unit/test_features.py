@@ -1,4 +1,5 @@
-"""Feature types are inferred unless given; categories read alike in training and serving."""
+"""The feature specification: types inferred unless given, safe input names, and one value
+conversion shared by training and serving."""
 
 from __future__ import annotations
 
@@ -6,36 +7,103 @@ import math
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from core.config import load_project_config
-from core.features import build_preprocessor, infer_feature_types, prepare_frame
+from core.errors import ValidationError
+from core.features import build_feature_spec, build_preprocessor, prepare_frame
+from core.featurespec import ColumnSpec, FeatureSpec, input_names, normalize_text
 from core.schema import category_text
 from tests.conftest import EXAMPLES
+
+
+def _spec(**kinds: str) -> FeatureSpec:
+    return FeatureSpec(tuple(ColumnSpec(n, n, k) for n, k in kinds.items()))
 
 
 def test_types_inferred_unless_given() -> None:
     config = load_project_config(EXAMPLES / "products" / "config.json")
     frame = pd.read_csv(EXAMPLES / "products" / "products.csv")
-    types = infer_feature_types(frame, config)
-    assert types == {
+    kinds = {c.name: c.kind for c in build_feature_spec(frame, config).columns}
+    assert kinds == {
         "title": "categorical",
         "description": "text",
         "category": "categorical",
         "price": "numeric",
         "rating": "numeric",
     }
-    # Without the hints, long varied strings are text and short repeated ones categorical.
     unhinted = config.model_copy(update={"feature_types": {}})
-    inferred = infer_feature_types(frame, unhinted)
+    inferred = {c.name: c.kind for c in build_feature_spec(frame, unhinted).columns}
     assert inferred["description"] == "text" and inferred["category"] == "categorical"
 
 
-def test_prepare_frame_casts_and_fills() -> None:
-    frame = pd.DataFrame({"n": ["1.5", None], "c": [2.0, np.nan], "t": ["Some text", None]})
-    prepared = prepare_frame(frame, {"n": "numeric", "c": "categorical", "t": "text"})
-    assert prepared["n"].iloc[0] == 1.5 and math.isnan(prepared["n"].iloc[1])
-    assert list(prepared["c"]) == ["2", ""]
-    assert list(prepared["t"]) == ["Some text", ""]
+def test_dates_booleans_constant_and_duplicate_columns() -> None:
+    frame = pd.DataFrame(
+        {
+            "when": ["2024-01-01", "2024-02-03T10:00:00Z", None, "2023-12-31"],
+            "flag": pd.array([True, False, None, True], dtype="boolean"),
+            "same": [1, 1, 1, 1],
+            "x": [1.0, 2.0, 3.0, 4.0],
+            "x copy": [1.0, 2.0, 3.0, 4.0],
+            "y": ["a", "b", "a", "b"],
+        }
+    )
+    config = load_project_config(EXAMPLES / "iris" / "config.json").model_copy(
+        update={
+            "features": ["when", "flag", "same", "x", "x copy"],
+            "feature_types": {},
+            "target": "y",
+        }
+    )
+    spec = build_feature_spec(frame, config)
+    assert {c.name: c.kind for c in spec.columns} == {
+        "when": "datetime",
+        "flag": "boolean",
+        "x": "numeric",
+    }
+    assert spec.dropped == {
+        "same": "constant: a single value in every row",
+        "x copy": "duplicate of 'x'",
+    }
+    prepared = prepare_frame(frame, spec)
+    assert list(prepared["when__year"][:2]) == [2024, 2024]
+    assert list(prepared["when__month"][:2]) == [1, 2] and prepared["when__hour"].iloc[1] == 10
+    assert math.isnan(prepared["when__year"].iloc[2])
+    assert list(prepared["flag"][:2]) == [1.0, 0.0] and math.isnan(prepared["flag"].iloc[2])
+
+
+def test_input_names_are_safe_unique_and_keep_plain_names() -> None:
+    names = ["petal_width", "a/b", "a.b", "Größe (cm)", "label", "1st", "x", "X", "名前", "a b"]
+    chosen = input_names(names)
+    assert chosen[0] == "petal_width" and chosen[6] == "x"
+    assert len({c.lower() for c in chosen}) == len(names)
+    assert all(c.replace("_", "").isalnum() and c.isascii() for c in chosen)
+    assert chosen[4] != "label"  # an output name of the graph
+
+
+def test_one_conversion_for_training_and_serving() -> None:
+    spec = _spec(n="numeric", b="boolean", c="categorical")
+    feeds = spec.encode_rows(
+        [{"n": "91.80", "b": "yes", "c": "02139"}, {"n": None, "b": False, "c": 2.0}]
+    )
+    assert feeds["n"][0] == np.float32(91.8) and math.isnan(feeds["n"][1])
+    assert list(feeds["b"]) == [1.0, 0.0]
+    assert list(feeds["c"]) == ["02139", "2"]  # a zip code stays a string, 2.0 is category "2"
+    for bad, match in [
+        ({"n": 1e39}, "out of range"),
+        ({"n": float("inf")}, "out of range"),
+        ({"b": "maybe"}, "true or false"),
+        ({"n": "abc"}, "must be a number"),
+    ]:
+        row = {"n": 1, "b": True, "c": "x", **bad}
+        with pytest.raises(ValidationError, match=match):
+            spec.encode_rows([row])
+
+
+def test_text_normalisation_agrees_across_scripts() -> None:
+    assert normalize_text("Naïve CAFÉ!") == "naive cafe "
+    cyrillic = normalize_text("Привет мир")
+    assert cyrillic.isascii() and len(cyrillic.split()) == 2
 
 
 def test_category_text_is_one_rule_for_training_and_serving() -> None:
@@ -43,25 +111,41 @@ def test_category_text_is_one_rule_for_training_and_serving() -> None:
     assert category_text(np.int64(3)) == "3"
     assert category_text(2.5) == "2.5"
     assert category_text(None) == "" and category_text(float("nan")) == ""
-    assert category_text(True) is None and category_text([1]) is None
+    assert category_text(True) == "True" and category_text([1]) is None
 
 
-def test_unknown_categories_are_ignored() -> None:
-    types = {"colour": "categorical", "size": "numeric"}
+def test_unknown_and_rare_categories_light_nothing() -> None:
+    spec = FeatureSpec(
+        (
+            ColumnSpec("colour", "colour", "categorical", "one_hot", ("blue", "red")),
+            ColumnSpec("size", "size", "numeric"),
+        )
+    )
     frame = pd.DataFrame({"colour": ["red", "blue"], "size": [1.0, 2.0]})
     encoded = (
-        build_preprocessor(types, 10)
+        build_preprocessor(spec, 10)
         .fit(frame)
         .transform(pd.DataFrame({"colour": ["green"], "size": [1.5]}))
     )
     assert encoded.shape == (1, 3)
-    assert list(encoded[0, 1:]) == [0.0, 0.0]  # no column lights up for an unseen colour
+    assert list(encoded[0, 1:]) == [0.0, 0.0]
+
+
+def test_categories_are_capped_by_frequency() -> None:
+    values = [f"v{i}" for i in range(300)] + ["common"] * 50
+    frame = pd.DataFrame({"c": values, "y": [0, 1] * 175})
+    config = load_project_config(EXAMPLES / "iris" / "config.json").model_copy(
+        update={"features": ["c"], "feature_types": {}, "target": "y", "max_categories": 20}
+    )
+    (column,) = build_feature_spec(frame, config).columns
+    assert column.categories is not None and len(column.categories) == 20
+    assert "common" in column.categories and column.encoding == "one_hot_top_20"
 
 
 def test_tree_models_get_unscaled_numbers() -> None:
-    types = {"size": "numeric"}
+    spec = _spec(size="numeric")
     frame = pd.DataFrame({"size": [1.0, 3.0, None]})
-    unscaled = build_preprocessor(types, 10, scale_numeric=False).fit_transform(frame)
+    unscaled = build_preprocessor(spec, 10, scale_numeric=False).fit_transform(frame)
     assert list(unscaled[:, 0]) == [1.0, 3.0, 2.0]  # median-imputed only
-    scaled = build_preprocessor(types, 10).fit_transform(frame)
+    scaled = build_preprocessor(spec, 10).fit_transform(frame)
     assert abs(scaled[:, 0].mean()) < 1e-9

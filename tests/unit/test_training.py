@@ -31,7 +31,13 @@ def test_classification_end_to_end(tmp_path: Path) -> None:
     assert summary["system"]["peak_rss_mb"] > 0
     assert summary["export_seconds"] > 0 and summary["parity_seconds"] > 0  # timed apart
     meta = ModelRegistry(store, "iris").metadata(1)
-    assert meta["schema"][0] == {"name": "sepal_length", "type": "numeric"}
+    assert meta["schema"][0] == {
+        "name": "sepal_length",
+        "input": "sepal_length",
+        "type": "numeric",
+        "encoding": "impute+scale",
+        "dtype": "float32",
+    }
     assert meta["classes"] == ["setosa", "versicolor", "virginica"]
     assert meta["dataset"]["sha256"] == summary["dataset"]["sha256"]
     assert set(meta["files"]) == {"model.onnx"} and not meta["needs_heavy_runtime"]
@@ -193,7 +199,10 @@ def test_schema_change_needs_force(tmp_path: Path) -> None:
         tmp_path, features=["petal_length", "petal_width"], feature_types={}
     )
     summary = train(narrower, store)
-    assert not summary["promoted"] and "different task or feature schema" in summary["reason"]
+    assert (
+        not summary["promoted"]
+        and "needs features ['sepal_length', 'sepal_width']" in summary["reason"]
+    )
 
 
 def test_class_balancing(tmp_path: Path) -> None:
@@ -239,9 +248,13 @@ def test_is_better_respects_direction() -> None:
 def test_train_split_leaving_no_rows(tmp_path: Path) -> None:
     tiny = tmp_path / "tiny.csv"
     pd.read_csv(EXAMPLES / "iris" / "iris.csv").iloc[[0, 1, 50, 51]].to_csv(tiny, index=False)
-    settings, store = project_settings(tmp_path, data_source=str(tiny), train_split=0.99)
-    with pytest.raises(TrainingError, match=r"train_split 0\.99 cannot split 4 rows"):
+    settings, store = project_settings(tmp_path, data_source=str(tiny), train_split=0.01)
+    with pytest.raises(TrainingError, match=r"train_split 0\.01 cannot split 4 rows"):
         train(settings, store)
+    # Too few held-out rows to hold every class: the split falls back, and says so.
+    settings, store = project_settings(tmp_path, data_source=str(tiny), train_split=0.75)
+    summary = train(settings, store, model_types=["logistic_regression"])
+    assert any("split not stratified by class" in note for note in summary["notes"])
 
 
 def test_failed_conversion_is_stored_natively_with_its_timing(
@@ -252,7 +265,7 @@ def test_failed_conversion_is_stored_natively_with_its_timing(
     def cannot_convert(*_: object) -> None:
         raise ExportError("no converter for this estimator")
 
-    monkeypatch.setattr("core.training.run.to_onnx", cannot_convert)
+    monkeypatch.setattr("core.training.select.to_onnx", cannot_convert)
     settings, store = project_settings(tmp_path)
     summary = train(settings, store, model_types=["random_forest"])
     assert summary["parity"]["detail"] == "no converter for this estimator"

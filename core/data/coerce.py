@@ -1,0 +1,97 @@
+"""Give each column of a freshly parsed frame one type, decided over the whole column.
+
+- A column whose every value is a number (numbers written as strings included) becomes
+  numeric — unless some value looks like an identifier with a leading zero ("02139"), or the
+  config declares it categorical or text: then it stays text, exactly as written.
+- A column of true/false words (and, for features, yes/no) becomes boolean, blanks missing.
+- Everything else stays text; `core.features` later tells dates, categories and free text
+  apart.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from core.schema import category_text
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+NUMBER = r"\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*"
+LEADING_ZERO_ID = r"\s*[+-]?0\d.*"
+TARGET_BOOL_WORDS = {"true": True, "false": False}
+FEATURE_BOOL_WORDS = {**TARGET_BOOL_WORDS, "yes": True, "no": False}
+TEXT_KINDS = ("categorical", "text")
+
+
+def coerce_frame(frame: pd.DataFrame, declared: dict[str, str], target: str | None) -> pd.DataFrame:
+    """The frame with every column typed (see the module docstring)."""
+    import pandas as pd
+
+    columns = {}
+    for name in frame.columns:
+        kind = declared.get(str(name))
+        words = TARGET_BOOL_WORDS if name == target else FEATURE_BOOL_WORDS
+        columns[name] = coerce_column(frame[name], kind, words)
+    return pd.DataFrame(columns, index=frame.index)
+
+
+def coerce_column(
+    column: pd.Series, declared: str | None, bool_words: dict[str, bool]
+) -> pd.Series:
+    import pandas as pd
+
+    if declared in TEXT_KINDS:
+        return _as_text(column)
+    if pd.api.types.is_bool_dtype(column) or pd.api.types.is_numeric_dtype(column):
+        return column
+    present = column.dropna()
+    if present.empty:
+        return column
+    if present.map(lambda v: isinstance(v, bool)).all():
+        return column.astype("boolean")
+    texts = present.astype(str)
+    flags = texts.str.strip().str.lower().map(bool_words)
+    if flags.notna().all() and not _all_numbers(present):
+        return pd.Series(pd.NA, index=column.index, dtype="boolean").mask(
+            column.notna(), flags.reindex(column.index)
+        )
+    if _all_numbers(present) and not texts.str.fullmatch(LEADING_ZERO_ID).any():
+        return _as_number(column)
+    return _as_text(column)
+
+
+def _all_numbers(present: pd.Series) -> bool:
+    numeric = present.map(lambda v: isinstance(v, int | float) and not isinstance(v, bool))
+    texts = present[~numeric]
+    return bool(texts.map(lambda v: isinstance(v, str)).all()) and bool(
+        texts.astype(str).str.fullmatch(NUMBER).all()
+    )
+
+
+def _as_number(column: pd.Series) -> pd.Series:
+    import pandas as pd
+
+    numbers = pd.to_numeric(column.map(_strip), errors="coerce")
+    if numbers.notna().all() and (numbers == numbers.round()).all() and numbers.abs().max() < 2**53:
+        return numbers.astype("int64")
+    return numbers.astype("float64")
+
+
+def _strip(value: Any) -> Any:
+    return value.strip() if isinstance(value, str) else value
+
+
+def _as_text(column: pd.Series) -> pd.Series:
+    """Strings as written (2, 2.0 and "2" are one category); missing stays missing."""
+    import pandas as pd
+
+    def text(value: Any) -> Any:
+        if value is None or (isinstance(value, float) and value != value):
+            return None
+        if value is pd.NA:
+            return None
+        converted = category_text(value)
+        return str(value) if converted is None else converted
+
+    return column.map(text).astype(object)

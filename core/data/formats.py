@@ -1,0 +1,111 @@
+"""Parse a source's bytes into a frame: CSV (BOM, any common separator, quoted newlines),
+TSV, JSON array, JSON lines and Parquet, each possibly gzip-compressed.
+
+Text columns are read as text, never guessed by the parser: a zip code "02139" stays
+"02139" until `core.data.coerce` decides, for the whole column, what type it has.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import zlib
+from typing import TYPE_CHECKING, Any
+
+from core.errors import DataError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+GZIP_MAGIC = b"\x1f\x8b"
+SNIFF_BYTES = 65536
+SEPARATORS = ",;\t|"
+# Strings read as missing in text files (pandas' list without "NA"-like words that are data,
+# such as "None" or "nan" in a free-text column, is too clever: keep the usual ones).
+MISSING_TEXT = ["", "NA", "N/A", "NaN", "nan", "NULL", "null", "None", "#N/A", "-nan", "<NA>"]
+
+
+def decompress(data: bytes, origin: str) -> bytes:
+    if not data.startswith(GZIP_MAGIC):
+        return data
+    try:
+        return gzip.decompress(data)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise DataError(f"source '{origin}': gzip data is corrupt ({exc})") from None
+
+
+def decode(data: bytes, origin: str, encoding: str = "utf-8") -> str:
+    """Text without a BOM; a decoding error names the line and column of the bad byte."""
+    codec = "utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
+    try:
+        return data.decode(codec)
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise DataError(
+            f"source '{origin}': line {line}, column {column}: byte 0x{data[exc.start]:02x} is "
+            f'not valid {encoding}; save the file as UTF-8 or set "encoding" in the parser '
+            "config"
+        ) from None
+    except LookupError:
+        raise DataError(f"parser config: unknown encoding '{encoding}'") from None
+
+
+def sniff_separator(text: str) -> str:
+    """The separator of a delimited text, from its first lines (comma when unsure)."""
+    sample = text[:SNIFF_BYTES]
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=SEPARATORS).delimiter
+    except csv.Error:
+        first = sample.split("\n", 1)[0]
+        counts = {sep: first.count(sep) for sep in SEPARATORS}
+        best = max(counts, key=lambda sep: counts[sep])
+        return best if counts[best] else ","
+
+
+def read_delimited(text: str, origin: str, separator: str | None) -> pd.DataFrame:
+    import pandas as pd
+
+    sep = separator or sniff_separator(text)
+    try:
+        return pd.read_csv(
+            io.StringIO(text),
+            sep=sep,
+            dtype=str,
+            keep_default_na=False,
+            na_values=MISSING_TEXT,
+            skipinitialspace=False,
+        )
+    except pd.errors.EmptyDataError:
+        raise DataError(f"source '{origin}' is empty") from None
+    except pd.errors.ParserError as exc:
+        shown = {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe"}.get(sep, repr(sep))
+        raise DataError(
+            f"source '{origin}' cannot be read with the {shown} separator: {exc}; "
+            'set "separator" in the parser config'
+        ) from None
+
+
+def read_json_lines(text: str, origin: str) -> list[Any]:
+    rows = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError as exc:
+            raise DataError(
+                f"source '{origin}': line {number}: not valid JSON: {exc.msg}"
+            ) from None
+    return rows
+
+
+def read_json(text: str, origin: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DataError(
+            f"source '{origin}': line {exc.lineno}, column {exc.colno}: not valid JSON: {exc.msg}"
+        ) from None

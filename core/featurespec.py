@@ -1,0 +1,306 @@
+"""The feature specification: per column, its original name, model input name(s), type,
+encoding and dtype. Made once from the data and the config at training, stored with the
+version, and used unchanged by preprocessing, export, parity, the predict path and the API.
+
+Light: numpy and the standard library only (the predict path imports it). The value
+conversions here are the *only* ones: training encodes its columns with the same functions
+that encode a request's rows, so there is no train/serve skew.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from core.errors import ValidationError
+from core.schema import category_text
+
+KINDS = ("numeric", "boolean", "datetime", "categorical", "text")
+ENCODING_OF = {
+    "numeric": "impute+scale",
+    "boolean": "flag",
+    "datetime": "date_parts",
+    "categorical": "one_hot",
+    "text": "tfidf",
+}
+# Versions stored before the feature specification lowercased text inside the graph.
+LEGACY_ENCODING = {"text": "tfidf_raw"}
+DATE_PARTS = ("year", "month", "day", "dayofweek", "hour", "epoch")
+TRUE_WORDS = frozenset({"true", "yes", "y", "t"})
+FALSE_WORDS = frozenset({"false", "no", "n", "f"})
+# Output and internal names of the exported graph that an input must never take.
+RESERVED_INPUTS = frozenset({"label", "probabilities", "variable", "features", "label_index"})
+RESERVED_PREFIXES = ("probability_", "class_", "interface_", "pre_", "label_")
+_SAFE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,62}")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    name: str  # the original column name, as callers send it
+    input: str  # the model's input name (ONNX-safe, unique)
+    kind: str  # one of KINDS
+    encoding: str = ""
+    categories: tuple[str, ...] | None = None  # categorical: the kept categories (capped)
+
+    @property
+    def inputs(self) -> list[tuple[str, str]]:
+        """The model inputs this column becomes: (input name, "float" | "string")."""
+        if self.kind == "datetime":
+            return [(f"{self.input}__{part}", "float") for part in DATE_PARTS]
+        if self.kind in ("categorical", "text"):
+            return [(self.input, "string")]
+        return [(self.input, "float")]
+
+    def to_dict(self) -> dict[str, Any]:
+        item: dict[str, Any] = {
+            "name": self.name,
+            "input": self.input,
+            "type": self.kind,
+            "encoding": self.encoding or ENCODING_OF[self.kind],
+            "dtype": "string" if self.kind in ("categorical", "text") else "float32",
+        }
+        if self.categories is not None:
+            item["categories"] = list(self.categories)
+        return item
+
+    @classmethod
+    def from_dict(cls, item: dict[str, Any]) -> ColumnSpec:
+        categories = item.get("categories")
+        legacy = "input" not in item  # versions before the spec: name/type only
+        kind = item["type"]
+        return cls(
+            name=item["name"],
+            input=item["name"] if legacy else item["input"],
+            kind=kind,
+            encoding=LEGACY_ENCODING.get(kind, "") if legacy else item["encoding"],
+            categories=tuple(categories) if categories is not None else None,
+        )
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    columns: tuple[ColumnSpec, ...]
+    dropped: dict[str, str] = field(default_factory=dict)  # column -> why it was dropped
+
+    @classmethod
+    def from_metadata(cls, schema: list[dict[str, Any]]) -> FeatureSpec:
+        return cls(tuple(ColumnSpec.from_dict(item) for item in schema))
+
+    def to_metadata(self) -> list[dict[str, Any]]:
+        return [column.to_dict() for column in self.columns]
+
+    @property
+    def names(self) -> list[str]:
+        return [column.name for column in self.columns]
+
+    @property
+    def model_inputs(self) -> list[tuple[str, str]]:
+        return [pair for column in self.columns for pair in column.inputs]
+
+    def encode_rows(self, rows: Any) -> dict[str, np.ndarray]:
+        """Model feeds for request rows (objects keyed by original names), or a
+        ValidationError naming the row and the column."""
+        check_rows(rows, self.names)
+        feeds: dict[str, np.ndarray] = {}
+        for column in self.columns:
+            feeds.update(encode_column(column, [row[column.name] for row in rows]))
+        return feeds
+
+
+def input_names(names: Sequence[str]) -> list[str]:
+    """A safe, unique model input name per column name: the name itself when it is a plain
+    identifier that is not reserved, else `f<position>_<slug>`."""
+    chosen: list[str] = []
+    taken: set[str] = set()
+    for position, name in enumerate(names):
+        plain = bool(_SAFE_NAME.fullmatch(name)) and "__" not in name
+        reserved = name in RESERVED_INPUTS or name.startswith(RESERVED_PREFIXES)
+        candidate = name if plain and not reserved else f"f{position}_{_slug(name)}"
+        while candidate.lower() in taken:  # unique even on case-insensitive tools
+            candidate = f"{candidate}_{position}"
+        taken.add(candidate.lower())
+        chosen.append(candidate)
+    return chosen
+
+
+def _slug(name: str) -> str:
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    return re.sub(r"_+", "_", re.sub(r"[^A-Za-z0-9]", "_", ascii_name)).strip("_")[:40] or "col"
+
+
+def check_rows(rows: Any, expected: list[str]) -> None:
+    if not isinstance(rows, list) or not rows:
+        raise ValidationError("expected a non-empty list of rows (objects of feature values)")
+    known = set(expected)
+    for i, row in enumerate(rows):
+        if not isinstance(row, dict):
+            raise ValidationError(f"row {i}: expected an object of feature values")
+        missing = [name for name in expected if name not in row]
+        if missing:
+            raise ValidationError(f"row {i}: missing feature(s) {missing}; expected {expected}")
+        if len(row) != len(expected):
+            unknown = sorted(str(k) for k in set(row) - known)
+            raise ValidationError(f"row {i}: unknown feature(s) {unknown}; expected {expected}")
+
+
+def encode_column(column: ColumnSpec, values: Sequence[Any] | np.ndarray) -> dict[str, np.ndarray]:
+    """The model inputs of one column's values: the one conversion training and serving share."""
+    if column.kind == "numeric":
+        return {column.input: _numbers(column.name, values)}
+    if column.kind == "boolean":
+        return {
+            column.input: np.asarray(
+                [_flag(column.name, i, v) for i, v in enumerate(values)], dtype=np.float32
+            )
+        }
+    if column.kind == "datetime":
+        parts = np.asarray(
+            [date_parts(column.name, i, v) for i, v in enumerate(values)], dtype=np.float64
+        ).reshape(len(values), len(DATE_PARTS))
+        return {
+            f"{column.input}__{part}": parts[:, k].astype(np.float32)
+            for k, part in enumerate(DATE_PARTS)
+        }
+    texts = [_text(column, i, v) for i, v in enumerate(values)]
+    return {column.input: np.asarray(texts, dtype=object)}
+
+
+def _numbers(name: str, values: Sequence[Any] | np.ndarray) -> np.ndarray:
+    if isinstance(values, np.ndarray) and values.dtype.kind in "fiu":
+        return _finite(name, values.astype(np.float64)).astype(np.float32)
+    out = np.empty(len(values), dtype=np.float64)
+    for i, value in enumerate(values):
+        out[i] = _number(name, i, value)
+    return _finite(name, out).astype(np.float32)
+
+
+def _finite(name: str, values: np.ndarray) -> np.ndarray:
+    bad = np.isinf(values) | (np.abs(np.nan_to_num(values)) > np.finfo(np.float32).max)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise ValidationError(
+            f"row {row}: feature '{name}' is out of range ({values[row]!r}); "
+            "send a finite number within ±3.4e38, or null when it is missing"
+        )
+    return values
+
+
+def _number(name: str, row: int, value: Any) -> float:
+    if type(value).__module__ == "numpy":
+        value = value.item()
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return math.nan
+    if isinstance(value, str):
+        try:
+            return float(value) if value.strip() else math.nan
+        except ValueError:
+            pass
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        try:
+            return float(value)
+        except OverflowError:
+            return math.inf  # refused by _finite with the column's name
+    raise ValidationError(
+        f"row {row}: feature '{name}' must be a number, got {type(value).__name__} {value!r}"
+    )
+
+
+def parse_flag(value: Any) -> bool | None:
+    """True/False from a boolean-like value; None when missing. ValueError when not one."""
+    if type(value).__module__ == "numpy":
+        value = value.item()
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str):
+        word = value.strip().lower()
+        if word in TRUE_WORDS or word == "1":
+            return True
+        if word in FALSE_WORDS or word == "0":
+            return False
+        if not word:
+            return None
+    raise ValueError(value)
+
+
+def _flag(name: str, row: int, value: Any) -> float:
+    try:
+        flag = parse_flag(value)
+    except ValueError:
+        raise ValidationError(
+            f"row {row}: feature '{name}' must be true or false (also yes/no, 1/0), "
+            f"got {type(value).__name__} {value!r}"
+        ) from None
+    return math.nan if flag is None else float(flag)
+
+
+def parse_datetime(value: Any) -> datetime | None:
+    """An ISO 8601 date or datetime (naive means UTC); None when missing. ValueError else."""
+    if type(value).__module__ == "numpy":
+        value = value.item()
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, str):
+        if not value.strip():
+            return None
+        moment = datetime.fromisoformat(value.strip())
+    else:
+        raise ValueError(value)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def date_parts(name: str, row: int, value: Any) -> list[float]:
+    try:
+        moment = parse_datetime(value)
+    except (ValueError, TypeError):
+        raise ValidationError(
+            f"row {row}: feature '{name}' must be an ISO 8601 date or datetime "
+            f"(e.g. 2024-03-01 or 2024-03-01T12:30:00Z), got {type(value).__name__} {value!r}"
+        ) from None
+    if moment is None:
+        return [math.nan] * len(DATE_PARTS)
+    epoch = (moment - _EPOCH).total_seconds()
+    return [moment.year, moment.month, moment.day, moment.weekday(), moment.hour, epoch]
+
+
+def _text(column: ColumnSpec, row: int, value: Any) -> str:
+    text = category_text(value)
+    if text is None:
+        raise ValidationError(
+            f"row {row}: feature '{column.name}' must be a string, "
+            f"got {type(value).__name__} {value!r}"
+        )
+    if column.kind == "text" and column.encoding != "tfidf_raw":
+        return normalize_text(text)
+    return text
+
+
+def normalize_text(text: str) -> str:
+    """Lower-cased, accents stripped, punctuation as spaces, and every other non-ASCII letter
+    or digit spelled `u<hex>`: the exported tokenizer (RE2, ASCII `\\w`) and scikit-learn's
+    then split every language identically."""
+    folded = unicodedata.normalize("NFKD", text.lower())
+    out: list[str] = []
+    for char in folded:
+        if char.isascii():
+            out.append(char if char.isalnum() or char == "_" else " ")
+        elif unicodedata.combining(char):
+            continue
+        elif char.isalnum():
+            out.append(f"u{ord(char):06x}")
+        else:
+            out.append(" ")
+    return "".join(out)
