@@ -72,15 +72,59 @@ def cmd_ingest(args: argparse.Namespace) -> None:
         print(f"dataset {dataset.sha256} ({dataset.rows} rows, {state})")
 
 
+def _training_dataset(args: argparse.Namespace, settings: Settings, store: Store) -> Any:
+    """--source ingests that source first; otherwise the dataset `mlfn ingest` made last in
+    this store; otherwise the configured source, ingested now."""
+    from core.data.ingest import ingest, latest_dataset
+
+    if args.source:
+        return ingest(settings, store, args.source)
+    return latest_dataset(settings, store) or ingest(settings, store)
+
+
 def cmd_train(args: argparse.Namespace) -> None:
     from core.training.run import train
 
     settings, store = _context(args)
+    dataset = _training_dataset(args, settings, store)
+    if not args.json:
+        print(
+            f"training on dataset {dataset.sha256[:12]} ({dataset.rows} rows from "
+            f"{dataset.source})",
+            file=sys.stderr,
+        )
     with _progress(not args.json) as progress:
         summary = train(
-            settings, store, model_types=args.model_type, force=args.force, progress=progress
+            settings,
+            store,
+            model_types=args.model_type,
+            force=args.force,
+            dataset=dataset,
+            progress=progress,
         )
     _emit(summary)
+
+
+def cmd_config_check(args: argparse.Namespace) -> None:
+    """The resolved config, and every default filled in or form translated."""
+    settings = load_settings(args.config, args.env, args.store)
+    resolved = {
+        "config": str(settings.config_path),
+        "env": settings.env,
+        "store": settings.store_uri,
+        "project": settings.config.model_dump(mode="json"),
+        "parser": settings.parser.model_dump(mode="json"),
+        "notes": list(settings.notes),
+    }
+    if args.json:
+        _emit(resolved)
+        return
+    print(f"{settings.config_path}: valid (env {settings.env}, store {settings.store_uri})")
+    print(json.dumps(resolved["project"], indent=2))
+    if settings.notes:
+        print("defaults filled in and forms translated:")
+        for note in settings.notes:
+            print(f"  - {note}")
 
 
 def _read_input(path: str) -> str:
@@ -214,7 +258,7 @@ def cmd_package(args: argparse.Namespace) -> None:
     from core.deploy.bundle import PREDICT_BUDGET_MB, package_aws, project_root
 
     root = project_root()
-    settings = load_settings(args.config, args.env)
+    settings = load_settings(args.config, args.env, args.store)
     output = Path(args.output) if args.output else root / ".build" / "aws"
     report = package_aws(root, output, settings.config_path)
     if args.json:
@@ -234,7 +278,8 @@ def cmd_bundle(args: argparse.Namespace) -> None:
     from core.deploy.commands import prepare_bundles
 
     root = project_root()
-    for folder in prepare_bundles(args.cloud, load_settings(args.config, args.env), root):
+    settings = load_settings(args.config, args.env, args.store)
+    for folder in prepare_bundles(args.cloud, settings, root):
         print(folder.relative_to(root))
 
 
@@ -243,7 +288,7 @@ def cmd_deploy(args: argparse.Namespace) -> None:
     from core.deploy.commands import run_steps, steps_for
 
     root = project_root()
-    settings = load_settings(args.config, args.env)
+    settings = load_settings(args.config, args.env, args.store)
     steps = steps_for(args.cloud, settings, root, tool=args.tool)
     if args.dry_run:
         if args.json:
@@ -279,6 +324,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="a candidate to train (repeatable; default: the config's list)",
     )
     train.add_argument("--force", action="store_true", help="promote even if not better")
+    train.add_argument(
+        "--source",
+        help="ingest this source and train on it (default: the dataset `mlfn ingest` made last)",
+    )
     command("predict", cmd_predict, "predict with the champion (JSON or CSV in)").add_argument(
         "--input", required=True, help="a JSON or CSV file, or - for stdin"
     )
@@ -302,6 +351,19 @@ def build_parser() -> argparse.ArgumentParser:
     deploy.add_argument(
         "--tool", choices=["sam", "serverless"], default="sam", help="AWS only (default sam)"
     )
+    config = sub.add_parser("config", help="check the config: `mlfn config check`")
+    config_sub = config.add_subparsers(dest="config_command", required=True)
+    check = config_sub.add_parser(
+        "check", help="print the resolved config and every default filled in"
+    )
+    for flag, text in (
+        ("--config", "config file"),
+        ("--env", "environment"),
+        ("--store", "store URI"),
+    ):
+        check.add_argument(flag, help=text)
+    check.add_argument("--json", action="store_true", help="machine-readable output")
+    check.set_defaults(handler=cmd_config_check)
     serve = command("serve", cmd_serve, "serve the HTTP API locally (with a local job worker)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)

@@ -17,7 +17,14 @@ import numpy as np
 
 from core.config import ProjectConfig
 from core.errors import DataError
-from core.featurespec import ENCODING_OF, ColumnSpec, FeatureSpec, encode_column, input_names
+from core.featurespec import (
+    BOOLEAN_CATEGORIES,
+    ENCODING_OF,
+    ColumnSpec,
+    FeatureSpec,
+    encode_column,
+    input_names,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -140,7 +147,7 @@ def build_preprocessor(
     from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
     numeric = [name for name, dtype in spec.model_inputs if dtype == "float"]
-    categorical = [c for c in spec.columns if c.kind == "categorical"]
+    categorical = [c for c in spec.columns if c.kind in ("categorical", "boolean")]
     steps: list[tuple[str, Any, Any]] = []
     if numeric:
         numeric_steps: list[tuple[str, Any]] = [
@@ -151,7 +158,7 @@ def build_preprocessor(
         steps.append(("numeric", Pipeline(numeric_steps), numeric))
     if categorical:
         encoder = OneHotEncoder(
-            categories=[list(c.categories or ()) for c in categorical],
+            categories=[list(c.categories or BOOLEAN_CATEGORIES) for c in categorical],
             handle_unknown="ignore",
             sparse_output=False,
         )

@@ -25,7 +25,7 @@ from core.schema import category_text
 KINDS = ("numeric", "boolean", "datetime", "categorical", "text")
 ENCODING_OF = {
     "numeric": "impute+scale",
-    "boolean": "flag",
+    "boolean": "one_hot",  # true / false; a missing value lights neither
     "datetime": "date_parts",
     "categorical": "one_hot",
     "text": "tfidf",
@@ -55,7 +55,7 @@ class ColumnSpec:
         """The model inputs this column becomes: (input name, "float" | "string")."""
         if self.kind == "datetime":
             return [(f"{self.input}__{part}", "float") for part in DATE_PARTS]
-        if self.kind in ("categorical", "text"):
+        if self.kind in ("categorical", "text", "boolean"):
             return [(self.input, "string")]
         return [(self.input, "float")]
 
@@ -65,7 +65,7 @@ class ColumnSpec:
             "input": self.input,
             "type": self.kind,
             "encoding": self.encoding or ENCODING_OF[self.kind],
-            "dtype": "string" if self.kind in ("categorical", "text") else "float32",
+            "dtype": "float32" if self.inputs[0][1] == "float" else "string",
         }
         if self.categories is not None:
             item["categories"] = list(self.categories)
@@ -91,8 +91,10 @@ class FeatureSpec:
     dropped: dict[str, str] = field(default_factory=dict)  # column -> why it was dropped
 
     @classmethod
-    def from_metadata(cls, schema: list[dict[str, Any]]) -> FeatureSpec:
-        return cls(tuple(ColumnSpec.from_dict(item) for item in schema))
+    def from_metadata(
+        cls, schema: list[dict[str, Any]], dropped: dict[str, str] | None = None
+    ) -> FeatureSpec:
+        return cls(tuple(ColumnSpec.from_dict(item) for item in schema), dict(dropped or {}))
 
     def to_metadata(self) -> list[dict[str, Any]]:
         return [column.to_dict() for column in self.columns]
@@ -108,7 +110,7 @@ class FeatureSpec:
     def encode_rows(self, rows: Any) -> dict[str, np.ndarray]:
         """Model feeds for request rows (objects keyed by original names), or a
         ValidationError naming the row and the column."""
-        check_rows(rows, self.names)
+        check_rows(rows, self.names, frozenset(self.dropped))
         feeds: dict[str, np.ndarray] = {}
         for column in self.columns:
             feeds.update(encode_column(column, [row[column.name] for row in rows]))
@@ -136,7 +138,14 @@ def _slug(name: str) -> str:
     return re.sub(r"_+", "_", re.sub(r"[^A-Za-z0-9]", "_", ascii_name)).strip("_")[:40] or "col"
 
 
-def check_rows(rows: Any, expected: list[str]) -> None:
+def _listed(names: Sequence[str], limit: int = 20) -> str:
+    shown = ", ".join(repr(n) for n in names[:limit])
+    return f"[{shown}, … {len(names)} in all]" if len(names) > limit else f"[{shown}]"
+
+
+def check_rows(rows: Any, expected: list[str], ignored: frozenset[str] = frozenset()) -> None:
+    """Every row an object with every feature; columns dropped at training (constant or
+    duplicate) may be sent and are ignored; anything else unknown is refused."""
     if not isinstance(rows, list) or not rows:
         raise ValidationError("expected a non-empty list of rows (objects of feature values)")
     known = set(expected)
@@ -145,10 +154,15 @@ def check_rows(rows: Any, expected: list[str]) -> None:
             raise ValidationError(f"row {i}: expected an object of feature values")
         missing = [name for name in expected if name not in row]
         if missing:
-            raise ValidationError(f"row {i}: missing feature(s) {missing}; expected {expected}")
+            raise ValidationError(
+                f"row {i}: missing feature(s) {_listed(missing)}; expected {_listed(expected)}"
+            )
         if len(row) != len(expected):
-            unknown = sorted(str(k) for k in set(row) - known)
-            raise ValidationError(f"row {i}: unknown feature(s) {unknown}; expected {expected}")
+            unknown = sorted(str(k) for k in set(row) - known - ignored)
+            if unknown:
+                raise ValidationError(
+                    f"row {i}: unknown feature(s) {_listed(unknown)}; expected {_listed(expected)}"
+                )
 
 
 def encode_column(column: ColumnSpec, values: Sequence[Any] | np.ndarray) -> dict[str, np.ndarray]:
@@ -156,11 +170,8 @@ def encode_column(column: ColumnSpec, values: Sequence[Any] | np.ndarray) -> dic
     if column.kind == "numeric":
         return {column.input: _numbers(column.name, values)}
     if column.kind == "boolean":
-        return {
-            column.input: np.asarray(
-                [_flag(column.name, i, v) for i, v in enumerate(values)], dtype=np.float32
-            )
-        }
+        flags = [_flag(column.name, i, v) for i, v in enumerate(values)]
+        return {column.input: np.asarray(flags, dtype=object)}
     if column.kind == "datetime":
         parts = np.asarray(
             [date_parts(column.name, i, v) for i, v in enumerate(values)], dtype=np.float64
@@ -234,7 +245,10 @@ def parse_flag(value: Any) -> bool | None:
     raise ValueError(value)
 
 
-def _flag(name: str, row: int, value: Any) -> float:
+BOOLEAN_CATEGORIES = ("false", "true")
+
+
+def _flag(name: str, row: int, value: Any) -> str:
     try:
         flag = parse_flag(value)
     except ValueError:
@@ -242,7 +256,7 @@ def _flag(name: str, row: int, value: Any) -> float:
             f"row {row}: feature '{name}' must be true or false (also yes/no, 1/0), "
             f"got {type(value).__name__} {value!r}"
         ) from None
-    return math.nan if flag is None else float(flag)
+    return "" if flag is None else BOOLEAN_CATEGORIES[flag]
 
 
 def parse_datetime(value: Any) -> datetime | None:

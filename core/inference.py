@@ -64,7 +64,7 @@ def _load(registry: ModelRegistry, version: int) -> LoadedModel:
             providers=["CPUExecutionProvider"],
         )
         try:
-            spec = FeatureSpec.from_metadata(metadata["schema"])
+            spec = FeatureSpec.from_metadata(metadata["schema"], metadata.get("dropped_features"))
         except (KeyError, TypeError) as exc:
             raise ModelUnavailableError(
                 f"model '{registry.name}' version {version} has an unreadable feature schema"
