@@ -9,7 +9,9 @@ from core.errors import ConfigError
 DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
     "logistic_regression": {"max_iter": 1000},
     "linear_regression": {},
-    "random_forest": {"n_estimators": 100},
+    # Capped leaves keep a forest servable from a function whatever the training size:
+    # 100 trees x 2,048 leaves export to <= ~25 MB and answer one row in well under 1 ms.
+    "random_forest": {"n_estimators": 100, "max_leaf_nodes": 2048},
     "gradient_boosting": {},
     "neural_network": {"hidden_size": 128, "epochs": 10, "batch_size": 32, "learning_rate": 0.001},
 }
