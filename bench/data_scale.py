@@ -1,0 +1,150 @@
+"""Real-world scale: `mlfn train` on 200,000 x 20, 2,000 x 1,000 and a 5,000-value
+categorical, each against a plain scikit-learn fit of the same candidates on the same rows.
+
+Per case: the train time relative to the plain fit (goal <= 2x), the true peak memory of
+the whole `mlfn train` process tree measured from outside (wait4's rusage; goal <= 4 GB)
+next to the figure the summary reports, the exported model's size (<= 50 MB) and one-row
+predict latency and peak memory in a fresh process (<= 20 ms, <= 1 GB).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench.common import scratch_project
+
+CASES = {
+    "rows_200k_x_20": (200_000, 20, 0),
+    "rows_2k_x_1000": (2_000, 1_000, 0),
+    "categories_5000": (20_000, 5, 5_000),
+}
+CANDIDATES = ["logistic_regression", "random_forest"]
+LATENCY_CALLS = 200
+
+
+def synthetic(path: Path, rows: int, features: int, categories: int) -> list[str]:
+    import pandas as pd
+
+    rng = np.random.default_rng(20261130)
+    X = rng.normal(size=(rows, features))
+    weights = rng.normal(size=(features, 3))
+    frame = pd.DataFrame(X.round(5), columns=[f"f{i:04d}" for i in range(features)])
+    logits = X @ weights + rng.normal(size=(rows, 3))
+    if categories:
+        codes = np.minimum(rng.zipf(1.2, rows), categories) - 1
+        frame["shop"] = [f"shop-{c:05d}" for c in codes]
+        logits[:, 0] += np.where(codes < 10, 2.0, 0.0)
+    frame["label"] = np.array(["a", "b", "c"])[np.argmax(logits, 1)]
+    frame.to_csv(path, index=False)
+    return [c for c in frame.columns if c != "label"]
+
+
+def run_measured(argv: list[str], env: dict[str, str]) -> tuple[str, float, float]:
+    """stdout, wall seconds and the peak RSS (MB) of the child, measured by the kernel."""
+    started = time.perf_counter()
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+    assert process.stdout is not None
+    out = process.stdout.read().decode()
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode:
+        raise RuntimeError(f"{argv[2:4]} failed ({process.returncode})")
+    return out, time.perf_counter() - started, usage.ru_maxrss / 1024
+
+
+def plain_fit_seconds(data: Path, names: list[str]) -> float:
+    """A plain scikit-learn fit of the same candidates, same defaults, same rows."""
+    import pandas as pd
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    from core.models import build_estimator
+
+    frame = pd.read_csv(data)
+    numeric = [n for n in names if n != "shop"]
+    steps: list[Any] = [("n", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()),
+                         numeric)]
+    if "shop" in names:
+        steps.append(("c", OneHotEncoder(handle_unknown="ignore"), ["shop"]))
+    total = 0.0
+    for model_type in CANDIDATES:
+        pipe = make_pipeline(ColumnTransformer(steps),
+                             build_estimator(model_type, "classification", {}, 42))
+        rows = frame.sample(frac=0.8, random_state=42)
+        started = time.perf_counter()
+        pipe.fit(rows[names], rows["label"])
+        total += time.perf_counter() - started
+    return total
+
+
+PREDICT_SCRIPT = """
+import json, sys, time
+from core.inference import Predictor
+from core.storage import open_store
+row = json.loads(sys.argv[3])
+predictor = Predictor(open_store(sys.argv[1]), sys.argv[2])
+predictor.predict([row])
+times = []
+for _ in range({calls}):
+    started = time.perf_counter(); predictor.predict([row]); times.append(time.perf_counter() - started)
+times.sort()
+print(json.dumps({{"p50_ms": times[len(times) // 2] * 1000, "p99_ms": times[int(len(times) * 0.99)] * 1000}}))
+"""
+
+
+def one_case(tmp: Path, name: str, shape: tuple[int, int, int]) -> dict[str, Any]:
+    data = tmp / f"{name}.csv"
+    names = synthetic(data, *shape)
+    config = scratch_project(tmp / name, "iris", model_name="scale", features=names,
+                             feature_types={}, target="label", data_source=str(data),
+                             model_type=CANDIDATES, training_params={})
+    (tmp / name / "project_parser_config.json").write_text("{}")
+    env = {**os.environ, "MLFN_TRACKING": "off"}
+    cli = [sys.executable, "-m", "core.cli"]
+    run_measured([*cli, "ingest", "--config", str(config)], env)
+    out, wall, peak_mb = run_measured([*cli, "train", "--config", str(config), "--json"], env)
+    summary = json.loads(out)
+    store = summary["store"]
+    model = Path(store.removeprefix("file://")) / "models/scale/versions/1/model.onnx"
+    row = json.dumps({n: ("shop-00001" if n == "shop" else 0.1) for n in names})
+    script = PREDICT_SCRIPT.format(calls=LATENCY_CALLS)
+    latency, _, predict_mb = run_measured(
+        [sys.executable, "-c", script, store, "scale", row], env
+    )
+    plain = plain_fit_seconds(data, names)
+    return {
+        "rows": shape[0], "columns": shape[1] + (1 if shape[2] else 0),
+        "train_seconds": summary["seconds"], "command_seconds": round(wall, 2),
+        "plain_fit_seconds": round(plain, 2),
+        "ratio_to_plain_fit": round(summary["seconds"] / plain, 2),
+        "peak_rss_mb_outside": round(peak_mb, 1),
+        "peak_rss_mb_summary": summary["system"]["peak_rss_mb"],
+        "model_type": summary["model_type"], "model_mb": round(model.stat().st_size / 1e6, 2),
+        "export_seconds": summary["export_seconds"],
+        "predict_one_row": json.loads(latency), "predict_peak_rss_mb": round(predict_mb, 1),
+        "metrics": summary["metrics"], "promoted": summary["promoted"],
+    }
+
+
+def run() -> dict[str, Any]:
+    results: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, shape in CASES.items():
+            print(f"bench: data_scale {name} ...", flush=True)
+            results[name] = one_case(Path(tmp), name, shape)
+    return results
+
+
+if __name__ == "__main__":
+    print(json.dumps(run(), indent=2))
