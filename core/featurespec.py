@@ -59,6 +59,17 @@ class ColumnSpec:
             return [(self.input, "string")]
         return [(self.input, "float")]
 
+    def example(self) -> Any:
+        examples = {
+            "numeric": 0.0,
+            "boolean": True,
+            "datetime": "2024-01-01T00:00:00Z",
+            "text": "some words",
+        }
+        if self.kind == "categorical":
+            return self.categories[0] if self.categories else "a category"
+        return examples[self.kind]
+
     def to_dict(self) -> dict[str, Any]:
         item: dict[str, Any] = {
             "name": self.name,
@@ -106,6 +117,10 @@ class FeatureSpec:
     @property
     def model_inputs(self) -> list[tuple[str, str]]:
         return [pair for column in self.columns for pair in column.inputs]
+
+    def example_row(self) -> dict[str, Any]:
+        """A row a client could send, by original name (for the API's documentation)."""
+        return {column.name: column.example() for column in self.columns}
 
     def encode_rows(self, rows: Any) -> dict[str, np.ndarray]:
         """Model feeds for request rows (objects keyed by original names), or a

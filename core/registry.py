@@ -146,6 +146,9 @@ class ModelRegistry:
                     "metrics": meta.get("metrics", {}),
                     "created_at": meta.get("created_at"),
                     "needs_heavy_runtime": meta.get("needs_heavy_runtime", False),
+                    "features": [
+                        {"name": c["name"], "type": c["type"]} for c in meta.get("schema", [])
+                    ],
                     "champion": champion is not None and champion.version == number,
                 }
             )

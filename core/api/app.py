@@ -128,9 +128,19 @@ def needs(scope: str) -> Any:
     return Depends(authorized)
 
 
+def _predict_example(app: FastAPI) -> dict[str, Any] | None:
+    """A /predict body for the current champion, with the features' original names."""
+    try:
+        model = app.state.build_services().predictor.current()
+    except MlfnError:
+        return None
+    return {"instances": [model.spec.example_row()]}
+
+
 def _document_bearer_auth(app: FastAPI) -> None:
     """Declare the bearer JWT in /openapi.json (the check itself is `needs`, not a scheme
-    dependency, which would cost a dependency resolution per request)."""
+    dependency, which would cost a dependency resolution per request), and the champion's
+    features as the /predict example."""
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -139,6 +149,10 @@ def _document_bearer_auth(app: FastAPI) -> None:
             schema.setdefault("components", {})["securitySchemes"] = {
                 BEARER_SCHEME: {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
             }
+            example = _predict_example(app)
+            if example is not None:
+                body = schema["paths"]["/predict"]["post"]["requestBody"]["content"]
+                body["application/json"]["example"] = example
             app.openapi_schema = schema
         return app.openapi_schema
 

@@ -153,3 +153,23 @@ def test_ingest_train_predict(make_case: Any, tmp_path: Path) -> None:
         assert answers == expected
         # Labels keep their JSON type: booleans stay booleans, integers integers.
         assert {type(a) for a in answers} == {case.label_type}
+
+
+def test_original_names_in_models_and_openapi(tmp_path: Path) -> None:
+    from tests.robustness.datasets import odd_names
+
+    case = odd_names()
+    settings = load_settings(project(case, tmp_path), env="dev")
+    store = open_store(settings.store_uri)
+    train(settings, store, model_types=["logistic_regression"])
+    services = Services(settings, store, LocalDispatcher(settings, store),
+                        Authenticator(AuthSettings(SECRET, None, "mlfn", "mlfn-api")))
+    headers = {"Authorization": f"Bearer {mint_token(SECRET, ['predict'])}"}
+    with TestClient(create_app(services), raise_server_exceptions=False) as client:
+        schema = client.get("/openapi.json").json()
+        body = schema["paths"]["/predict"]["post"]["requestBody"]["content"]["application/json"]
+        example = body["example"]["instances"][0]
+        assert list(example) == case.features
+        assert client.post("/predict", json=body["example"], headers=headers).status_code == 200
+        listed = client.get("/models", headers=headers).json()["versions"][0]["features"]
+        assert [f["name"] for f in listed] == case.features
