@@ -15,7 +15,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import doors, predict_latency, report, serving, size, store_roundtrip, train_time
+from bench import (
+    data_scale,
+    doors,
+    predict_latency,
+    report,
+    serving,
+    size,
+    store_roundtrip,
+    train_time,
+)
 
 HERE = Path(__file__).parent
 SECTIONS: dict[str, Callable[[], dict[str, Any]]] = {
@@ -25,6 +34,7 @@ SECTIONS: dict[str, Callable[[], dict[str, Any]]] = {
     "train_time": train_time.run,
     "predict_latency": predict_latency.run,
     "store_roundtrip": store_roundtrip.run,
+    "data_scale": data_scale.run,
 }
 
 

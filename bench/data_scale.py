@@ -73,14 +73,16 @@ def plain_fit_seconds(data: Path, names: list[str]) -> float:
 
     frame = pd.read_csv(data)
     numeric = [n for n in names if n != "shop"]
-    steps: list[Any] = [("n", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()),
-                         numeric)]
+    steps: list[Any] = [
+        ("n", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), numeric)
+    ]
     if "shop" in names:
         steps.append(("c", OneHotEncoder(handle_unknown="ignore"), ["shop"]))
     total = 0.0
     for model_type in CANDIDATES:
-        pipe = make_pipeline(ColumnTransformer(steps),
-                             build_estimator(model_type, "classification", {}, 42))
+        pipe = make_pipeline(
+            ColumnTransformer(steps), build_estimator(model_type, "classification", {}, 42)
+        )
         rows = frame.sample(frac=0.8, random_state=42)
         started = time.perf_counter()
         pipe.fit(rows[names], rows["label"])
@@ -97,18 +99,29 @@ predictor = Predictor(open_store(sys.argv[1]), sys.argv[2])
 predictor.predict([row])
 times = []
 for _ in range({calls}):
-    started = time.perf_counter(); predictor.predict([row]); times.append(time.perf_counter() - started)
+    started = time.perf_counter()
+    predictor.predict([row])
+    times.append(time.perf_counter() - started)
 times.sort()
-print(json.dumps({{"p50_ms": times[len(times) // 2] * 1000, "p99_ms": times[int(len(times) * 0.99)] * 1000}}))
+p50, p99 = times[len(times) // 2], times[int(len(times) * 0.99)]
+print(json.dumps({{"p50_ms": p50 * 1000, "p99_ms": p99 * 1000}}))
 """
 
 
 def one_case(tmp: Path, name: str, shape: tuple[int, int, int]) -> dict[str, Any]:
     data = tmp / f"{name}.csv"
     names = synthetic(data, *shape)
-    config = scratch_project(tmp / name, "iris", model_name="scale", features=names,
-                             feature_types={}, target="label", data_source=str(data),
-                             model_type=CANDIDATES, training_params={})
+    config = scratch_project(
+        tmp / name,
+        "iris",
+        model_name="scale",
+        features=names,
+        feature_types={},
+        target="label",
+        data_source=str(data),
+        model_type=CANDIDATES,
+        training_params={},
+    )
     (tmp / name / "project_parser_config.json").write_text("{}")
     env = {**os.environ, "MLFN_TRACKING": "off"}
     cli = [sys.executable, "-m", "core.cli"]
@@ -119,21 +132,24 @@ def one_case(tmp: Path, name: str, shape: tuple[int, int, int]) -> dict[str, Any
     model = Path(store.removeprefix("file://")) / "models/scale/versions/1/model.onnx"
     row = json.dumps({n: ("shop-00001" if n == "shop" else 0.1) for n in names})
     script = PREDICT_SCRIPT.format(calls=LATENCY_CALLS)
-    latency, _, predict_mb = run_measured(
-        [sys.executable, "-c", script, store, "scale", row], env
-    )
+    latency, _, predict_mb = run_measured([sys.executable, "-c", script, store, "scale", row], env)
     plain = plain_fit_seconds(data, names)
     return {
-        "rows": shape[0], "columns": shape[1] + (1 if shape[2] else 0),
-        "train_seconds": summary["seconds"], "command_seconds": round(wall, 2),
+        "rows": shape[0],
+        "columns": shape[1] + (1 if shape[2] else 0),
+        "train_seconds": summary["seconds"],
+        "command_seconds": round(wall, 2),
         "plain_fit_seconds": round(plain, 2),
         "ratio_to_plain_fit": round(summary["seconds"] / plain, 2),
         "peak_rss_mb_outside": round(peak_mb, 1),
         "peak_rss_mb_summary": summary["system"]["peak_rss_mb"],
-        "model_type": summary["model_type"], "model_mb": round(model.stat().st_size / 1e6, 2),
+        "model_type": summary["model_type"],
+        "model_mb": round(model.stat().st_size / 1e6, 2),
         "export_seconds": summary["export_seconds"],
-        "predict_one_row": json.loads(latency), "predict_peak_rss_mb": round(predict_mb, 1),
-        "metrics": summary["metrics"], "promoted": summary["promoted"],
+        "predict_one_row": json.loads(latency),
+        "predict_peak_rss_mb": round(predict_mb, 1),
+        "metrics": summary["metrics"],
+        "promoted": summary["promoted"],
     }
 
 

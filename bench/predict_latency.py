@@ -18,11 +18,11 @@ def run() -> dict[str, Any]:
 
     from core.config import load_settings
     from core.data.ingest import ingest, load_dataset
-    from core.features import infer_feature_types, prepare_frame
+    from core.features import prepare_frame
     from core.inference import Predictor, clear_cache
     from core.storage import open_store
-    from core.training.candidates import fit_candidate, split_dataset
-    from core.training.run import train
+    from core.training.candidates import fit_candidate
+    from core.training.run import prepare_training, train
 
     os.environ["MLFN_TRACKING"] = "off"
     results: dict[str, Any] = {}
@@ -36,17 +36,14 @@ def run() -> dict[str, Any]:
             onnx = timed_calls(lambda p=predictor: p.predict([ROW]), CALLS)
 
             frame = load_dataset(store, settings, ingest(settings, store).sha256)
-            types = infer_feature_types(frame, settings.config)
-            split = split_dataset(
-                prepare_frame(frame, types),
-                frame[settings.config.target].to_numpy(),
-                settings.config,
-            )
+            data = prepare_training(settings.config, frame)
             params = settings.config.training_params.get(model_type, {})
-            pipeline = fit_candidate(model_type, types, split, settings.config, params).pipeline
+            pipeline = fit_candidate(
+                model_type, data.spec, data.split, data.config, params
+            ).pipeline
 
-            def native(p: Any = pipeline, kinds: Any = types) -> object:
-                one = prepare_frame(pd.DataFrame([ROW]), kinds)
+            def native(p: Any = pipeline, spec: Any = data.spec) -> object:
+                one = prepare_frame(pd.DataFrame([ROW]), spec)
                 return p.predict(one), p.predict_proba(one)
 
             sklearn = timed_calls(native, CALLS)

@@ -12,6 +12,11 @@ GOALS = {
     "throughput_ratio": 2.0,
     "zip_unzipped_mb": 150.0,
     "peak_rss_mb": 200.0,
+    "scale_ratio_to_plain_fit": 2.0,
+    "scale_train_peak_mb": 4096.0,
+    "scale_model_mb": 50.0,
+    "scale_predict_p50_ms": 20.0,
+    "scale_predict_peak_mb": 1024.0,
 }
 DOORS = ("aws_handler_http_v2", "gcp_entry_point", "azure_http_function")
 
@@ -161,6 +166,32 @@ def _training(train: dict[str, Any]) -> list[str]:
     return [*lines, "", f"mlfn train (tracking off) ÷ plain fit: {ratios}.", ""]
 
 
+def _data_scale(scale: dict[str, Any] | None) -> list[str]:
+    if not scale:
+        return []
+    lines = [
+        "## 7. Real-world scale: `mlfn train` (LR + RF candidates) vs a plain fit of the same",
+        "",
+        "| case | train ÷ plain fit (≤ 2) | peak RSS, outside / summary MB (≤ 4,096) "
+        "| model MB (≤ 50) | one-row predict p50 ms (≤ 20) | predict process MB (≤ 1,024) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, row in scale.items():
+        p50 = row["predict_one_row"]["p50_ms"]
+        lines.append(
+            f"| {name} ({row['model_type']}) | {row['ratio_to_plain_fit']} "
+            f"({row['train_seconds']} s / {row['plain_fit_seconds']} s) "
+            f"{_mark(row['ratio_to_plain_fit'] <= GOALS['scale_ratio_to_plain_fit'])} | "
+            f"{row['peak_rss_mb_outside']} / {row['peak_rss_mb_summary']} "
+            f"{_mark(row['peak_rss_mb_outside'] <= GOALS['scale_train_peak_mb'])} | "
+            f"{row['model_mb']} {_mark(row['model_mb'] <= GOALS['scale_model_mb'])} | "
+            f"{p50:.3f} {_mark(p50 <= GOALS['scale_predict_p50_ms'])} | "
+            f"{row['predict_peak_rss_mb']} "
+            f"{_mark(row['predict_peak_rss_mb'] <= GOALS['scale_predict_peak_mb'])} |"
+        )
+    return [*lines, ""]
+
+
 def _extras(results: dict[str, Any]) -> list[str]:
     lines = ["## Also measured", "", "Single-row predict, in-process (2,000 calls):", ""]
     for model, row in results["predict_latency"].items():
@@ -228,6 +259,7 @@ def markdown(results: dict[str, Any], before: dict[str, Any] | None = None) -> s
         *_batches(serving),
         *_size_and_memory(results["size"], serving),
         *_training(results["train_time"]),
+        *_data_scale(results.get("data_scale")),
         *_before_after(results, before),
         *_extras(results),
     ]

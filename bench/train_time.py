@@ -35,6 +35,7 @@ def run() -> dict[str, Any]:
 
     from core.config import load_settings
     from core.features import build_preprocessor
+    from core.featurespec import ColumnSpec, FeatureSpec
     from core.models import build_estimator
     from core.storage import open_store
     from core.training.run import train
@@ -88,10 +89,10 @@ def run() -> dict[str, Any]:
             import pandas as pd
 
             frame = pd.read_csv(data)
-            types = dict.fromkeys(names, "numeric")
+            spec = FeatureSpec(tuple(ColumnSpec(n, n, "numeric") for n in names))
             pipeline = Pipeline(
                 [
-                    ("preprocess", build_preprocessor(types, 500, model_type != "random_forest")),
+                    ("preprocess", build_preprocessor(spec, 500, model_type != "random_forest")),
                     ("model", build_estimator(model_type, "classification", params, 42)),
                 ]
             )

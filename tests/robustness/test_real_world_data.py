@@ -162,8 +162,12 @@ def test_original_names_in_models_and_openapi(tmp_path: Path) -> None:
     settings = load_settings(project(case, tmp_path), env="dev")
     store = open_store(settings.store_uri)
     train(settings, store, model_types=["logistic_regression"])
-    services = Services(settings, store, LocalDispatcher(settings, store),
-                        Authenticator(AuthSettings(SECRET, None, "mlfn", "mlfn-api")))
+    services = Services(
+        settings,
+        store,
+        LocalDispatcher(settings, store),
+        Authenticator(AuthSettings(SECRET, None, "mlfn", "mlfn-api")),
+    )
     headers = {"Authorization": f"Bearer {mint_token(SECRET, ['predict'])}"}
     with TestClient(create_app(services), raise_server_exceptions=False) as client:
         schema = client.get("/openapi.json").json()

@@ -87,3 +87,23 @@ def test_report_marks_each_missed_goal(
     assert f"{round(rps[0] / rps[1], 2)}× MLflow's requests/s" in text  # noqa: RUF001
     assert "140.0 MB unzipped" in text and "onnxruntime 68.6 MB" in text
     assert "Predict process at most 120.0 MB (goal ≤ 200: met)" in text
+
+
+def test_data_scale_marks_each_goal() -> None:
+    from bench.report import _data_scale
+
+    row = {
+        "model_type": "random_forest",
+        "ratio_to_plain_fit": 2.5,
+        "train_seconds": 50,
+        "plain_fit_seconds": 20,
+        "peak_rss_mb_outside": 900.0,
+        "peak_rss_mb_summary": 880.0,
+        "model_mb": 12.0,
+        "predict_one_row": {"p50_ms": 0.4},
+        "predict_peak_rss_mb": 150.0,
+    }
+    (line,) = [x for x in _data_scale({"rows_200k_x_20": row}) if x.startswith("| rows_200k")]
+    cells = line.split("|")
+    assert "**missed**" in cells[2] and "met" in cells[3] and "met" in cells[4]
+    assert _data_scale(None) == []
