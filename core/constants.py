@@ -23,5 +23,10 @@ ENV_JWT_JWKS_URL = "MLFN_JWT_JWKS_URL"
 ENV_JWT_SECRET_PARAMETER = "MLFN_JWT_SECRET_PARAMETER"  # noqa: S105 (SSM name, AWS only)
 ENV_JWT_ISSUER = "MLFN_JWT_ISSUER"
 ENV_JWT_AUDIENCE = "MLFN_JWT_AUDIENCE"
+ENV_JWT_AUDIENCE_CLAIM = "MLFN_JWT_AUDIENCE_CLAIM"  # aud (default) or client_id (Cognito)
+ENV_JWT_SCOPE_CLAIM = "MLFN_JWT_SCOPE_CLAIM"  # a claim read besides scope, scp and roles
+ENV_JWT_SCOPE_MAP = "MLFN_JWT_SCOPE_MAP"  # idp-name=mlfn-scope,... (e.g. mlfn/predict=predict)
+ENV_JWT_SCOPE_PREFIXES = "MLFN_JWT_SCOPE_PREFIXES"  # prefixes stripped, e.g. api://mlfn/
+ENV_JWT_MAX_TTL = "MLFN_JWT_MAX_TTL"  # seconds a token may live (exp - iat), default 24 h
 DEFAULT_JWT_ISSUER = "mlfn"
 DEFAULT_JWT_AUDIENCE = "mlfn-api"

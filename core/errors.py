@@ -73,6 +73,12 @@ class ModelUnavailableError(UnavailableError):
     code = "model_unavailable"
 
 
+class CorruptModelError(ModelUnavailableError):
+    """A stored model file, its metadata or the champion pointer cannot be read."""
+
+    code = "model_unavailable"
+
+
 class TrainingError(MlfnError):
     status = 500
     code = "training_failed"

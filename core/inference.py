@@ -6,6 +6,7 @@ torch, pandas, skops or mlflow.
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import threading
@@ -16,12 +17,19 @@ from typing import Any
 
 import numpy as np
 
-from core.errors import ModelUnavailableError, NotFoundError, ValidationError
+from core.errors import (
+    CorruptModelError,
+    ModelUnavailableError,
+    NotFoundError,
+    UnavailableError,
+    ValidationError,
+)
 from core.featurespec import FeatureSpec
 from core.logs import PredictionLog
 from core.registry import ONNX_FILE, ModelRegistry
 from core.storage import Store
 
+logger = logging.getLogger("mlfn.inference")
 CHAMPION_TTL_ENV = "MLFN_CHAMPION_TTL"
 DEFAULT_CHAMPION_TTL = 30.0  # seconds between checks of the champion pointer
 
@@ -58,20 +66,31 @@ def _load(registry: ModelRegistry, version: int) -> LoadedModel:
             )
         options = ort.SessionOptions()
         options.log_severity_level = 3
-        session = ort.InferenceSession(
-            registry.read_file(version, ONNX_FILE, metadata),
-            options,
-            providers=["CPUExecutionProvider"],
-        )
+        model_bytes = registry.read_file(version, ONNX_FILE, metadata)
         try:
+            session = ort.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
             spec = FeatureSpec.from_metadata(metadata["schema"], metadata.get("dropped_features"))
-        except (KeyError, TypeError) as exc:
-            raise ModelUnavailableError(
-                f"model '{registry.name}' version {version} has an unreadable feature schema"
-            ) from exc
+            _check_interface(metadata, [o.name for o in session.get_outputs()])
+        except Exception as exc:  # onnxruntime raises its own untyped errors
+            raise CorruptModelError(
+                f"model '{registry.name}' version {version} cannot be loaded "
+                f"({type(exc).__name__}); promote a healthy version"
+            ) from None
         outputs = tuple(o.name for o in session.get_outputs())
         _SESSIONS[key] = LoadedModel(version, metadata, session, spec, outputs)
         return _SESSIONS[key]
+
+
+def _check_interface(metadata: dict[str, Any], outputs: list[str]) -> None:
+    """The graph's outputs are what the metadata's task and classes say (ValueError if not)."""
+    if metadata["task"] == "classification":
+        wanted = [f"probability_{k}" for k in range(len(metadata["classes"]))]
+    elif metadata["task"] == "regression":
+        wanted = ["variable"]
+    else:
+        raise ValueError(metadata["task"])
+    if not wanted or not set(wanted) <= set(outputs):
+        raise ValueError("the graph's outputs do not match the metadata")
 
 
 def validate_rows(rows: Any, spec: FeatureSpec) -> dict[str, np.ndarray]:
@@ -99,22 +118,38 @@ class Predictor:
         )
         self._checked_at = -math.inf
         self._version: int | None = None
+        self._serving: LoadedModel | None = None
 
     def current(self) -> LoadedModel:
-        """The champion's loaded model; the pointer is re-read at most every champion_ttl s."""
+        """The champion's loaded model; the pointer is re-read at most every champion_ttl s.
+        When the pointer, the metadata or the model cannot be read (corrupt, or the store is
+        down), the model already loaded keeps serving; with none loaded: 503."""
         now = time.monotonic()
-        if self._version is None or now - self._checked_at >= self.champion_ttl:
-            pointer = self.registry.champion()
-            if pointer is None:
-                raise ModelUnavailableError(
-                    f"model '{self.registry.name}' has no champion in {self.registry.store.uri} "
-                    "(run `mlfn train`)"
-                )
-            self._version, self._checked_at = pointer.version, now
+        if self._version is not None and now - self._checked_at < self.champion_ttl:
+            cached = _SESSIONS.get((self.registry.store.uri, self.registry.name, self._version))
+            if cached is not None:
+                return cached
         try:
-            return _load(self.registry, self._version)
-        except NotFoundError as exc:
+            model = self._refresh()
+        except (UnavailableError, NotFoundError) as exc:
+            self._checked_at = now  # try again after champion_ttl, not on every request
+            if self._serving is not None:
+                logger.warning(
+                    "keeping version %s in service: %s", self._serving.version, exc.message
+                )
+                return self._serving
             raise ModelUnavailableError(exc.message) from None
+        self._version, self._checked_at, self._serving = model.version, now, model
+        return model
+
+    def _refresh(self) -> LoadedModel:
+        pointer = self.registry.champion()
+        if pointer is None:
+            raise ModelUnavailableError(
+                f"model '{self.registry.name}' has no champion in {self.registry.store.uri} "
+                "(run `mlfn train`)"
+            )
+        return _load(self.registry, pointer.version)
 
     def is_warm(self) -> bool:
         """True when the next predict needs no store I/O: the champion is loaded, its pointer

@@ -8,6 +8,7 @@ append, and read-modify-write would lose lines under concurrency.
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 import uuid
@@ -88,6 +89,9 @@ class PredictionLog:
         return key
 
 
+JOB_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
 class JobStore:
     """Job records (jobs/<id>.json, moved by compare-and-swap) and their logs (logs/jobs/)."""
 
@@ -113,6 +117,8 @@ class JobStore:
         return record
 
     def get(self, job_id: str) -> dict[str, Any]:
+        if not JOB_ID.fullmatch(job_id):  # never a store key built from arbitrary text
+            raise NotFoundError("no such job: job ids are 1-64 letters, digits, '-' or '_'")
         try:
             record: dict[str, Any] = self.store.read_json(self._key(job_id))
         except NotFoundError:

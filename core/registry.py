@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from core.errors import AlreadyExistsError, ConflictError, NotFoundError
+from core.errors import AlreadyExistsError, ConflictError, CorruptModelError, NotFoundError
 from core.storage import Store, encode_json, join_key
 
 METADATA_FILE = "metadata.json"
@@ -60,9 +60,15 @@ class ModelRegistry:
 
     def metadata(self, version: int) -> dict[str, Any]:
         try:
-            data: dict[str, Any] = self.store.read_json(self._key(version, METADATA_FILE))
+            data: Any = self.store.read_json(self._key(version, METADATA_FILE))
         except NotFoundError:
             raise NotFoundError(f"model '{self.name}' has no version {version}") from None
+        except ValueError:
+            data = None
+        if not isinstance(data, dict) or not isinstance(data.get("files"), dict):
+            raise CorruptModelError(
+                f"model '{self.name}' version {version}: metadata.json is unreadable"
+            )
         return data
 
     def read_file(
@@ -74,7 +80,7 @@ class ModelRegistry:
             raise NotFoundError(f"model '{self.name}' version {version} has no file {filename}")
         data = self.store.read_bytes(self._key(version, filename))
         if sha256_hex(data) != expected:
-            raise ConflictError(
+            raise CorruptModelError(
                 f"model '{self.name}' version {version}: {filename} does not match its sha256"
             )
         return data
@@ -106,8 +112,14 @@ class ModelRegistry:
             data, token = self.store.read_with_token(self.champion_key)
         except NotFoundError:
             return None
-        pointer = json.loads(data)
-        return ChampionPointer(int(pointer["version"]), pointer["sha256"], token)
+        try:
+            pointer = json.loads(data)
+            return ChampionPointer(int(pointer["version"]), str(pointer["sha256"]), token)
+        except (ValueError, KeyError, TypeError):
+            raise CorruptModelError(
+                f"the champion pointer of '{self.name}' ({self.champion_key}) is unreadable; "
+                "promote a version again to repair it"
+            ) from None
 
     def promote(self, version: int, expected: ChampionPointer | None) -> ChampionPointer:
         """Point the champion at `version` if it is still `expected` (None: no champion yet)."""

@@ -13,11 +13,24 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
-from core.api.middleware import BodyLimit, DefaultJsonContentType, Metrics, MetricsMiddleware
+from core.api.middleware import (
+    PRINCIPAL,
+    AuthFirst,
+    BodyLimit,
+    DefaultJsonContentType,
+    Metrics,
+    MetricsMiddleware,
+)
 from core.api.schemas import JobAccepted, PredictRequest, RetrainRequest, TrainRequest
 from core.auth import Authenticator, Principal
 from core.config import Settings, load_settings
-from core.errors import ConflictError, MlfnError, PayloadTooLargeError, ValidationError
+from core.errors import (
+    AuthenticationError,
+    ConflictError,
+    MlfnError,
+    PayloadTooLargeError,
+    ValidationError,
+)
 from core.inference import Predictor, rows_from_body, validate_rows
 from core.jobs import Dispatcher, LocalDispatcher, submit_job
 from core.logs import JobStore, PredictionLog
@@ -116,12 +129,9 @@ def needs(scope: str) -> Any:
     """A dependency that authenticates the bearer JWT and requires `scope`."""
 
     async def authorized(request: Request) -> Principal:
-        svc = await get_services(request)
-        authorization = request.headers.get("authorization")
-        if svc.auth.jwks is not None:  # may fetch the issuer's keys
-            user = await run_in_threadpool(svc.auth.authenticate, authorization)
-        else:
-            user = svc.auth.authenticate(authorization)  # HS256: CPU only
+        user: Principal | None = request.scope.get("state", {}).get(PRINCIPAL)
+        if user is None:  # AuthFirst checks every protected route; this never trusts less
+            raise AuthenticationError("missing bearer token (Authorization: Bearer <JWT>)")
         Authenticator.require(user, scope)
         return user
 
@@ -261,6 +271,11 @@ def create_app(services: Services | None = None) -> FastAPI:
     _document_bearer_auth(app)
     app.add_middleware(DefaultJsonContentType)
     app.add_middleware(BodyLimit)
+
+    async def authenticator() -> Authenticator:
+        return (await services_once()).auth
+
+    app.add_middleware(AuthFirst, get_authenticator=authenticator, routes=lambda: app.routes)
     app.add_middleware(MetricsMiddleware, get_metrics=lambda: build_services().metrics)
     return app
 

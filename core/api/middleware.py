@@ -4,30 +4,26 @@ from BaseHTTPMiddleware)."""
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from core.errors import PayloadTooLargeError
+from core.errors import MlfnError, PayloadTooLargeError, UnavailableError, ValidationError
 
+logger = logging.getLogger("mlfn.api")
 ASGIApp = Any
 MAX_BODY_BYTES = 6 * 2**20  # API Gateway and Lambda's synchronous payload limit
 
 
 async def _send_json(send: Any, status: int, body: dict[str, Any]) -> None:
     data = json.dumps(body).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(data)).encode()),
-            ],
-        }
-    )
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]
+    if status == 401:
+        headers.append((b"www-authenticate", b"Bearer"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": data})
 
 
@@ -56,6 +52,61 @@ class BodyLimit:
             return message
 
         await self.app(scope, counted, send)
+
+
+PUBLIC_PATHS = frozenset(
+    {"/health", "/ready", "/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+)
+PRINCIPAL = "mlfn_principal"  # where the authenticated caller waits in the ASGI scope's state
+
+
+class AuthFirst:
+    """Check the bearer token before anything reads the body: an anonymous client's 6 MB
+    body is refused unread. One Authorization header only (400 otherwise). The verified
+    principal goes to `scope["state"]`, where the routes' scope checks find it."""
+
+    def __init__(
+        self, app: ASGIApp, get_authenticator: Callable[[], Any], routes: Callable[[], Any]
+    ) -> None:
+        self.app, self.get_authenticator, self.routes = app, get_authenticator, routes
+
+    def _protected(self, path: str) -> bool:
+        """A path served by a route other than the public ones (unknown paths get a 404)."""
+        if path in PUBLIC_PATHS:
+            return False
+        regexes = (getattr(route, "path_regex", None) for route in self.routes())
+        return any(regex is not None and regex.match(path) for regex in regexes)
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if (
+            scope["type"] != "http"
+            or scope["method"] == "OPTIONS"  # CORS preflight carries no credentials
+            or not self._protected(scope["path"])
+        ):
+            await self.app(scope, receive, send)
+            return
+        values = [v for k, v in scope.get("headers", []) if k == b"authorization"]
+        try:
+            if len(values) > 1:
+                raise ValidationError("send exactly one Authorization header")
+            principal = await self._principal(values[0].decode("latin-1") if values else None)
+        except MlfnError as exc:
+            await _send_json(send, exc.status, exc.to_dict())
+            return
+        scope.setdefault("state", {})[PRINCIPAL] = principal
+        await self.app(scope, receive, send)
+
+    async def _principal(self, authorization: str | None) -> Any:
+        from starlette.concurrency import run_in_threadpool
+
+        try:
+            authenticator = await self.get_authenticator()
+        except MlfnError as exc:
+            logger.error("services cannot be built: %s", exc.message)
+            raise UnavailableError("the service is not ready; its log says why") from None
+        if authenticator.jwks is not None:  # may fetch the issuer's keys
+            return await run_in_threadpool(authenticator.authenticate, authorization)
+        return authenticator.authenticate(authorization)  # HS256: CPU only
 
 
 class Metrics:

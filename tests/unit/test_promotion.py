@@ -11,7 +11,7 @@ import pytest
 
 from core.cli import main
 from core.config import Settings, load_settings
-from core.errors import ConflictError, ValidationError
+from core.errors import ConflictError, CorruptModelError, ValidationError
 from core.promotion import promote_to_env
 from core.registry import ModelRegistry
 from core.storage import open_store
@@ -53,7 +53,7 @@ def test_a_tampered_source_file_is_refused_and_qa_keeps_its_champion(dev: Settin
     store = open_store(dev.store_uri)
     key = "models/iris/versions/2/model.onnx"
     store.write_bytes(key, store.read_bytes(key) + b"\0")
-    with pytest.raises(ConflictError, match="does not match its sha256"):
+    with pytest.raises(CorruptModelError, match="does not match its sha256"):
         promote_to_env(dev, 2, "qa")
     qa = _registry(dev, "qa")
     assert qa.champion().version == 1 and qa.versions() == [1]  # type: ignore[union-attr]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from core.errors import AlreadyExistsError, ConflictError, NotFoundError
+from core.errors import AlreadyExistsError, ConflictError, CorruptModelError, NotFoundError
 from core.registry import ModelRegistry, sha256_hex
 from core.storage import open_store
 
@@ -44,7 +44,7 @@ def test_a_half_written_version_is_invisible_and_its_number_is_not_reused(
 def test_tampered_file_is_detected(registry: ModelRegistry) -> None:
     registry.create_version({"model.onnx": b"one"}, {})
     registry.store.write_bytes("models/demo/versions/1/model.onnx", b"tampered")
-    with pytest.raises(ConflictError, match="does not match its sha256"):
+    with pytest.raises(CorruptModelError, match="does not match its sha256"):
         registry.read_file(1, "model.onnx")
 
 
