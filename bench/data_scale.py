@@ -134,6 +134,7 @@ def one_case(tmp: Path, name: str, shape: tuple[int, int, int]) -> dict[str, Any
     script = PREDICT_SCRIPT.format(calls=LATENCY_CALLS)
     latency, _, predict_mb = run_measured([sys.executable, "-c", script, store, "scale", row], env)
     plain = plain_fit_seconds(data, names)
+    forest = servability(cli, config, env, store, row)
     return {
         "rows": shape[0],
         "columns": shape[1] + (1 if shape[2] else 0),
@@ -150,6 +151,25 @@ def one_case(tmp: Path, name: str, shape: tuple[int, int, int]) -> dict[str, Any
         "predict_peak_rss_mb": round(predict_mb, 1),
         "metrics": summary["metrics"],
         "promoted": summary["promoted"],
+        "graph_mb_per_candidate": {k: v.get("graph_mb") for k, v in summary["candidates"].items()},
+        "random_forest_served": forest,
+    }
+
+
+def servability(cli: list[str], config: Path, env: dict[str, str], store: str, row: str) -> Any:
+    """The forest (the largest candidate) registered on its own, then served: its size and
+    one-row latency and memory, whatever the training size."""
+    argv = [*cli, "train", "--config", str(config), "--json", "--force"]
+    summary = json.loads(run_measured([*argv, "--model-type", "random_forest"], env)[0])
+    version = summary["version"]
+    model = Path(store.removeprefix("file://")) / f"models/scale/versions/{version}/model.onnx"
+    script = PREDICT_SCRIPT.format(calls=LATENCY_CALLS)
+    latency, _, peak = run_measured([sys.executable, "-c", script, store, "scale", row], env)
+    return {
+        "model_mb": round(model.stat().st_size / 1e6, 2),
+        "metrics": summary["metrics"],
+        "predict_one_row": json.loads(latency),
+        "predict_peak_rss_mb": round(peak, 1),
     }
 
 

@@ -189,6 +189,18 @@ def _data_scale(scale: dict[str, Any] | None) -> list[str]:
             f"{row['predict_peak_rss_mb']} "
             f"{_mark(row['predict_peak_rss_mb'] <= GOALS['scale_predict_peak_mb'])} |"
         )
+    lines += ["", "The random forest registered on its own (forced), then served:", ""]
+    for name, row in scale.items():
+        forest = row.get("random_forest_served")
+        if forest:
+            p50 = forest["predict_one_row"]["p50_ms"]
+            lines.append(
+                f"- {name}: {forest['model_mb']} MB "
+                f"{_mark(forest['model_mb'] <= GOALS['scale_model_mb'])}, one row p50 "
+                f"{p50:.3f} ms {_mark(p50 <= GOALS['scale_predict_p50_ms'])}, "
+                f"{forest['predict_peak_rss_mb']} MB "
+                f"{_mark(forest['predict_peak_rss_mb'] <= GOALS['scale_predict_peak_mb'])}"
+            )
     return [*lines, ""]
 
 

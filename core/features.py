@@ -20,9 +20,11 @@ from core.errors import DataError
 from core.featurespec import (
     BOOLEAN_CATEGORIES,
     ENCODING_OF,
+    FLOAT_BLOCK_MIN_INPUTS,
     ColumnSpec,
     FeatureSpec,
     encode_column,
+    encode_numeric_block,
     input_names,
 )
 
@@ -59,7 +61,7 @@ def infer_kind(column: pd.Series) -> str:
 def _fingerprint(column: pd.Series) -> str:
     import pandas as pd
 
-    hashes = pd.util.hash_pandas_object(column.astype(str), index=False).to_numpy()
+    hashes = pd.util.hash_pandas_object(column, index=False).to_numpy()
     return hashlib.sha256(hashes.tobytes()).hexdigest()
 
 
@@ -73,7 +75,7 @@ def useless_columns(frame: pd.DataFrame, names: list[str]) -> dict[str, str]:
             dropped[name] = "constant: a single value in every row"
             continue
         print_ = _fingerprint(column)
-        if print_ in seen and frame[seen[print_]].astype(str).equals(column.astype(str)):
+        if print_ in seen and frame[seen[print_]].equals(column):
             dropped[name] = f"duplicate of '{seen[print_]}'"
             continue
         seen[print_] = name
@@ -113,7 +115,9 @@ def build_feature_spec(frame: pd.DataFrame, config: ProjectConfig) -> FeatureSpe
         if categories is not None and frame[name].nunique() > len(categories):
             encoding = f"one_hot_top_{config.max_categories}"
         columns.append(ColumnSpec(name, input_name, kind, encoding, categories))
-    return FeatureSpec(tuple(columns), dropped)
+    spec = FeatureSpec(tuple(columns), dropped)
+    wide = len(spec.float_inputs) >= FLOAT_BLOCK_MIN_INPUTS
+    return FeatureSpec(spec.columns, dropped, float_block=wide)
 
 
 def column_values(frame: pd.DataFrame, name: str) -> np.ndarray:
@@ -126,13 +130,31 @@ def column_values(frame: pd.DataFrame, name: str) -> np.ndarray:
 
 
 def prepare_frame(frame: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:
-    """The model's inputs for a frame of original columns, named by input name."""
+    """The model's inputs for a frame of original columns, named by input name. Numeric
+    columns stored as numbers go through `encode_numeric_block` together (wide data)."""
     import pandas as pd
 
+    stored_numeric = [
+        c
+        for c in spec.columns
+        if c.kind == "numeric"
+        and pd.api.types.is_numeric_dtype(frame[c.name])
+        and not pd.api.types.is_bool_dtype(frame[c.name])
+    ]
+    parts: list[pd.DataFrame] = []
+    if stored_numeric:
+        matrix = frame[[c.name for c in stored_numeric]].to_numpy(dtype="float64", na_value=np.nan)
+        block = encode_numeric_block([c.name for c in stored_numeric], matrix)
+        parts.append(
+            pd.DataFrame(block, columns=[c.input for c in stored_numeric], index=frame.index)
+        )
     data: dict[str, np.ndarray] = {}
     for column in spec.columns:
-        data.update(encode_column(column, column_values(frame, column.name)))
-    return pd.DataFrame(data, index=frame.index)
+        if column not in stored_numeric:
+            data.update(encode_column(column, column_values(frame, column.name)))
+    parts.append(pd.DataFrame(data, index=frame.index))
+    order = [name for name, _ in spec.model_inputs]
+    return pd.concat(parts, axis=1)[order]
 
 
 def build_preprocessor(

@@ -69,7 +69,7 @@ def _load(registry: ModelRegistry, version: int) -> LoadedModel:
         model_bytes = registry.read_file(version, ONNX_FILE, metadata)
         try:
             session = ort.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
-            spec = FeatureSpec.from_metadata(metadata["schema"], metadata.get("dropped_features"))
+            spec = FeatureSpec.of_version(metadata)
             _check_interface(metadata, [o.name for o in session.get_outputs()])
         except Exception as exc:  # onnxruntime raises its own untyped errors
             raise CorruptModelError(

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from core.schema import category_text
 
 if TYPE_CHECKING:
@@ -48,6 +50,8 @@ def coerce_column(
     present = column.dropna()
     if present.empty:
         return column
+    if pd.api.types.infer_dtype(present, skipna=False) == "string":
+        return _coerce_texts(column, present, bool_words)
     if present.map(lambda v: isinstance(v, bool)).all():
         return column.astype("boolean")
     texts = present.astype(str)
@@ -61,6 +65,32 @@ def coerce_column(
     return _as_text(column)
 
 
+def _coerce_texts(column: pd.Series, present: pd.Series, bool_words: dict[str, bool]) -> pd.Series:
+    """The vectorised path for a column of strings (every CSV column): pandas' C number
+    parser first, Python only for the few values that start with a zero."""
+    import pandas as pd
+
+    if present.nunique() <= len(bool_words):
+        flags = present.str.strip().str.lower().map(bool_words)
+        if flags.notna().all():
+            return pd.Series(pd.NA, index=column.index, dtype="boolean").mask(
+                column.notna(), flags.reindex(column.index)
+            )
+    numbers = pd.to_numeric(present, errors="coerce")
+    if numbers.isna().any():  # perhaps padded with spaces
+        numbers = pd.to_numeric(present.str.strip(), errors="coerce")
+    finite = numbers.notna().all() and np.isfinite(numbers.to_numpy(dtype="float64")).all()
+    if finite and not _has_leading_zero_ids(present):
+        return _as_number(numbers.reindex(column.index))
+    return column.astype(object)
+
+
+def _has_leading_zero_ids(texts: pd.Series) -> bool:
+    """Some value is a zero followed by a digit ("02139"): an identifier, not a number."""
+    stripped = np.char.lstrip(texts.to_numpy(dtype=str), " +-")
+    return any(np.char.startswith(stripped, f"0{digit}").any() for digit in range(10))
+
+
 def _all_numbers(present: pd.Series) -> bool:
     numeric = present.map(lambda v: isinstance(v, int | float) and not isinstance(v, bool))
     texts = present[~numeric]
@@ -72,7 +102,11 @@ def _all_numbers(present: pd.Series) -> bool:
 def _as_number(column: pd.Series) -> pd.Series:
     import pandas as pd
 
-    numbers = pd.to_numeric(column.map(_strip), errors="coerce")
+    numbers = (
+        column
+        if pd.api.types.is_numeric_dtype(column)
+        else pd.to_numeric(column.map(_strip), errors="coerce")
+    )
     if numbers.notna().all() and (numbers == numbers.round()).all() and numbers.abs().max() < 2**53:
         return numbers.astype("int64")
     return numbers.astype("float64")

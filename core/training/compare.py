@@ -60,7 +60,7 @@ def score_champion(
     force = "use --force to replace it"
     if metadata["task"] != task:
         return None, f"champion v{champion.version} is a {metadata['task']} model; {force}"
-    spec = FeatureSpec.from_metadata(metadata["schema"], metadata.get("dropped_features"))
+    spec = FeatureSpec.of_version(metadata)
     lacking = [name for name in spec.names if name not in split.raw_test.columns]
     if lacking:
         return (

@@ -140,6 +140,7 @@ def _metadata(
         "target": config.target,
         "schema": data.spec.to_metadata(),
         "dropped_features": data.spec.dropped,
+        "float_block": data.spec.float_block,
         "classes": data.classes,
         "model_type": candidate.model_type,
         "params": candidate.params,
@@ -169,6 +170,7 @@ def _candidate_row(exported: Exported) -> dict[str, Any]:
         **candidate.metrics,
         "fit_seconds": round(candidate.fit_seconds, 3),
         "scored_on": candidate.extra.get("scored_on", "native"),
+        "graph_mb": candidate.extra.get("graph_mb"),
         "exported": exported.parity.ok,
         **({} if exported.parity.ok else {"why_not_exported": exported.parity.detail}),
     }

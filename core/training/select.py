@@ -74,6 +74,7 @@ def export_candidate(
         model_bytes = model.SerializeToString()
         converted = time.perf_counter()
         size_mb = len(model_bytes) / 1e6
+        candidate.extra["graph_mb"] = round(size_mb, 3)
         if size_mb > max_model_mb:
             raise ExportError(
                 f"the graph is {size_mb:.1f} MB, over the {max_model_mb:g} MB a function can "

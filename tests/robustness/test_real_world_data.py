@@ -93,7 +93,7 @@ def own_predictions(store: Any, settings: Any, summary: dict[str, Any]) -> list[
     """The registered model's predictions on its training rows, from the stored dataset."""
     registry = ModelRegistry(store, settings.config.model_name)
     metadata = registry.metadata(summary["version"])
-    spec = FeatureSpec.from_metadata(metadata["schema"])
+    spec = FeatureSpec.of_version(metadata)
     frame = load_dataset(store, settings, summary["dataset"]["sha256"])
     outputs = run_graph(
         registry.read_file(summary["version"], ONNX_FILE, metadata),
@@ -146,6 +146,9 @@ def test_ingest_train_predict(make_case: Any, tmp_path: Path) -> None:
 
     rows = [r for r, t in zip(client_rows(case), case.frame[case.target].notna(), strict=True) if t]
     expected = own_predictions(store, settings, summary)
+    metadata = ModelRegistry(store, settings.config.model_name).metadata(summary["version"])
+    # A wide model takes its numbers as one matrix (one input, not hundreds).
+    assert metadata["float_block"] == (case.name == "wide_300")
     answers = served(settings, store, rows)
     if case.task == "regression":
         np.testing.assert_allclose(answers, expected, rtol=1e-6)
