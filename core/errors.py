@@ -35,6 +35,13 @@ class SourceError(DataError):
     code = "source_unreadable"
 
 
+class BadRequestError(MlfnError):
+    """A request that is malformed as HTTP (not as data): 400."""
+
+    status = 400
+    code = "bad_request"
+
+
 class ValidationError(MlfnError):
     """Prediction rows do not match the model's schema."""
 

@@ -146,8 +146,7 @@ class Predictor:
         pointer = self.registry.champion()
         if pointer is None:
             raise ModelUnavailableError(
-                f"model '{self.registry.name}' has no champion in {self.registry.store.uri} "
-                "(run `mlfn train`)"
+                f"model '{self.registry.name}' has no champion yet (run `mlfn train`)"
             )
         return _load(self.registry, pointer.version)
 

@@ -117,7 +117,7 @@ class ModelRegistry:
             return ChampionPointer(int(pointer["version"]), str(pointer["sha256"]), token)
         except (ValueError, KeyError, TypeError):
             raise CorruptModelError(
-                f"the champion pointer of '{self.name}' ({self.champion_key}) is unreadable; "
+                f"the champion pointer of '{self.name}' is unreadable; "
                 "promote a version again to repair it"
             ) from None
 

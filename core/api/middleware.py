@@ -11,7 +11,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from core.errors import MlfnError, PayloadTooLargeError, UnavailableError, ValidationError
+from core.errors import BadRequestError, MlfnError, PayloadTooLargeError, UnavailableError
 
 logger = logging.getLogger("mlfn.api")
 ASGIApp = Any
@@ -88,7 +88,7 @@ class AuthFirst:
         values = [v for k, v in scope.get("headers", []) if k == b"authorization"]
         try:
             if len(values) > 1:
-                raise ValidationError("send exactly one Authorization header")
+                raise BadRequestError("send exactly one Authorization header")
             principal = await self._principal(values[0].decode("latin-1") if values else None)
         except MlfnError as exc:
             await _send_json(send, exc.status, exc.to_dict())

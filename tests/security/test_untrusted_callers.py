@@ -1,0 +1,124 @@
+"""GIVEN an anonymous caller, or one with a valid token, sending what an attacker would
+WHEN it reaches the API THEN the answer is a clear 4xx or a 503 — never a 500, never a
+stack trace — and the token is checked before the body is read."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+
+from core.api import create_app
+from core.inference import clear_cache
+from tests.unit.test_api import ROW, api, token  # noqa: F401 (the api fixture)
+
+
+def test_the_token_is_checked_before_the_body_is_read(api: Any) -> None:  # noqa: F811
+    _, services = api
+    app = create_app(services)
+    reads: list[dict] = []
+
+    async def receive() -> dict[str, Any]:
+        reads.append({})
+        return {"type": "http.request", "body": b"x" * 1024, "more_body": True}
+
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/predict",
+        "raw_path": b"/predict",
+        "query_string": b"",
+        "headers": [(b"content-length", b"6000000"), (b"content-type", b"application/json")],
+        "scheme": "http",
+        "server": ("127.0.0.1", 80),
+        "client": ("127.0.0.1", 1),
+        "root_path": "",
+        "http_version": "1.1",
+    }
+    asyncio.run(app(scope, receive, send))
+    assert sent[0]["status"] == 401 and reads == []  # refused unread
+
+
+def test_two_authorization_headers_are_400(api: Any) -> None:  # noqa: F811
+    client, _ = api
+    headers = [
+        ("Authorization", token("predict")["Authorization"]),
+        ("Authorization", "Bearer forged"),
+    ]
+    answer = client.post("/predict", json={"instances": [ROW]}, headers=headers)
+    assert answer.status_code == 400 and "exactly one Authorization" in answer.text
+
+
+@pytest.mark.parametrize("job_id", ["%00", "a" * 251, "..%2F..%2Fmodels", "x y"])
+def test_malformed_job_ids_are_404(api: Any, job_id: str) -> None:  # noqa: F811
+    client, _ = api
+    answer = client.get(f"/jobs/{job_id}", headers=token("train"))
+    assert answer.status_code == 404 and answer.json()["error"]["code"] == "not_found"
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("1" * 400, "out of range"),
+        ("Infinity", "out of range"),
+        ("-Infinity", "out of range"),
+        ("1e39", "out of range"),
+        ('"abc"', "must be a number"),
+        ("true", "must be a number"),
+        ('{"a": 1}', "must be a number"),
+    ],
+)
+def test_bad_numbers_are_422_naming_the_column(api: Any, value: str, message: str) -> None:  # noqa: F811
+    client, _ = api
+    row = json.dumps({**ROW, "sepal_length": "__V__"}).replace('"__V__"', value)
+    answer = client.post(
+        "/predict",
+        content=f'{{"instances": [{row}]}}',
+        headers={**token("predict"), "Content-Type": "application/json"},
+    )
+    assert answer.status_code == 422, answer.text
+    assert "sepal_length" in answer.text and message in answer.text
+
+
+def _corrupt(services: Any, key: str, data: bytes) -> None:
+    services.store.write_bytes(key, data)
+
+
+@pytest.mark.parametrize(
+    ("key", "data"),
+    [
+        ("models/iris/champion.json", b"{not json"),
+        ("models/iris/champion.json", b'{"version": "x"}'),
+        ("models/iris/versions/1/metadata.json", b"[]"),
+        ("models/iris/versions/1/model.onnx", b"garbage bytes"),
+    ],
+)
+def test_a_corrupt_champion_is_503_and_a_loaded_one_keeps_serving(
+    api: Any,
+    key: str,
+    data: bytes,
+) -> None:
+    client, services = api
+    assert (
+        client.post("/predict", json={"instances": [ROW]}, headers=token("predict")).status_code
+        == 200
+    )
+    _corrupt(services, key, data)
+    services.predictor.champion_ttl = 0  # re-read the pointer now
+    still = client.post("/predict", json={"instances": [ROW]}, headers=token("predict"))
+    assert still.status_code == 200 and still.json()["model"]["version"] == 1
+    clear_cache()  # a fresh process: nothing loaded yet
+    services.predictor._serving = None
+    services.predictor._version = None
+    fresh = client.post("/predict", json={"instances": [ROW]}, headers=token("predict"))
+    assert fresh.status_code == 503, fresh.text
+    assert fresh.json()["error"]["code"] == "model_unavailable"
+    store_folder = services.store.uri.removeprefix("file://")
+    assert "Traceback" not in fresh.text and store_folder not in fresh.text
