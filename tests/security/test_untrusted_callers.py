@@ -12,10 +12,10 @@ import pytest
 
 from core.api import create_app
 from core.inference import clear_cache
-from tests.unit.test_api import ROW, api, token  # noqa: F401 (the api fixture)
+from tests.unit.test_api import ROW, token
 
 
-def test_the_token_is_checked_before_the_body_is_read(api: Any) -> None:  # noqa: F811
+def test_the_token_is_checked_before_the_body_is_read(api: Any) -> None:
     _, services = api
     app = create_app(services)
     reads: list[dict] = []
@@ -46,7 +46,7 @@ def test_the_token_is_checked_before_the_body_is_read(api: Any) -> None:  # noqa
     assert sent[0]["status"] == 401 and reads == []  # refused unread
 
 
-def test_two_authorization_headers_are_400(api: Any) -> None:  # noqa: F811
+def test_two_authorization_headers_are_400(api: Any) -> None:
     client, _ = api
     headers = [
         ("Authorization", token("predict")["Authorization"]),
@@ -57,7 +57,7 @@ def test_two_authorization_headers_are_400(api: Any) -> None:  # noqa: F811
 
 
 @pytest.mark.parametrize("job_id", ["%00", "a" * 251, "..%2F..%2Fmodels", "x y"])
-def test_malformed_job_ids_are_404(api: Any, job_id: str) -> None:  # noqa: F811
+def test_malformed_job_ids_are_404(api: Any, job_id: str) -> None:
     client, _ = api
     answer = client.get(f"/jobs/{job_id}", headers=token("train"))
     assert answer.status_code == 404 and answer.json()["error"]["code"] == "not_found"
@@ -75,7 +75,7 @@ def test_malformed_job_ids_are_404(api: Any, job_id: str) -> None:  # noqa: F811
         ('{"a": 1}', "must be a number"),
     ],
 )
-def test_bad_numbers_are_422_naming_the_column(api: Any, value: str, message: str) -> None:  # noqa: F811
+def test_bad_numbers_are_422_naming_the_column(api: Any, value: str, message: str) -> None:
     client, _ = api
     row = json.dumps({**ROW, "sepal_length": "__V__"}).replace('"__V__"', value)
     answer = client.post(
