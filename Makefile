@@ -16,6 +16,9 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/python -m pip install --quiet "$(TORCH)"
 	$(BIN)/python -m pip install --quiet -e ".[all,dev]"
 	mkdir -p .tools && npm install --prefix .tools --silent --no-audit --no-fund $(AZURITE) $(SERVERLESS)
+	@# strace lets a test prove that serving and training contact no outside host (Debian).
+	command -v strace >/dev/null || (apt-get update -q && apt-get install -y -q strace) \
+		|| echo "setup: strace could not be installed (apt-get install strace, as root)"
 	touch $(STAMP)
 
 setup: $(STAMP)
