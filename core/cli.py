@@ -64,7 +64,7 @@ def cmd_ingest(args: argparse.Namespace) -> None:
     from core.data.ingest import ingest
 
     settings, store = _context(args)
-    dataset = ingest(settings, store, args.source)
+    dataset = ingest(settings, store, args.source, remember=True)
     if args.json:
         _emit(dataset.to_dict())
     else:
@@ -78,7 +78,7 @@ def _training_dataset(args: argparse.Namespace, settings: Settings, store: Store
     from core.data.ingest import ingest, latest_dataset
 
     if args.source:
-        return ingest(settings, store, args.source)
+        return ingest(settings, store, args.source, remember=True)
     return latest_dataset(settings, store) or ingest(settings, store)
 
 
@@ -382,7 +382,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args.handler(args)
     except MlfnError as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
+        print(f"error: {exc.full_message}", file=sys.stderr)
         return EXIT_ERROR
     return 0
 

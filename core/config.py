@@ -49,6 +49,9 @@ class EnvironmentConfig(_Strict):
     store: str = Field(pattern=r"^(file|s3|gs|az)://.+")
     raw_path: str = "data/raw/"
     processed_path: str = "data/processed/"
+    # Where HTTP callers may point /train and /retrain: URI prefixes (https://, s3://, gs://,
+    # az://; http:// only when written so). Datasets in the store are always allowed.
+    data_sources: list[str] = Field(default_factory=list)
     aws: dict[str, Any] = Field(default_factory=dict)
     gcp: dict[str, Any] = Field(default_factory=dict)
     azure: dict[str, Any] = Field(default_factory=dict)

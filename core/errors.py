@@ -9,9 +9,16 @@ class MlfnError(Exception):
     status = 500
     code = "internal_error"
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, detail: str = "") -> None:
         super().__init__(message)
         self.message = message
+        # Shown to the operator at a terminal, never in an HTTP answer or a job record: it
+        # may quote what a caller's source contained.
+        self.detail = detail
+
+    @property
+    def full_message(self) -> str:
+        return f"{self.message}; {self.detail}" if self.detail else self.message
 
     def to_dict(self) -> dict[str, dict[str, str]]:
         return {"error": {"code": self.code, "message": self.message}}
@@ -33,6 +40,12 @@ class SourceError(DataError):
     """A data source could not be read (missing file, unreachable URL)."""
 
     code = "source_unreadable"
+
+
+class SourceNotAllowedError(DataError):
+    """A caller named a data source that the environment does not allow."""
+
+    code = "source_not_allowed"
 
 
 class BadRequestError(MlfnError):

@@ -35,15 +35,18 @@ def submit_job(
     request: dict[str, Any],
     idempotency_key: str | None = None,
     subject: str = "",
+    authority: str = "train",
 ) -> dict[str, Any]:
-    """Create (or, for a repeated Idempotency-Key, find) a job and dispatch it once."""
+    """Create (or, for a repeated Idempotency-Key, find) a job and dispatch it once.
+    `authority` is the submitter's highest scope: only an admin's job on data the caller
+    supplied may promote automatically."""
     jobs = JobStore(store)
     job_id = None
     if idempotency_key:  # the same key (per caller and kind) always names the same job
         key = f"{subject}\0{kind}\0{idempotency_key}".encode()
         job_id = hashlib.sha256(key).hexdigest()[:32]
     try:
-        record = jobs.create(kind, request, job_id=job_id)  # create-only: one job per key
+        record = jobs.create(kind, request, job_id=job_id, authority=authority)  # create-only
     except AlreadyExistsError:
         return jobs.get(str(job_id))
     dispatcher.submit(record["job_id"])
@@ -63,11 +66,12 @@ def retrain_dataset(settings: Settings, store: Store, request: dict[str, Any]) -
     """The dataset for a retrain: the champion's data plus the posted records, or a new source."""
     import pandas as pd
 
-    from core.data.ingest import ingest, load_dataset, save_dataset
+    from core.data.access import caller_dataset
+    from core.data.ingest import load_dataset, save_dataset
     from core.registry import ModelRegistry
 
     if request.get("dataset"):
-        return ingest(settings, store, request["dataset"])
+        return caller_dataset(settings, store, request["dataset"])
     registry = ModelRegistry(store, settings.config.model_name)
     champion = registry.champion()
     if champion is None:
@@ -100,12 +104,14 @@ def run_job(settings: Settings, store: Store, job_id: str) -> dict[str, Any]:
         model_types = request.get("model_type")
         if record["kind"] == "retrain" and not model_types:
             model_types = _champion_model_type(settings, store)
+        callers_data = bool(request.get("dataset") or request.get("records"))
         summary = train(
             settings,
             store,
             dataset=dataset,
             params=request.get("params"),
             model_types=[model_types] if isinstance(model_types, str) else model_types,
+            may_promote=not callers_data or record.get("authority") == "admin",
         )
         logger.warning(
             "job %s succeeded: version %s, promoted %s",
@@ -142,9 +148,9 @@ def run_job(settings: Settings, store: Store, job_id: str) -> dict[str, Any]:
 
 
 def _ingest(settings: Settings, store: Store, request: dict[str, Any]) -> Any:
-    from core.data.ingest import ingest
+    from core.data.access import caller_dataset
 
-    return ingest(settings, store, request["dataset"])
+    return caller_dataset(settings, store, request["dataset"])
 
 
 def _champion_model_type(settings: Settings, store: Store) -> list[str] | None:

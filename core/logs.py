@@ -103,7 +103,11 @@ class JobStore:
         return join_key("jobs", f"{job_id}.json")
 
     def create(
-        self, kind: str, request: dict[str, Any], job_id: str | None = None
+        self,
+        kind: str,
+        request: dict[str, Any],
+        job_id: str | None = None,
+        authority: str = "train",
     ) -> dict[str, Any]:
         job_id = job_id or uuid.uuid4().hex
         record = {
@@ -111,6 +115,7 @@ class JobStore:
             "kind": kind,
             "status": "queued",
             "request": request,
+            "authority": authority,
             "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         }
         self.store.write_new(self._key(job_id), encode_json(record))

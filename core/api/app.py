@@ -24,6 +24,7 @@ from core.api.middleware import (
 from core.api.schemas import JobAccepted, PredictRequest, RetrainRequest, TrainRequest
 from core.auth import Authenticator, Principal
 from core.config import Settings, load_settings
+from core.data.access import check_caller_dataset
 from core.errors import (
     AuthenticationError,
     ConflictError,
@@ -283,7 +284,12 @@ def create_app(services: Services | None = None) -> FastAPI:
 def _submit(
     svc: Services, kind: str, request: dict[str, Any], idempotency_key: str | None, user: Principal
 ) -> dict[str, Any]:
-    record = submit_job(svc.store, svc.dispatcher, kind, request, idempotency_key, user.subject)
+    if request.get("dataset"):
+        check_caller_dataset(svc.settings, str(request["dataset"]))
+    authority = "admin" if "admin" in user.scopes else "train"
+    record = submit_job(
+        svc.store, svc.dispatcher, kind, request, idempotency_key, user.subject, authority
+    )
     svc.metrics.jobs.labels(kind, "submitted").inc()
     return {"job_id": record["job_id"], "status": record["status"]}
 

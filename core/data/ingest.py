@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from core.config import ParserConfig, ProjectConfig, Settings
 from core.data.coerce import coerce_frame
+from core.data.fetch import FetchGuard
 from core.data.formats import decode, decompress, read_delimited, read_json, read_json_lines
 from core.data.sources import RawData, extract_records, read_source
 from core.errors import DataError, NotFoundError
@@ -83,8 +84,8 @@ def apply_parser(frame: pd.DataFrame, parser: ParserConfig, origin: str) -> pd.D
                 missing.append(name)
         if missing:
             raise DataError(
-                f"source '{origin}' lacks the selected fields {missing}; "
-                f"it has {[str(c) for c in frame.columns]}"
+                f"source '{origin}' lacks the selected fields {missing}",
+                detail=f"it has {[str(c) for c in frame.columns]}",
             )
         frame = frame[list(dict.fromkeys(keep))]
     return frame.rename(columns=parser.field_mappings)
@@ -112,8 +113,8 @@ def check_dataset(frame: pd.DataFrame, config: ProjectConfig, origin: str) -> pd
     if missing:
         kind = "target column" if missing == [config.target] else "columns"
         raise DataError(
-            f"source '{origin}' lacks the {kind} {missing}; "
-            f"it has {[str(c) for c in frame.columns]}"
+            f"source '{origin}' lacks the {kind} {missing}",
+            detail=f"it has {[str(c) for c in frame.columns]}",
         )
     frame = frame[needed].dropna(subset=[config.target]).reset_index(drop=True)
     if frame.empty:
@@ -122,8 +123,9 @@ def check_dataset(frame: pd.DataFrame, config: ProjectConfig, origin: str) -> pd
     task = config.task or infer_task(target)
     if task == "classification" and target.nunique() < 2:
         raise DataError(
-            f"source '{origin}': target '{config.target}' has a single class "
-            f"({target.iloc[0]!r}); classification needs at least two"
+            f"source '{origin}': target '{config.target}' has a single class; "
+            "classification needs at least two",
+            detail=f"the class is {target.iloc[0]!r}",
         )
     if task == "regression" and not pd.api.types.is_numeric_dtype(target):
         raise DataError(f"source '{origin}': regression target '{config.target}' is not numeric")
@@ -151,9 +153,18 @@ def dataset_sha256(frame: pd.DataFrame) -> str:
     return digest.hexdigest()
 
 
-def ingest(settings: Settings, store: Store, source: str | None = None) -> DatasetVersion:
+def ingest(
+    settings: Settings,
+    store: Store,
+    source: str | None = None,
+    guard: FetchGuard | None = None,
+    remember: bool = False,
+) -> DatasetVersion:
+    """Read a source into the store as a dataset version. `guard` limits what a source an
+    HTTP caller named may reach (core.data.access); `remember` makes it the dataset
+    `mlfn train` uses next (the CLI's own ingests only)."""
     environment = settings.environment
-    raw = read_source(settings.data_source(source), settings.parser.records_key)
+    raw = read_source(settings.data_source(source), settings.parser.records_key, guard)
     raw_sha = hashlib.sha256(raw.data).hexdigest()
     suffix = f"{raw.fmt}.gz" if raw.data.startswith(b"\x1f\x8b") else raw.fmt
     raw_key = join_key(environment.raw_path, raw.name, f"{raw_sha}.{suffix}")
@@ -162,7 +173,8 @@ def ingest(settings: Settings, store: Store, source: str | None = None) -> Datas
 
     frame = apply_parser(parse_raw(raw, settings.parser), settings.parser, raw.origin)
     dataset = save_dataset(settings, store, frame, raw.origin, raw_key)
-    store.write_json(join_key(environment.processed_path, LATEST_DATASET), dataset.to_dict())
+    if remember:
+        store.write_json(join_key(environment.processed_path, LATEST_DATASET), dataset.to_dict())
     return dataset
 
 

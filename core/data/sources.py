@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from core.data.fetch import FetchGuard, get_json, limits
 from core.errors import DataError, MlfnError, SourceError
 from core.storage import open_store
 
@@ -22,7 +23,6 @@ FILE_FORMATS = {
     ".parquet": "parquet",
 }
 STORE_SCHEMES = ("file://", "s3://", "gs://", "az://")
-MAX_PAGES = 1000
 COMMON_RECORD_KEYS = ("records", "data", "results", "items", "rows")
 
 
@@ -53,9 +53,15 @@ def _format_of(path: str) -> str:
     return FILE_FORMATS[suffix]
 
 
-def read_source(source: str, records_key: str | None = None) -> RawData:
+def read_source(
+    source: str, records_key: str | None = None, guard: FetchGuard | None = None
+) -> RawData:
+    """The raw bytes of a source. With a guard (a source an HTTP caller named), only URIs
+    under its allowed prefixes are read, and HTTP hosts are checked (core.data.fetch)."""
+    if guard is not None:
+        guard.check_prefix(source)
     if source.startswith(("http://", "https://")):
-        return _read_http(source, records_key)
+        return _read_http(source, records_key, guard)
     if source.startswith(STORE_SCHEMES):
         return _read_object(source)
     return _read_file(source)
@@ -113,27 +119,22 @@ def _next_link(payload: Any, link_header: str | None) -> str | None:
     return None
 
 
-def _read_http(url: str, records_key: str | None) -> RawData:
+def _read_http(url: str, records_key: str | None, guard: FetchGuard | None = None) -> RawData:
     import httpx
 
+    max_pages, max_bytes = limits()
+    budget = [max_bytes]
     records: list[dict[str, Any]] = []
     page_url: str | None = url
     pages = 0
-    with httpx.Client(timeout=30.0, follow_redirects=True) as client:
-        while page_url and pages < MAX_PAGES:
-            try:
-                response = client.get(page_url, headers={"Accept": "application/json"})
-                response.raise_for_status()
-                payload = response.json()
-            except httpx.HTTPStatusError as exc:
-                raise SourceError(f"{page_url}: HTTP {exc.response.status_code}") from None
-            except httpx.HTTPError as exc:
-                raise SourceError(f"{page_url} is unreachable: {exc}") from None
-            except json.JSONDecodeError:
-                raise SourceError(f"{page_url}: the answer is not JSON") from None
+    with httpx.Client(timeout=30.0, follow_redirects=False, trust_env=guard is None) as client:
+        while page_url:
+            if pages >= max_pages:
+                raise SourceError(f"{url}: more than {max_pages} pages (MLFN_SOURCE_MAX_PAGES)")
+            payload, final_url, link = get_json(client, page_url, guard, budget)
             records.extend(extract_records(payload, records_key, page_url))
-            nxt = _next_link(payload, response.headers.get("link"))
-            page_url = str(response.url.join(nxt)) if nxt else None
+            nxt = _next_link(payload, link)
+            page_url = str(httpx.URL(final_url).join(nxt)) if nxt else None
             pages += 1
     data = b"".join(json.dumps(r, sort_keys=True).encode() + b"\n" for r in records)
     parsed = urlparse(url)

@@ -185,8 +185,10 @@ def train(
     force: bool = False,
     dataset: DatasetVersion | None = None,
     progress: Progress = NULL_PROGRESS,
+    may_promote: bool = True,
 ) -> dict[str, Any]:
-    """Train, register and (when better, or forced) promote. Returns the JSON summary."""
+    """Train, register and (when better, or forced) promote. Returns the JSON summary.
+    `may_promote=False` (a train-scoped caller's own data) registers the version only."""
     started = time.perf_counter()
     dataset = dataset or ingest(settings, store)
     data = prepare_training(settings.config, load_dataset(store, settings, dataset.sha256))
@@ -211,6 +213,14 @@ def train(
     promote, reason, champion_metrics = _decide(
         registry, champion, data, best.candidate.metrics, best.parity.ok, force
     )
+    if promote and not may_promote:
+        promote, reason = (
+            False,
+            (
+                f"registered only: trained on data the caller supplied ({reason}); "
+                "an admin may promote it (POST /models/{version}/promote)"
+            ),
+        )
     files, native = (
         ({ONNX_FILE: best.model_bytes}, None)
         if best.model_bytes
