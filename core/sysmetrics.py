@@ -39,11 +39,17 @@ class SystemMonitor:
 
     @staticmethod
     def high_water_rss() -> int:
-        """The kernel's peak resident set of this process (and of its largest waited-for
-        child), in bytes: exact, where sampling can miss a short spike."""
-        own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-        return max(own, children) * 1024  # Linux reports kilobytes
+        """The kernel's peak resident set of this program, in bytes: exact, where sampling
+        can miss a short spike. Linux's VmHWM starts at exec; getrusage's ru_maxrss would
+        also count the memory of the parent this process was forked from."""
+        try:
+            with open("/proc/self/status", encoding="ascii") as status:
+                for line in status:
+                    if line.startswith("VmHWM:"):
+                        return int(line.split()[1]) * 1024
+        except OSError:
+            pass
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
     def _run(self) -> None:
         while not self._stop.wait(self._interval):

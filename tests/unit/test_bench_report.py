@@ -95,8 +95,8 @@ def test_data_scale_marks_each_goal() -> None:
     row = {
         "model_type": "random_forest",
         "ratio_to_plain_fit": 2.5,
-        "train_seconds": 50,
-        "plain_fit_seconds": 20,
+        "command_seconds": 50,
+        "plain_script_seconds": 20,
         "peak_rss_mb_outside": 900.0,
         "peak_rss_mb_summary": 880.0,
         "model_mb": 12.0,
