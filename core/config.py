@@ -75,6 +75,9 @@ class ProjectConfig(_Strict):
     text_max_features: int = Field(default=500, ge=1)
     max_categories: int = Field(default=100, ge=1, le=10_000)
     max_model_mb: float = Field(default=50.0, gt=0)  # a bigger graph is not servable
+    training_timeout_seconds: float = Field(default=3600.0, gt=0)  # a local job is then killed
+    # Raised ceilings for what HTTP callers may set, e.g. {"random_forest": {"n_estimators": 2000}}
+    training_limits: dict[str, dict[str, float]] = Field(default_factory=dict)
     random_seed: int = constants.RANDOM_SEED
     parser_config: str | None = None
 
@@ -253,6 +256,31 @@ class Settings:
     env: str
     store_uri: str
     notes: tuple[str, ...] = field(default=())
+
+    def to_json(self) -> str:
+        """Everything needed to rebuild these settings in another process."""
+        return json.dumps(
+            {
+                "config": self.config.model_dump(mode="json"),
+                "parser": self.parser.model_dump(mode="json"),
+                "config_path": str(self.config_path),
+                "env": self.env,
+                "store_uri": self.store_uri,
+                "notes": list(self.notes),
+            }
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> Settings:
+        data = json.loads(text)
+        return cls(
+            ProjectConfig.model_validate(data["config"]),
+            ParserConfig.model_validate(data["parser"]),
+            Path(data["config_path"]),
+            data["env"],
+            data["store_uri"],
+            tuple(data["notes"]),
+        )
 
     def data_source(self, given: str | None = None) -> str:
         """The source to ingest: the one given, else $MLFN_DATA_SOURCE, else the config's."""

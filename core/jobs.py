@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
+import os
 import traceback
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -162,7 +163,9 @@ def _champion_model_type(settings: Settings, store: Store) -> list[str] | None:
 
 
 class LocalDispatcher:
-    """Runs jobs one at a time on a background thread (`mlfn serve`)."""
+    """Runs jobs one at a time (`mlfn serve`), each in a child process: training never
+    competes with the API's own process, and a job over `training_timeout_seconds` is
+    killed and failed with `timeout`."""
 
     def __init__(self, settings: Settings, store: Store) -> None:
         self.settings, self.store = settings, store
@@ -170,7 +173,7 @@ class LocalDispatcher:
         self.on_finished: Callable[[dict[str, Any]], None] | None = None  # e.g. metrics
 
     def _run(self, job_id: str) -> None:
-        record = run_job(self.settings, self.store, job_id)
+        record = run_job_in_child(self.settings, self.store, job_id)
         if self.on_finished is not None:
             self.on_finished(record)
 
@@ -183,6 +186,79 @@ class LocalDispatcher:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlfn-job")
 
 
+def run_job_in_child(settings: Settings, store: Store, job_id: str) -> dict[str, Any]:
+    """Run a job in `python -m core.jobs`, killed after the config's training timeout."""
+    import subprocess
+    import sys
+    import tempfile
+
+    timeout = settings.config.training_timeout_seconds
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
+        handle.write(settings.to_json())
+    argv = [sys.executable, "-m", "core.jobs", "--settings", handle.name, job_id]
+    try:
+        # The job id is one JobStore created (hex), the settings file our own: no shell.
+        child = subprocess.Popen(argv, start_new_session=True)  # noqa: S603
+        try:
+            child.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _kill(child)
+            return _fail_unless_done(
+                store,
+                job_id,
+                "timeout",
+                f"training took longer than {timeout:g} s "
+                "(training_timeout_seconds); its work was stopped",
+            )
+    finally:
+        os.unlink(handle.name)
+    if child.returncode != 0:
+        return _fail_unless_done(
+            store,
+            job_id,
+            "worker_crashed",
+            f"the training process ended with code {child.returncode}",
+        )
+    return JobStore(store).get(job_id)
+
+
+def _kill(child: Any) -> None:
+    import contextlib
+    import signal
+
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(child.pid, signal.SIGKILL)  # the job and anything it started
+    child.wait()
+
+
+def _fail_unless_done(store: Store, job_id: str, code: str, message: str) -> dict[str, Any]:
+    jobs = JobStore(store)
+    record = jobs.get(job_id)
+    if record["status"] in {"succeeded", "failed"}:
+        return record
+    logger.warning("job %s failed: %s", job_id, message)
+    return jobs.update(
+        job_id, status="failed", finished_at=_now(), error={"code": code, "message": message}
+    )
+
+
+def _main(argv: list[str] | None = None) -> int:
+    """`python -m core.jobs --settings FILE JOB_ID`: one job, in its own process."""
+    import argparse
+
+    from core.config import Settings
+    from core.storage import open_store
+
+    parser = argparse.ArgumentParser(prog="python -m core.jobs")
+    parser.add_argument("--settings", required=True)
+    parser.add_argument("job_id")
+    args = parser.parse_args(argv)
+    with open(args.settings, encoding="utf-8") as handle:
+        settings = Settings.from_json(handle.read())
+    run_job(settings, open_store(settings.store_uri), args.job_id)
+    return 0
+
+
 def run_job_by_id(job_id: str) -> dict[str, Any]:
     """What a worker function calls: settings and store from the environment."""
     from core.config import load_settings
@@ -190,3 +266,7 @@ def run_job_by_id(job_id: str) -> dict[str, Any]:
 
     settings = load_settings()
     return run_job(settings, open_store(settings.store_uri), job_id)
+
+
+if __name__ == "__main__":
+    raise SystemExit(_main())

@@ -35,6 +35,7 @@ from core.errors import (
 from core.inference import Predictor, rows_from_body, validate_rows
 from core.jobs import Dispatcher, LocalDispatcher, submit_job
 from core.logs import JobStore, PredictionLog
+from core.models import check_caller_params
 from core.registry import ModelRegistry
 from core.storage import Store, open_store
 
@@ -286,6 +287,10 @@ def _submit(
 ) -> dict[str, Any]:
     if request.get("dataset"):
         check_caller_dataset(svc.settings, str(request["dataset"]))
+    try:
+        check_caller_params(request.get("params") or {}, svc.settings.config.training_limits)
+    except ValueError as exc:
+        raise ValidationError(str(exc)) from None
     authority = "admin" if "admin" in user.scopes else "train"
     record = submit_job(
         svc.store, svc.dispatcher, kind, request, idempotency_key, user.subject, authority

@@ -39,14 +39,26 @@ class PredictRequest(_Body):
 class TrainRequest(_Body):
     model_type: ModelType | list[ModelType] | None = None
     params: dict[ModelType, dict[str, Any]] | None = None
-    dataset: str | None = Field(default=None, description="a file, object URI or HTTP JSON API")
+    dataset: str | None = Field(
+        default=None,
+        max_length=2048,
+        description="a dataset version (sha256), a key under the environment's raw or "
+        "processed path, or a URI under its data_sources",
+    )
+
+    @model_validator(mode="after")
+    def _bounded(self) -> TrainRequest:
+        types = [self.model_type] if isinstance(self.model_type, str) else self.model_type
+        if types is not None and (not types or len(set(types)) != len(types)):
+            raise ValueError("model_type: give each model type once")
+        return self
 
 
 class RetrainRequest(_Body):
     """New labelled records appended to the champion's data, or a new dataset to train on."""
 
-    records: list[dict[str, Any]] | None = Field(default=None, min_length=1)
-    dataset: str | None = None
+    records: list[dict[str, Any]] | None = Field(default=None, min_length=1, max_length=10_000)
+    dataset: str | None = Field(default=None, max_length=2048)
 
     @model_validator(mode="after")
     def _one_source(self) -> RetrainRequest:

@@ -20,6 +20,62 @@ SUPPORTS_CLASS_WEIGHT = frozenset({"logistic_regression", "random_forest", "neur
 TREE_MODELS = frozenset({"random_forest", "gradient_boosting"})
 
 
+# What an HTTP caller may set, per model type: (kind, smallest, largest). The largest is a
+# ceiling a config may raise (`training_limits`); anything unlisted is refused.
+PARAM_BOUNDS: dict[str, dict[str, tuple[str, float, float]]] = {
+    "logistic_regression": {"max_iter": ("int", 1, 10_000), "C": ("float", 1e-6, 1e6)},
+    "linear_regression": {},
+    "random_forest": {
+        "n_estimators": ("int", 1, 500),
+        "max_depth": ("int", 1, 64),
+        "max_leaf_nodes": ("int", 2, 16_384),
+        "min_samples_leaf": ("int", 1, 100_000),
+    },
+    "gradient_boosting": {
+        "n_estimators": ("int", 1, 500),
+        "max_depth": ("int", 1, 16),
+        "learning_rate": ("float", 1e-4, 1.0),
+        "subsample": ("float", 0.05, 1.0),
+    },
+    "neural_network": {
+        "epochs": ("int", 1, 200),
+        "hidden_size": ("int", 1, 1024),
+        "batch_size": ("int", 1, 8192),
+        "learning_rate": ("float", 1e-6, 1.0),
+        "patience": ("int", 1, 100),
+    },
+}
+
+
+def check_caller_params(
+    params: dict[str, Any], ceilings: dict[str, dict[str, float]] | None = None
+) -> None:
+    """Refuse parameters an HTTP caller may not set, or values out of bounds (ValueError
+    naming the model type, the parameter and the allowed range)."""
+    for model_type, values in params.items():
+        bounds = PARAM_BOUNDS.get(model_type)
+        if bounds is None or not isinstance(values, dict):
+            raise ValueError(f"params.{model_type}: not a model type with parameters")
+        for name, value in values.items():
+            if name not in bounds:
+                raise ValueError(
+                    f"params.{model_type}.{name}: not settable over HTTP; allowed: {sorted(bounds)}"
+                )
+            kind, low, high = bounds[name]
+            high = (ceilings or {}).get(model_type, {}).get(name, high)
+            number = isinstance(value, int | float) and not isinstance(value, bool)
+            if not number or (kind == "int" and not float(value).is_integer()):
+                raise ValueError(
+                    f"params.{model_type}.{name}: must be an {kind}eger"
+                    if kind == "int"
+                    else f"params.{model_type}.{name}: must be a number"
+                )
+            if not low <= value <= high:
+                raise ValueError(
+                    f"params.{model_type}.{name}: {value!r} is outside [{low:g}, {high:g}]"
+                )
+
+
 def _sklearn_class(name: str, task: str) -> Any:
     from sklearn import ensemble, linear_model
 
