@@ -6,7 +6,9 @@ specification, and is scored from its own graph exactly as a candidate is.
 
 from __future__ import annotations
 
-from typing import Any
+import io
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -18,7 +20,13 @@ from core.featurespec import FeatureSpec
 from core.registry import ONNX_FILE, ChampionPointer, ModelRegistry
 from core.training.candidates import Split
 from core.training.select import graph_metrics, true_labels
-from core.training.targets import label_key
+from core.training.targets import label_key, label_value
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+REFERENCE_FILE = "reference/holdout.parquet"
+REFERENCE_MAX_ROWS = 20_000
 
 
 def champion_predictions(
@@ -48,41 +56,84 @@ def champion_predictions(
     return np.asarray(native.predict(prepared), dtype=np.float64).reshape(-1), None
 
 
+@dataclass(frozen=True)
+class Basis:
+    """Rows two versions are compared on: original columns, and their true labels."""
+
+    rows: pd.DataFrame
+    labels: list[Any]
+    name: str  # "held-out rows" or "the champion's reference rows"
+
+
+def split_basis(split: Split, classes: list[Any] | None) -> Basis:
+    return Basis(split.raw_test, true_labels(split, classes), "this run's held-out rows")
+
+
+def reference_basis(
+    registry: ModelRegistry, version: int, metadata: dict[str, Any]
+) -> Basis | None:
+    """The reference held-out rows kept with a version (from its trusted training data)."""
+    import pandas as pd
+
+    if REFERENCE_FILE not in metadata.get("files", {}):
+        return None
+    rows = pd.read_parquet(io.BytesIO(registry.read_file(version, REFERENCE_FILE, metadata)))
+    target = metadata["target"]
+    labels = [label_value(v) for v in rows[target].to_numpy(dtype=object)]
+    return Basis(rows.drop(columns=[target]), labels, f"champion v{version}'s reference rows")
+
+
+def reference_file(split: Split, classes: list[Any] | None, target: str) -> bytes:
+    """The held-out rows (original columns and the label), kept with a version trained on
+    trusted data so later challengers are compared on rows no caller chose."""
+    frame = split.raw_test.head(REFERENCE_MAX_ROWS).copy()
+    labels = true_labels(split, classes)[:REFERENCE_MAX_ROWS]
+    frame[target] = labels
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False)
+    return buffer.getvalue()
+
+
+def score_graph(
+    model_bytes: bytes, spec: FeatureSpec, classes: list[Any] | None, basis: Basis
+) -> dict[str, float]:
+    prepared = prepare_frame(basis.rows, spec)
+    outputs = run_graph(model_bytes, onnx_feeds(prepared, spec))
+    predicted, proba = graph_predictions(outputs, len(classes or []))
+    return graph_metrics(basis.labels, predicted, proba, classes)
+
+
 def score_champion(
     registry: ModelRegistry,
     champion: ChampionPointer,
-    split: Split,
-    classes: list[Any] | None,
+    basis: Basis,
     task: str,
 ) -> tuple[dict[str, float] | None, str]:
-    """The champion's metrics on these held-out rows, or None and why it cannot be compared."""
+    """The champion's metrics on the basis rows, or None and why it cannot be compared."""
     metadata = registry.metadata(champion.version)
     force = "use --force to replace it"
     if metadata["task"] != task:
         return None, f"champion v{champion.version} is a {metadata['task']} model; {force}"
     spec = FeatureSpec.of_version(metadata)
-    lacking = [name for name in spec.names if name not in split.raw_test.columns]
+    lacking = [name for name in spec.names if name not in basis.rows.columns]
     if lacking:
-        return (
-            None,
-            f"champion v{champion.version} needs features {lacking} this data lacks; {force}",
+        return None, (
+            f"champion v{champion.version} needs features {lacking} this data lacks; {force}"
         )
-    labels = true_labels(split, classes)
     champion_classes = metadata["classes"] if task == "classification" else None
     if champion_classes is not None:
         known = {label_key(c) for c in champion_classes}
-        if not {label_key(v) for v in labels} <= known:
+        if not {label_key(v) for v in basis.labels} <= known:
             return None, (
-                f"the held-out rows have classes champion v{champion.version} never saw; {force}"
+                f"the comparison rows have classes champion v{champion.version} never saw; {force}"
             )
     try:
-        prepared = prepare_frame(split.raw_test, spec)
+        prepared = prepare_frame(basis.rows, spec)
         predicted, proba = champion_predictions(
             registry, champion.version, metadata, prepared, spec
         )
     except MlfnError as exc:
-        return (
-            None,
-            f"champion v{champion.version} cannot score these rows ({exc.message}); {force}",
+        return None, (
+            f"champion v{champion.version} cannot score these rows ({exc.message}); {force}"
         )
-    return graph_metrics(labels, predicted, proba, champion_classes), ""
+    return graph_metrics(basis.labels, predicted, proba, champion_classes), ""

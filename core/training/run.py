@@ -22,7 +22,14 @@ from core.storage import Store
 from core.sysmetrics import SystemMonitor
 from core.tracking import log_training
 from core.training.candidates import Candidate, Split, fit_candidate, split_dataset
-from core.training.compare import score_champion
+from core.training.compare import (
+    REFERENCE_FILE,
+    reference_basis,
+    reference_file,
+    score_champion,
+    score_graph,
+    split_basis,
+)
 from core.training.metrics import is_better
 from core.training.select import Exported, choose, export_candidate
 from core.training.targets import encode_target
@@ -79,12 +86,14 @@ def _decide(
     registry: ModelRegistry,
     champion: Any,
     data: TrainingData,
-    metrics: dict[str, float],
-    parity_ok: bool,
+    best: Exported,
     force: bool,
 ) -> tuple[bool, str, dict[str, float] | None]:
+    """Promote or not, why, and the champion's metrics. The two are compared on the
+    champion's reference rows (kept from its trusted training data) when it has them, so
+    no caller chooses the rows that decide; else on this run's held-out rows."""
     config = data.config
-    if not parity_ok and not force:
+    if not best.parity.ok and not force:
         return (
             False,
             "no candidate exports with parity: stored natively, needs the heavy runtime",
@@ -92,17 +101,27 @@ def _decide(
         )
     if champion is None:
         return True, "no champion yet", None
-    champion_metrics, why_not = score_champion(
-        registry, champion, data.split, data.classes, config.resolved_task
+    champion_meta = registry.metadata(champion.version)
+    basis = reference_basis(registry, champion.version, champion_meta) or split_basis(
+        data.split, data.classes
     )
+    champion_metrics, why_not = score_champion(registry, champion, basis, config.resolved_task)
     if force:
         return True, "forced", champion_metrics
     if champion_metrics is None:
         return False, why_not, None
+    metrics = best.candidate.metrics
+    if best.model_bytes is not None and basis.name.startswith("champion"):
+        try:
+            metrics = score_graph(best.model_bytes, data.spec, data.classes, basis)
+        except MlfnError as exc:
+            return False, f"the challenger cannot score {basis.name} ({exc.message})", None
     metric = config.metric
     new, old = metrics[metric], champion_metrics.get(metric, float("nan"))
     verdict = "beats" if is_better(metric, new, old, config.min_improvement) else "does not beat"
-    reason = f"{metric} {new:.4f} {verdict} champion v{champion.version}'s {old:.4f}"
+    reason = (
+        f"{metric} {new:.4f} {verdict} champion v{champion.version}'s {old:.4f} on {basis.name}"
+    )
     return verdict == "beats", reason, champion_metrics
 
 
@@ -210,9 +229,7 @@ def train(
         "export_seconds": round(sum(e.export_seconds for e in exported), 3),
         "parity_seconds": round(sum(e.parity_seconds for e in exported), 3),
     }
-    promote, reason, champion_metrics = _decide(
-        registry, champion, data, best.candidate.metrics, best.parity.ok, force
-    )
+    promote, reason, champion_metrics = _decide(registry, champion, data, best, force)
     if promote and not may_promote:
         promote, reason = (
             False,
@@ -226,6 +243,8 @@ def train(
         if best.model_bytes
         else save_native(best.candidate.pipeline)
     )
+    if may_promote:  # trusted data: its held-out rows become the reference for challengers
+        files[REFERENCE_FILE] = reference_file(data.split, data.classes, config.target)
     metadata = _metadata(data, best, exported, dataset, native, monitor.summary())
     version = registry.create_version(files, metadata)
     promoted = False

@@ -36,6 +36,13 @@ ROWS = [
 ]
 
 
+# The same rows with every label moved to the next class: a model of them scores perfectly
+# on held-out rows of the same kind, and badly on real flowers.
+POISONED = [
+    {**row, "species": ["versicolor", "virginica", "setosa"][i % 3]} for i, row in enumerate(ROWS)
+]
+
+
 class Attacker(BaseHTTPRequestHandler):
     """Plays a partner API, its redirects, its `next` links and a secret it must not leak."""
 
@@ -43,6 +50,7 @@ class Attacker(BaseHTTPRequestHandler):
         base = f"http://127.0.0.1:{self.server.server_port}"
         routes: dict[str, Any] = {
             "/ok/data": (200, {"records": ROWS}),
+            "/ok/poisoned": (200, {"records": POISONED}),
             "/ok/to-metadata": (302, "http://169.254.169.254/latest/meta-data/iam/"),
             "/ok/to-outside": (302, f"{base}/secret/keys"),
             "/ok/next-outside": (200, {"records": ROWS, "next": f"{base}/secret/keys"}),
@@ -224,3 +232,19 @@ def test_a_host_resolving_to_an_internal_address_is_refused(
 def test_a_prefix_naming_an_internal_ip_allows_it() -> None:
     guard = FetchGuard(("http://10.0.0.5:8080/",), resolve=lambda host, port: ["10.0.0.5"])
     assert guard.address("http://10.0.0.5:8080/rows") == "10.0.0.5"
+
+
+def test_poisoned_data_cannot_win_on_rows_it_chose(
+    client: Any, attacker: ThreadingHTTPServer
+) -> None:
+    """Even an admin's job is compared on the champion's reference rows (from the
+    configured source), not on held-out rows cut from the data the caller sent."""
+    test_client, services = client
+    url = f"http://127.0.0.1:{attacker.server_port}/ok/poisoned"
+    job = _job(test_client, services, url, "train", "admin")
+    assert job["status"] == "succeeded", job
+    result = job["result"]
+    assert result["metrics"]["accuracy"] > 0.9  # perfect on its own held-out rows...
+    assert result["promoted"] is False  # ...yet it loses on the reference rows
+    assert "on champion v1's reference rows" in result["reason"]
+    assert services.registry.champion().version == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -40,7 +41,10 @@ def test_classification_end_to_end(tmp_path: Path) -> None:
     }
     assert meta["classes"] == ["setosa", "versicolor", "virginica"]
     assert meta["dataset"]["sha256"] == summary["dataset"]["sha256"]
-    assert set(meta["files"]) == {"model.onnx"} and not meta["needs_heavy_runtime"]
+    assert (
+        set(meta["files"]) == {"model.onnx", "reference/holdout.parquet"}
+        and not meta["needs_heavy_runtime"]
+    )
     assert {"scikit-learn", "onnxruntime", "python"} <= set(meta["libraries"])
     answer = Predictor(store, "iris").predict(
         [{"sepal_length": 6.7, "sepal_width": 3.0, "petal_length": 5.2, "petal_width": 2.3}]
@@ -182,7 +186,10 @@ def test_parity_failure_stores_natively_and_does_not_promote(
     assert not summary["parity"]["ok"] and not summary["promoted"]
     assert "needs the heavy runtime" in summary["reason"]
     meta = ModelRegistry(store, "iris").metadata(2)
-    assert meta["needs_heavy_runtime"] and set(meta["files"]) == {"model.skops"}
+    assert meta["needs_heavy_runtime"] and set(meta["files"]) == {
+        "model.skops",
+        "reference/holdout.parquet",
+    }
     assert ModelRegistry(store, "iris").champion().version == 1
     forced = train(settings, store, model_types=["random_forest"], force=True)
     assert forced["promoted"]
@@ -192,17 +199,29 @@ def test_parity_failure_stores_natively_and_does_not_promote(
         )
 
 
-def test_schema_change_needs_force(tmp_path: Path) -> None:
+def test_a_different_schema_is_compared_on_the_champions_reference_rows(tmp_path: Path) -> None:
     settings, store = project_settings(tmp_path)
     train(settings, store)
     narrower, _ = project_settings(
         tmp_path, features=["petal_length", "petal_width"], feature_types={}
     )
     summary = train(narrower, store)
-    assert (
-        not summary["promoted"]
-        and "needs features ['sepal_length', 'sepal_width']" in summary["reason"]
+    # The champion kept its held-out rows (all four columns): both models score them.
+    assert "on champion v1's reference rows" in summary["reason"]
+    assert set(summary["champion_metrics"]) >= {"accuracy", "f1_macro"}
+    # A champion without reference rows (stored before they existed) is scored on this run's
+    # held-out rows, which lack its columns: not comparable.
+    other, store2 = project_settings(tmp_path / "other")
+    train(other, store2)
+    metadata = ModelRegistry(store2, "iris").metadata(1)
+    del metadata["files"]["reference/holdout.parquet"]
+    store2.write_bytes("models/iris/versions/1/metadata.json", json.dumps(metadata).encode())
+    narrower2, _ = project_settings(
+        tmp_path / "other", features=["petal_length", "petal_width"], feature_types={}
     )
+    without_reference = train(narrower2, store2)
+    assert not without_reference["promoted"]
+    assert "needs features ['sepal_length', 'sepal_width']" in without_reference["reason"]
 
 
 def test_class_balancing(tmp_path: Path) -> None:
@@ -270,4 +289,7 @@ def test_failed_conversion_is_stored_natively_with_its_timing(
     summary = train(settings, store, model_types=["random_forest"])
     assert summary["parity"]["detail"] == "no converter for this estimator"
     assert summary["export_seconds"] >= 0 and summary["parity_seconds"] == 0.0
-    assert set(ModelRegistry(store, "iris").metadata(1)["files"]) == {"model.skops"}
+    assert set(ModelRegistry(store, "iris").metadata(1)["files"]) == {
+        "model.skops",
+        "reference/holdout.parquet",
+    }
