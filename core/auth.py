@@ -53,7 +53,7 @@ class AuthSettings:
     jwks_url: str | None
     issuer: str
     audience: str
-    audience_claim: str = "aud"  # "client_id" for Cognito access tokens
+    audience_claim: str = "aud"  # "client_id" for Cognito access tokens; "aud,client_id": either
     scope_claims: tuple[str, ...] = DEFAULT_SCOPE_CLAIMS
     scope_map: tuple[tuple[str, str], ...] = ()  # IdP scope name -> mlfn scope
     scope_prefixes: tuple[str, ...] = ()  # e.g. "mlfn/", "api://mlfn/"
@@ -101,6 +101,21 @@ def _pairs(text: str) -> tuple[tuple[str, str], ...]:
     return tuple(pairs)
 
 
+DISCOVER = "discover"  # MLFN_JWT_JWKS_URL: find the keys from the issuer, as API Gateway does
+
+
+def discovered_jwks_url(issuer: str) -> str:
+    """The `jwks_uri` of an OpenID provider (`<issuer>/.well-known/openid-configuration`),
+    on the issuer's own host."""
+    from urllib.parse import urlsplit
+
+    config = fetch_jwks(issuer.rstrip("/") + "/.well-known/openid-configuration")
+    uri = config.get("jwks_uri")
+    if not isinstance(uri, str) or urlsplit(uri).hostname != urlsplit(issuer).hostname:
+        raise ValueError("the issuer's discovery document names no jwks_uri on its own host")
+    return uri
+
+
 def fetch_jwks(url: str) -> dict[str, Any]:
     with urllib.request.urlopen(url, timeout=5) as answer:  # noqa: S310 (https from config)
         data: dict[str, Any] = json.load(answer)
@@ -137,10 +152,19 @@ class JwksCache:
             return self._keys[kid]
 
 
+def _jwks_cache(settings: AuthSettings) -> JwksCache | None:
+    if not settings.jwks_url:
+        return None
+    if settings.jwks_url == DISCOVER:
+        issuer = settings.issuer
+        return JwksCache(issuer, fetch=lambda _: fetch_jwks(discovered_jwks_url(issuer)))
+    return JwksCache(settings.jwks_url)
+
+
 class Authenticator:
     def __init__(self, settings: AuthSettings | None = None, jwks: JwksCache | None = None) -> None:
         self.settings = settings or AuthSettings.from_env()
-        self.jwks = jwks or (JwksCache(self.settings.jwks_url) if self.settings.jwks_url else None)
+        self.jwks = jwks or _jwks_cache(self.settings)
         self._verified: dict[str, tuple[Principal, float]] = {}  # token -> (principal, until)
 
     def authenticate(self, authorization: str | None) -> Principal:
@@ -241,8 +265,10 @@ def check_claims(claims: dict[str, Any], settings: AuthSettings, now: float) -> 
         )
     if claims.get("iss") != settings.issuer:
         raise AuthenticationError("invalid token: wrong issuer ('iss')")
-    audience = claims.get(settings.audience_claim)
-    audiences = audience if isinstance(audience, list) else [audience]
+    audiences: list[Any] = []
+    for claim in settings.audience_claim.split(","):  # e.g. "aud,client_id" as API Gateway
+        value = claims.get(claim.strip())
+        audiences.extend(value if isinstance(value, list) else [value])
     if settings.audience not in audiences:
         raise AuthenticationError(f"invalid token: wrong audience ('{settings.audience_claim}')")
     subject = claims.get("sub")

@@ -97,12 +97,22 @@ def _mlfn(*args: str, root: Path) -> Step:
     return Step(["mlfn", *args], root, internal=True)
 
 
+def _auth_mode(aws: dict[str, Any]) -> str:
+    """`idp`: the gateway's JWT authorizer and the functions check the IdP's tokens alike;
+    `secret`: no gateway authorizer, the functions check HS256 tokens (the default)."""
+    mode = str(aws.get("auth_mode", "idp" if aws.get("jwt_authorizer") else "secret"))
+    if mode not in ("idp", "secret"):
+        raise ValidationError(f"aws.auth_mode '{mode}' is not one of ['idp', 'secret']")
+    return mode
+
+
 def aws_steps(settings: Settings, root: Path, tool: str = "sam") -> list[Step]:
     aws = _cloud_settings(settings, "aws")
     bucket, name = _bucket(settings, "s3"), _name(settings)
     region = str(aws.get("region", "us-east-1"))
     memory = str(aws.get("memory_mb", 1024))
     issuer, audience = _jwt()
+    mode, prefix = _auth_mode(aws), str(aws.get("jwt_scope_prefix", ""))
     package = _mlfn("package", "aws", *_config_args(settings, root), root=root)
     if tool == "serverless":
         params = {
@@ -111,6 +121,8 @@ def aws_steps(settings: Settings, root: Path, tool: str = "sam") -> list[Step]:
             "predictMemory": memory,
             "jwtIssuer": issuer,
             "jwtAudience": audience,
+            "authMode": mode,
+            "jwtScopePrefix": prefix,
         }
         deploy = ["serverless", "deploy", "--stage", settings.env, "--region", region]
         deploy += [f"--param={key}={value}" for key, value in params.items()]
@@ -122,12 +134,11 @@ def aws_steps(settings: Settings, root: Path, tool: str = "sam") -> list[Step]:
         "ModelName": settings.config.model_name,
         "ArtifactBucketName": bucket,
         "PredictMemorySize": memory,
-        "EnableJwtAuthorizer": "true" if aws.get("jwt_authorizer") else "false",
+        "EnableJwtAuthorizer": "true" if mode == "idp" else "false",
         "JwtIssuer": issuer,
         "JwtAudience": audience,
+        "JwtScopePrefix": prefix,
     }
-    if aws.get("jwks_url"):
-        overrides["JwksUrl"] = str(aws["jwks_url"])
     deploy = [
         "sam", "deploy", "--template-file", ".aws-sam/build/template.yaml",
         "--stack-name", name, "--region", region,

@@ -65,7 +65,9 @@ def test_routes_cover_the_contract_with_scopes_behind_the_optional_authorizer(
             continue
         assert properties["AuthorizationType"] == {"Fn::If": ["UseJwtAuthorizer", "JWT", "NONE"]}
         assert properties["AuthorizerId"]["Fn::If"][1] == {"Ref": "JwtAuthorizer"}
-        assert properties["AuthorizationScopes"]["Fn::If"][1] == [PROTECTED_ROUTES[key]]
+        assert properties["AuthorizationScopes"]["Fn::If"][1] == [
+            {"Fn::Sub": "${JwtScopePrefix}" + PROTECTED_ROUTES[key]}
+        ]
     targets = {key: p["Target"]["Fn::Sub"] for key, p in routes.items()}
     assert {targets[k] for k in ("POST /train", "POST /retrain", "GET /jobs/{job_id}")} == {
         "integrations/${ApiIntegration}"
@@ -156,7 +158,9 @@ def test_functions_run_the_handlers_on_a_runtime_onnxruntime_loads_on(
         assert module == "functions.aws.handler" and callable(getattr(handler, attribute))
         variables = properties["Environment"]["Variables"]
         assert "MLFN_JWT_SECRET" not in variables  # the secret stays in SSM
-        assert variables["MLFN_JWT_SECRET_PARAMETER"] == {"Fn::Sub": "/mlfn/${Stage}/jwt-secret"}
+        assert variables["MLFN_JWT_SECRET_PARAMETER"]["Fn::If"][2] == {
+            "Fn::Sub": "/mlfn/${Stage}/jwt-secret"
+        }
         assert variables["MLFN_ENV"] == {"Ref": "Stage"}
     assert zipped["ApiFunction"]["Environment"]["Variables"]["MLFN_SQS_QUEUE_URL"] == {
         "Ref": "TrainQueue"
@@ -187,3 +191,23 @@ def test_stage_parameter_names_resources_and_outputs_the_api_url() -> None:
     text = dockerfile.read_text()
     assert "FROM public.ecr.aws/lambda/python:3.12" in text
     assert "download.pytorch.org/whl/cpu" in text  # CPU torch, not the CUDA build
+
+
+def test_gateway_and_functions_check_the_same_tokens(transformed: dict[str, Any]) -> None:
+    """One parameter (EnableJwtAuthorizer) switches both: idp mode, the authorizer and the
+    functions trust the same issuer, audience (aud or client_id, as API Gateway reads it),
+    keys and scope names; secret mode, no authorizer and the functions' HS256 secret."""
+    functions = _of_type(transformed, "AWS::Lambda::Function")
+    for name, function in functions.items():
+        env = function["Properties"]["Environment"]["Variables"]
+        assert env["MLFN_JWT_ISSUER"] == {"Ref": "JwtIssuer"}, name
+        assert env["MLFN_JWT_AUDIENCE"] == {"Ref": "JwtAudience"}, name
+        assert env["MLFN_JWT_JWKS_URL"] == {
+            "Fn::If": ["UseJwtAuthorizer", "discover", {"Ref": "AWS::NoValue"}]
+        }, name
+        assert env["MLFN_JWT_AUDIENCE_CLAIM"] == {
+            "Fn::If": ["UseJwtAuthorizer", "aud,client_id", "aud"]
+        }, name
+        assert env["MLFN_JWT_SCOPE_PREFIXES"] == {"Ref": "JwtScopePrefix"}, name
+        secret = env["MLFN_JWT_SECRET_PARAMETER"]["Fn::If"]
+        assert secret[0] == "UseJwtAuthorizer" and secret[1] == {"Ref": "AWS::NoValue"}, name

@@ -17,11 +17,9 @@ SERVERLESS = REPO / ".tools" / "node_modules" / ".bin" / "serverless"
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/mlfn-trainer@sha256:" + "a" * 64
 
 
-@pytest.fixture(scope="module")
-def packaged(aws_package: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def _package(output: Path, **extra: str) -> dict[str, Any]:
     if not SERVERLESS.exists():  # `make setup` installs it; a missing one is a failure
         pytest.fail(f"{SERVERLESS} is missing: run `make setup` (npm install serverless@3)")
-    output = tmp_path_factory.mktemp("sls")
     env = {**offline_env(), "SLS_TELEMETRY_DISABLED": "1", "SLS_NOTIFICATIONS_MODE": "off",
            "HOME": str(output)}  # fmt: skip
     params = {
@@ -30,13 +28,25 @@ def packaged(aws_package: Any, tmp_path_factory: pytest.TempPathFactory) -> dict
         "jwtAudience": "mlfn-api",
         "trainImageSource": "uri",
         "trainImageUri": IMAGE,
+        **extra,
     }
     command = [str(SERVERLESS), "package", "--stage", "dev", "--package", str(output),
                *(f"--param={k}={v}" for k, v in params.items())]  # fmt: skip
     result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     template = json.loads((output / "cloudformation-template-update-stack.json").read_text())
-    return template["Resources"]
+    resources: dict[str, Any] = template["Resources"]
+    return resources
+
+
+@pytest.fixture(scope="module")
+def packaged(aws_package: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    return _package(tmp_path_factory.mktemp("sls"), jwtScopePrefix="mlfn/")
+
+
+@pytest.fixture(scope="module")
+def packaged_secret(aws_package: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    return _package(tmp_path_factory.mktemp("sls-secret"), authMode="secret")
 
 
 def _of_type(resources: dict[str, Any], kind: str) -> list[dict[str, Any]]:
@@ -48,7 +58,7 @@ def test_same_routes_and_scopes_as_the_sam_template(packaged: dict[str, Any]) ->
     assert set(routes) == set(PROTECTED_ROUTES) | PUBLIC_ROUTES
     for key, scope in PROTECTED_ROUTES.items():
         assert routes[key]["AuthorizationType"] == "JWT"
-        assert routes[key]["AuthorizationScopes"] == [scope]
+        assert routes[key]["AuthorizationScopes"] == [f"mlfn/{scope}"]
     for key in PUBLIC_ROUTES:
         assert "AuthorizationType" not in routes[key], key
     (authorizer,) = _of_type(packaged, "AWS::ApiGatewayV2::Authorizer")
@@ -99,3 +109,32 @@ def test_the_zip_it_deploys_holds_core_at_its_root(aws_package: Any) -> None:
     assert {"core/__init__.py", "functions/aws/handler.py", "config/config.json"} <= names
     assert not any(n.startswith(("tests/", "bench/", "examples/", ".venv/")) for n in names)
     assert Path(os.path.relpath(aws_package.zip_path, REPO)) == Path(".build/aws/predict.zip")
+
+
+def _function_env(resources: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        f["Environment"]["Variables"]
+        for f in _of_type(resources, "AWS::Lambda::Function")
+        if "Environment" in f
+    ]
+
+
+def test_idp_mode_functions_trust_what_the_authorizer_trusts(packaged: dict[str, Any]) -> None:
+    (authorizer,) = _of_type(packaged, "AWS::ApiGatewayV2::Authorizer")
+    jwt = authorizer["JwtConfiguration"]
+    for env in _function_env(packaged):
+        assert env["MLFN_JWT_ISSUER"] == jwt["Issuer"]
+        assert [env["MLFN_JWT_AUDIENCE"]] == jwt["Audience"]
+        assert env["MLFN_JWT_JWKS_URL"] == "discover"  # the keys of that same issuer
+        assert env["MLFN_JWT_AUDIENCE_CLAIM"] == "aud,client_id"  # as API Gateway reads it
+        assert env["MLFN_JWT_SCOPE_PREFIXES"] == "mlfn/"
+        assert env["MLFN_JWT_SECRET_PARAMETER"] == ""  # no second way in
+
+
+def test_secret_mode_has_no_gateway_authorizer(packaged_secret: dict[str, Any]) -> None:
+    assert _of_type(packaged_secret, "AWS::ApiGatewayV2::Authorizer") == []
+    for route in _of_type(packaged_secret, "AWS::ApiGatewayV2::Route"):
+        assert "AuthorizationType" not in route, route["RouteKey"]
+    for env in _function_env(packaged_secret):
+        assert env["MLFN_JWT_SECRET_PARAMETER"] == "/mlfn/dev/jwt-secret"
+        assert env["MLFN_JWT_JWKS_URL"] == ""

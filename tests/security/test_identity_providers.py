@@ -50,10 +50,14 @@ def jwks_url() -> Iterator[str]:
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
+            base = f"http://127.0.0.1:{self.server.server_port}"
+            data = body
+            if self.path == "/.well-known/openid-configuration":  # OIDC discovery
+                data = json.dumps({"issuer": base, "jwks_uri": f"{base}/keys"}).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.end_headers()
-            self.wfile.write(body)
+            self.wfile.write(data)
 
         def log_message(self, *args: Any) -> None:
             pass
@@ -264,3 +268,26 @@ def test_unreachable_jwks_with_nothing_cached_is_503() -> None:
     with pytest.raises(UnavailableError, match="cannot be fetched") as raised:
         auth.authenticate(f"Bearer {sign(_cognito())}")
     assert raised.value.status == 503
+
+
+def test_keys_discovered_from_the_issuer_as_api_gateway_does(jwks_url: str) -> None:
+    """MLFN_JWT_JWKS_URL=discover (the manifests' idp mode): the keys come from the issuer's
+    discovery document, so the functions trust what the gateway's authorizer trusts; the
+    audience may be in aud or client_id, as the gateway reads it."""
+    issuer = jwks_url.split("/.well-known")[0]
+    auth = authenticator(
+        jwks_url,
+        jwks_url="discover",
+        issuer=issuer,
+        audience="7abc",
+        audience_claim="aud,client_id",
+        scope_prefixes=("mlfn/",),
+    )
+    access = sign(
+        {"iss": issuer, "sub": "s", "client_id": "7abc", "scope": "mlfn/train", **times()}
+    )
+    assert auth.authenticate(f"Bearer {access}").scopes == {"train"}
+    identity = sign(
+        {"iss": issuer, "sub": "s", "aud": "7abc", "scope": "mlfn/predict", **times()}, "ES256"
+    )
+    assert auth.authenticate(f"Bearer {identity}").scopes == {"predict"}
