@@ -275,14 +275,10 @@ def test_keys_discovered_from_the_issuer_as_api_gateway_does(jwks_url: str) -> N
     discovery document, so the functions trust what the gateway's authorizer trusts; the
     audience may be in aud or client_id, as the gateway reads it."""
     issuer = jwks_url.split("/.well-known")[0]
-    auth = authenticator(
-        jwks_url,
-        jwks_url="discover",
-        issuer=issuer,
-        audience="7abc",
-        audience_claim="aud,client_id",
-        scope_prefixes=("mlfn/",),
+    settings = AuthSettings(
+        None, "discover", issuer, "7abc", audience_claim="aud,client_id", scope_prefixes=("mlfn/",)
     )
+    auth = Authenticator(settings)
     access = sign(
         {"iss": issuer, "sub": "s", "client_id": "7abc", "scope": "mlfn/train", **times()}
     )
