@@ -9,10 +9,11 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
+from core.api.conformance import HeadAsGet, add_cors, errors, precise_bodies
 from core.api.middleware import (
     PRINCIPAL,
     AuthFirst,
@@ -104,7 +105,9 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(HTTPException)
     async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
         codes = {404: "not_found", 405: "method_not_allowed"}
-        return _error(exc.status_code, codes.get(exc.status_code, "http_error"), str(exc.detail))
+        answer = _error(exc.status_code, codes.get(exc.status_code, "http_error"), str(exc.detail))
+        answer.headers.update(exc.headers or {})  # e.g. Allow on a 405
+        return answer
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -140,13 +143,16 @@ def needs(scope: str) -> Any:
     return Depends(authorized)
 
 
-def _predict_example(app: FastAPI) -> dict[str, Any] | None:
-    """A /predict body for the current champion, with the features' original names."""
+def _champion_bodies(app: FastAPI, schema: dict[str, Any]) -> None:
+    """The champion's features as the request bodies' schemas and the /predict example."""
     try:
-        model = app.state.build_services().predictor.current()
+        services = app.state.build_services()
+        model = services.predictor.current()
     except MlfnError:
-        return None
-    return {"instances": [model.spec.example_row()]}
+        return  # no champion yet: the generic bodies stay
+    precise_bodies(schema, model, services.settings, services.max_rows)
+    body = schema["paths"]["/predict"]["post"]["requestBody"]["content"]
+    body["application/json"]["example"] = {"instances": [model.spec.example_row()]}
 
 
 def _document_bearer_auth(app: FastAPI) -> None:
@@ -161,10 +167,7 @@ def _document_bearer_auth(app: FastAPI) -> None:
             schema.setdefault("components", {})["securitySchemes"] = {
                 BEARER_SCHEME: {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
             }
-            example = _predict_example(app)
-            if example is not None:
-                body = schema["paths"]["/predict"]["post"]["requestBody"]["content"]
-                body["application/json"]["example"] = example
+            _champion_bodies(app, schema)
             app.openapi_schema = schema
         return app.openapi_schema
 
@@ -194,7 +197,12 @@ def create_app(services: Services | None = None) -> FastAPI:
 
     secured: dict[str, Any] = {"security": [{BEARER_SCHEME: []}]}
 
-    @app.post("/predict", dependencies=[needs("predict")], openapi_extra=secured)
+    @app.post(
+        "/predict",
+        dependencies=[needs("predict")],
+        openapi_extra=secured,
+        responses=errors(413, 422, 503),
+    )
     async def predict(
         request: Request,
         body: PredictRequest,
@@ -211,7 +219,13 @@ def create_app(services: Services | None = None) -> FastAPI:
         svc.metrics.predictions.labels(str(answer["model"]["version"])).inc(len(rows))
         return answer
 
-    @app.post("/train", status_code=202, response_model=JobAccepted, openapi_extra=secured)
+    @app.post(
+        "/train",
+        status_code=202,
+        response_model=JobAccepted,
+        openapi_extra=secured,
+        responses=errors(413, 422, 503),
+    )
     def start_training(
         body: TrainRequest,
         svc: Svc,
@@ -220,7 +234,13 @@ def create_app(services: Services | None = None) -> FastAPI:
     ) -> dict[str, Any]:
         return _submit(svc, "train", body.model_dump(exclude_none=True), idempotency_key, user)
 
-    @app.post("/retrain", status_code=202, response_model=JobAccepted, openapi_extra=secured)
+    @app.post(
+        "/retrain",
+        status_code=202,
+        response_model=JobAccepted,
+        openapi_extra=secured,
+        responses=errors(413, 422, 503),
+    )
     def start_retraining(
         body: RetrainRequest,
         svc: Svc,
@@ -231,16 +251,31 @@ def create_app(services: Services | None = None) -> FastAPI:
             _check_records(svc, body.records)
         return _submit(svc, "retrain", body.model_dump(exclude_none=True), idempotency_key, user)
 
-    @app.get("/jobs/{job_id}", dependencies=[needs("train")], openapi_extra=secured)
+    @app.get(
+        "/jobs/{job_id}",
+        dependencies=[needs("train")],
+        openapi_extra=secured,
+        responses=errors(404, 422, 503),
+    )
     def job(job_id: str, svc: Svc) -> dict[str, Any]:
         record = svc.jobs.get(job_id)
         return {k: v for k, v in record.items() if k != "request"}
 
-    @app.get("/models", dependencies=[needs("predict")], openapi_extra=secured)
+    @app.get(
+        "/models",
+        dependencies=[needs("predict")],
+        openapi_extra=secured,
+        responses=errors(503),
+    )
     def models(svc: Svc) -> dict[str, Any]:
         return svc.registry.describe()
 
-    @app.post("/models/{version}/promote", dependencies=[needs("admin")], openapi_extra=secured)
+    @app.post(
+        "/models/{version}/promote",
+        dependencies=[needs("admin")],
+        openapi_extra=secured,
+        responses=errors(404, 409, 413, 422, 503),
+    )
     def promote(version: int, svc: Svc, force: bool = False) -> dict[str, Any]:
         metadata = svc.registry.metadata(version)
         if metadata.get("needs_heavy_runtime") and not force:
@@ -258,12 +293,16 @@ def create_app(services: Services | None = None) -> FastAPI:
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/ready")
+    @app.get("/ready", responses=errors(503, secured=False))
     def ready(svc: Svc) -> dict[str, Any]:
         model = svc.predictor.current()  # 503 until the champion loads
         return {"status": "ready", "model": {"name": svc.registry.name, "version": model.version}}
 
-    @app.get("/metrics")
+    @app.get(
+        "/metrics",
+        response_class=PlainTextResponse,
+        responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text"}},
+    )
     def metrics(svc: Svc) -> Response:
         from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -278,6 +317,8 @@ def create_app(services: Services | None = None) -> FastAPI:
         return (await services_once()).auth
 
     app.add_middleware(AuthFirst, get_authenticator=authenticator, routes=lambda: app.routes)
+    app.add_middleware(HeadAsGet)
+    add_cors(app)
     app.add_middleware(MetricsMiddleware, get_metrics=lambda: build_services().metrics)
     return app
 

@@ -1,0 +1,254 @@
+"""HTTP conformance: every error status documented in /openapi.json with its body, HEAD on
+GET routes, and CORS when MLFN_CORS_ORIGINS names the allowed origins."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from pydantic import BaseModel
+
+ASGIApp = Any
+ENV_CORS_ORIGINS = "MLFN_CORS_ORIGINS"  # comma-separated origins, or *
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail
+
+
+REASONS = {
+    400: "Malformed request (e.g. two Authorization headers)",
+    401: "Missing or invalid bearer token",
+    403: "The token lacks the scope",
+    404: "Not found",
+    409: "Conflict (the champion changed, or is already this version)",
+    413: "Body over 6 MB, or too many rows",
+    422: "Invalid input, naming the field",
+    503: "No champion can be served, or a dependency is unavailable",
+}
+SECURED = (400, 401, 403)
+
+
+def errors(*codes: int, secured: bool = True) -> dict[int | str, dict[str, Any]]:
+    """The `responses` of a route: each error status with mlfn's error body."""
+    wanted = sorted({*codes, *(SECURED if secured else ())})
+    return {code: {"model": ErrorBody, "description": REASONS[code]} for code in wanted}
+
+
+class HeadAsGet:
+    """HEAD on a GET route: the GET's status and headers, no body."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def headers_only(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.body":
+                if not message.get("more_body", False):
+                    await send({"type": "http.response.body", "body": b""})
+                return
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, headers_only)
+
+
+def add_cors(app: Any) -> None:
+    """CORS for the origins in MLFN_CORS_ORIGINS (none by default: same-origin only)."""
+    origins = [o.strip() for o in os.environ.get(ENV_CORS_ORIGINS, "").split(",") if o.strip()]
+    if not origins:
+        return
+    from starlette.middleware.cors import CORSMiddleware
+
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=origins,
+        allow_methods=["GET", "POST", "HEAD", "OPTIONS"],
+        allow_headers=["authorization", "content-type", "idempotency-key", "x-request-id"],
+        max_age=600,
+    )
+
+
+# --- Request bodies as precise as the checks behind them (from the champion's features) ---
+
+FLOAT32_MAX = 3.4e38
+NUMBER = {"type": "number", "minimum": -FLOAT32_MAX, "maximum": FLOAT32_MAX}
+VALUE_SCHEMAS: dict[str, dict[str, Any]] = {
+    "numeric": {"anyOf": [NUMBER, {"type": "null"}]},
+    "boolean": {"anyOf": [{"type": "boolean"}, {"type": "null"}]},
+    "datetime": {
+        "anyOf": [
+            {"type": "string", "pattern": r"^(19|20)\d{2}-(0[1-9]|1[0-2])-(0[1-9]|1\d|2[0-8])$"},
+            {"type": "null"},
+        ]
+    },
+    "categorical": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+    "text": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+}
+
+
+def row_schema(columns: list[tuple[str, str]], extra: dict[str, Any] | None = None) -> dict:
+    """An object with exactly these features (and `extra` properties, e.g. the target)."""
+    properties = {name: VALUE_SCHEMAS[kind] for name, kind in columns}
+    properties.update(extra or {})
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": list(properties),
+        "additionalProperties": False,
+    }
+
+
+def predict_body_schema(columns: list[tuple[str, str]], max_rows: int) -> dict[str, Any]:
+    rows = {"type": "array", "items": row_schema(columns), "minItems": 1, "maxItems": max_rows}
+    names = [name for name, _ in columns]
+    split = {
+        "type": "object",
+        "properties": {
+            "columns": {"type": "array", "const": names},
+            "data": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": max_rows,
+                "items": {
+                    "type": "array",
+                    "minItems": len(names),
+                    "maxItems": len(names),
+                    "prefixItems": [VALUE_SCHEMAS[kind] for _, kind in columns],
+                },
+            },
+        },
+        "required": ["columns", "data"],
+        "additionalProperties": False,
+    }
+    return {
+        "oneOf": [
+            {
+                "type": "object",
+                "properties": {"instances": rows},
+                "required": ["instances"],
+                "additionalProperties": False,
+            },
+            {
+                "type": "object",
+                "properties": {"dataframe_records": rows},
+                "required": ["dataframe_records"],
+                "additionalProperties": False,
+            },
+            {
+                "type": "object",
+                "properties": {"dataframe_split": split},
+                "required": ["dataframe_split"],
+                "additionalProperties": False,
+            },
+        ]
+    }
+
+
+def dataset_schema(raw_path: str, processed_path: str, prefixes: list[str]) -> dict[str, Any]:
+    import re
+
+    allowed = [f"^{re.escape(p)}[A-Za-z0-9._/-]+$" for p in (raw_path, processed_path)]
+    allowed += [f"^{re.escape(p)}[A-Za-z0-9._~/?=&%-]*$" for p in prefixes]
+    patterns: list[dict[str, Any]] = [{"type": "string", "pattern": "^[0-9a-f]{64}$"}]
+    patterns += [{"type": "string", "pattern": p, "not": {"pattern": r"\.\."}} for p in allowed]
+    return {"anyOf": patterns}
+
+
+def params_schema(bounds: dict[str, dict[str, tuple[str, float, float]]]) -> dict[str, Any]:
+    per_type = {
+        model: {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                name: {
+                    "type": "integer" if kind == "int" else "number",
+                    "minimum": low,
+                    "maximum": high,
+                }
+                for name, (kind, low, high) in params.items()
+            },
+        }
+        for model, params in bounds.items()
+    }
+    return {"type": "object", "properties": per_type, "additionalProperties": False}
+
+
+MODEL_TYPES = [
+    "logistic_regression",
+    "linear_regression",
+    "random_forest",
+    "gradient_boosting",
+    "neural_network",
+]
+
+
+def train_body_schema(dataset: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+    one = {"type": "string", "enum": MODEL_TYPES}
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "model_type": {
+                "anyOf": [one, {"type": "array", "items": one, "minItems": 1, "uniqueItems": True}]
+            },
+            "params": params,
+            "dataset": dataset,
+        },
+    }
+
+
+def retrain_body_schema(
+    columns: list[tuple[str, str]], target: str, labels: dict[str, Any], dataset: dict[str, Any]
+) -> dict[str, Any]:
+    records = {
+        "type": "array",
+        "minItems": 1,
+        "maxItems": 10_000,
+        "items": row_schema(columns, {target: labels}),
+    }
+    return {
+        "oneOf": [
+            {
+                "type": "object",
+                "properties": {"records": records},
+                "required": ["records"],
+                "additionalProperties": False,
+            },
+            {
+                "type": "object",
+                "properties": {"dataset": dataset},
+                "required": ["dataset"],
+                "additionalProperties": False,
+            },
+        ]
+    }
+
+
+def precise_bodies(schema: dict[str, Any], model: Any, settings: Any, max_rows: int) -> None:
+    """Replace the generic request bodies in an OpenAPI document by the champion's."""
+    from core.models import PARAM_BOUNDS
+
+    columns = [(c.name, c.kind) for c in model.spec.columns]
+    environment = settings.environment
+    dataset = dataset_schema(
+        environment.raw_path, environment.processed_path, list(environment.data_sources)
+    )
+    metadata = model.metadata
+    labels = {"enum": metadata["classes"]} if metadata["task"] == "classification" else NUMBER
+    bodies = {
+        "/predict": predict_body_schema(columns, max_rows),
+        "/train": train_body_schema(dataset, params_schema(PARAM_BOUNDS)),
+        "/retrain": retrain_body_schema(columns, metadata["target"], labels, dataset),
+    }
+    for path, body in bodies.items():
+        content = schema["paths"][path]["post"]["requestBody"]["content"]["application/json"]
+        content["schema"] = body

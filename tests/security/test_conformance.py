@@ -1,0 +1,86 @@
+"""GIVEN the live app (a trained iris champion, the local job worker) WHEN Schemathesis
+generates requests from /openapi.json and runs every check on the answers (no server
+errors, documented statuses, content types, headers and schemas, negative data refused)
+THEN it finds nothing. Also: 405 with Allow, HEAD on GET routes, CORS when configured."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pytest
+import schemathesis
+from fastapi.testclient import TestClient
+
+from core.api import create_app
+from tests.unit.test_api import token
+
+EXAMPLES = 50  # generated cases per operation
+
+
+class AcceptOnly:
+    """A queue that takes jobs and runs none: the test is about HTTP, not training."""
+
+    def __init__(self) -> None:
+        self.submitted: list[str] = []
+
+    def submit(self, job_id: str) -> None:
+        self.submitted.append(job_id)
+
+
+def test_schemathesis_finds_nothing(api: Any) -> None:
+    from hypothesis import HealthCheck, given, settings
+
+    _, services = api
+    services = dataclasses.replace(services, dispatcher=AcceptOnly())
+    app = create_app(services)
+    schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+    headers = token("predict", "train", "admin")
+    failures: list[str] = []
+    cases = 0
+    for result in schema.get_all_operations():
+        operation = result.ok()
+
+        @settings(
+            max_examples=EXAMPLES,
+            deadline=None,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
+        @given(case=operation.as_strategy())
+        def run(case: Any) -> None:
+            nonlocal cases
+            cases += 1
+            try:
+                case.call_and_validate(headers=headers)
+            except Exception as exc:  # schemathesis reports its findings as exception groups
+                failures.append(f"{case.method} {case.path}: {exc!s:.300}")
+
+        run()
+    print(f"schemathesis: {cases} cases, {len(failures)} failures")
+    assert cases > 250
+    assert failures == [], failures[:10]
+
+
+def test_unsupported_method_is_405_with_allow(api: Any) -> None:
+    client, _ = api
+    answer = client.put("/predict", json={}, headers=token("predict"))
+    assert answer.status_code == 405 and answer.headers["allow"] == "POST"
+    assert answer.json()["error"]["code"] == "method_not_allowed"
+
+
+def test_head_works_on_get_routes(api: Any) -> None:
+    client, _ = api
+    for path, headers in (("/health", {}), ("/models", token("predict")), ("/metrics", {})):
+        answer = client.head(path, headers=headers)
+        assert answer.status_code == 200 and answer.content == b"", path
+
+
+def test_cors_only_when_configured(api: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    _, services = api
+    preflight = {"Origin": "https://app.example", "Access-Control-Request-Method": "POST"}
+    closed = TestClient(create_app(services)).options("/predict", headers=preflight)
+    assert "access-control-allow-origin" not in closed.headers
+    monkeypatch.setenv("MLFN_CORS_ORIGINS", "https://app.example")
+    opened = TestClient(create_app(services)).options("/predict", headers=preflight)
+    assert opened.headers["access-control-allow-origin"] == "https://app.example"
