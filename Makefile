@@ -7,6 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 TORCH := torch==2.13.0
 AZURITE := azurite@3.35
 SERVERLESS := serverless@3
+CHECKOV := checkov>=3.2,<4
 
 .PHONY: setup demo test lint format bench clean
 
@@ -16,6 +17,9 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/python -m pip install --quiet "$(TORCH)"
 	$(BIN)/python -m pip install --quiet -e ".[all,dev]"
 	mkdir -p .tools && npm install --prefix .tools --silent --no-audit --no-fund $(AZURITE) $(SERVERLESS)
+	@# checkov in a venv of its own (its pins differ from the project's)
+	test -x .tools/checkov/bin/checkov || ($(PYTHON) -m venv .tools/checkov && \
+		.tools/checkov/bin/python -m pip install --quiet "$(CHECKOV)")
 	@# strace lets a test prove that serving and training contact no outside host (Debian).
 	command -v strace >/dev/null || (apt-get update -q && apt-get install -y -q strace) \
 		|| echo "setup: strace could not be installed (apt-get install strace, as root)"
