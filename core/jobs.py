@@ -260,12 +260,14 @@ def _main(argv: list[str] | None = None) -> int:
 
 
 def run_job_by_id(job_id: str) -> dict[str, Any]:
-    """What a worker function calls: settings and store from the environment."""
+    """What a worker function calls: settings and store from the environment. The job runs
+    in a child process, so `training_timeout_seconds` stops it cleanly (set it below the
+    function's own timeout: the platform's kill would leave no record)."""
     from core.config import load_settings
     from core.storage import open_store
 
     settings = load_settings()
-    return run_job(settings, open_store(settings.store_uri), job_id)
+    return run_job_in_child(settings, open_store(settings.store_uri), job_id)
 
 
 if __name__ == "__main__":

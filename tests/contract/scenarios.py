@@ -38,6 +38,21 @@ def alg_none() -> dict[str, str]:
     return {"Authorization": f"Bearer {part({'alg': 'none', 'typ': 'JWT'})}.{part(claims)}."}
 
 
+def future_iat() -> dict[str, str]:
+    from jose import jwt
+
+    now = int(time.time())
+    claims = {
+        "sub": "x",
+        "iss": "mlfn",
+        "aud": "mlfn-api",
+        "iat": now + 3600,
+        "exp": now + 7200,
+        "scope": "predict",
+    }
+    return {"Authorization": f"Bearer {jwt.encode(claims, SECRET, algorithm='HS256')}"}
+
+
 @dataclass(frozen=True)
 class Scenario:
     name: str
@@ -114,6 +129,41 @@ SCENARIOS = [
         422,
     ),
     Scenario("promote-conflict", "POST", "/models/1/promote", None, lambda: auth("admin"), 409),
+    # Untrusted callers, through every door alike.
+    Scenario(
+        "source-local-file",
+        "POST",
+        "/train",
+        {"dataset": "/etc/passwd"},
+        lambda: auth("train"),
+        422,
+    ),
+    Scenario(
+        "source-metadata-address",
+        "POST",
+        "/train",
+        {"dataset": "http://169.254.169.254/latest/meta-data/"},
+        lambda: auth("train"),
+        422,
+    ),
+    Scenario(
+        "unbounded-trees",
+        "POST",
+        "/train",
+        {"params": {"random_forest": {"n_estimators": 1e30}}},
+        lambda: auth("train"),
+        422,
+    ),
+    Scenario(
+        "non-finite-number",
+        "POST",
+        "/predict",
+        {"instances": [{**ROW, "sepal_length": 1e39}]},
+        lambda: auth("predict"),
+        422,
+    ),
+    Scenario("malformed-job-id", "GET", "/jobs/" + "a" * 251, None, lambda: auth("train"), 404),
+    Scenario("future-iat", "POST", "/predict", {"instances": [ROW]}, lambda: future_iat(), 401),
     Scenario("health", "GET", "/health", None, dict, 200),
     Scenario("unknown-route", "GET", "/nowhere", None, dict, 404),
 ]
