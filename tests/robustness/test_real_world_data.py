@@ -14,18 +14,18 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
-from core.api import Services, create_app
-from core.auth import Authenticator, AuthSettings, mint_token
+from core.api import create_app
+from core.auth import mint_token
 from core.config import load_settings
 from core.data.ingest import ingest, load_dataset
 from core.export.onnx_export import graph_predictions, onnx_feeds, run_graph
 from core.features import prepare_frame
 from core.featurespec import FeatureSpec
-from core.jobs import LocalDispatcher
 from core.registry import ONNX_FILE, ModelRegistry
 from core.storage import open_store
 from core.training.run import prepare_training, train
 from tests.robustness.datasets import CASES, Case, client_rows, write
+from tests.unit.test_api import local_services
 
 SECRET = "robustness-secret-0123456789abcdef"
 TOLERANCE = 0.02
@@ -105,12 +105,7 @@ def own_predictions(store: Any, settings: Any, summary: dict[str, Any]) -> list[
 
 
 def served(settings: Any, store: Any, rows: list[dict[str, Any]]) -> list[Any]:
-    services = Services(
-        settings,
-        store,
-        LocalDispatcher(settings, store),
-        Authenticator(AuthSettings(SECRET, None, "mlfn", "mlfn-api")),
-    )
+    services = local_services(settings, store, SECRET)
     headers = {"Authorization": f"Bearer {mint_token(SECRET, ['predict'])}"}
     answers: list[Any] = []
     with TestClient(create_app(services), raise_server_exceptions=False) as client:
@@ -165,12 +160,7 @@ def test_original_names_in_models_and_openapi(tmp_path: Path) -> None:
     settings = load_settings(project(case, tmp_path), env="dev")
     store = open_store(settings.store_uri)
     train(settings, store, model_types=["logistic_regression"])
-    services = Services(
-        settings,
-        store,
-        LocalDispatcher(settings, store),
-        Authenticator(AuthSettings(SECRET, None, "mlfn", "mlfn-api")),
-    )
+    services = local_services(settings, store, SECRET)
     headers = {"Authorization": f"Bearer {mint_token(SECRET, ['predict'])}"}
     with TestClient(create_app(services), raise_server_exceptions=False) as client:
         schema = client.get("/openapi.json").json()

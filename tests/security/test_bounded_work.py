@@ -12,11 +12,9 @@ import psutil
 import pytest
 from fastapi.testclient import TestClient
 
-from core.api import Services, create_app
-from core.auth import Authenticator, AuthSettings
-from core.jobs import LocalDispatcher
+from core.api import create_app
 from tests.conftest import project_settings
-from tests.unit.test_api import ROW, SECRET, token
+from tests.unit.test_api import ROW, SECRET, local_services, token
 
 PROBES = [
     {"params": {"random_forest": {"n_estimators": 1e30}}},
@@ -54,12 +52,7 @@ def test_too_many_records_are_refused(api: Any) -> None:
 
 def test_a_job_over_its_time_limit_is_killed(tmp_path: Path) -> None:
     settings, store = project_settings(tmp_path, training_timeout_seconds=2)
-    services = Services(
-        settings,
-        store,
-        LocalDispatcher(settings, store),
-        Authenticator(AuthSettings(SECRET, None, "mlfn", "mlfn-api")),
-    )
+    services = local_services(settings, store, SECRET)
     with TestClient(create_app(services), raise_server_exceptions=False) as client:
         started = time.monotonic()
         job = client.post("/train", json={}, headers=token("train")).json()

@@ -15,13 +15,13 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from core.api import Services, create_app
-from core.auth import Authenticator, AuthSettings, mint_token
+from core.api import create_app
+from core.auth import mint_token
 from core.data.fetch import FetchGuard
 from core.errors import SourceNotAllowedError
-from core.jobs import LocalDispatcher
 from core.training.run import train
 from tests.conftest import project_settings
+from tests.unit.test_api import local_services
 
 SECRET = "data-sources-secret-0123456789abcdef"
 ROWS = [
@@ -98,12 +98,7 @@ def client(tmp_path: Path, attacker: ThreadingHTTPServer) -> Iterator[tuple[Test
         config, settings.parser, settings.config_path, "dev", settings.store_uri
     )
     train(settings, store)
-    services = Services(
-        settings,
-        store,
-        LocalDispatcher(settings, store),
-        Authenticator(AuthSettings(SECRET, None, "mlfn", "mlfn-api")),
-    )
+    services = local_services(settings, store, SECRET)
     with TestClient(create_app(services), raise_server_exceptions=False) as test_client:
         yield test_client, services
 

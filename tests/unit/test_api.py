@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -23,16 +24,21 @@ def token(*scopes: str, **kwargs: object) -> dict[str, str]:
     return {"Authorization": f"Bearer {mint_token(SECRET, list(scopes), **kwargs)}"}
 
 
+def local_services(settings: Any, store: Any, secret: str = SECRET) -> Services:
+    """The app's services with the local job worker and an HS256 authenticator."""
+    return Services(
+        settings,
+        store,
+        LocalDispatcher(settings, store),
+        Authenticator(AuthSettings(secret, None, "mlfn", "mlfn-api")),
+    )
+
+
 @pytest.fixture
 def api(tmp_path: Path) -> Iterator[tuple[TestClient, Services]]:
     settings, store = project_settings(tmp_path)
     train(settings, store)
-    services = Services(
-        settings,
-        store,
-        LocalDispatcher(settings, store),
-        Authenticator(AuthSettings(SECRET, None, "mlfn", "mlfn-api")),
-    )
+    services = local_services(settings, store)
     with TestClient(create_app(services), raise_server_exceptions=False) as client:
         yield client, services
 
