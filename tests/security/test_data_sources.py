@@ -177,7 +177,7 @@ def test_an_allowed_source_trains_but_a_train_caller_cannot_promote(
     url = f"http://127.0.0.1:{attacker.server_port}/ok/data"
     job = _job(test_client, services, url, "train")
     assert job["status"] == "succeeded", job
-    assert job["result"]["promoted"] is False and "registered only" in job["result"]["reason"]
+    assert job["result"]["promoted"] is False
     assert services.registry.champion().version == 1
     records = {
         "records": [
@@ -243,3 +243,10 @@ def test_poisoned_data_cannot_win_on_rows_it_chose(
     assert result["promoted"] is False  # ...yet it loses on the reference rows
     assert "on champion v1's reference rows" in result["reason"]
     assert services.registry.champion().version == 1
+
+
+def test_a_version_that_would_win_is_only_registered(tmp_path: Path) -> None:
+    settings, store = project_settings(tmp_path)
+    summary = train(settings, store, may_promote=False)  # no champion: it would be promoted
+    assert summary["promoted"] is False and summary["reason"].startswith("registered only")
+    assert summary["champion"] is None

@@ -134,12 +134,16 @@ def test_train_job_then_predict_with_the_new_version(api) -> None:
 
 def test_failed_training_job_reports_a_clear_error(api) -> None:
     client, services = api
-    accepted = client.post(
+    refused = client.post(
         "/train", json={"params": {"random_forest": {"depth": 3}}}, headers=token("train")
     )
+    assert refused.status_code == 422 and "random_forest.depth" in refused.text
+    accepted = client.post(
+        "/train", json={"dataset": "data/raw/missing.csv"}, headers=token("train")
+    )
     job = wait_for(client, accepted.json()["job_id"], services)
-    assert job["status"] == "failed"
-    assert "unknown parameters ['depth']" in job["error"]["message"]
+    assert job["status"] == "failed" and job["error"]["code"] == "source_unreadable"
+    assert "missing.csv" in job["error"]["message"]
     assert services.registry.champion().version == 1
 
 
