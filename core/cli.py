@@ -17,6 +17,7 @@ from core.progress import NULL_PROGRESS, Progress
 from core.storage import Store, open_store
 
 EXIT_ERROR = 2
+EXIT_INTERNAL = 1
 
 
 def _emit(value: Any) -> None:
@@ -128,13 +129,23 @@ def cmd_config_check(args: argparse.Namespace) -> None:
 
 
 def _read_input(path: str) -> str:
-    if path == "-":
-        return sys.stdin.read()
+    """The input's text; every way it can be unreadable is one clear error."""
     try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read()
+        data = sys.stdin.buffer.read() if path == "-" else open(path, "rb").read()  # noqa: SIM115
     except FileNotFoundError:
         raise ValidationError(f"input file '{path}' does not exist") from None
+    except IsADirectoryError:
+        raise ValidationError(f"input '{path}' is a folder: give a JSON or CSV file") from None
+    except PermissionError:
+        raise ValidationError(f"input file '{path}' cannot be read (permission denied)") from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ValidationError(
+            f"input '{path}' is not UTF-8 text (line {line}, byte 0x{data[exc.start]:02x}); "
+            "save it as UTF-8"
+        ) from None
 
 
 def rows_from_csv(text: str) -> list[dict[str, Any]]:
@@ -158,7 +169,7 @@ def cmd_predict(args: argparse.Namespace) -> None:
     settings, store = _context(args)
     predictor = Predictor(store, settings.config.model_name)
     text = _read_input(args.input)
-    if text.lstrip()[:1] in ("{", "["):
+    if args.input.lower().endswith(".json") or text.lstrip()[:1] in ("{", "["):
         try:
             body = json.loads(text)
         except json.JSONDecodeError as exc:
@@ -240,16 +251,18 @@ def cmd_token(args: argparse.Namespace) -> None:
     unknown = sorted(set(args.scope) - set(SCOPES))
     if unknown:
         raise ValidationError(f"unknown scope(s) {unknown}; expected some of {list(SCOPES)}")
-    print(
-        mint_token(
-            secret,
-            args.scope,
-            subject=args.subject,
-            ttl=args.ttl,
-            issuer=os.environ.get(constants.ENV_JWT_ISSUER, constants.DEFAULT_JWT_ISSUER),
-            audience=os.environ.get(constants.ENV_JWT_AUDIENCE, constants.DEFAULT_JWT_AUDIENCE),
-        )
+    minted = mint_token(
+        secret,
+        args.scope,
+        subject=args.subject,
+        ttl=args.ttl,
+        issuer=os.environ.get(constants.ENV_JWT_ISSUER, constants.DEFAULT_JWT_ISSUER),
+        audience=os.environ.get(constants.ENV_JWT_AUDIENCE, constants.DEFAULT_JWT_AUDIENCE),
     )
+    if args.json:
+        _emit({"token": minted, "scopes": args.scope, "expires_in": args.ttl})
+    else:
+        print(minted)
 
 
 def cmd_package(args: argparse.Namespace) -> None:
@@ -373,17 +386,40 @@ def build_parser() -> argparse.ArgumentParser:
     )
     token.add_argument("--ttl", type=int, default=3600, help="seconds until it expires")
     token.add_argument("--subject", default="mlfn-dev")
+    token.add_argument("--json", action="store_true", help="machine-readable output")
     token.set_defaults(handler=cmd_token)
     return parser
 
 
+def _report(exc: MlfnError, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(exc.to_dict()), file=sys.stderr)
+    else:
+        print(f"error: {exc.full_message}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
+    import os
+
     args = build_parser().parse_args(argv)
+    as_json = bool(getattr(args, "json", False))
     try:
         args.handler(args)
     except MlfnError as exc:
-        print(f"error: {exc.full_message}", file=sys.stderr)
+        _report(exc, as_json)
         return EXIT_ERROR
+    except BrokenPipeError:  # `mlfn predict ... | head -1`: the reader left; say nothing
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug: one line, the traceback only on request
+        if os.environ.get("MLFN_DEBUG"):
+            raise
+        internal = MlfnError(f"unexpected {type(exc).__name__}: {exc} (MLFN_DEBUG=1 shows where)")
+        _report(internal, as_json)
+        return EXIT_INTERNAL
     return 0
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from core import constants
 from core.config import Settings
-from core.errors import ConflictError, ValidationError
+from core.errors import ConfigError, ConflictError, ValidationError
 from core.registry import ONNX_FILE, ModelRegistry
 from core.storage import Store, open_store
 
@@ -21,6 +21,9 @@ COPIED_METADATA_DROPPED = ("version", "model_name", "files")
 
 def check_order(source_env: str, target_env: str) -> None:
     order = constants.ENVIRONMENTS
+    for env in (source_env, target_env):
+        if env not in order:
+            raise ConfigError(f"environment '{env}' is not one of {list(order)}")
     if order.index(target_env) <= order.index(source_env):
         raise ValidationError(
             f"promotion goes {' → '.join(order)}; '{target_env}' does not come after '{source_env}'"
