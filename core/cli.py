@@ -1,4 +1,4 @@
-"""The `mlfn` command line: ingest, train, predict, models, promote, serve, deploy."""
+"""The `mlfn` command line: train and serve ML models as serverless functions."""
 
 from __future__ import annotations
 
@@ -12,12 +12,13 @@ from contextlib import contextmanager
 from typing import Any
 
 from core.config import Settings, load_settings
-from core.errors import MlfnError, ValidationError
+from core.errors import ConflictError, MlfnError, ValidationError
 from core.progress import NULL_PROGRESS, Progress
 from core.storage import Store, open_store
 
 EXIT_ERROR = 2
 EXIT_INTERNAL = 1
+MIN_SECRET_BYTES = 32
 
 
 def _emit(value: Any) -> None:
@@ -216,6 +217,8 @@ def cmd_promote(args: argparse.Namespace) -> None:
             "would need the heavy runtime to serve; pass --force to promote it"
         )
     before = registry.champion()
+    if before is not None and before.version == args.version:
+        raise ConflictError(f"version {args.version} is already the champion")  # as over HTTP
     pointer = registry.promote(args.version, before)
     mirrored = mirror_champion(store, registry.name, pointer.version)
     _emit(
@@ -248,6 +251,11 @@ def cmd_token(args: argparse.Namespace) -> None:
     secret = os.environ.get(constants.ENV_JWT_SECRET)
     if not secret:
         raise ValidationError(f"set {constants.ENV_JWT_SECRET} to the server's HS256 secret first")
+    if len(secret.encode()) < MIN_SECRET_BYTES:  # HS256 wants a key as long as its hash
+        raise ValidationError(
+            f"{constants.ENV_JWT_SECRET} is {len(secret.encode())} bytes; use at least "
+            f"{MIN_SECRET_BYTES} (e.g. openssl rand -hex 32)"
+        )
     unknown = sorted(set(args.scope) - set(SCOPES))
     if unknown:
         raise ValidationError(f"unknown scope(s) {unknown}; expected some of {list(SCOPES)}")
@@ -313,7 +321,10 @@ def cmd_deploy(args: argparse.Namespace) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from core import __version__
+
     parser = argparse.ArgumentParser(prog="mlfn", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"mlfn {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     def command(

@@ -59,7 +59,12 @@ def test_token_json_and_a_closed_pipe(files: dict) -> None:
     env = {"MLFN_JWT_SECRET": "x" * 32}
     minted = mlfn("token", "--scope", "predict", "--json", env=env)
     assert minted.returncode == 0 and json.loads(minted.stdout)["token"].count(".") == 2
+    short = mlfn("token", "--scope", "predict", env={"MLFN_JWT_SECRET": "abc"})
+    assert short.returncode == 2 and "use at least 32" in short.stderr
+    assert mlfn("--version").stdout.startswith("mlfn ")
     assert mlfn("train", "--config", files["config"]).returncode == 0
+    again = mlfn("promote", "1", "--config", files["config"])  # as over HTTP: 409's message
+    assert again.returncode == 2 and "already the champion" in again.stderr
     many = json.dumps(
         {
             "instances": [
