@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
+from core.cli_io import progress_bars as _progress
+from core.cli_io import read_input as _read_input
+from core.cli_io import rows_from_csv
 from core.config import Settings, load_settings
 from core.errors import ConflictError, MlfnError, ValidationError
-from core.progress import NULL_PROGRESS, Progress
 from core.storage import Store, open_store
 
 EXIT_ERROR = 2
@@ -28,38 +27,6 @@ def _emit(value: Any) -> None:
 def _context(args: argparse.Namespace) -> tuple[Settings, Store]:
     settings = load_settings(args.config, args.env, getattr(args, "store", None))
     return settings, open_store(settings.store_uri)
-
-
-class RichProgress:
-    def __init__(self, progress: Any) -> None:
-        self._progress = progress
-
-    def start(self, description: str, total: int) -> int:
-        return int(self._progress.add_task(description, total=total))
-
-    def advance(self, task_id: int, steps: int = 1) -> None:
-        self._progress.advance(task_id, steps)
-
-
-@contextmanager
-def _progress(enabled: bool) -> Iterator[Progress]:
-    from rich.console import Console
-
-    console = Console(stderr=True)
-    if not enabled or not console.is_terminal:
-        yield NULL_PROGRESS
-        return
-    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
-    from rich.progress import Progress as RichBar
-
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-    )
-    with RichBar(*columns, console=console, transient=True) as bar:
-        yield RichProgress(bar)
 
 
 def cmd_ingest(args: argparse.Namespace) -> None:
@@ -127,41 +94,6 @@ def cmd_config_check(args: argparse.Namespace) -> None:
         print("defaults filled in and forms translated:")
         for note in settings.notes:
             print(f"  - {note}")
-
-
-def _read_input(path: str) -> str:
-    """The input's text; every way it can be unreadable is one clear error."""
-    try:
-        data = sys.stdin.buffer.read() if path == "-" else open(path, "rb").read()  # noqa: SIM115
-    except FileNotFoundError:
-        raise ValidationError(f"input file '{path}' does not exist") from None
-    except IsADirectoryError:
-        raise ValidationError(f"input '{path}' is a folder: give a JSON or CSV file") from None
-    except PermissionError:
-        raise ValidationError(f"input file '{path}' cannot be read (permission denied)") from None
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise ValidationError(
-            f"input '{path}' is not UTF-8 text (line {line}, byte 0x{data[exc.start]:02x}); "
-            "save it as UTF-8"
-        ) from None
-
-
-def rows_from_csv(text: str) -> list[dict[str, Any]]:
-    """CSV rows as text (empty cells missing): the model's feature specification converts
-    each value by its column's type, as it does a JSON request's."""
-    sample = text[:65536]
-    try:
-        dialect: Any = csv.Sniffer().sniff(sample, delimiters=",;\t|")
-    except csv.Error:
-        dialect = csv.excel
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")), dialect=dialect)
-    return [
-        {name: (value if value != "" else None) for name, value in record.items()}
-        for record in reader
-    ]
 
 
 def cmd_predict(args: argparse.Namespace) -> None:

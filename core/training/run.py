@@ -238,22 +238,10 @@ def train(
                 "an admin may promote it (POST /models/{version}/promote)"
             ),
         )
-    files, native = (
-        ({ONNX_FILE: best.model_bytes}, None)
-        if best.model_bytes
-        else save_native(best.candidate.pipeline)
+    metadata = _metadata(data, best, exported, dataset, None, monitor.summary())
+    version, promoted, reason = _register(
+        registry, champion, data, best, metadata, (promote, reason), may_promote
     )
-    if may_promote:  # trusted data: its held-out rows become the reference for challengers
-        files[REFERENCE_FILE] = reference_file(data.split, data.classes, config.target)
-    metadata = _metadata(data, best, exported, dataset, native, monitor.summary())
-    version = registry.create_version(files, metadata)
-    promoted = False
-    if promote:
-        try:
-            registry.promote(version, champion)
-            promoted = True
-        except ConflictError as exc:
-            reason = exc.message
     after = registry.champion()
     summary: dict[str, Any] = {
         "model_name": config.model_name,
@@ -281,6 +269,35 @@ def train(
     _track(store, summary, candidates, best, data, dataset, settings, chosen)
     summary["seconds"] = round(time.perf_counter() - started, 3)
     return summary
+
+
+def _register(
+    registry: ModelRegistry,
+    champion: Any,
+    data: TrainingData,
+    best: Exported,
+    metadata: dict[str, Any],
+    decision: tuple[bool, str],
+    trusted: bool,
+) -> tuple[int, bool, str]:
+    """Write the new version (its graph, or the native artifact; the reference rows when
+    the data is trusted), then promote it by compare-and-swap when decided."""
+    promote, reason = decision
+    files, native = (
+        ({ONNX_FILE: best.model_bytes}, None)
+        if best.model_bytes
+        else save_native(best.candidate.pipeline)
+    )
+    if trusted:  # its held-out rows become the reference for later challengers
+        files[REFERENCE_FILE] = reference_file(data.split, data.classes, data.config.target)
+    version = registry.create_version(files, {**metadata, "native": native})
+    if not promote:
+        return version, False, reason
+    try:
+        registry.promote(version, champion)
+    except ConflictError as exc:
+        return version, False, exc.message
+    return version, True, reason
 
 
 def _track(
