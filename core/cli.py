@@ -171,7 +171,31 @@ def cmd_serve(args: argparse.Namespace) -> None:
 
     settings, store = _context(args)
     services = Services(settings, store, LocalDispatcher(settings, store))
+    print(serve_banner(services, args.host, args.port), file=sys.stderr, flush=True)
     uvicorn.run(create_app(services), host=args.host, port=args.port, log_level="warning")
+
+
+def serve_banner(services: Any, host: str, port: int) -> str:
+    """Where the API listens, how it checks tokens, and what it serves."""
+    auth = services.auth
+    if auth.settings.secret is not None:
+        mode = "HS256 tokens signed with MLFN_JWT_SECRET (mint one: mlfn token --scope predict)"
+    elif auth.jwks is not None:
+        mode = f"RS256/ES256 tokens of {auth.settings.issuer} (keys: {auth.settings.jwks_url})"
+    else:
+        mode = (
+            "WARNING: no key configured (MLFN_JWT_SECRET or MLFN_JWT_JWKS_URL): every "
+            "protected route answers 401"
+        )
+    try:
+        champion = f"champion v{services.predictor.current().version}"
+    except MlfnError:
+        champion = "no champion yet (mlfn train)"
+    return (
+        f"mlfn: serving '{services.settings.config.model_name}', {champion}, "
+        f"from {services.store.uri}\n  http://{host}:{port}  (API docs: "
+        f"http://{host}:{port}/docs)\n  auth: {mode}"
+    )
 
 
 def cmd_token(args: argparse.Namespace) -> None:

@@ -6,6 +6,8 @@ cloud stores unless set, and off everywhere with MLFN_TRACKING=off.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import tempfile
 from dataclasses import dataclass
@@ -102,6 +104,17 @@ def _plots(candidate: Candidate, split: Split, task: str, directory: Path) -> li
     return paths
 
 
+def quiet_mlflow() -> None:
+    """MLflow and its database migrations log at INFO on every run; only warnings matter.
+    (MLflow reads MLFLOW_LOGGING_LEVEL when first imported.)"""
+    import logging
+    import os
+
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+    for name in ("mlflow", "alembic"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def log_training(
     store: Store,
     model_name: str,
@@ -117,6 +130,7 @@ def log_training(
     uri = tracking_uri(store)
     if uri is None:
         return None
+    quiet_mlflow()
     import mlflow
 
     mlflow.set_tracking_uri(uri)
@@ -151,12 +165,13 @@ def log_training(
         if onnx_model is not None:
             import mlflow.onnx
 
-            info = mlflow.onnx.log_model(
-                onnx_model,
-                name="model",
-                pip_requirements=_pip_requirements(),
-                registered_model_name=model_name,
-            )
+            with contextlib.redirect_stderr(io.StringIO()):  # "Successfully registered…"
+                info = mlflow.onnx.log_model(
+                    onnx_model,
+                    name="model",
+                    pip_requirements=_pip_requirements(),
+                    registered_model_name=model_name,
+                )
             model_version = str(info.registered_model_version)
             client = mlflow.MlflowClient()
             client.set_model_version_tag(

@@ -331,3 +331,15 @@ def test_warm_small_predictions_stay_on_the_event_loop(api, monkeypatch) -> None
     on_loop = [name == loop_thread[0] for name in threads]
     assert on_loop == [False, True, True, False, True, False]
     assert len(services.store.list("logs/predictions/")) == 1
+
+
+def test_serve_banner_names_the_url_auth_mode_and_champion(api) -> None:
+    from core.auth import Authenticator, AuthSettings
+    from core.cli import serve_banner
+
+    _, services = api
+    banner = serve_banner(services, "127.0.0.1", 8000)
+    assert "http://127.0.0.1:8000" in banner and "/docs" in banner
+    assert "champion v1" in banner and "HS256" in banner
+    services.auth = Authenticator(AuthSettings(None, None, "mlfn", "mlfn-api"))
+    assert "WARNING: no key configured" in serve_banner(services, "127.0.0.1", 8000)
