@@ -11,6 +11,7 @@ from typing import Any
 from core.cli_io import progress_bars as _progress
 from core.cli_io import read_input as _read_input
 from core.cli_io import rows_from_csv
+from core.cli_output import predictions, training_summary
 from core.config import Settings, load_settings
 from core.errors import ConflictError, MlfnError, ValidationError
 from core.storage import Store, open_store
@@ -56,12 +57,10 @@ def cmd_train(args: argparse.Namespace) -> None:
 
     settings, store = _context(args)
     dataset = _training_dataset(args, settings, store)
-    if not args.json:
-        print(
-            f"training on dataset {dataset.sha256[:12]} ({dataset.rows} rows from "
-            f"{dataset.source})",
-            file=sys.stderr,
-        )
+    print(  # on stderr: never mixed into --json output
+        f"training on dataset {dataset.sha256[:12]} ({dataset.rows} rows from {dataset.source})",
+        file=sys.stderr,
+    )
     with _progress(not args.json) as progress:
         summary = train(
             settings,
@@ -71,7 +70,10 @@ def cmd_train(args: argparse.Namespace) -> None:
             dataset=dataset,
             progress=progress,
         )
-    _emit(summary)
+    if args.json:
+        _emit(summary)
+    else:
+        print(training_summary(summary))
 
 
 def cmd_config_check(args: argparse.Namespace) -> None:
@@ -110,7 +112,11 @@ def cmd_predict(args: argparse.Namespace) -> None:
         rows = rows_from_body(body)
     else:
         rows = rows_from_csv(text)
-    _emit(predictor.predict(rows))
+    answer = predictor.predict(rows)
+    if args.json:
+        _emit(answer)
+    else:
+        print(predictions(answer))
 
 
 def cmd_models(args: argparse.Namespace) -> None:

@@ -32,14 +32,18 @@ def test_ingest_train_predict_promote_in_fresh_processes(
     ingested = mlfn("ingest", "--config", config, "--json", env=env)
     assert ingested.returncode == 0, ingested.stderr
     assert json.loads(ingested.stdout)["created"]
-    first = mlfn("train", "--config", config, env=env)
+    first = mlfn("train", "--config", config, "--json", env=env)
     assert first.returncode == 0, first.stderr
     assert json.loads(first.stdout)["store"] == uri
-    second = mlfn("train", "--config", config, "--force", "--model-type", "random_forest", env=env)
+    second = mlfn(
+        "train", "--config", config, "--force", "--model-type", "random_forest", "--json", env=env
+    )
     assert json.loads(second.stdout)["champion"] == 2
 
     sample = str(EXAMPLES / "iris" / "sample.json")
-    answer = json.loads(mlfn("predict", "--config", config, "--input", sample, env=env).stdout)
+    answer = json.loads(
+        mlfn("predict", "--config", config, "--input", sample, "--json", env=env).stdout
+    )
     assert answer["predictions"] == ["setosa", "virginica"]
     assert answer["model"]["version"] == 2
     promoted = mlfn("promote", "1", "--config", config, env=env)

@@ -33,13 +33,13 @@ def _pipeline(*store_args: str, env: dict[str, str] | None = None) -> dict:
     assert any("model_name: 'ml-model-endpoint'" in n for n in notes)
     ingested = mlfn("ingest", "--config", config, *store_args, "--source", DATA, env=env)
     assert ingested.returncode == 0, ingested.stderr
-    trained = mlfn("train", "--config", config, *store_args, env=env)
+    trained = mlfn("train", "--config", config, *store_args, "--json", env=env)
     assert trained.returncode == 0, trained.stderr
     summary = json.loads(trained.stdout)
     assert summary["promoted"] and summary["task"] == "classification"
     assert summary["model_type"] == "neural_network" and summary["metrics"]["accuracy"] > 0.9
     sample = str(SPEC / "sample.json")
-    answer = mlfn("predict", "--config", config, *store_args, "--input", sample, env=env)
+    answer = mlfn("predict", "--config", config, *store_args, "--input", sample, "--json", env=env)
     assert answer.returncode == 0, answer.stderr
     assert json.loads(answer.stdout)["predictions"] == ["positive", "negative"]
     return summary

@@ -34,12 +34,12 @@ def test_ingest_train_models_predict_promote(tmp_path: Path) -> None:
     again = mlfn("ingest", "--config", config, "--json")
     assert json.loads(again.stdout)["created"] is False
 
-    trained = mlfn("train", "--config", config)
+    trained = mlfn("train", "--config", config, "--json")
     assert trained.returncode == 0, trained.stderr
     summary = json.loads(trained.stdout)
     assert summary["promoted"] and summary["version"] == 1
 
-    single = mlfn("train", "--config", config, "--model-type", "random_forest", "--force")
+    single = mlfn("train", "--config", config, "--model-type", "random_forest", "--force", "--json")
     assert json.loads(single.stdout)["candidates"].keys() == {"random_forest"}
 
     listing = json.loads(mlfn("models", "--config", config, "--json").stdout)
@@ -48,14 +48,14 @@ def test_ingest_train_models_predict_promote(tmp_path: Path) -> None:
     assert "champion: 2" in text and " * v2" in text
 
     predicted = mlfn(
-        "predict", "--config", config, "--input", str(EXAMPLES / "iris" / "sample.json")
+        "predict", "--config", config, "--json", "--input", str(EXAMPLES / "iris" / "sample.json")
     )
     answer = json.loads(predicted.stdout)
     assert answer["predictions"] == ["setosa", "virginica"] and answer["model"]["version"] == 2
 
     csv_rows = "sepal_length,sepal_width,petal_length,petal_width\n5.1,3.5,1.4,0.2\n"
     from_csv = json.loads(
-        mlfn("predict", "--config", config, "--input", "-", stdin=csv_rows).stdout
+        mlfn("predict", "--config", config, "--json", "--input", "-", stdin=csv_rows).stdout
     )
     assert from_csv["predictions"] == ["setosa"]
 

@@ -87,3 +87,17 @@ def test_token_json_and_a_closed_pipe(files: dict) -> None:
         timeout=120,
     )
     assert piped.stdout and piped.stderr == ""
+
+
+def test_train_and_predict_read_as_tables_by_default(files: dict) -> None:
+    trained = mlfn("train", "--config", files["config"], env={"MLFN_TRACKING": "on"})
+    assert trained.returncode == 0, trained.stderr
+    lines = trained.stdout.splitlines()
+    assert lines[0].split()[:4] == ["candidate", "accuracy", "f1_macro", "roc_auc"]
+    assert any(line.startswith("promoted: yes") for line in lines)
+    assert "MLflow run" in trained.stdout  # tracked...
+    assert "INFO" not in trained.stderr and "Successfully" not in trained.stderr  # ...quietly
+    sample = str(REPO / "examples" / "iris" / "sample.json")
+    shown = mlfn("predict", "--config", files["config"], "--input", sample)
+    assert shown.stdout.splitlines()[0].split() == ["row", "prediction", "probability"]
+    assert "setosa" in shown.stdout and shown.stdout.rstrip().endswith("model iris v1")

@@ -125,7 +125,7 @@ def test_train_uses_what_ingest_just_made(tmp_path: Path) -> None:
     ingested = json.loads(
         mlfn("ingest", "--config", config, "--source", str(other), "--json").stdout
     )
-    trained = mlfn("train", "--config", config)
+    trained = mlfn("train", "--config", config, "--json")
     assert trained.returncode == 0, trained.stderr
     assert json.loads(trained.stdout)["dataset"]["sha256"] == ingested["sha256"]
     assert f"training on dataset {ingested['sha256'][:12]} (75 rows" in trained.stderr
