@@ -19,6 +19,7 @@ from core.storage import Store, open_store
 EXIT_ERROR = 2
 EXIT_INTERNAL = 1
 MIN_SECRET_BYTES = 32
+DEFAULTS = argparse.ArgumentDefaultsHelpFormatter  # every option's help shows its default
 
 
 def _emit(value: Any) -> None:
@@ -292,7 +293,7 @@ def build_parser() -> argparse.ArgumentParser:
     def command(
         name: str, handler: Callable[[argparse.Namespace], None], text: str
     ) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=text, description=text)
+        p = sub.add_parser(name, help=text, description=text, formatter_class=DEFAULTS)
         p.add_argument("--config", help="config file (default: $MLFN_CONFIG or config/config.json)")
         p.add_argument("--env", help="dev, qa, staging or prod (default: $MLFN_ENV or dev)")
         p.add_argument("--store", help="store URI overriding the environment's ($MLFN_STORE)")
@@ -353,7 +354,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve = command("serve", cmd_serve, "serve the HTTP API locally (with a local job worker)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
-    token = sub.add_parser("token", help="print a signed HS256 dev token ($MLFN_JWT_SECRET)")
+    token = sub.add_parser(
+        "token", help="print a signed HS256 dev token ($MLFN_JWT_SECRET)", formatter_class=DEFAULTS
+    )
     token.add_argument(
         "--scope", action="append", required=True, help="predict, train or admin (repeatable)"
     )

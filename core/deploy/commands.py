@@ -247,8 +247,17 @@ def prepare_bundles(cloud: str, settings: Settings, root: Path) -> list[Path]:
 
 
 def resolve_tool(name: str, root: Path) -> str:
+    """The tool on PATH, beside this Python (the venv's `sam`, not activated), or in the
+    project's `.tools/`."""
+    import sys
+
     local = root / LOCAL_TOOLS.get(name, "-")
-    found = shutil.which(name) or (str(local) if local.is_file() else None)
+    beside = Path(sys.executable).parent / name
+    found = (
+        shutil.which(name)
+        or (str(beside) if beside.is_file() else None)
+        or (str(local) if local.is_file() else None)
+    )
     if found is None:
         raise MissingToolError(f"'{name}' is not installed; install {INSTALL_HINTS[name]}")
     return found

@@ -71,11 +71,25 @@ def test_a_missing_tool_is_named_with_its_install_hint(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setattr("sys.executable", str(tmp_path / "python"))  # no venv beside it
     steps = steps_for("aws", load_settings(CONFIG, env="staging"), REPO)
     with pytest.raises(MissingToolError, match=r"'docker' is not installed; install Docker"):
         run_steps(steps, tmp_path)
     with pytest.raises(MissingToolError, match="pip install aws-sam-cli"):
         run_steps(steps[2:], tmp_path)
+
+
+def test_a_tool_beside_the_interpreter_is_found_without_activating_the_venv(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from core.deploy.commands import resolve_tool
+
+    venv_bin = tmp_path / "venv" / "bin"
+    venv_bin.mkdir(parents=True)
+    _tool(venv_bin, "sam", 0)
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    monkeypatch.setattr("sys.executable", str(venv_bin / "python"))
+    assert resolve_tool("sam", tmp_path) == str(venv_bin / "sam")
 
 
 def _tool(directory: Path, name: str, exit_code: int) -> None:
