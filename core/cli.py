@@ -320,7 +320,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     command("models", cmd_models, "list versions, metrics and the champion")
     promote = command("promote", cmd_promote, "make VERSION the champion (compare-and-swap)")
-    promote.add_argument("version", type=int)
+    promote.add_argument("version", type=int, help="the version to make the champion")
     promote.add_argument(
         "--force", action="store_true", help="allow a version that needs the heavy runtime"
     )
@@ -352,8 +352,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--json", action="store_true", help="machine-readable output")
     check.set_defaults(handler=cmd_config_check)
     serve = command("serve", cmd_serve, "serve the HTTP API locally (with a local job worker)")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on")
     token = sub.add_parser(
         "token", help="print a signed HS256 dev token ($MLFN_JWT_SECRET)", formatter_class=DEFAULTS
     )
@@ -361,7 +361,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--scope", action="append", required=True, help="predict, train or admin (repeatable)"
     )
     token.add_argument("--ttl", type=int, default=3600, help="seconds until it expires")
-    token.add_argument("--subject", default="mlfn-dev")
+    token.add_argument("--subject", default="mlfn-dev", help="the token's sub claim")
     token.add_argument("--json", action="store_true", help="machine-readable output")
     token.set_defaults(handler=cmd_token)
     return parser
