@@ -13,7 +13,13 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
-from core.api.conformance import HeadAsGet, add_cors, errors, precise_bodies
+from core.api.conformance import (
+    HeadAsGet,
+    add_cors,
+    errors,
+    plain_validation_error,
+    precise_bodies,
+)
 from core.api.middleware import (
     PRINCIPAL,
     AuthFirst,
@@ -85,12 +91,9 @@ def _error(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message}}, status, headers=headers)
 
 
-def _field_errors(exc: RequestValidationError) -> str:
-    parts = []
-    for error in exc.errors():
-        where = ".".join(str(p) for p in error.get("loc", ()) if p != "body") or "body"
-        parts.append(f"{where}: {str(error.get('msg', 'invalid')).removeprefix('Value error, ')}")
-    return "; ".join(parts)
+def _field_errors(exc: RequestValidationError, path: str) -> str:
+    sentences = [plain_validation_error(dict(error), path) for error in exc.errors()]
+    return "; ".join(dict.fromkeys(sentences))  # a union's members repeat the same point
 
 
 def _install_error_handlers(app: FastAPI) -> None:
@@ -99,8 +102,8 @@ def _install_error_handlers(app: FastAPI) -> None:
         return _error(exc.status, exc.code, exc.message)
 
     @app.exception_handler(RequestValidationError)
-    async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
-        return _error(422, "invalid_request", _field_errors(exc))
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return _error(422, "invalid_request", _field_errors(exc, request.url.path))
 
     @app.exception_handler(HTTPException)
     async def http_error(_: Request, exc: HTTPException) -> JSONResponse:

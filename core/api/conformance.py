@@ -252,3 +252,32 @@ def precise_bodies(schema: dict[str, Any], model: Any, settings: Any, max_rows: 
     for path, body in bodies.items():
         content = schema["paths"][path]["post"]["requestBody"]["content"]["application/json"]
         content["schema"] = body
+
+
+# --- Validation errors in plain sentences -------------------------------------------------
+
+ROW_SHAPES = "'instances', 'dataframe_split' or 'dataframe_records'"
+
+
+def plain_validation_error(error: dict[str, Any], path: str) -> str:
+    """One pydantic error as a sentence: the field path, what was wrong, and a hint for
+    the usual mistakes (rows not wrapped, a misspelled key, a value not in the list)."""
+    loc = [str(p) for p in error.get("loc", ()) if p != "body"]
+    # pydantic adds the union member or literal it tried as a path step: not the caller's
+    loc = [p for p in loc if not p.startswith(("literal[", "function-", "list[", "str"))]
+    where = ".".join(loc) or "the body"
+    kind = error.get("type", "")
+    if kind == "json_invalid":
+        return "the body is not valid JSON; send a JSON object"
+    if kind == "extra_forbidden":
+        hint = (
+            f'; wrap rows in {{"instances": [...]}} (or {ROW_SHAPES})' if path == "/predict" else ""
+        )
+        return f"unknown field '{where}'{hint}"
+    if kind == "literal_error":
+        expected = (error.get("ctx") or {}).get("expected", "")
+        return f"{where}: {error.get('input')!r} is not one of {expected}"
+    if kind in ("dict_type", "model_attributes_type"):
+        return f"{where}: expected a JSON object"
+    message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+    return f"{where}: {message}"

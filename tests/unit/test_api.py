@@ -75,8 +75,9 @@ def test_predict_body_shapes(api, body: dict) -> None:
         ),
         ({"instances": [{"sepal_length": 1}]}, 422, "missing feature(s)"),
         ({"instances": [ROW], "dataframe_records": [ROW]}, 422, "exactly one of"),
-        ({"rows": [ROW]}, 422, "rows: Extra inputs are not permitted"),
+        ({"rows": [ROW]}, 422, "unknown field 'rows'; wrap rows in"),
         ({"instances": "x"}, 422, "instances: Input should be a valid list"),
+        ({"instances": [1]}, 422, "instances.0: expected a JSON object"),
     ],
 )
 def test_predict_bad_input(api, body: dict, status: int, message: str) -> None:
@@ -343,3 +344,23 @@ def test_serve_banner_names_the_url_auth_mode_and_champion(api) -> None:
     assert "champion v1" in banner and "HS256" in banner
     services.auth = Authenticator(AuthSettings(None, None, "mlfn", "mlfn-api"))
     assert "WARNING: no key configured" in serve_banner(services, "127.0.0.1", 8000)
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "message"),
+    [
+        ("/predict", "{bad json", "the body is not valid JSON; send a JSON object"),
+        (
+            "/train",
+            '{"model_type": "svm"}',
+            "model_type: 'svm' is not one of 'logistic_regression'",
+        ),
+        ("/train", "[]", "the body: expected a JSON object"),
+    ],
+)
+def test_validation_errors_are_plain_sentences(api, path: str, body: str, message: str) -> None:
+    client, _ = api
+    headers = {**token("predict", "train"), "Content-Type": "application/json"}
+    answer = client.post(path, content=body, headers=headers)
+    assert answer.status_code == 422 and message in answer.json()["error"]["message"]
+    assert "literal[" not in answer.text and "Extra inputs" not in answer.text
