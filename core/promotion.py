@@ -8,6 +8,7 @@ serving; a rerun reuses a copy that already landed.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from core import constants
@@ -19,7 +20,10 @@ from core.storage import Store, open_store
 COPIED_METADATA_DROPPED = ("version", "model_name", "files")
 
 
-def check_order(source_env: str, target_env: str) -> None:
+def check_order(
+    source_env: str, target_env: str, configured: Iterable[str] = (), force: bool = False
+) -> None:
+    """Promotion moves forward, one configured environment at a time unless forced."""
     order = constants.ENVIRONMENTS
     for env in (source_env, target_env):
         if env not in order:
@@ -27,6 +31,13 @@ def check_order(source_env: str, target_env: str) -> None:
     if order.index(target_env) <= order.index(source_env):
         raise ValidationError(
             f"promotion goes {' → '.join(order)}; '{target_env}' does not come after '{source_env}'"
+        )
+    between = order[order.index(source_env) + 1 : order.index(target_env)]
+    skipped = [env for env in between if env in set(configured)]
+    if skipped and not force:
+        raise ValidationError(
+            f"promoting {source_env} → {target_env} skips {skipped}; promote there first, "
+            "or pass --force"
         )
 
 
@@ -64,7 +75,7 @@ def promote_to_env(
     settings: Settings, version: int, target_env: str, force: bool = False
 ) -> dict[str, Any]:
     """Copy `version` from `settings.env`'s store to `target_env`'s and make it champion there."""
-    check_order(settings.env, target_env)
+    check_order(settings.env, target_env, settings.config.promotion, force)
     target_settings = settings.for_env(target_env)
     source_store = open_store(settings.store_uri)
     target_store = open_store(target_settings.store_uri)

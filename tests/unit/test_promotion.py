@@ -88,6 +88,15 @@ def test_promotion_only_goes_forward(dev: Settings) -> None:
         promote_to_env(dev.for_env("qa"), 1, "dev")
 
 
+def test_a_configured_environment_is_not_skipped_unless_forced(dev: Settings) -> None:
+    from core.promotion import check_order
+
+    with pytest.raises(ValidationError, match=r"skips \['qa'\]; promote there first"):
+        promote_to_env(dev, 1, "staging")
+    check_order("dev", "staging", ["dev", "qa", "staging"], force=True)
+    check_order("dev", "prod", ["dev", "prod"])  # nothing configured in between
+
+
 def test_cli_into_an_s3_environment(dev: Settings, s3_env: dict[str, str],
                                     capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
     from tests.emulator_fixtures import make_s3_bucket
