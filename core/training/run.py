@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import platform
 import time
 from dataclasses import dataclass
@@ -217,6 +219,10 @@ def train(
     chosen = model_types or list(config.model_type)
     all_params: dict[str, dict[str, Any]] = {str(k): v for k, v in config.training_params.items()}
     all_params.update(params or {})
+    fingerprint = training_fingerprint(config, dataset.sha256, chosen, all_params, may_promote)
+    existing = None if force else _same_training(registry, fingerprint)
+    if existing is not None:
+        return _unchanged(registry, existing, dataset, store, settings, started)
     with SystemMonitor() as monitor:
         candidates = _fit_all(data, chosen, all_params, progress)
         exported = [
@@ -239,6 +245,7 @@ def train(
             ),
         )
     metadata = _metadata(data, best, exported, dataset, None, monitor.summary())
+    metadata["fingerprint"] = fingerprint
     version, promoted, reason = _register(
         registry, champion, data, best, metadata, (promote, reason), may_promote
     )
@@ -269,6 +276,77 @@ def train(
     _track(store, summary, candidates, best, data, dataset, settings, chosen)
     summary["seconds"] = round(time.perf_counter() - started, 3)
     return summary
+
+
+def training_fingerprint(
+    config: ProjectConfig,
+    dataset_sha256: str,
+    model_types: list[str],
+    params: dict[str, dict[str, Any]],
+    trusted: bool,
+) -> str:
+    """What determines a training's result: the data, the config that shapes the features
+    and the models, and whether its data was trusted."""
+    relevant = config.model_dump(
+        mode="json", exclude={"promotion", "cloud_vendor", "parser_config", "data_source"}
+    )
+    payload = {
+        "dataset": dataset_sha256,
+        "config": relevant,
+        "model_types": model_types,
+        "params": params,
+        "trusted": trusted,
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _same_training(registry: ModelRegistry, fingerprint: str) -> int | None:
+    """The newest version trained from exactly this data and config, if any."""
+    for version in reversed(registry.versions()):
+        if registry.metadata(version).get("fingerprint") == fingerprint:
+            return version
+    return None
+
+
+def _unchanged(
+    registry: ModelRegistry,
+    version: int,
+    dataset: DatasetVersion,
+    store: Store,
+    settings: Settings,
+    started: float,
+) -> dict[str, Any]:
+    """The summary of an existing version, instead of training the same model again."""
+    metadata = registry.metadata(version)
+    champion = registry.champion()
+    return {
+        "model_name": registry.name,
+        "version": version,
+        "task": metadata["task"],
+        "model_type": metadata["model_type"],
+        "metrics": metadata["metrics"],
+        "primary_metric": metadata["primary_metric"],
+        "candidates": metadata["candidates"],
+        "promoted": False,
+        "unchanged": True,
+        "reason": f"unchanged: version {version} was trained on the same data and config "
+        "(--force trains again)",
+        "champion": champion.version if champion else None,
+        "champion_metrics": None,
+        "previous_champion": champion.version if champion else None,
+        "parity": metadata["parity"],
+        "features": metadata["schema"],
+        "dropped_features": metadata.get("dropped_features", {}),
+        "notes": metadata.get("notes", []),
+        "dataset": dataset.to_dict(),
+        "system": metadata.get("system", {}),
+        "store": store.uri,
+        "env": settings.env,
+        "export_seconds": 0.0,
+        "parity_seconds": 0.0,
+        "tracking_seconds": 0.0,
+        "seconds": round(time.perf_counter() - started, 3),
+    }
 
 
 def _register(

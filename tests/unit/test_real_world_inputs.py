@@ -112,7 +112,13 @@ def test_summary_comparison_and_served_answers_share_one_basis(tmp_path: Path) -
     truth = [data.classes[i] for i in data.split.y_test]  # type: ignore[index]
     served_accuracy = float(np.mean([a == t for a, t in zip(answers, truth, strict=True)]))
     assert served_accuracy == summary["metrics"]["accuracy"]
-    again = train(settings, store, model_types=["random_forest"])  # the same model again
+    # The same model again (a default given explicitly, so it is trained anew).
+    again = train(
+        settings,
+        store,
+        model_types=["random_forest"],
+        params={"random_forest": {"n_estimators": 100, "min_samples_leaf": 1}},
+    )
     assert again["champion_metrics"] == again["metrics"]
     assert again["reason"].startswith("f1_macro") and "does not beat" in again["reason"]
 

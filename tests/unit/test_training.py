@@ -104,7 +104,13 @@ def test_categorical_text_and_torch_end_to_end(tmp_path: Path) -> None:
 def test_not_better_is_not_promoted_and_force_promotes(tmp_path: Path) -> None:
     settings, store = project_settings(tmp_path)
     train(settings, store)
-    again = train(settings, store)
+    unchanged = train(settings, store)  # the same data and config: nothing to train
+    assert unchanged["unchanged"] and unchanged["version"] == 1 and not unchanged["promoted"]
+    assert unchanged["reason"].startswith("unchanged: version 1")
+    assert ModelRegistry(store, "iris").versions() == [1]
+    again = train(
+        settings, store, params={"random_forest": {"n_estimators": 100, "min_samples_leaf": 1}}
+    )
     assert again["version"] == 2 and not again["promoted"]
     assert "does not beat champion v1" in again["reason"]
     assert again["champion_metrics"]["f1_macro"] == pytest.approx(
