@@ -19,7 +19,7 @@ from core.export.native import save_native
 from core.features import build_feature_spec
 from core.featurespec import FeatureSpec
 from core.progress import NULL_PROGRESS, Progress
-from core.registry import ONNX_FILE, ModelRegistry
+from core.registry import ONNX_FILE, ChampionPointer, ModelRegistry
 from core.storage import Store
 from core.sysmetrics import SystemMonitor
 from core.tracking import log_training
@@ -222,7 +222,10 @@ def train(
     fingerprint = training_fingerprint(config, dataset.sha256, chosen, all_params, may_promote)
     existing = None if force else _same_training(registry, fingerprint)
     if existing is not None:
-        return _unchanged(registry, existing, dataset, store, settings, started)
+        same = _unchanged(registry, existing, dataset, store, settings, started)
+        if may_promote:
+            _promote_existing(registry, existing, champion, config, same)
+        return same
     with SystemMonitor() as monitor:
         candidates = _fit_all(data, chosen, all_params, progress)
         exported = [
@@ -347,6 +350,52 @@ def _unchanged(
         "tracking_seconds": 0.0,
         "seconds": round(time.perf_counter() - started, 3),
     }
+
+
+def _promote_existing(
+    registry: ModelRegistry,
+    version: int,
+    champion: Any,
+    config: ProjectConfig,
+    summary: dict[str, Any],
+) -> None:
+    """An unchanged training's version still becomes the champion when it beats the current
+    one on the champion's reference rows (e.g. after a rollback to a weaker version)."""
+    if champion is not None and champion.version == version:
+        return
+    task, metric = config.resolved_task, config.metric
+    new_metrics: dict[str, float] | None = summary["metrics"]
+    old_metrics: dict[str, float] | None = None
+    why = "no champion yet"
+    if champion is not None:
+        basis = reference_basis(registry, champion.version, registry.metadata(champion.version))
+        if basis is None:
+            return
+        pointer = ChampionPointer(version, "", "")
+        new_metrics, _ = score_champion(registry, pointer, basis, task)
+        old_metrics, _ = score_champion(registry, champion, basis, task)
+        if (
+            new_metrics is None
+            or old_metrics is None
+            or not is_better(
+                metric, new_metrics[metric], old_metrics[metric], config.min_improvement
+            )
+        ):
+            return
+        why = (
+            f"{metric} {new_metrics[metric]:.4f} beats champion v{champion.version}'s "
+            f"{old_metrics[metric]:.4f} on {basis.name}"
+        )
+    try:
+        after = registry.promote(version, champion)
+    except ConflictError:
+        return
+    summary.update(
+        promoted=True,
+        champion=after.version,
+        champion_metrics=old_metrics,
+        reason=f"unchanged: version {version} was trained on the same data and config, and {why}",
+    )
 
 
 def _register(

@@ -299,3 +299,16 @@ def test_failed_conversion_is_stored_natively_with_its_timing(
         "model.skops",
         "reference/holdout.parquet",
     }
+
+
+def test_an_unchanged_training_still_replaces_a_weaker_champion(tmp_path: Path) -> None:
+    settings, store = project_settings(tmp_path)
+    weak = {"logistic_regression": {"C": 0.001, "max_iter": 5}}
+    train(settings, store, model_types=["logistic_regression"], params=weak)  # v1, weak
+    assert train(settings, store, model_types=["random_forest"])["promoted"]  # v2 beats it
+    registry = ModelRegistry(store, "iris")
+    registry.promote(1, registry.champion())  # a rollback to the weak one
+    again = train(settings, store, model_types=["random_forest"])
+    assert again["unchanged"] and again["version"] == 2 and again["promoted"]
+    assert registry.champion().version == 2 and registry.versions() == [1, 2]
+    assert "beats champion v1" in again["reason"]
