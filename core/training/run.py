@@ -252,26 +252,15 @@ def train(
     version, promoted, reason = _register(
         registry, champion, data, best, metadata, (promote, reason), may_promote
     )
-    after = registry.champion()
-    summary: dict[str, Any] = {
+    summary = {
+        **_outcome(metadata, data, best, dataset),
         "model_name": config.model_name,
         "version": version,
-        "task": config.task,
-        "model_type": best.candidate.model_type,
-        "metrics": best.candidate.metrics,
-        "primary_metric": config.metric,
-        "candidates": metadata["candidates"],
         "promoted": promoted,
         "reason": reason,
-        "champion": after.version if after else None,
+        "champion": _version_of(registry.champion()),
         "champion_metrics": champion_metrics,
-        "previous_champion": champion.version if champion else None,
-        "parity": best.parity.to_dict(),
-        "features": metadata["schema"],
-        "dropped_features": data.spec.dropped,
-        "notes": data.notes,
-        "dataset": dataset.to_dict(),
-        "system": metadata["system"],
+        "previous_champion": _version_of(champion),
         "store": store.uri,
         "env": settings.env,
         **timings,
@@ -396,6 +385,29 @@ def _promote_existing(
         champion_metrics=old_metrics,
         reason=f"unchanged: version {version} was trained on the same data and config, and {why}",
     )
+
+
+def _version_of(pointer: ChampionPointer | None) -> int | None:
+    return pointer.version if pointer else None
+
+
+def _outcome(
+    metadata: dict[str, Any], data: TrainingData, best: Exported, dataset: DatasetVersion
+) -> dict[str, Any]:
+    """What the summary says of the trained model itself."""
+    return {
+        "task": data.config.task,
+        "model_type": best.candidate.model_type,
+        "metrics": best.candidate.metrics,
+        "primary_metric": data.config.metric,
+        "candidates": metadata["candidates"],
+        "parity": best.parity.to_dict(),
+        "features": metadata["schema"],
+        "dropped_features": data.spec.dropped,
+        "notes": data.notes,
+        "dataset": dataset.to_dict(),
+        "system": metadata["system"],
+    }
 
 
 def _register(
