@@ -226,12 +226,7 @@ def train(
         if may_promote:
             _promote_existing(registry, existing, champion, config, same)
         return same
-    with SystemMonitor() as monitor:
-        candidates = _fit_all(data, chosen, all_params, progress)
-        exported = [
-            export_candidate(c, data.spec, data.split, data.classes, config.max_model_mb)
-            for c in candidates
-        ]
+    candidates, exported, system = _fit_and_export(data, chosen, all_params, progress)
     best, passed_over = choose(exported, config.metric)
     data.notes.extend(passed_over)
     timings = {
@@ -247,7 +242,7 @@ def train(
                 "an admin may promote it (POST /models/{version}/promote)"
             ),
         )
-    metadata = _metadata(data, best, exported, dataset, None, monitor.summary())
+    metadata = _metadata(data, best, exported, dataset, None, system)
     metadata["fingerprint"] = fingerprint
     version, promoted, reason = _register(
         registry, champion, data, best, metadata, (promote, reason), may_promote
@@ -385,6 +380,20 @@ def _promote_existing(
         champion_metrics=old_metrics,
         reason=f"unchanged: version {version} was trained on the same data and config, and {why}",
     )
+
+
+def _fit_and_export(
+    data: TrainingData, chosen: list[str], params: dict[str, dict[str, Any]], progress: Progress
+) -> tuple[list[Candidate], list[Exported], dict[str, Any]]:
+    """Every candidate fitted, then exported and scored from its graph, with the system
+    metrics of the whole."""
+    with SystemMonitor() as monitor:
+        candidates = _fit_all(data, chosen, params, progress)
+        exported = [
+            export_candidate(c, data.spec, data.split, data.classes, data.config.max_model_mb)
+            for c in candidates
+        ]
+    return candidates, exported, monitor.summary()
 
 
 def _version_of(pointer: ChampionPointer | None) -> int | None:
