@@ -177,7 +177,9 @@ def cmd_serve(args: argparse.Namespace) -> None:
     from core.jobs import LocalDispatcher
 
     settings, store = _context(args)
-    services = Services(settings, store, LocalDispatcher(settings, store))
+    dispatcher = LocalDispatcher(settings, store)
+    services = Services(settings, store, dispatcher)
+    dispatcher.start_sweeps()  # jobs a previous server left behind run again
     print(serve_banner(services, args.host, args.port), file=sys.stderr, flush=True)
     uvicorn.run(create_app(services), host=args.host, port=args.port, log_level="warning")
 
@@ -351,6 +353,9 @@ def build_parser() -> argparse.ArgumentParser:
         check.add_argument(flag, help=text)
     check.add_argument("--json", action="store_true", help="machine-readable output")
     check.set_defaults(handler=cmd_config_check)
+    from core import cli_jobs
+
+    cli_jobs.register(sub, DEFAULTS)
     serve = command("serve", cmd_serve, "serve the HTTP API locally (with a local job worker)")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
     serve.add_argument("--port", type=int, default=8000, help="port to listen on")

@@ -57,6 +57,29 @@ class EnvironmentConfig(_Strict):
     azure: dict[str, Any] = Field(default_factory=dict)
 
 
+class JobsConfig(_Strict):
+    """How training jobs run: attempts, leases, worker processes, concurrency, idempotency."""
+
+    max_attempts: int = Field(default=2, ge=1, le=10)  # then failed with `worker_lost`
+    lease_seconds: float = Field(default=60.0, gt=0)  # a running job's claim, renewed by...
+    heartbeat_seconds: float = Field(default=15.0, gt=0)  # ...a heartbeat this often
+    workers: int = Field(default=1, ge=1, le=64)  # worker processes under `mlfn serve`
+    max_concurrent_jobs: int = Field(default=2, ge=1, le=1000)  # running per store
+    idempotency_ttl_seconds: float = Field(default=86_400.0, gt=0)
+    redispatch_after_seconds: float = Field(default=900.0, gt=0)  # a queued job's lost message
+    sweep_every_seconds: float = Field(default=60.0, gt=0)  # under `mlfn serve`
+    cancel_poll_seconds: float = Field(default=1.0, gt=0)
+
+    @model_validator(mode="after")
+    def _heartbeat_inside_lease(self) -> JobsConfig:
+        if self.heartbeat_seconds * 2 > self.lease_seconds:
+            raise ValueError(
+                "training.heartbeat_seconds must be at most half of training.lease_seconds, "
+                "so one late heartbeat does not lose the lease"
+            )
+        return self
+
+
 class ProjectConfig(_Strict):
     model_name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")
     task: Task | None = None  # None: inferred from the target at training
@@ -78,6 +101,7 @@ class ProjectConfig(_Strict):
     training_timeout_seconds: float = Field(default=3600.0, gt=0)  # a local job is then killed
     # Raised ceilings for what HTTP callers may set, e.g. {"random_forest": {"n_estimators": 2000}}
     training_limits: dict[str, dict[str, float]] = Field(default_factory=dict)
+    training: JobsConfig = Field(default_factory=JobsConfig)
     random_seed: int = constants.RANDOM_SEED
     parser_config: str | None = None
 

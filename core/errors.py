@@ -62,6 +62,12 @@ class ValidationError(MlfnError):
     code = "invalid_input"
 
 
+class IdempotencyKeyReusedError(ValidationError):
+    """An Idempotency-Key sent again with a different request body."""
+
+    code = "idempotency_key_reused"
+
+
 class NotFoundError(MlfnError):
     status = 404
     code = "not_found"

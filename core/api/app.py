@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import Depends, FastAPI, Header, Request
+from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
@@ -40,13 +40,17 @@ from core.errors import (
     ValidationError,
 )
 from core.inference import Predictor, rows_from_body, validate_rows
-from core.jobs import Dispatcher, LocalDispatcher, submit_job
-from core.logs import JobStore, PredictionLog
+from core.jobs.local import LocalDispatcher
+from core.jobs.manage import MAX_LIMIT, JobCensus, cancel_job, get_job, list_jobs
+from core.jobs.record import JOB_ID, JobStore, public_view
+from core.jobs.submit import Dispatcher, submit_job
+from core.logs import PredictionLog
 from core.models import check_caller_params
 from core.registry import ModelRegistry
 from core.storage import Store, open_store
 
 logger = logging.getLogger("mlfn.api")
+JobStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 MAX_ROWS_ENV = "MLFN_MAX_ROWS"
 DEFAULT_MAX_ROWS = 10_000
 # Up to this many rows a warm /predict runs on the event loop (0.1 to 0.5 ms); bigger batches,
@@ -72,6 +76,7 @@ class Services:
         self.predictor = Predictor(self.store, self.settings.config.model_name, log=log)
         self.registry = ModelRegistry(self.store, self.settings.config.model_name)
         self.jobs = JobStore(self.store)
+        self.metrics.watch_jobs(JobCensus(self.jobs).counts)
         if isinstance(self.dispatcher, LocalDispatcher):  # outcomes are seen in this process
             self.dispatcher.on_finished = lambda job: self.metrics.jobs.labels(
                 job["kind"], job["status"]
@@ -81,7 +86,7 @@ class Services:
     def from_env(cls, dispatcher: Dispatcher | None = None) -> Services:
         settings = load_settings()
         store = open_store(settings.store_uri)
-        from core.queues import dispatcher_from_env
+        from core.jobs.queues import dispatcher_from_env
 
         return cls(settings, store, dispatcher or dispatcher_from_env(settings, store))
 
@@ -255,14 +260,42 @@ def create_app(services: Services | None = None) -> FastAPI:
         return _submit(svc, "retrain", body.model_dump(exclude_none=True), idempotency_key, user)
 
     @app.get(
+        "/jobs",
+        openapi_extra=secured,
+        responses=errors(422, 503),
+    )
+    def jobs(
+        svc: Svc,
+        user: Annotated[Principal, needs("train")],
+        status: JobStatus | None = None,
+        limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
+        cursor: Annotated[str | None, Query(pattern=f"^{JOB_ID.pattern}$")] = None,
+    ) -> dict[str, Any]:
+        """Jobs newest first: a caller's own, or every job for an admin."""
+        found = list_jobs(
+            svc.jobs, subject=user.subject, is_admin=_is_admin(user), status=status,
+            limit=limit, cursor=cursor,
+        )  # fmt: skip
+        return {**found, "jobs": [public_view(job) for job in found["jobs"]]}
+
+    @app.get(
         "/jobs/{job_id}",
-        dependencies=[needs("train")],
         openapi_extra=secured,
         responses=errors(404, 422, 503),
     )
-    def job(job_id: str, svc: Svc) -> dict[str, Any]:
-        record = svc.jobs.get(job_id)
-        return {k: v for k, v in record.items() if k != "request"}
+    def job(job_id: str, svc: Svc, user: Annotated[Principal, needs("train")]) -> dict[str, Any]:
+        return public_view(get_job(svc.jobs, job_id, user.subject, _is_admin(user)))
+
+    @app.post(
+        "/jobs/{job_id}/cancel",
+        status_code=202,
+        openapi_extra=secured,
+        responses=errors(404, 409, 503),
+    )
+    def cancel(job_id: str, svc: Svc, user: Annotated[Principal, needs("train")]) -> dict[str, Any]:
+        """Cancel a job (its owner, or an admin): a queued one at once, a running one
+        within seconds; the champion is left as it is."""
+        return public_view(cancel_job(svc.jobs, job_id, user.subject, _is_admin(user)))
 
     @app.get(
         "/models",
@@ -335,12 +368,17 @@ def _submit(
         check_caller_params(request.get("params") or {}, svc.settings.config.training_limits)
     except ValueError as exc:
         raise ValidationError(str(exc)) from None
-    authority = "admin" if "admin" in user.scopes else "train"
+    authority = "admin" if _is_admin(user) else "train"
     record = submit_job(
-        svc.store, svc.dispatcher, kind, request, idempotency_key, user.subject, authority
-    )
+        svc.store, svc.dispatcher, kind, request, idempotency_key, user.subject, authority,
+        svc.settings.config.training,
+    )  # fmt: skip
     svc.metrics.jobs.labels(kind, "submitted").inc()
     return {"job_id": record["job_id"], "status": record["status"]}
+
+
+def _is_admin(user: Principal) -> bool:
+    return "admin" in user.scopes
 
 
 def _check_records(svc: Services, records: list[dict[str, Any]]) -> None:

@@ -131,6 +131,34 @@ class Metrics:
             registry=self.registry,
         )
 
+    def watch_jobs(self, counts: Callable[[], dict[str, int]]) -> None:
+        """Jobs by status and the queue's depth, counted in the store at each scrape."""
+        self.registry.register(_JobGauges(counts))
+
+
+class _JobGauges:
+    def __init__(self, counts: Callable[[], dict[str, int]]) -> None:
+        self.counts = counts
+
+    def describe(self) -> list[Any]:
+        return []  # collected at scrape time only: registering must not read the store
+
+    def collect(self) -> Any:
+        from prometheus_client.core import GaugeMetricFamily
+
+        try:
+            counts = self.counts()
+        except MlfnError as exc:
+            logger.warning("could not count jobs for /metrics: %s", exc.message)
+            return
+        by_status = GaugeMetricFamily("mlfn_jobs", "Jobs in the store by status", labels=["status"])
+        for status, count in counts.items():
+            by_status.add_metric([status], count)
+        yield by_status
+        yield GaugeMetricFamily(
+            "mlfn_job_queue_depth", "Jobs queued and not yet running", value=counts.get("queued", 0)
+        )
+
 
 class MetricsMiddleware:
     def __init__(self, app: ASGIApp, get_metrics: Callable[[], Metrics]) -> None:

@@ -224,6 +224,7 @@ def train(
     if existing is not None:
         same = _unchanged(registry, existing, dataset, store, settings, started)
         if may_promote:
+            progress.start("promoting", 1)  # a checkpoint: a cancelled job stops here
             _promote_existing(registry, existing, champion, config, same)
         return same
     candidates, exported, system = _fit_and_export(data, chosen, all_params, progress)
@@ -244,6 +245,7 @@ def train(
         )
     metadata = _metadata(data, best, exported, dataset, None, system)
     metadata["fingerprint"] = fingerprint
+    progress.start("registering", 1)  # the last checkpoint before the registry changes
     version, promoted, reason = _register(
         registry, champion, data, best, metadata, (promote, reason), may_promote
     )
@@ -275,7 +277,16 @@ def training_fingerprint(
     """What determines a training's result: the data, the config that shapes the features
     and the models, and whether its data was trusted."""
     relevant = config.model_dump(
-        mode="json", exclude={"promotion", "cloud_vendor", "parser_config", "data_source"}
+        mode="json",
+        exclude={
+            "promotion",
+            "cloud_vendor",
+            "parser_config",
+            "data_source",
+            "training",  # how jobs run, not what they train
+            "training_timeout_seconds",
+            "training_limits",
+        },
     )
     payload = {
         "dataset": dataset_sha256,

@@ -7,7 +7,6 @@ batch item failures so only failed messages are retried, then dead-lettered.
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any
 
@@ -23,7 +22,7 @@ from mangum import Mangum
 from core import constants
 from core.api import create_app
 from core.errors import ConfigError
-from core.jobs import run_job_by_id
+from core.jobs import handle_message
 
 logger = Logger(service="mlfn")
 
@@ -56,9 +55,12 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 def _run(record: Any) -> None:
-    job_id = json.loads(record.body)["job_id"]
-    job = run_job_by_id(job_id)
-    logger.info("job finished", extra={"job_id": job_id, "status": job["status"]})
+    """One message: {"job_id"} or the schedule's {"action": "sweep"}. A finished job's
+    message is acknowledged; raising leaves it for SQS to redeliver, then dead-letter."""
+    outcome = handle_message(record.body)
+    logger.info(
+        "message handled", extra={"job_id": outcome.get("job_id"), "status": outcome.get("status")}
+    )
 
 
 @logger.inject_lambda_context

@@ -1,18 +1,20 @@
-"""Azure Functions (Python v2 programming model): the HTTP API and the queue-triggered worker.
+"""Azure Functions (Python v2 programming model): the HTTP API, the queue-triggered worker
+and the job sweep's timer.
 
 AsgiFunctionApp serves core's FastAPI app on every route (host.json sets routePrefix "" so
 the paths are the contract's, without /api). Training jobs arrive on the Storage queue
-`mlfn-training`; an exception makes the host retry, then move the message to the poison queue.
+`mlfn-training`; an exception makes the host retry (host.json `maxDequeueCount`), then move
+the message to `mlfn-training-poison`.
 """
 
 from __future__ import annotations
 
-import json
-
 import azure.functions as func
 
 from core.api import create_app
-from core.jobs import run_job_by_id
+from core.jobs import handle_message
+from core.jobs.schedules import SWEEP
+from core.jobs.worker import sweep_from_env
 
 QUEUE_NAME = "mlfn-training"
 
@@ -22,4 +24,9 @@ app = func.AsgiFunctionApp(app=api, http_auth_level=func.AuthLevel.ANONYMOUS)
 
 @app.queue_trigger(arg_name="message", queue_name=QUEUE_NAME, connection="AzureWebJobsStorage")
 def worker(message: func.QueueMessage) -> None:
-    run_job_by_id(json.loads(message.get_body())["job_id"])
+    handle_message(message.get_body())
+
+
+@app.timer_trigger(arg_name="timer", schedule=SWEEP.ncrontab(), run_on_startup=False)
+def sweep(timer: func.TimerRequest) -> None:
+    sweep_from_env()

@@ -7,7 +7,6 @@ source file is main.py. No logic here: requests go to core's ASGI app as they ar
 from __future__ import annotations
 
 import base64
-import json
 from typing import Any
 
 from cloudevents.http import CloudEvent
@@ -17,7 +16,7 @@ from starlette.responses import Response
 
 from core.api import create_app
 from core.api.bridge import call_asgi
-from core.jobs import run_job_by_id
+from core.jobs import handle_message
 
 app = create_app()  # services (store, model) load on first use and stay for the instance
 
@@ -32,7 +31,7 @@ async def api(request: Request) -> Response:
 
 @aio.cloud_event
 def worker(event: CloudEvent) -> None:  # training blocks: run off the event loop
-    """A Pub/Sub push: {"job_id"} in message.data. Raising makes Pub/Sub redeliver."""
+    """A Pub/Sub push: {"job_id"} (or the schedule's {"action": "sweep"}) in message.data.
+    Raising makes Pub/Sub redeliver, then dead-letter (see infra/gcp/worker-delivery.sh)."""
     message: dict[str, Any] = event.data["message"]
-    job_id = json.loads(base64.b64decode(message["data"]))["job_id"]
-    run_job_by_id(job_id)
+    handle_message(base64.b64decode(message["data"]))

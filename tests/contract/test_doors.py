@@ -494,7 +494,7 @@ def test_request_id_is_the_correlation_id_and_the_token_is_never_logged(
 
 
 def test_gcp_pubsub_worker_runs_a_queued_job(gcp_project: dict) -> None:
-    from core.logs import JobStore
+    from core.jobs.record import JobStore
 
     job = JobStore(gcp_project["store"]).create("train", {"model_type": "random_forest"})
     message = {
@@ -529,7 +529,7 @@ def test_azure_queue_worker_runs_a_queued_job(
 ) -> None:
     import azure.functions as func
 
-    from core.logs import JobStore
+    from core.jobs.record import JobStore
 
     for name in ("MLFN_CONFIG", "AZURE_STORAGE_CONNECTION_STRING", "MLFN_JWT_SECRET"):
         monkeypatch.setenv(name, azure_project["env"][name])
@@ -544,7 +544,7 @@ def test_azure_queue_worker_runs_a_queued_job(
 
 def test_azure_app_registers_the_contract_bindings(azure_project: dict) -> None:
     functions = azure_project["functions"]
-    assert set(functions) == {"http_app_func", "worker"}
+    assert set(functions) == {"http_app_func", "worker", "sweep"}
     http = [json.loads(b) for b in functions["http_app_func"].get_raw_bindings()]
     assert http[0]["type"] == "httpTrigger" and http[0]["route"] == "/{*route}"
     assert http[0]["authLevel"] == "ANONYMOUS"  # core checks the JWT itself

@@ -11,7 +11,7 @@ import pytest
 
 from core.errors import UnavailableError
 from core.jobs import LocalDispatcher
-from core.queues import AzureQueueDispatcher, PubSubDispatcher, dispatcher_from_env
+from core.jobs.queues import AzureQueueDispatcher, PubSubDispatcher, dispatcher_from_env
 from tests.conftest import project_settings
 from tests.integration import emulators
 

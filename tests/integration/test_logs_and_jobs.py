@@ -9,7 +9,8 @@ import pytest
 
 from core.errors import AlreadyExistsError, NotFoundError
 from core.inference import Predictor
-from core.logs import JobStore, PredictionLog
+from core.jobs.record import JobStore
+from core.logs import PredictionLog
 from core.storage import Store, open_store
 from core.storage.gcs import GCSStore
 from core.training.run import train

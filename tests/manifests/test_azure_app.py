@@ -12,6 +12,7 @@ from typing import Any
 
 from core.config import load_settings
 from core.deploy.commands import prepare_bundles
+from core.jobs.schedules import SWEEP
 from tests.manifests.conftest import REPO
 
 INDEX = """
@@ -34,13 +35,15 @@ def _indexed(app_root: Path) -> dict[str, list[dict[str, Any]]]:
 
 
 def _check_bindings(functions: dict[str, list[dict[str, Any]]]) -> None:
-    assert set(functions) == {"http_app_func", "worker"}
+    assert set(functions) == {"http_app_func", "worker", "sweep"}
     trigger = next(b for b in functions["http_app_func"] if b["type"] == "httpTrigger")
     assert trigger["route"] == "/{*route}" and trigger["authLevel"] == "ANONYMOUS"
     assert {"GET", "POST"} <= set(trigger["methods"])  # every contract route is GET or POST
     (queue,) = functions["worker"]
     assert queue == {"direction": "IN", "type": "queueTrigger", "name": "message",
                      "queueName": "mlfn-training", "connection": "AzureWebJobsStorage"}  # fmt: skip
+    (timer,) = functions["sweep"]  # the one schedule declaration, rendered as NCRONTAB
+    assert (timer["type"], timer["schedule"]) == ("timerTrigger", SWEEP.ncrontab())
 
 
 def test_host_json_fits_the_contract() -> None:

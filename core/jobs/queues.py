@@ -8,7 +8,8 @@ from typing import Any
 
 from core.config import Settings
 from core.errors import UnavailableError
-from core.jobs import Dispatcher, LocalDispatcher
+from core.jobs.local import LocalDispatcher
+from core.jobs.submit import Dispatcher
 from core.storage import Store
 from core.storage.base import retry_attempts
 

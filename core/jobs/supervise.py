@@ -1,0 +1,183 @@
+"""The worker: claims a job's attempt and runs it in a child process it watches.
+
+The child does the work and holds the lease (its heartbeat stops when it dies). The parent
+kills it on a cancel (within `cancel_poll_seconds`) or past `training_timeout_seconds`, and
+when it dies (SIGKILL, out of memory) requeues the job for its next attempt at once. If the
+parent dies too (a function's timeout), the lease runs out and a redelivery or the sweep
+takes the job up again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any
+
+from core.config import Settings
+from core.errors import MlfnError
+from core.jobs.lease import (
+    Claim,
+    cancelled_fields,
+    claim,
+    claimable,
+    finish,
+    new_worker_id,
+    release_lost,
+)
+from core.jobs.record import FAILED, QUEUED, JobStore, stamp
+from core.jobs.slots import Slots
+from core.storage import Store
+
+logger = logging.getLogger("mlfn.jobs")
+
+
+def run_job_in_child(
+    settings: Settings, store: Store, job_id: str, background: bool = False
+) -> dict[str, Any]:
+    """Run attempts until the job is finished, held by another live worker, waiting for a
+    slot (`training.max_concurrent_jobs`), or out of attempts. `background` (mlfn serve)
+    runs the child at a lower priority with fewer threads, so serving keeps its CPU."""
+    jobs = JobStore(store)
+    policy = settings.config.training
+    slots = Slots(jobs, policy)
+    while claimable(record := jobs.get(job_id)) == "claim":
+        slot = slots.acquire(job_id)
+        if slot is None:
+            return _mark_waiting(jobs, job_id) or jobs.get(job_id)
+        try:
+            claim_ = claim(jobs, job_id, new_worker_id(), policy)
+            if claim_ is None:
+                return jobs.get(job_id)
+            ended = _watch(settings, jobs, claim_, background)
+        finally:
+            slots.release(slot, job_id)
+        if ended != "lost":
+            return jobs.get(job_id)
+    return record
+
+
+def _mark_waiting(jobs: JobStore, job_id: str) -> dict[str, Any] | None:
+    return jobs.modify(
+        job_id,
+        lambda r: (
+            {**r, "waiting_for_slot": True, "waiting_since": r.get("waiting_since") or stamp()}
+            if r["status"] == QUEUED
+            else None
+        ),
+    )
+
+
+def _watch(settings: Settings, jobs: JobStore, claim_: Claim, background: bool) -> str:
+    """Run the attempt's child to its end: 'done', 'cancelled', 'timeout', 'superseded' or
+    'lost' (the child died; the job was requeued or failed with worker_lost)."""
+    policy, timeout = settings.config.training, settings.config.training_timeout_seconds
+    with _settings_file(settings) as path:
+        child = _spawn(path, claim_, background)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                child.wait(timeout=policy.cancel_poll_seconds)
+                break
+            except subprocess.TimeoutExpired:
+                pass
+            if time.monotonic() > deadline:
+                _kill(child)
+                message = (
+                    f"training took longer than {timeout:g} s (training_timeout_seconds); "
+                    "its work was stopped"
+                )
+                finish(jobs, claim_, FAILED, error={"code": "timeout", "message": message})
+                return "timeout"
+            stop = _should_stop(jobs, claim_)
+            if stop:
+                _kill(child)
+                if stop == "cancelled":
+                    finish(jobs, claim_, **cancelled_fields())
+                return stop
+    if child.returncode == 0 and not claim_.holds(jobs.get(claim_.job_id)):
+        return "done"
+    why = f"the worker process ended with code {child.returncode}"
+    logger.warning("job %s attempt %s: %s", claim_.job_id, claim_.attempt, why)
+    release_lost(jobs, claim_.job_id, settings.config.training, claim_, why)
+    return "lost"
+
+
+def _should_stop(jobs: JobStore, claim_: Claim) -> str | None:
+    try:
+        record = jobs.get(claim_.job_id)
+    except MlfnError:
+        return None  # the store hiccuped: look again next time
+    if not claim_.holds(record):
+        return "superseded"  # the lease ran out and the job moved on: this work is moot
+    return "cancelled" if record.get("cancel_requested_at") else None
+
+
+@contextlib.contextmanager
+def _settings_file(settings: Settings) -> Any:
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
+        handle.write(settings.to_json())
+    try:
+        yield handle.name
+    finally:
+        os.unlink(handle.name)
+
+
+def _spawn(settings_path: str, claim_: Claim, background: bool) -> subprocess.Popen[bytes]:
+    argv = [
+        sys.executable,
+        "-m",
+        "core.jobs",
+        "--settings",
+        settings_path,
+        "--worker",
+        claim_.worker,
+        "--attempt",
+        str(claim_.attempt),
+        claim_.job_id,
+    ]
+    env = dict(os.environ)
+    if background:
+        threads = str(max(1, (os.cpu_count() or 2) - 1))  # leave a core to the API
+        for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+            env.setdefault(name, threads)
+        env["MLFN_JOB_NICENESS"] = "10"
+    # The job id matched JOB_ID and the settings file is our own: no shell, no user text.
+    return subprocess.Popen(argv, start_new_session=True, env=env)  # noqa: S603
+
+
+def _kill(child: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(child.pid, signal.SIGKILL)  # the job and anything it started
+    child.wait()
+
+
+def child_main(argv: list[str] | None = None) -> int:
+    """`python -m core.jobs --settings FILE --worker ID --attempt N JOB_ID`: one attempt a
+    supervisor claimed, run in this process."""
+    import argparse
+
+    from core.jobs.runner import run_claimed
+    from core.storage import open_store
+
+    parser = argparse.ArgumentParser(prog="python -m core.jobs")
+    parser.add_argument("--settings", required=True)
+    parser.add_argument("--worker", required=True)
+    parser.add_argument("--attempt", type=int, required=True)
+    parser.add_argument("job_id")
+    args = parser.parse_args(argv)
+    niceness = int(os.environ.get("MLFN_JOB_NICENESS", "0"))
+    if niceness:
+        os.nice(niceness)
+    with open(args.settings, encoding="utf-8") as handle:
+        settings = Settings.from_json(handle.read())
+    store = open_store(settings.store_uri)
+    claim_ = Claim(args.job_id, args.worker, args.attempt)
+    if claim_.holds(JobStore(store).get(args.job_id)):
+        run_claimed(settings, store, claim_)
+    return 0

@@ -1,0 +1,76 @@
+"""What each cloud's worker function calls with its queue message.
+
+`{"job_id": ...}` runs that job (a finished job's message, or one another live worker
+holds, is acknowledged and ignored); `{"action": "sweep"}` (the schedule's message) runs the
+sweep. When a job ends, the oldest job waiting for a concurrency slot is dispatched.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from core.errors import MlfnError, ValidationError
+from core.jobs.record import QUEUED, TERMINAL, JobStore
+
+logger = logging.getLogger("mlfn.jobs")
+
+
+def handle_message(body: str | bytes) -> dict[str, Any]:
+    """Run what a queue message asks for. Raises (so the queue redelivers, then dead-letters)
+    only for a message that names no job, or when the store cannot be reached."""
+    try:
+        message = json.loads(body)
+    except ValueError:
+        raise ValidationError("a training queue message must be JSON") from None
+    if isinstance(message, dict) and message.get("action") == "sweep":
+        return sweep_from_env()
+    if not isinstance(message, dict) or not isinstance(message.get("job_id"), str):
+        raise ValidationError('a training queue message must be {"job_id": "<id>"}')
+    return run_job_by_id(message["job_id"])
+
+
+def run_job_by_id(job_id: str) -> dict[str, Any]:
+    """A worker function's job: settings and store from the environment, the job in a child
+    process (set `training_timeout_seconds` below the function's timeout: the platform's
+    kill would leave the job to its lease and the sweep)."""
+    from core.config import load_settings
+    from core.jobs.supervise import run_job_in_child
+    from core.storage import open_store
+
+    settings = load_settings()
+    store = open_store(settings.store_uri)
+    record = run_job_in_child(settings, store, job_id)
+    if record["status"] in TERMINAL:
+        _hand_on(settings, store)
+    return record
+
+
+def _hand_on(settings: Any, store: Any) -> None:
+    """A slot just freed: dispatch the job that has waited longest for one."""
+    from core.jobs.manage import unfinished
+    from core.jobs.queues import dispatcher_from_env
+    from core.jobs.submit import dispatch
+
+    jobs = JobStore(store)
+    waiting = [r for r in unfinished(jobs) if r["status"] == QUEUED and r.get("waiting_for_slot")]
+    if not waiting:
+        return
+    try:
+        dispatch(jobs, dispatcher_from_env(settings, store), waiting[0], keep_on_failure=True)
+    except MlfnError as exc:  # the sweep will try again
+        logger.warning("could not dispatch waiting job %s: %s", waiting[0]["job_id"], exc.message)
+
+
+def sweep_from_env() -> dict[str, Any]:
+    from core.config import load_settings
+    from core.jobs.queues import dispatcher_from_env
+    from core.jobs.sweep import sweep
+    from core.storage import open_store
+
+    settings = load_settings()
+    store = open_store(settings.store_uri)
+    report = sweep(store, settings.config.training, dispatcher_from_env(settings, store))
+    logger.warning("job sweep: %s", report)
+    return report
