@@ -76,8 +76,9 @@ def claim(jobs: JobStore, job_id: str, worker: str, policy: JobsConfig) -> Claim
         attempt = record.get("attempts", 0) + 1
         started = stamp()
         taken.append(Claim(job_id, worker, attempt))
+        closed = _closed_history(record, "lease expired")
         return {
-            **_closed_history(record, "lease expired"),
+            **closed,
             "status": RUNNING,
             "attempt": attempt,
             "attempts": attempt,
@@ -87,7 +88,7 @@ def claim(jobs: JobStore, job_id: str, worker: str, policy: JobsConfig) -> Claim
             "lease_expires_at": later(policy.lease_seconds),
             "waiting_for_slot": False,
             "history": [
-                *record.get("history", []),
+                *closed["history"],
                 {"attempt": attempt, "worker": worker, "started_at": started},
             ],
         }
