@@ -8,6 +8,7 @@
 - queued, dispatched long ago (`training.redispatch_after_seconds`) and never claimed (a
   lost or dead-lettered message): dispatched again, and failed as `undelivered` when that
   keeps happening;
+- queued and never dispatched (the API died in between): dispatched;
 - an enqueue that failed and was never retried within the key's lifetime: failed;
 - expired Idempotency-Key records: deleted.
 """
@@ -69,13 +70,15 @@ def _recover(
         else:
             report["failed"].append(job_id)
         return
-    if not record.get("dispatched_at"):
-        _expire_undispatched(jobs, policy, record, report)
+    if record.get("dispatch_error") and not record.get("dispatched_at"):
+        _expire_undispatched(jobs, policy, record, report)  # its caller may still retry
         return
     due = (
         requeue_all
         or record.get("waiting_for_slot")
         or _older(record.get("dispatched_at"), policy.redispatch_after_seconds)
+        # created, then the API died before dispatching it (a live API gets time to)
+        or (not record.get("dispatched_at") and _older(record["created_at"], policy.lease_seconds))
     )
     if not due:
         return
