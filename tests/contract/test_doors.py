@@ -36,8 +36,10 @@ from tests.contract.lambda_runtime import (
 )
 from tests.contract.scenarios import ROW, SCENARIOS, SECRET, Door, Scenario, auth
 from tests.emulator_fixtures import AWS_ENV, make_s3_bucket
+from tests.jobs_helpers import QUICK_LEASES
 
 EVENTS = REPO / "tests" / "events"
+HTTP_V2 = "apigw_http_v2.json"
 
 
 @dataclass
@@ -120,7 +122,7 @@ def aws_project(moto_server, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         import boto3
 
         queue_url = boto3.client("sqs").create_queue(QueueName="mlfn-train")["QueueUrl"]
-        config = make_project(directory)
+        config = make_project(directory, training=QUICK_LEASES)
         settings, store = weak_champion(config, f"s3://{make_s3_bucket()}/iris")
         patch.setenv("MLFN_CONFIG", str(config))
         patch.setenv("MLFN_SQS_QUEUE_URL", queue_url)
@@ -197,7 +199,7 @@ def gcp_project(gcs_server, aws_project: dict, tmp_path_factory) -> Iterator[dic
     from tests.emulator_fixtures import make_gcs_bucket
 
     directory = tmp_path_factory.mktemp("gcp")
-    config = make_project(directory)
+    config = make_project(directory, training=QUICK_LEASES)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("STORAGE_EMULATOR_HOST", gcs_server.url)
         _, store = weak_champion(config, f"gs://{make_gcs_bucket()}/iris")
@@ -247,6 +249,7 @@ def gcp_project(gcs_server, aws_project: dict, tmp_path_factory) -> Iterator[dic
         yield {
             "door": http_door(f"http://127.0.0.1:{api_port}"),
             "store": store,
+            "config": config,
             "worker": f"http://127.0.0.1:{worker_port}",
         }
         for server in (api, worker):
@@ -291,7 +294,7 @@ def azure_project(azurite_server, aws_project: dict, tmp_path_factory) -> Iterat
     from tests.integration.emulators import azurite_connection_string
 
     directory = tmp_path_factory.mktemp("azure")
-    config = make_project(directory)
+    config = make_project(directory, training=QUICK_LEASES)
     from azure.storage.queue import QueueClient
 
     from tests.integration.emulators import azurite_queue
@@ -410,7 +413,7 @@ def _wait_for_job(door: Door, job_id: str, seconds: float = 120) -> dict:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         _, job = door("GET", f"/jobs/{job_id}", None, auth("train"))
-        if job["status"] in {"succeeded", "failed"}:
+        if job["status"] in {"succeeded", "failed", "cancelled"}:
             return job
         time.sleep(0.2)
     raise AssertionError(f"job {job_id} did not finish")
@@ -496,7 +499,11 @@ def test_request_id_is_the_correlation_id_and_the_token_is_never_logged(
 def test_gcp_pubsub_worker_runs_a_queued_job(gcp_project: dict) -> None:
     from core.jobs.record import JobStore
 
-    job = JobStore(gcp_project["store"]).create("train", {"model_type": "random_forest"})
+    job = JobStore(gcp_project["store"]).create(
+        "train",
+        {"model_type": "random_forest"},
+        owner="mlfn-dev",  # the tokens' subject
+    )
     message = {
         "message": {
             "data": base64.b64encode(json.dumps({"job_id": job["job_id"]}).encode()).decode(),
@@ -533,7 +540,11 @@ def test_azure_queue_worker_runs_a_queued_job(
 
     for name in ("MLFN_CONFIG", "AZURE_STORAGE_CONNECTION_STRING", "MLFN_JWT_SECRET"):
         monkeypatch.setenv(name, azure_project["env"][name])
-    job = JobStore(azure_project["store"]).create("train", {"model_type": "random_forest"})
+    job = JobStore(azure_project["store"]).create(
+        "train",
+        {"model_type": "random_forest"},
+        owner="mlfn-dev",  # the tokens' subject
+    )
     worker = azure_project["functions"]["worker"].get_user_function()
     worker(func.QueueMessage(body=json.dumps({"job_id": job["job_id"]}).encode()))
     finished = _wait_for_job(azure_project["door"], job["job_id"])
@@ -581,3 +592,227 @@ def test_azure_train_through_the_door_and_the_queue(
     assert job["status"] == "succeeded" and job["result"]["promoted"]
     _, answer = door("POST", "/predict", {"instances": [ROW]}, auth("predict"))
     assert answer["model"]["version"] == job["result"]["version"]
+
+
+# --- the job lifecycle through each cloud's worker entry point ------------------------------
+# Each worker is given a job's message as its cloud delivers it; a real SIGKILL ends the
+# attempt's process mid-training, a second delivery of one message runs nothing, a cancel
+# through the API stops the running worker, and a refused enqueue is retried by its key.
+
+
+def _deliver(cloud: str, project: dict, job_id: str) -> Any:
+    """Hand one message for `job_id` to the cloud's worker, as its trigger would."""
+    body = json.dumps({"job_id": job_id})
+    if cloud == "aws":
+        record = {"messageId": f"m-{time.monotonic_ns()}", "receiptHandle": "r", "body": body,
+                  "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {},
+                  "md5OfBody": "x", "eventSource": "aws:sqs", "awsRegion": "us-east-1",
+                  "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:mlfn-train"}  # fmt: skip
+        return project["handler"].worker({"Records": [record]}, LambdaContext())
+    if cloud == "gcp":
+        push = {"message": {"data": base64.b64encode(body.encode()).decode(), "messageId": "1"},
+                "subscription": "projects/p/subscriptions/mlfn-train"}  # fmt: skip
+        request = urllib.request.Request(
+            project["worker"], data=json.dumps(push).encode(), method="POST",
+            headers={"Content-Type": "application/json", "ce-id": str(time.monotonic_ns()),
+                     "ce-specversion": "1.0", "ce-source": "//pubsub.googleapis.com/p",
+                     "ce-type": "google.cloud.pubsub.topic.v1.messagePublished"},
+        )  # fmt: skip
+        with urllib.request.urlopen(request, timeout=180) as answer:
+            return answer.status
+    import azure.functions as func
+
+    worker = project["functions"]["worker"].get_user_function()
+    return worker(func.QueueMessage(body=body.encode()))
+
+
+ACKED = {"aws": {"batchItemFailures": []}, "gcp": 200, "azure": None}
+
+
+@pytest.fixture
+def cloud_worker(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> tuple[str, dict]:
+    cloud = request.param
+    project = request.getfixturevalue(f"{cloud}_project")
+    if cloud in ("aws", "azure"):  # in-process workers read their environment per call
+        env = project["env"]
+        for name in ("MLFN_CONFIG", "MLFN_JWT_SECRET", "AZURE_STORAGE_CONNECTION_STRING"):
+            if name in env:
+                monkeypatch.setenv(name, env[name])
+    return cloud, project
+
+
+CLOUDS = pytest.mark.parametrize("cloud_worker", ["aws", "gcp", "azure"], indirect=True)
+
+
+def _deliver_in_thread(cloud: str, project: dict, job_id: str) -> tuple[Any, dict]:
+    import threading
+
+    out: dict = {}
+    thread = threading.Thread(
+        target=lambda: out.update(answer=_deliver(cloud, project, job_id)), daemon=True
+    )
+    thread.start()
+    return thread, out
+
+
+@CLOUDS
+def test_worker_entry_point_survives_a_killed_attempt(cloud_worker: tuple[str, dict]) -> None:
+    from core.jobs.record import JobStore
+    from tests.jobs_helpers import SLOW, kill_attempt
+
+    cloud, project = cloud_worker
+    jobs = JobStore(project["store"])
+    job = jobs.create("train", SLOW)
+    thread, out = _deliver_in_thread(cloud, project, job["job_id"])
+    kill_attempt(job["job_id"], 1, lambda: jobs.get(job["job_id"]))
+    thread.join(timeout=180)
+    assert out["answer"] == ACKED[cloud]
+    record = jobs.get(job["job_id"])
+    assert record["status"] == "succeeded" and record["attempts"] == 2, record
+    assert "ended with code -9" in record["history"][0]["outcome"]
+
+
+@CLOUDS
+def test_worker_entry_point_runs_one_message_once(cloud_worker: tuple[str, dict]) -> None:
+    from core.jobs.record import JobStore
+
+    cloud, project = cloud_worker
+    jobs, registry = JobStore(project["store"]), ModelRegistry(project["store"], "iris")
+    before = len(registry.versions())
+    job = jobs.create("train", {"model_type": "logistic_regression", "params": {}})
+    first, second = (_deliver_in_thread(cloud, project, job["job_id"]) for _ in range(2))
+    for thread, out in (first, second):
+        thread.join(timeout=180)
+        assert out["answer"] == ACKED[cloud]  # the duplicate is acknowledged, not retried
+    assert _deliver(cloud, project, job["job_id"]) == ACKED[cloud]  # a late redelivery
+    record = jobs.get(job["job_id"])
+    assert record["status"] == "succeeded" and record["attempts"] == 1
+    assert len(registry.versions()) == before + 1
+
+
+@CLOUDS
+def test_worker_entry_point_stops_on_cancel(cloud_worker: tuple[str, dict]) -> None:
+    from core.jobs.record import JobStore
+    from tests.jobs_helpers import SLOW, attempt_pids, wait_until
+
+    cloud, project = cloud_worker
+    jobs, registry = JobStore(project["store"]), ModelRegistry(project["store"], "iris")
+    champion = registry.champion()
+    door = project["door"] if cloud != "aws" else lambda_door(project["handler"], HTTP_V2)
+    accepted = jobs.create("train", SLOW, owner="carol")  # as POST /train by carol would
+    thread, out = _deliver_in_thread(cloud, project, accepted["job_id"])
+    wait_until(lambda: attempt_pids(accepted["job_id"]), what="the attempt's process")
+    status, asked = door("POST", f"/jobs/{accepted['job_id']}/cancel", None,
+                         auth("train", subject="carol"))  # fmt: skip
+    assert status == 202 and asked["cancel_requested_at"]
+    thread.join(timeout=15)
+    assert not thread.is_alive() and out["answer"] == ACKED[cloud]
+    assert jobs.get(accepted["job_id"])["status"] == "cancelled"
+    assert registry.champion() == champion
+
+
+@CLOUDS
+def test_a_refused_enqueue_is_retried_by_its_key(cloud_worker: tuple[str, dict]) -> None:
+    """The API's own dispatcher for the cloud, made to fail once, then working again."""
+    from core.api import create_app
+    from core.jobs.record import JobStore
+
+    cloud, project = cloud_worker
+    services = _services_of(cloud, project)
+    real = services.dispatcher
+    _received(cloud, project, real)  # what earlier tests left on the queue
+    services.dispatcher = _refusing(cloud, real)
+    app_door = _asgi_door(create_app(services))
+    headers = {**auth("train", subject="dave"), "Idempotency-Key": f"key-{cloud}"}
+    status, refused = app_door("POST", "/train", {"model_type": "logistic_regression"}, headers)
+    assert status == 503 and refused["error"]["code"] == "unavailable", refused
+    services.dispatcher = real
+    status, accepted = app_door("POST", "/train", {"model_type": "logistic_regression"}, headers)
+    assert status == 202
+    record = JobStore(project["store"]).get(accepted["job_id"])
+    assert record["dispatched_at"] and record["dispatch_error"] is None
+    ours = [m for m in _received(cloud, project, real) if m == {"job_id": accepted["job_id"]}]
+    assert len(ours) == 1  # dispatched once, for real (others' messages may reappear)
+    assert _deliver(cloud, project, accepted["job_id"]) == ACKED[cloud]
+    assert JobStore(project["store"]).get(accepted["job_id"])["status"] == "succeeded"
+
+
+def _services_of(cloud: str, project: dict) -> Any:
+    """The API's services as each cloud's function builds them (GCP's API runs in its own
+    process here, so its services are built the same way, on a Pub/Sub dispatcher)."""
+    if cloud == "aws":
+        return project["handler"].app.state.build_services()
+    if cloud == "azure":
+        return sys.modules["functions.azure.function_app"].api.state.build_services()
+    from core.api import Services
+    from core.auth import Authenticator, AuthSettings
+    from core.jobs.queues import PubSubDispatcher
+    from tests.integration.test_dispatchers import FakePublisher
+
+    settings = load_settings(project["config"], env="dev")
+    return Services(
+        settings,
+        open_store(settings.store_uri),
+        PubSubDispatcher("projects/p/topics/mlfn-train", FakePublisher()),
+        Authenticator(AuthSettings(SECRET, None, "mlfn", "mlfn-api")),
+    )
+
+
+def _refusing(cloud: str, real: Any) -> Any:
+    """The same kind of dispatcher, refused by its service (a missing queue or topic)."""
+    from core.jobs.queues import AzureQueueDispatcher, PubSubDispatcher, SqsDispatcher
+
+    if cloud == "aws":
+        return SqsDispatcher(real.queue_url.rsplit("/", 1)[0] + "/no-such-queue", real.client)
+    if cloud == "azure":
+        from azure.storage.queue import QueueClient
+
+        connection = os.environ["AZURE_STORAGE_CONNECTION_STRING"]
+        missing = QueueClient.from_connection_string(connection, "no-such-queue")
+        return AzureQueueDispatcher("no-such-queue", missing)
+
+    class Refusing:
+        def publish(self, topic: str, data: bytes) -> Any:
+            from google.api_core.exceptions import NotFound
+
+            raise NotFound(f"Resource not found (resource={topic})")
+
+    return PubSubDispatcher("projects/p/topics/missing", Refusing())
+
+
+def _asgi_door(app: Any) -> Door:
+    from fastapi.testclient import TestClient
+
+    client = TestClient(app, raise_server_exceptions=False)
+
+    def call(method: str, path: str, body: Any, headers: dict[str, str]) -> tuple[int, Any]:
+        answer = client.request(method, path, json=body, headers=headers)
+        return answer.status_code, answer.json()
+
+    return call
+
+
+def _received(cloud: str, project: dict, dispatcher: Any) -> list[dict]:
+    """The messages the queue now holds (taken off it)."""
+    if cloud == "gcp":
+        return [json.loads(data) for _, data in dispatcher.publisher.published]
+    if cloud == "aws":
+        import boto3
+
+        sqs = boto3.client("sqs")
+        found = sqs.receive_message(QueueUrl=project["queue"], WaitTimeSeconds=1)
+        for message in found.get("Messages", []):
+            sqs.delete_message(QueueUrl=project["queue"], ReceiptHandle=message["ReceiptHandle"])
+        return [json.loads(m["Body"]) for m in found.get("Messages", [])]
+    from azure.storage.queue import QueueClient, TextBase64DecodePolicy
+
+    queue = QueueClient.from_connection_string(
+        os.environ["AZURE_STORAGE_CONNECTION_STRING"], "mlfn-training",
+        message_decode_policy=TextBase64DecodePolicy(),
+    )  # fmt: skip
+    messages = list(queue.receive_messages())
+    for message in messages:
+        queue.delete_message(message)
+    return [json.loads(m.content) for m in messages]
