@@ -22,7 +22,9 @@ PROTECTED_ROUTES = {
     "GET /models": "predict",
     "POST /train": "train",
     "POST /retrain": "train",
+    "GET /jobs": "train",
     "GET /jobs/{job_id}": "train",
+    "POST /jobs/{job_id}/cancel": "train",
     "POST /models/{version}/promote": "admin",
 }
 PUBLIC_ROUTES = {"GET /health", "GET /ready", "GET /metrics", "GET /openapi.json", "GET /docs"}

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from core.jobs.schedules import SWEEP
 from tests.manifests.conftest import (
     PROTECTED_ROUTES,
     PUBLIC_ROUTES,
@@ -141,7 +142,28 @@ def test_iam_is_scoped_to_the_bucket_and_the_queue(transformed: dict[str, Any]) 
     api = json.dumps(_statements(roles["ApiFunctionRole"]))
     assert "sqs:SendMessage" in api and "sqs:ReceiveMessage" not in api
     worker = json.dumps(_statements(roles["TrainWorkerRole"]))
-    assert "sqs:ReceiveMessage" in worker and "sqs:SendMessage" not in worker
+    assert "sqs:ReceiveMessage" in worker  # and SendMessage: the sweep requeues (to this queue)
+    deletes = [
+        st for st in _statements(roles["TrainWorkerRole"]) if st["Action"] == "s3:DeleteObject"
+    ]
+    assert [st["Resource"] for st in deletes] == [
+        {"Fn::Sub": "${ArtifactBucket.Arn}/idempotency/*"}
+    ]
+
+
+def test_the_job_sweep_is_scheduled_onto_the_training_queue(transformed: dict[str, Any]) -> None:
+    """The one schedule declaration (core/jobs/schedules.py), rendered for EventBridge; only
+    that rule may send to the queue besides the functions' roles."""
+    rule = transformed["JobSweepSchedule"]["Properties"]
+    assert rule["ScheduleExpression"] == SWEEP.eventbridge()
+    (target,) = rule["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": ["TrainQueue", "Arn"]}
+    assert json.loads(target["Input"]) == json.loads(SWEEP.message)
+    (statement,) = transformed["TrainQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Principal"] == {"Service": "events.amazonaws.com"}
+    assert statement["Condition"]["ArnEquals"]["aws:SourceArn"] == {
+        "Fn::GetAtt": ["JobSweepSchedule", "Arn"]
+    }
 
 
 def test_functions_run_the_handlers_on_a_runtime_onnxruntime_loads_on(

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from core.jobs.schedules import SWEEP
 from tests.manifests.conftest import PROTECTED_ROUTES, PUBLIC_ROUTES, REPO, offline_env
 
 SERVERLESS = REPO / ".tools" / "node_modules" / ".bin" / "serverless"
@@ -83,6 +84,13 @@ def test_functions_package_and_worker(packaged: dict[str, Any]) -> None:
     queues = {q["QueueName"]: q for q in _of_type(packaged, "AWS::SQS::Queue")}
     assert queues["mlfn-iris-dev-training"]["RedrivePolicy"]["maxReceiveCount"] == 3
     assert api["Environment"]["Variables"]["MLFN_SQS_QUEUE_URL"] == {"Ref": "TrainQueue"}
+    (rule,) = _of_type(packaged, "AWS::Events::Rule")  # the sweep, as in template.yaml
+    assert rule["ScheduleExpression"] == SWEEP.eventbridge()
+    assert json.loads(rule["Targets"][0]["Input"]) == json.loads(SWEEP.message)
+    (policy,) = _of_type(packaged, "AWS::SQS::QueuePolicy")
+    assert policy["PolicyDocument"]["Statement"][0]["Condition"]["ArnEquals"] == {
+        "aws:SourceArn": {"Fn::GetAtt": ["JobSweepSchedule", "Arn"]}
+    }
 
 
 def test_iam_statements_for_s3_and_sqs_name_the_bucket_or_queue(
