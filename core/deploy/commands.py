@@ -31,6 +31,7 @@ INSTALL_HINTS = {
     "gcloud": "the Google Cloud CLI: https://cloud.google.com/sdk/docs/install",
     "az": "the Azure CLI: https://learn.microsoft.com/cli/azure/install-azure-cli",
     "func": "Azure Functions Core Tools v4: npm install -g azure-functions-core-tools@4",
+    "bash": "bash (apt-get install -y bash)",
 }
 LOCAL_TOOLS = {"serverless": ".tools/node_modules/.bin/serverless"}  # installed by the project
 GCP_RUNTIME = "python311"
@@ -178,7 +179,27 @@ def gcp_steps(settings: Settings, root: Path) -> list[Step]:
         "--retry", *common,
     ]  # fmt: skip
     stage = _mlfn("bundle", "gcp", *_config_args(settings, root), root=root)
-    return [stage, Step(api, root), Step(worker, root)]
+    return [stage, Step(api, root), Step(worker, root),
+            *_gcp_job_delivery(settings, name, project, region, topic, root)]  # fmt: skip
+
+
+def _gcp_job_delivery(
+    settings: Settings, name: str, project: str, region: str, topic: str, root: Path
+) -> list[Step]:
+    """The worker subscription's retries and dead-letter topic, and the sweep's schedule
+    rendered from its one declaration (infra/gcp/setup.sh created both)."""
+    from core.jobs.schedules import SWEEP
+
+    # Pub/Sub allows 5-100 deliveries; one more than the job's own attempts, so a message
+    # that keeps failing before a job can claim it still ends in the dead-letter topic.
+    deliveries = min(100, max(5, settings.config.training.max_attempts + 1))
+    delivery = ["bash", "infra/gcp/worker-delivery.sh", name, project, region, str(deliveries)]
+    schedule = [
+        "gcloud", "scheduler", "jobs", "update", "pubsub", f"{name}-job-{SWEEP.name}",
+        f"--project={project}", f"--location={region}", f"--schedule={SWEEP.cron()}",
+        f"--topic={topic}", f"--message-body={SWEEP.message}",
+    ]  # fmt: skip
+    return [Step(delivery, root), Step(schedule, root)]
 
 
 def azure_steps(settings: Settings, root: Path) -> list[Step]:

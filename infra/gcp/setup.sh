@@ -15,12 +15,21 @@ ACCOUNT="${NAME}@${PROJECT}.iam.gserviceaccount.com"
 
 gcloud services enable cloudfunctions.googleapis.com run.googleapis.com \
   cloudbuild.googleapis.com artifactregistry.googleapis.com eventarc.googleapis.com \
-  pubsub.googleapis.com secretmanager.googleapis.com --project "$PROJECT"
+  pubsub.googleapis.com secretmanager.googleapis.com cloudscheduler.googleapis.com --project "$PROJECT"
 
 gcloud storage buckets create "gs://${BUCKET}" --project "$PROJECT" --location "$REGION" \
   --uniform-bucket-level-access --public-access-prevention
 gcloud storage buckets update "gs://${BUCKET}" --versioning
 gcloud pubsub topics create "${NAME}-training" --project "$PROJECT"
+# Messages the worker failed on every delivery (see worker-delivery.sh), kept 7 days to read.
+gcloud pubsub topics create "${NAME}-training-dead-letter" --project "$PROJECT"
+gcloud pubsub subscriptions create "${NAME}-training-dead-letter" --project "$PROJECT" \
+  --topic "${NAME}-training-dead-letter" --message-retention-duration 7d
+# The job sweep (core/jobs/schedules.py; `mlfn deploy gcp` keeps it in step): a message on
+# the training topic every 5 minutes, so the worker recovers jobs whose worker was lost.
+gcloud scheduler jobs create pubsub "${NAME}-job-sweep" --project "$PROJECT" \
+  --location "$REGION" --schedule "*/5 * * * *" --topic "${NAME}-training" \
+  --message-body '{"action": "sweep"}'
 gcloud iam service-accounts create "$NAME" --project "$PROJECT" \
   --display-name "mlfn ${MODEL} ${ENV_NAME} functions"
 

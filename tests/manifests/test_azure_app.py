@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from core.config import load_settings
+from core.config import JobsConfig, load_settings
 from core.deploy.commands import prepare_bundles
 from core.jobs.schedules import SWEEP
 from tests.manifests.conftest import REPO
@@ -52,7 +52,13 @@ def test_host_json_fits_the_contract() -> None:
     assert host["extensionBundle"]["id"] == "Microsoft.Azure.Functions.ExtensionBundle"
     assert host["extensionBundle"]["version"].startswith("[4.")
     assert host["extensions"]["http"]["routePrefix"] == ""  # /predict, not /api/predict
-    assert host["extensions"]["queues"]["messageEncoding"] == "base64"
+    queues = host["extensions"]["queues"]
+    assert queues["messageEncoding"] == "base64"
+    # One training per instance, none fetched ahead; a failing message is retried after
+    # 30 s, then moved to mlfn-training-poison: more deliveries than a job's own attempts.
+    assert (queues["batchSize"], queues["newBatchThreshold"]) == (1, 0)
+    assert queues["maxDequeueCount"] > JobsConfig().max_attempts
+    assert queues["visibilityTimeout"] == "00:00:30"
     assert host["functionTimeout"] == "00:10:00"
     sampling = host["logging"]["applicationInsights"]["samplingSettings"]
     assert sampling["isEnabled"] is True and "Request" in sampling["excludedTypes"]

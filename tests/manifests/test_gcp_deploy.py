@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from core.cli import main
+from core.jobs.schedules import SWEEP
 from tests.manifests.conftest import REPO
 
 
@@ -68,7 +69,7 @@ def _gcloud_parses(config: Path, steps: list[dict[str, Any]], tmp_path: Path) ->
 def test_gcloud_lines_field_by_field(
     gcp_config: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    bundle, api, worker = _dry_run(gcp_config, capsys)
+    bundle, api, worker, delivery, schedule = _dry_run(gcp_config, capsys)
     assert bundle["argv"][:3] == ["mlfn", "bundle", "gcp"]
     assert api["argv"][:4] == [*worker["argv"][:3], "mlfn-iris-qa-api"]
     common = {
@@ -86,11 +87,31 @@ def test_gcloud_lines_field_by_field(
         **common, "source": ".build/gcp/worker", "entry-point": "worker",
         "trigger-topic": "mlfn-iris-qa-training", "no-allow-unauthenticated": True,
         "memory": "4Gi", "cpu": "2", "timeout": "540s", "retry": True}  # fmt: skip
-    _gcloud_parses(gcp_config, [api, worker], tmp_path)
+    assert delivery["argv"] == ["bash", "infra/gcp/worker-delivery.sh", "mlfn-iris-qa",
+                                "acme-ml", "europe-west1", "5"]  # fmt: skip
+    assert schedule["argv"][:6] == ["gcloud", "scheduler", "jobs", "update", "pubsub",
+                                    "mlfn-iris-qa-job-sweep"]  # fmt: skip
+    assert _flags(schedule["argv"]) == {
+        "project": "acme-ml", "location": "europe-west1", "schedule": SWEEP.cron(),
+        "topic": "mlfn-iris-qa-training", "message-body": SWEEP.message}  # fmt: skip
+    _gcloud_parses(gcp_config, [api, worker, schedule], tmp_path)
     import functions.gcp.main as entry
 
     assert callable(entry.api) and callable(entry.worker)  # the two entry points exist
     assert Path(REPO, common["set-build-env-vars"].split("=")[1]).is_file()
+
+
+def test_setup_declares_the_dead_letter_topic_and_the_sweep_schedule() -> None:
+    """setup.sh creates what the deploy steps then keep in step with core/jobs/schedules.py."""
+    for script in ("setup.sh", "worker-delivery.sh"):
+        checked = subprocess.run(["bash", "-n", str(REPO / "infra" / "gcp" / script)],
+                                 capture_output=True, text=True)  # fmt: skip
+        assert checked.returncode == 0, checked.stderr
+    setup = (REPO / "infra" / "gcp" / "setup.sh").read_text()
+    assert 'topics create "${NAME}-training-dead-letter"' in setup
+    assert f'--schedule "{SWEEP.cron()}"' in setup and f"--message-body '{SWEEP.message}'" in setup
+    delivery = (REPO / "infra" / "gcp" / "worker-delivery.sh").read_text()
+    assert "--dead-letter-topic" in delivery and "--max-delivery-attempts" in delivery
 
 
 def test_bundles_and_env_file(gcp_config: Path, capsys: pytest.CaptureFixture[str]) -> None:
