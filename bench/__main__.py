@@ -18,6 +18,7 @@ from typing import Any
 from bench import (
     data_scale,
     doors,
+    job_isolation,
     predict_latency,
     report,
     serving,
@@ -35,6 +36,7 @@ SECTIONS: dict[str, Callable[[], dict[str, Any]]] = {
     "predict_latency": predict_latency.run,
     "store_roundtrip": store_roundtrip.run,
     "data_scale": data_scale.run,
+    "job_isolation": job_isolation.run,
 }
 
 

@@ -208,6 +208,29 @@ def _data_scale(scale: dict[str, Any] | None) -> list[str]:
     return [*lines, ""]
 
 
+def _job_isolation(isolation: dict[str, Any] | None) -> list[str]:
+    if not isolation:
+        return []
+    idle, busy = isolation["idle"], isolation["training"]
+    mark = _mark(isolation["p99_ratio"] <= isolation["goal_p99_ratio"])
+    return [
+        "## 8. Serving while a training job runs (`mlfn serve`, one worker process)",
+        "",
+        f"/predict (one row) under {idle['tool']} for {idle['seconds']} s each, idle and then "
+        "while a neural network trains in the job's worker process (SCHED_IDLE, one BLAS "
+        f"thread), on {isolation['cores']} cores shared with the load generator.",
+        "",
+        "| | requests/s | p50 ms | p99 ms |",
+        "|---|---|---|---|",
+        f"| idle | {idle['requests_per_s']} | {idle['p50_ms']} | {idle['p99_ms']} |",
+        f"| training | {busy['requests_per_s']} | {busy['p50_ms']} | {busy['p99_ms']} |",
+        "",
+        f"p99 while training ÷ idle: {isolation['p99_ratio']} (goal ≤ "
+        f"{isolation['goal_p99_ratio']}) {mark}; p50 {isolation['p50_ratio']}.",
+        "",
+    ]
+
+
 def _extras(results: dict[str, Any]) -> list[str]:
     lines = ["## Also measured", "", "Single-row predict, in-process (2,000 calls):", ""]
     for model, row in results["predict_latency"].items():
@@ -276,6 +299,7 @@ def markdown(results: dict[str, Any], before: dict[str, Any] | None = None) -> s
         *_size_and_memory(results["size"], serving),
         *_training(results["train_time"]),
         *_data_scale(results.get("data_scale")),
+        *_job_isolation(results.get("job_isolation")),
         *_before_after(results, before),
         *_extras(results),
     ]

@@ -35,6 +35,9 @@ from core.jobs.slots import Slots
 from core.storage import Store
 
 logger = logging.getLogger("mlfn.jobs")
+ORPHAN_CHECK_SECONDS = 1.0
+BACKGROUND_ENV = "MLFN_JOB_BACKGROUND"
+SUPERVISOR_ENV = "MLFN_JOB_SUPERVISOR_PID"  # set for the children of `mlfn serve`'s workers
 
 
 def run_job_in_child(
@@ -141,12 +144,12 @@ def _spawn(settings_path: str, claim_: Claim, background: bool) -> subprocess.Po
         str(claim_.attempt),
         claim_.job_id,
     ]
-    env = dict(os.environ)
+    env = {**os.environ, SUPERVISOR_ENV: str(os.getpid())}
     if background:
         threads = str(max(1, (os.cpu_count() or 2) - 1))  # leave a core to the API
         for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
             env.setdefault(name, threads)
-        env["MLFN_JOB_NICENESS"] = "10"
+        env[BACKGROUND_ENV] = "1"
     # The job id matched JOB_ID and the settings file is our own: no shell, no user text.
     return subprocess.Popen(argv, start_new_session=True, env=env)  # noqa: S603
 
@@ -155,6 +158,32 @@ def _kill(child: subprocess.Popen[bytes]) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(child.pid, signal.SIGKILL)  # the job and anything it started
     child.wait()
+
+
+def _die_with_supervisor() -> None:
+    """If the worker that watches this attempt dies, so does the attempt (as a function's
+    sandbox does): the lease then runs out and the job is retried, never run twice. A
+    watchdog thread checks every second (PR_SET_PDEATHSIG is not delivered everywhere)."""
+    import threading
+
+    parent = int(os.environ.get(SUPERVISOR_ENV, os.getppid()))
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(ORPHAN_CHECK_SECONDS)
+        logger.warning("the supervising worker is gone: this attempt stops")
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    threading.Thread(target=watch, name="mlfn-orphan-watch", daemon=True).start()
+
+
+def _yield_cpu_to_serving() -> None:
+    """Run training only on CPU time serving leaves idle: SCHED_IDLE where Linux has it
+    (inherited by the threads torch and BLAS start later), else the lowest priority."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    except (AttributeError, OSError):
+        os.nice(19)
 
 
 def child_main(argv: list[str] | None = None) -> int:
@@ -171,9 +200,9 @@ def child_main(argv: list[str] | None = None) -> int:
     parser.add_argument("--attempt", type=int, required=True)
     parser.add_argument("job_id")
     args = parser.parse_args(argv)
-    niceness = int(os.environ.get("MLFN_JOB_NICENESS", "0"))
-    if niceness:
-        os.nice(niceness)
+    _die_with_supervisor()
+    if os.environ.get(BACKGROUND_ENV):
+        _yield_cpu_to_serving()
     with open(args.settings, encoding="utf-8") as handle:
         settings = Settings.from_json(handle.read())
     store = open_store(settings.store_uri)

@@ -105,6 +105,36 @@ def test_whole_worker_lost_then_redelivered_after_the_lease(project: tuple[Any, 
     assert jobs.get(job["job_id"])["result"] == record["result"]
 
 
+def test_an_attempt_dies_with_its_supervisor_and_runs_again_after_the_lease(
+    tmp_path: Path,
+) -> None:
+    """The worker process itself SIGKILLed (as a function's sandbox is): its attempt's
+    process goes with it, and once the lease runs out a redelivery runs attempt 2."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO, make_project
+
+    config = make_project(tmp_path, training=QUICK_LEASES)
+    settings, store = project_settings(tmp_path, training=QUICK_LEASES)
+    jobs = JobStore(store)
+    job = jobs.create("train", SLOW)
+    code = f"from core.jobs import run_job_by_id; run_job_by_id({job['job_id']!r})"
+    env = {**os.environ, "MLFN_CONFIG": str(config), "MLFN_TRACKING": "off"}
+    worker = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, env=env)
+    (pid,) = wait_until(lambda: attempt_pids(job["job_id"], 1), what="the attempt's process")
+    os.kill(worker.pid, signal.SIGKILL)
+    worker.wait()
+    wait_until(lambda: gone(pid), seconds=5, what="the orphaned attempt to die")
+    assert jobs.get(job["job_id"])["status"] == "running"  # until its lease runs out
+    wait_until(lambda: jobs.get(job["job_id"])["lease_expires_at"] < stamp(), what="lease end")
+    jobs.update(job["job_id"], request=FAST)  # the retry may be quick: only its count matters
+    record = run_job_in_child(settings, store, job["job_id"])
+    assert record["status"] == "succeeded" and record["attempts"] == 2, record
+
+
 def test_one_message_delivered_twice_runs_once(project: tuple[Any, Any]) -> None:
     settings, store = project
     jobs, registry = JobStore(store), ModelRegistry(store, "iris")
