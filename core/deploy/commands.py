@@ -36,6 +36,8 @@ INSTALL_HINTS = {
 LOCAL_TOOLS = {"serverless": ".tools/node_modules/.bin/serverless"}  # installed by the project
 GCP_RUNTIME = "python311"
 GCP_SOURCE = "functions/gcp/main.py"
+GCP_WORKER_TIMEOUT_S = 540  # the most an event-driven gen2 function may run
+AZURE_WORKER_TIMEOUT_S = 600  # host.json functionTimeout (the Consumption plan's most)
 
 
 @dataclass(frozen=True)
@@ -175,7 +177,7 @@ def gcp_steps(settings: Settings, root: Path) -> list[Step]:
     worker = [
         "gcloud", "functions", "deploy", f"{name}-worker", f"--source={build / 'worker'}",
         "--entry-point=worker", f"--trigger-topic={topic}", "--no-allow-unauthenticated",
-        f"--memory={gcp.get('worker_memory', '4Gi')}", "--cpu=2", "--timeout=540s",
+        f"--memory={gcp.get('worker_memory', '4Gi')}", "--cpu=2", f"--timeout={GCP_WORKER_TIMEOUT_S}s",
         "--retry", *common,
     ]  # fmt: skip
     stage = _mlfn("bundle", "gcp", *_config_args(settings, root), root=root)
@@ -214,7 +216,7 @@ def azure_steps(settings: Settings, root: Path) -> list[Step]:
         f"{constants.ENV_ENV}={settings.env}", f"{constants.ENV_STORE}=az://{container}",
         f"{constants.ENV_TRACKING}=off", f"{constants.ENV_JWT_ISSUER}={issuer}",
         f"{constants.ENV_JWT_AUDIENCE}={audience}", "MLFN_AZURE_QUEUE=mlfn-training",
-        "MLFN_PREDICTION_LOG=on",
+        "MLFN_PREDICTION_LOG=on", f"MLFN_WORKER_TIMEOUT_SECONDS={AZURE_WORKER_TIMEOUT_S}",
     ]  # fmt: skip
     publish = ["func", "azure", "functionapp", "publish", app, "--python"]
     stage = _mlfn("bundle", "azure", *_config_args(settings, root), root=root)
@@ -244,6 +246,7 @@ def gcp_variables(settings: Settings) -> dict[str, str]:
         constants.ENV_JWT_AUDIENCE: audience,
         "MLFN_PUBSUB_TOPIC": f"projects/{project}/topics/{_name(settings)}-training",
         "MLFN_PREDICTION_LOG": "on",
+        "MLFN_WORKER_TIMEOUT_SECONDS": str(GCP_WORKER_TIMEOUT_S),  # the worker's --timeout
     }
 
 

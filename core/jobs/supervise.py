@@ -41,7 +41,11 @@ SUPERVISOR_ENV = "MLFN_JOB_SUPERVISOR_PID"  # set for the children of `mlfn serv
 
 
 def run_job_in_child(
-    settings: Settings, store: Store, job_id: str, background: bool = False
+    settings: Settings,
+    store: Store,
+    job_id: str,
+    background: bool = False,
+    time_limit: float | None = None,
 ) -> dict[str, Any]:
     """Run attempts until the job is finished, held by another live worker, waiting for a
     slot (`training.max_concurrent_jobs`), or out of attempts. `background` (mlfn serve)
@@ -57,7 +61,7 @@ def run_job_in_child(
             claim_ = claim(jobs, job_id, new_worker_id(), policy)
             if claim_ is None:
                 return jobs.get(job_id)
-            ended = _watch(settings, jobs, claim_, background)
+            ended = _watch(settings, jobs, claim_, background, time_limit)
         finally:
             slots.release(slot, job_id)
         if ended != "lost":
@@ -76,10 +80,16 @@ def _mark_waiting(jobs: JobStore, job_id: str) -> dict[str, Any] | None:
     )
 
 
-def _watch(settings: Settings, jobs: JobStore, claim_: Claim, background: bool) -> str:
+def _watch(
+    settings: Settings, jobs: JobStore, claim_: Claim, background: bool, limit: float | None
+) -> str:
     """Run the attempt's child to its end: 'done', 'cancelled', 'timeout', 'superseded' or
-    'lost' (the child died; the job was requeued or failed with worker_lost)."""
+    'lost' (the child died; the job was requeued or failed with worker_lost). `limit` is
+    the function's own time left, when shorter than `training_timeout_seconds`."""
     policy, timeout = settings.config.training, settings.config.training_timeout_seconds
+    which = "training_timeout_seconds"
+    if limit is not None and limit < timeout:
+        timeout, which = max(limit, 1.0), "the worker function's own time limit"
     with _settings_file(settings) as path:
         child = _spawn(path, claim_, background)
         deadline = time.monotonic() + timeout
@@ -92,8 +102,8 @@ def _watch(settings: Settings, jobs: JobStore, claim_: Claim, background: bool) 
             if time.monotonic() > deadline:
                 _kill(child)
                 message = (
-                    f"training took longer than {timeout:g} s (training_timeout_seconds); "
-                    "its work was stopped"
+                    f"training took longer than {timeout:g} s ({which}); its work was "
+                    "stopped before the platform could kill it"
                 )
                 finish(jobs, claim_, FAILED, error={"code": "timeout", "message": message})
                 return "timeout"

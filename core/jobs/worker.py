@@ -9,17 +9,22 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from typing import Any
 
 from core.errors import MlfnError, ValidationError
 from core.jobs.record import QUEUED, TERMINAL, JobStore
 
 logger = logging.getLogger("mlfn.jobs")
+WORKER_TIMEOUT_ENV = "MLFN_WORKER_TIMEOUT_SECONDS"
+STOP_MARGIN_SECONDS = 30.0  # to record the timeout and free the slot before the platform kills
 
 
-def handle_message(body: str | bytes) -> dict[str, Any]:
+def handle_message(body: str | bytes, seconds_left: float | None = None) -> dict[str, Any]:
     """Run what a queue message asks for. Raises (so the queue redelivers, then dead-letters)
-    only for a message that names no job, or when the store cannot be reached."""
+    only for a message that names no job, or when the store cannot be reached.
+    `seconds_left`: the invocation's remaining time, where the platform tells it (Lambda);
+    else $MLFN_WORKER_TIMEOUT_SECONDS, the function's configured timeout."""
     try:
         message = json.loads(body)
     except ValueError:
@@ -28,23 +33,29 @@ def handle_message(body: str | bytes) -> dict[str, Any]:
         return sweep_from_env()
     if not isinstance(message, dict) or not isinstance(message.get("job_id"), str):
         raise ValidationError('a training queue message must be {"job_id": "<id>"}')
-    return run_job_by_id(message["job_id"])
+    return run_job_by_id(message["job_id"], seconds_left)
 
 
-def run_job_by_id(job_id: str) -> dict[str, Any]:
+def run_job_by_id(job_id: str, seconds_left: float | None = None) -> dict[str, Any]:
     """A worker function's job: settings and store from the environment, the job in a child
-    process (set `training_timeout_seconds` below the function's timeout: the platform's
-    kill would leave the job to its lease and the sweep)."""
+    process stopped (and failed with `timeout`) a margin before the function's own limit,
+    which would otherwise kill it unrecorded and leave it to its lease."""
     from core.config import load_settings
     from core.jobs.supervise import run_job_in_child
     from core.storage import open_store
 
     settings = load_settings()
     store = open_store(settings.store_uri)
-    record = run_job_in_child(settings, store, job_id)
+    record = run_job_in_child(settings, store, job_id, time_limit=_time_limit(seconds_left))
     if record["status"] in TERMINAL:
         _hand_on(settings, store)
     return record
+
+
+def _time_limit(seconds_left: float | None) -> float | None:
+    if seconds_left is None and os.environ.get(WORKER_TIMEOUT_ENV):
+        seconds_left = float(os.environ[WORKER_TIMEOUT_ENV])
+    return None if seconds_left is None else seconds_left - STOP_MARGIN_SECONDS
 
 
 def _hand_on(settings: Any, store: Any) -> None:

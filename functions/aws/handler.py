@@ -54,10 +54,12 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return _asgi(event, context)
 
 
-def _run(record: Any) -> None:
+def _run(record: Any, lambda_context: Any = None) -> None:
     """One message: {"job_id"} or the schedule's {"action": "sweep"}. A finished job's
-    message is acknowledged; raising leaves it for SQS to redeliver, then dead-letter."""
-    outcome = handle_message(record.body)
+    message is acknowledged; raising leaves it for SQS to redeliver, then dead-letter.
+    Training stops (failed with `timeout`) before the invocation's own time runs out."""
+    left = getattr(lambda_context, "get_remaining_time_in_millis", None)
+    outcome = handle_message(record.body, left() / 1000 if left else None)
     logger.info(
         "message handled", extra={"job_id": outcome.get("job_id"), "status": outcome.get("status")}
     )

@@ -604,10 +604,7 @@ def _deliver(cloud: str, project: dict, job_id: str) -> Any:
     """Hand one message for `job_id` to the cloud's worker, as its trigger would."""
     body = json.dumps({"job_id": job_id})
     if cloud == "aws":
-        record = {"messageId": f"m-{time.monotonic_ns()}", "receiptHandle": "r", "body": body,
-                  "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {},
-                  "md5OfBody": "x", "eventSource": "aws:sqs", "awsRegion": "us-east-1",
-                  "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:mlfn-train"}  # fmt: skip
+        record = _sqs_record(body)
         return project["handler"].worker({"Records": [record]}, LambdaContext())
     if cloud == "gcp":
         push = {"message": {"data": base64.b64encode(body.encode()).decode(), "messageId": "1"},
@@ -624,6 +621,14 @@ def _deliver(cloud: str, project: dict, job_id: str) -> Any:
 
     worker = project["functions"]["worker"].get_user_function()
     return worker(func.QueueMessage(body=body.encode()))
+
+
+def _sqs_record(body: str) -> dict[str, Any]:
+    """One SQS message as the event source mapping hands it to the worker."""
+    return {"messageId": f"m-{time.monotonic_ns()}", "receiptHandle": "r", "body": body,
+            "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {},
+            "md5OfBody": "x", "eventSource": "aws:sqs", "awsRegion": "us-east-1",
+            "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:mlfn-train"}  # fmt: skip
 
 
 ACKED = {"aws": {"batchItemFailures": []}, "gcp": 200, "azure": None}
@@ -816,3 +821,26 @@ def _received(cloud: str, project: dict, dispatcher: Any) -> list[dict]:
     for message in messages:
         queue.delete_message(message)
     return [json.loads(m.content) for m in messages]
+
+
+def test_aws_worker_stops_training_before_the_invocation_runs_out(
+    aws_project: dict, worker_env: None
+) -> None:
+    """Lambda says how long the invocation has left; the attempt is stopped 30 s before
+    and failed with `timeout`, instead of the platform killing it unrecorded."""
+    from core.jobs.record import JobStore
+    from tests.jobs_helpers import SLOW
+
+    @dataclass
+    class ShortContext(LambdaContext):
+        def get_remaining_time_in_millis(self) -> int:
+            return 33_000  # 3 s of training, then 30 s to spare
+
+    job = JobStore(aws_project["store"]).create("train", SLOW)
+    record = _sqs_record(json.dumps({"job_id": job["job_id"]}))
+    started = time.monotonic()
+    report = aws_project["handler"].worker({"Records": [record]}, ShortContext())
+    assert report == {"batchItemFailures": []} and time.monotonic() - started < 8
+    finished = JobStore(aws_project["store"]).get(job["job_id"])
+    assert finished["status"] == "failed" and finished["error"]["code"] == "timeout"
+    assert "the worker function's own time limit" in finished["error"]["message"]

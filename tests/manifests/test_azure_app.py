@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from core.config import JobsConfig, load_settings
-from core.deploy.commands import prepare_bundles
+from core.deploy.commands import AZURE_WORKER_TIMEOUT_S, prepare_bundles
 from core.jobs.schedules import SWEEP
 from tests.manifests.conftest import REPO
 
@@ -60,6 +60,7 @@ def test_host_json_fits_the_contract() -> None:
     assert queues["maxDequeueCount"] > JobsConfig().max_attempts
     assert queues["visibilityTimeout"] == "00:00:30"
     assert host["functionTimeout"] == "00:10:00"
+    assert AZURE_WORKER_TIMEOUT_S == 600  # what the worker is told (MLFN_WORKER_TIMEOUT_SECONDS)
     sampling = host["logging"]["applicationInsights"]["samplingSettings"]
     assert sampling["isEnabled"] is True and "Request" in sampling["excludedTypes"]
 

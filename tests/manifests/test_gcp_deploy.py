@@ -123,7 +123,7 @@ def test_bundles_and_env_file(gcp_config: Path, capsys: pytest.CaptureFixture[st
         "MLFN_ENV": "qa", "MLFN_STORE": "gs://mlfn-iris-qa", "MLFN_TRACKING": "off",
         "MLFN_JWT_ISSUER": "mlfn", "MLFN_JWT_AUDIENCE": "mlfn-api",
         "MLFN_PUBSUB_TOPIC": "projects/acme-ml/topics/mlfn-iris-qa-training",
-        "MLFN_PREDICTION_LOG": "on"}  # fmt: skip
+        "MLFN_PREDICTION_LOG": "on", "MLFN_WORKER_TIMEOUT_SECONDS": "540"}  # fmt: skip
     api_requirements = (build / "api" / "requirements.txt").read_text()
     worker_requirements = (build / "worker" / "requirements.txt").read_text()
     assert "functions-framework" in api_requirements and "torch" not in api_requirements
