@@ -806,11 +806,16 @@ def _received(cloud: str, project: dict, dispatcher: Any) -> list[dict]:
     if cloud == "aws":
         import boto3
 
-        sqs = boto3.client("sqs")
-        found = sqs.receive_message(QueueUrl=project["queue"], WaitTimeSeconds=1)
-        for message in found.get("Messages", []):
-            sqs.delete_message(QueueUrl=project["queue"], ReceiptHandle=message["ReceiptHandle"])
-        return [json.loads(m["Body"]) for m in found.get("Messages", [])]
+        sqs, bodies = boto3.client("sqs"), []
+        while found := sqs.receive_message(
+            QueueUrl=project["queue"], MaxNumberOfMessages=10, WaitTimeSeconds=1
+        ).get("Messages", []):
+            for message in found:
+                sqs.delete_message(
+                    QueueUrl=project["queue"], ReceiptHandle=message["ReceiptHandle"]
+                )
+                bodies.append(json.loads(message["Body"]))
+        return bodies
     from azure.storage.queue import QueueClient, TextBase64DecodePolicy
 
     queue = QueueClient.from_connection_string(

@@ -212,3 +212,51 @@ def test_serve_recovers_the_store_s_jobs_on_start(tmp_path: Path) -> None:
         server.terminate()
         server.wait(timeout=10)
     assert jobs.get(lost)["attempts"] == 2  # the lost attempt, then the recovered one
+
+
+def test_a_killed_training_process_never_takes_serve_down(tmp_path: Path) -> None:
+    """SIGKILL the training process of a job `mlfn serve` runs: the API keeps answering and
+    the job's next attempt succeeds."""
+    import signal
+
+    from tests.contract.test_doors import free_port
+    from tests.jobs_helpers import kill_attempt
+
+    config = make_project(tmp_path, training=QUICK_LEASES)
+    settings, store = project_settings(tmp_path, training=QUICK_LEASES)
+    train(settings, store, model_types=["logistic_regression"])
+    jobs, port = JobStore(store), free_port()
+    env = {"PATH": "/usr/bin:/bin", "MLFN_JWT_SECRET": SECRET, "MLFN_TRACKING": "off",
+           "PYTHONPATH": str(REPO), "HOME": str(tmp_path)}  # fmt: skip
+    server = subprocess.Popen(
+        [sys.executable, "-m", "core.cli", "serve", "--config", str(config), "--port", str(port)],
+        cwd=REPO, env=env,
+    )  # fmt: skip
+    base, headers = f"http://127.0.0.1:{port}", {**token("train", "predict"),
+                                                  "Content-Type": "application/json"}  # fmt: skip
+
+    def call(path: str, body: Any) -> Any:
+        request = urllib.request.Request(base + path, json.dumps(body).encode(), headers)
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return json.load(answer)
+
+    try:
+        wait_until(lambda: _answers(base + "/health"), seconds=60, what="mlfn serve")
+        job_id = call("/train", SLOW)["job_id"]
+        kill_attempt(job_id, 1, lambda: jobs.get(job_id))
+        assert _answers(base + "/health")
+        row = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
+        assert call("/predict", {"instances": [row]})["predictions"]
+        wait_until(lambda: jobs.get(job_id)["status"] == "succeeded", 120, "the retried job")
+        assert jobs.get(job_id)["attempts"] == 2 and server.poll() is None
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=10)
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as answer:
+            return answer.status == 200
+    except OSError:
+        return False
