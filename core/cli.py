@@ -8,9 +8,9 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from core.cli_io import add_common_options, rows_from_csv
 from core.cli_io import progress_bars as _progress
 from core.cli_io import read_input as _read_input
-from core.cli_io import rows_from_csv
 from core.cli_output import predictions, training_summary
 from core.config import Settings, load_settings
 from core.errors import ConflictError, MlfnError, ValidationError
@@ -296,12 +296,7 @@ def build_parser() -> argparse.ArgumentParser:
         name: str, handler: Callable[[argparse.Namespace], None], text: str
     ) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=text, description=text, formatter_class=DEFAULTS)
-        p.add_argument("--config", help="config file (default: $MLFN_CONFIG or config/config.json)")
-        p.add_argument("--env", help="dev, qa, staging or prod (default: $MLFN_ENV or dev)")
-        p.add_argument("--store", help="store URI overriding the environment's ($MLFN_STORE)")
-        p.add_argument("--json", action="store_true", help="machine-readable output")
-        p.set_defaults(handler=handler)
-        return p
+        return add_common_options(p, handler)
 
     command(
         "ingest", cmd_ingest, "ingest the data source; prints the dataset version"

@@ -78,3 +78,15 @@ def rows_from_csv(text: str) -> list[dict[str, Any]]:
         {name: (value if value != "" else None) for name, value in record.items()}
         for record in reader
     ]
+
+
+def add_common_options(parser: Any, handler: Any) -> Any:
+    """--config, --env, --store and --json, which every store-facing command takes."""
+    parser.add_argument(
+        "--config", help="config file (default: $MLFN_CONFIG or config/config.json)"
+    )
+    parser.add_argument("--env", help="dev, qa, staging or prod (default: $MLFN_ENV or dev)")
+    parser.add_argument("--store", help="store URI overriding the environment's ($MLFN_STORE)")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.set_defaults(handler=handler)
+    return parser

@@ -7,6 +7,7 @@ import argparse
 import json
 from typing import Any
 
+from core.cli_io import add_common_options
 from core.cli_output import table
 from core.config import load_settings
 from core.jobs.manage import cancel_job, get_job, list_jobs
@@ -109,12 +110,8 @@ def register(sub: Any, formatter: Any) -> None:
 
     def command(name: str, handler: Any, text: str) -> argparse.ArgumentParser:
         p = commands.add_parser(name, help=text, description=text, formatter_class=formatter)
-        p.add_argument("--config", help="config file (default: $MLFN_CONFIG or config/config.json)")
-        p.add_argument("--env", help="dev, qa, staging or prod (default: $MLFN_ENV or dev)")
-        p.add_argument("--store", help="store URI overriding the environment's ($MLFN_STORE)")
-        p.add_argument("--json", action="store_true", help="machine-readable output")
-        p.set_defaults(handler=handler)
-        return p
+        parser: argparse.ArgumentParser = add_common_options(p, handler)
+        return parser
 
     listing = command("list", cmd_list, "jobs, newest first")
     listing.add_argument("--status", choices=STATUSES, help="only jobs with this status")

@@ -177,8 +177,8 @@ def gcp_steps(settings: Settings, root: Path) -> list[Step]:
     worker = [
         "gcloud", "functions", "deploy", f"{name}-worker", f"--source={build / 'worker'}",
         "--entry-point=worker", f"--trigger-topic={topic}", "--no-allow-unauthenticated",
-        f"--memory={gcp.get('worker_memory', '4Gi')}", "--cpu=2", f"--timeout={GCP_WORKER_TIMEOUT_S}s",
-        "--retry", *common,
+        f"--memory={gcp.get('worker_memory', '4Gi')}", "--cpu=2",
+        f"--timeout={GCP_WORKER_TIMEOUT_S}s", "--retry", *common,
     ]  # fmt: skip
     stage = _mlfn("bundle", "gcp", *_config_args(settings, root), root=root)
     return [stage, Step(api, root), Step(worker, root),

@@ -186,8 +186,6 @@ def test_mlfn_jobs_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
 
 def test_serve_recovers_the_store_s_jobs_on_start(tmp_path: Path) -> None:
     """A server killed with jobs queued and one running: the next one runs them all."""
-    from tests.contract.test_doors import free_port
-
     config = make_project(tmp_path, training=QUICK_LEASES)
     settings, store = project_settings(tmp_path, training=QUICK_LEASES)
     jobs = JobStore(store)
@@ -196,13 +194,7 @@ def test_serve_recovers_the_store_s_jobs_on_start(tmp_path: Path) -> None:
 
     lost = jobs.create("train", FAST)["job_id"]
     claim(jobs, lost, "a-server-killed-earlier", settings.config.training)
-    port = free_port()
-    env = {"PATH": "/usr/bin:/bin", "MLFN_JWT_SECRET": SECRET, "MLFN_TRACKING": "off",
-           "PYTHONPATH": str(REPO), "HOME": str(tmp_path)}  # fmt: skip
-    server = subprocess.Popen(
-        [sys.executable, "-m", "core.cli", "serve", "--config", str(config), "--port", str(port)],
-        cwd=REPO, env=env,
-    )  # fmt: skip
+    server, port = _serve(config, tmp_path)
     try:
         wait_until(lambda: all(jobs.get(i)["status"] == "succeeded" for i in jobs.ids()),
                    seconds=90, what="recovered jobs to finish")  # fmt: skip
@@ -219,19 +211,13 @@ def test_a_killed_training_process_never_takes_serve_down(tmp_path: Path) -> Non
     the job's next attempt succeeds."""
     import signal
 
-    from tests.contract.test_doors import free_port
     from tests.jobs_helpers import kill_attempt
 
     config = make_project(tmp_path, training=QUICK_LEASES)
     settings, store = project_settings(tmp_path, training=QUICK_LEASES)
     train(settings, store, model_types=["logistic_regression"])
-    jobs, port = JobStore(store), free_port()
-    env = {"PATH": "/usr/bin:/bin", "MLFN_JWT_SECRET": SECRET, "MLFN_TRACKING": "off",
-           "PYTHONPATH": str(REPO), "HOME": str(tmp_path)}  # fmt: skip
-    server = subprocess.Popen(
-        [sys.executable, "-m", "core.cli", "serve", "--config", str(config), "--port", str(port)],
-        cwd=REPO, env=env,
-    )  # fmt: skip
+    jobs = JobStore(store)
+    server, port = _serve(config, tmp_path)
     base, headers = f"http://127.0.0.1:{port}", {**token("train", "predict"),
                                                   "Content-Type": "application/json"}  # fmt: skip
 
@@ -252,6 +238,17 @@ def test_a_killed_training_process_never_takes_serve_down(tmp_path: Path) -> Non
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=10)
+
+
+def _serve(config: Path, home: Path) -> tuple[subprocess.Popen[bytes], int]:
+    """`mlfn serve` on a free loopback port, as a user starts it (its own process)."""
+    from tests.contract.test_doors import free_port
+
+    port = free_port()
+    env = {"PATH": "/usr/bin:/bin", "MLFN_JWT_SECRET": SECRET, "MLFN_TRACKING": "off",
+           "PYTHONPATH": str(REPO), "HOME": str(home)}  # fmt: skip
+    argv = [sys.executable, "-m", "core.cli", "serve", "--config", str(config)]
+    return subprocess.Popen([*argv, "--port", str(port)], cwd=REPO, env=env), port
 
 
 def _answers(url: str) -> bool:
