@@ -20,6 +20,7 @@ from core.api.conformance import (
     plain_validation_error,
     precise_bodies,
 )
+from core.api.docs import install_docs
 from core.api.middleware import (
     PRINCIPAL,
     AuthFirst,
@@ -187,7 +188,10 @@ def create_app(services: Services | None = None) -> FastAPI:
         title="mlfn",
         version="0.1.0",
         description="Train and serve ML models as serverless functions.",
+        docs_url=None,  # served from the installed package instead (core/api/docs.py)
+        redoc_url=None,
     )
+    install_docs(app)
     state: dict[str, Services] = {}
 
     def build_services() -> Services:

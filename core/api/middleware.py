@@ -57,6 +57,7 @@ class BodyLimit:
 PUBLIC_PATHS = frozenset(
     {"/health", "/ready", "/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
 )
+PUBLIC_PREFIXES = ("/docs/static/",)  # Swagger UI's and ReDoc's own files
 PRINCIPAL = "mlfn_principal"  # where the authenticated caller waits in the ASGI scope's state
 
 
@@ -72,7 +73,7 @@ class AuthFirst:
 
     def _protected(self, path: str) -> bool:
         """A path served by a route other than the public ones (unknown paths get a 404)."""
-        if path in PUBLIC_PATHS:
+        if path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES):
             return False
         regexes = (getattr(route, "path_regex", None) for route in self.routes())
         return any(regex is not None and regex.match(path) for regex in regexes)

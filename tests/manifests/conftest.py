@@ -27,7 +27,8 @@ PROTECTED_ROUTES = {
     "POST /jobs/{job_id}/cancel": "train",
     "POST /models/{version}/promote": "admin",
 }
-PUBLIC_ROUTES = {"GET /health", "GET /ready", "GET /metrics", "GET /openapi.json", "GET /docs"}
+PUBLIC_ROUTES = {"GET /health", "GET /ready", "GET /metrics", "GET /openapi.json", "GET /docs",
+                 "GET /docs/static/{file+}", "GET /redoc"}  # fmt: skip
 
 
 def offline_env() -> dict[str, str]:

@@ -88,3 +88,20 @@ def test_cors_only_when_configured(api: Any, monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("MLFN_CORS_ORIGINS", "https://app.example")
     opened = TestClient(create_app(services)).options("/predict", headers=preflight)
     assert opened.headers["access-control-allow-origin"] == "https://app.example"
+
+
+def test_api_docs_work_offline(api: Any) -> None:
+    """Swagger UI and ReDoc load their files from this server, not from a CDN, and those
+    files need no token."""
+    import re
+
+    client, _ = api
+    for page in ("/docs", "/redoc"):
+        html = client.get(page).text
+        sources = re.findall(r'(?:src|href)="([^"]+)"', html) + re.findall(r"url: '([^']+)'", html)
+        assert sources and all(not s.startswith(("http:", "https:", "//")) for s in sources), (
+            page, sources)  # fmt: skip
+        for source in sources:
+            if source.startswith("/docs/static/"):
+                assert client.get(source).status_code == 200, source
+    assert client.get("/docs/static/../app.py").status_code == 404
