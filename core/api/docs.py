@@ -29,29 +29,28 @@ def install_docs(app: FastAPI) -> None:
         from starlette.staticfiles import StaticFiles
 
         app.mount(STATIC_PREFIX, StaticFiles(directory=assets), name="docs-static")
-    urls = (
-        {
-            "swagger_js_url": f"{STATIC_PREFIX}/swagger-ui-bundle.js",
-            "swagger_css_url": f"{STATIC_PREFIX}/swagger-ui.css",
-            "swagger_favicon_url": f"{STATIC_PREFIX}/favicon.png",
-        }
-        if assets
-        else {}
-    )
-    redoc = (
-        {
-            "redoc_js_url": f"{STATIC_PREFIX}/redoc.standalone.js",
-            "redoc_favicon_url": f"{STATIC_PREFIX}/favicon.png",
-            "with_google_fonts": False,
-        }
-        if assets
-        else {}
-    )
+    files = STATIC_PREFIX if assets is not None else None
 
     @app.get("/docs", include_in_schema=False)
     async def swagger_ui() -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url="/openapi.json", title="mlfn API", **urls)
+        if files is None:
+            return get_swagger_ui_html(openapi_url="/openapi.json", title="mlfn API")
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="mlfn API",
+            swagger_js_url=f"{files}/swagger-ui-bundle.js",
+            swagger_css_url=f"{files}/swagger-ui.css",
+            swagger_favicon_url=f"{files}/favicon.png",
+        )
 
     @app.get("/redoc", include_in_schema=False)
     async def redoc_ui() -> HTMLResponse:
-        return get_redoc_html(openapi_url="/openapi.json", title="mlfn API", **redoc)
+        if files is None:
+            return get_redoc_html(openapi_url="/openapi.json", title="mlfn API")
+        return get_redoc_html(
+            openapi_url="/openapi.json",
+            title="mlfn API",
+            redoc_js_url=f"{files}/redoc.standalone.js",
+            redoc_favicon_url=f"{files}/favicon.png",
+            with_google_fonts=False,
+        )
