@@ -307,8 +307,12 @@ class Settings:
         )
 
     def data_source(self, given: str | None = None) -> str:
-        """The source to ingest: the one given, else $MLFN_DATA_SOURCE, else the config's."""
-        source = given or os.environ.get(constants.ENV_DATA_SOURCE) or self.config.data_source
+        """The source to ingest: the one given (relative to the current folder), else
+        $MLFN_DATA_SOURCE, else the config's (a relative path there is relative to the
+        config file's folder)."""
+        source = given or os.environ.get(constants.ENV_DATA_SOURCE)
+        if not source and self.config.data_source:  # the config's paths are the config's
+            source = anchored_path(self.config.data_source, self.config_path.parent)
         if not source:
             raise ConfigError(
                 f"{self.config_path}: no data source: give --source PATH|URL, set "
@@ -339,6 +343,20 @@ def _environment(config: ProjectConfig, env: str, path: Path) -> EnvironmentConf
     return config.promotion[env]
 
 
+def anchored_path(value: str, base: Path) -> str:
+    """A relative local path (no URI scheme) resolved against `base`; anything else as is."""
+    if "://" in value or Path(value).is_absolute():
+        return value
+    return str((base / value).resolve())
+
+
+def anchored_store(uri: str, base: Path) -> str:
+    """`file://RELATIVE` resolved against `base` (the config's folder); other URIs as they are."""
+    if not uri.startswith("file://"):
+        return uri
+    return "file://" + anchored_path(uri.removeprefix("file://"), base)
+
+
 def load_settings(
     config_path: str | Path | None = None, env: str | None = None, store: str | None = None
 ) -> Settings:
@@ -351,5 +369,9 @@ def load_settings(
     parser = load_parser_config(parser_path)
     env_name = env or os.environ.get(constants.ENV_ENV) or constants.DEFAULT_ENV
     environment = _environment(config, env_name, path)
-    store_uri = store or os.environ.get(constants.ENV_STORE) or environment.store
+    store_uri = (
+        store
+        or os.environ.get(constants.ENV_STORE)
+        or anchored_store(environment.store, path.parent)  # relative to the config file
+    )
     return Settings(config, parser, path, env_name, store_uri, tuple(notes))

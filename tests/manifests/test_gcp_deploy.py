@@ -143,6 +143,7 @@ def test_missing_project_and_unusable_store_are_named(
     (tmp_path / "config.json").write_text(json.dumps(data))
     args = ["deploy", "gcp", "--env", "dev", "--config", str(tmp_path / "config.json")]
     assert main([*args, "--dry-run"]) == 2
-    assert "file://.mlfn/dev; a deploy there needs a whole gs://NAME store" in (
+    stored = (tmp_path / "../.mlfn/dev").resolve()  # relative to the config's folder
+    assert f"file://{stored}; a deploy there needs a whole gs://NAME store" in (
         capsys.readouterr().err
     )

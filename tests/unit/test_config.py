@@ -37,8 +37,35 @@ def test_default_config_matches_design(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = load_settings()
     assert settings.config.model_type == ["logistic_regression", "random_forest"]
     assert settings.env == "dev"
-    assert settings.store_uri == "file://.mlfn/dev"
+    assert settings.store_uri == f"file://{REPO / '.mlfn' / 'dev'}"  # beside the config's folder
     assert settings.parser.field_mappings["petal width (cm)"] == "petal_width"
+
+
+def test_relative_paths_in_a_config_are_relative_to_its_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same config gives the same store and data from any working folder."""
+    import json
+    import shutil
+
+    project = tmp_path / "project"
+    shutil.copytree(REPO / "examples" / "iris", project)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    settings = load_settings(project / "config.json")
+    assert settings.store_uri == f"file://{(project / '../../.mlfn/dev').resolve()}"
+    assert settings.data_source() == str(project / "iris.csv")
+    assert settings.data_source("mine.csv") == "mine.csv"  # typed here: relative to here
+    data = json.loads((project / "config.json").read_text())
+    data["data_source"] = "https://example.com/iris.csv"
+    data["promotion"]["dev"]["store"] = "s3://bucket/iris"
+    (project / "config.json").write_text(json.dumps(data))
+    settings = load_settings(project / "config.json")
+    assert settings.store_uri == "s3://bucket/iris"
+    assert settings.data_source() == "https://example.com/iris.csv"
+    monkeypatch.setenv("MLFN_STORE", "file://here")
+    assert load_settings(project / "config.json").store_uri == "file://here"
 
 
 def test_one_model_type_becomes_a_list(tmp_path: Path) -> None:
