@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 CLASSIFICATION_MAX_INTEGER_CLASSES = 50
-LATEST_DATASET = "latest.json"  # under the processed path: what `mlfn ingest` made last
+LATEST_DATASET = "latest"  # under the processed path: <model>.json, what `mlfn ingest` made last
 
 
 @dataclass(frozen=True)
@@ -174,20 +174,25 @@ def ingest(
     frame = apply_parser(parse_raw(raw, settings.parser), settings.parser, raw.origin)
     dataset = save_dataset(settings, store, frame, raw.origin, raw_key)
     if remember:
-        store.write_json(join_key(environment.processed_path, LATEST_DATASET), dataset.to_dict())
+        store.write_json(_latest_key(settings), dataset.to_dict())
     return dataset
 
 
 def latest_dataset(settings: Settings, store: Store) -> DatasetVersion | None:
-    """The dataset `mlfn ingest` made last in this store, if any."""
-    key = join_key(settings.environment.processed_path, LATEST_DATASET)
+    """The dataset `mlfn ingest` made last in this store for this model, if any."""
     try:
-        record = store.read_json(key)
+        record = store.read_json(_latest_key(settings))
     except NotFoundError:
         return None
     return DatasetVersion(
         **{k: record[k] for k in DatasetVersion.__dataclass_fields__ if k in record}
     )
+
+
+def _latest_key(settings: Settings) -> str:
+    """Per model: two projects sharing a store each train on their own last ingest."""
+    name = f"{settings.config.model_name}.json"
+    return join_key(settings.environment.processed_path, LATEST_DATASET, name)
 
 
 def save_dataset(

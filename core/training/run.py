@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from core.config import ProjectConfig, Settings
 from core.data.ingest import DatasetVersion, infer_task, ingest, load_dataset
-from core.errors import ConfigError, ConflictError, MlfnError
+from core.errors import ConfigError, ConflictError, DataError, MlfnError
 from core.export.native import save_native
 from core.features import build_feature_spec
 from core.featurespec import FeatureSpec
@@ -73,6 +73,13 @@ class TrainingData:
 
 def prepare_training(config: ProjectConfig, frame: pd.DataFrame) -> TrainingData:
     """Task, targets, feature specification and split of a dataset: made once, here."""
+    missing = [name for name in (*config.features, config.target) if name not in frame.columns]
+    if missing:
+        raise DataError(
+            f"the dataset has no column(s) {missing} that the config of '{config.model_name}' "
+            f"needs (it has {list(frame.columns)[:10]}); ingest its data with this config: "
+            "mlfn ingest --config <this config>"
+        )
     config = config.with_task(infer_task(frame[config.target]))
     task = config.resolved_task
     targets = encode_target(frame[config.target], task, config.target)

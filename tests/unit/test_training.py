@@ -312,3 +312,28 @@ def test_an_unchanged_training_still_replaces_a_weaker_champion(tmp_path: Path) 
     assert again["unchanged"] and again["version"] == 2 and again["promoted"]
     assert registry.champion().version == 2 and registry.versions() == [1, 2]
     assert "beats champion v1" in again["reason"]
+
+
+def test_a_dataset_without_the_config_s_columns_is_named(tmp_path: Path) -> None:
+    import pandas as pd
+
+    from core.errors import DataError
+    from core.training.run import prepare_training
+
+    settings, _ = project_settings(tmp_path)
+    frame = pd.DataFrame({"sepal_length": [1.0], "other": [2]})
+    with pytest.raises(DataError, match=r"no column\(s\) \['sepal_width'.*'species'\]"):
+        prepare_training(settings.config, frame)
+
+
+def test_mlfn_train_uses_this_model_s_last_ingest_not_another_s(tmp_path: Path) -> None:
+    """Two projects in one store: each `mlfn train` takes its own last `mlfn ingest`."""
+    from core.cli import main
+    from tests.conftest import make_project
+
+    iris = make_project(tmp_path / "iris")
+    diabetes = make_project(tmp_path / "diabetes", "diabetes")
+    shared = f"file://{tmp_path / 'store'}"
+    assert main(["ingest", "--config", str(iris), "--store", shared]) == 0
+    assert main(["train", "--config", str(diabetes), "--store", shared, "--json",
+                 "--model-type", "linear_regression"]) == 0  # fmt: skip
