@@ -95,6 +95,12 @@ class UnavailableError(MlfnError):
     code = "unavailable"
 
 
+class MissingCredentialsError(UnavailableError):
+    """A cloud store was named but this process has no credentials for it."""
+
+    code = "missing_credentials"
+
+
 class ModelUnavailableError(UnavailableError):
     code = "model_unavailable"
 

@@ -9,6 +9,7 @@ from typing import Any
 from core.errors import (
     AccessDeniedError,
     ConflictError,
+    MissingCredentialsError,
     MlfnError,
     NotFoundError,
     UnavailableError,
@@ -33,7 +34,16 @@ def default_client() -> Any:
         from google.auth.credentials import AnonymousCredentials
 
         return storage.Client(project="mlfn-local", credentials=AnonymousCredentials())
-    return storage.Client()
+    from google.auth.exceptions import DefaultCredentialsError
+
+    try:
+        return storage.Client()
+    except DefaultCredentialsError:
+        raise MissingCredentialsError(
+            "no Google Cloud credentials for gs:// stores: run `gcloud auth "
+            "application-default login`, or set GOOGLE_APPLICATION_CREDENTIALS to a "
+            "service account key file"
+        ) from None
 
 
 class GCSStore(Store):

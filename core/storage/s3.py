@@ -8,6 +8,7 @@ from typing import Any
 from core.errors import (
     AccessDeniedError,
     ConflictError,
+    MissingCredentialsError,
     MlfnError,
     NotFoundError,
     UnavailableError,
@@ -57,6 +58,13 @@ class S3Store(Store):
             status = str(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
             error = ERRORS.get(code) or ERRORS.get(status) or UnavailableError
             return translated(error, where, action, f"S3: {code} {exc}")
+        from botocore.exceptions import NoCredentialsError, PartialCredentialsError
+
+        if isinstance(exc, NoCredentialsError | PartialCredentialsError):
+            return MissingCredentialsError(
+                f"no AWS credentials to {action} {where}: set AWS_PROFILE (after `aws sso "
+                "login` or `aws configure`) or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+            )
         return UnavailableError(f"S3 is unreachable while trying to {action} {where}: {exc}")
 
     def _call(self, action: str, key: str, method: str, **kwargs: Any) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -74,3 +75,28 @@ def test_translation_table(make, error: Exception, action: str, expected: type) 
     translated = make()._translate(error, "models/m/champion.json", action)
     assert type(translated) is expected
     assert "models/m/champion.json" in translated.message
+
+
+def test_missing_cloud_credentials_are_named_per_cloud(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No credentials is not "unreachable": each cloud says what to set."""
+    from core.errors import MissingCredentialsError
+    from core.storage import open_store
+
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
+                 "AWS_ENDPOINT_URL_S3", "GOOGLE_APPLICATION_CREDENTIALS",
+                 "STORAGE_EMULATOR_HOST"):  # fmt: skip
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("MLFN_STORAGE_RETRIES", "1")
+    with pytest.raises(MissingCredentialsError, match="no AWS credentials.*AWS_PROFILE"):
+        open_store("s3://some-bucket/x").read_bytes("models/iris/champion.json")
+    monkeypatch.setenv("CLOUDSDK_CONFIG", str(tmp_path / "gcloud"))
+    monkeypatch.setenv("GCE_METADATA_HOST", "127.0.0.1:9")
+    monkeypatch.setenv("GCE_METADATA_IP", "127.0.0.1:9")
+    with pytest.raises(MissingCredentialsError, match="application-default login"):
+        open_store("gs://some-bucket/x")
