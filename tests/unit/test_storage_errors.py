@@ -93,7 +93,7 @@ def test_missing_cloud_credentials_are_named_per_cloud(
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.setenv("MLFN_STORAGE_RETRIES", "1")
-    with pytest.raises(MissingCredentialsError, match="no AWS credentials.*AWS_PROFILE"):
+    with pytest.raises(MissingCredentialsError, match=r"no AWS credentials.*AWS_PROFILE"):
         open_store("s3://some-bucket/x").read_bytes("models/iris/champion.json")
     monkeypatch.setenv("CLOUDSDK_CONFIG", str(tmp_path / "gcloud"))
     monkeypatch.setenv("GCE_METADATA_HOST", "127.0.0.1:9")
