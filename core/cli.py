@@ -13,7 +13,7 @@ from core.cli_io import progress_bars as _progress
 from core.cli_io import read_input as _read_input
 from core.cli_output import predictions, training_summary
 from core.config import Settings, load_settings
-from core.errors import ConflictError, MlfnError, ValidationError
+from core.errors import MlfnError, ValidationError
 from core.storage import Store, open_store
 
 EXIT_ERROR = 2
@@ -138,6 +138,7 @@ def cmd_models(args: argparse.Namespace) -> None:
 
 
 def cmd_promote(args: argparse.Namespace) -> None:
+    from core.promotion import promote_in_store
     from core.registry import ModelRegistry
     from core.tracking import mirror_champion
 
@@ -149,25 +150,9 @@ def cmd_promote(args: argparse.Namespace) -> None:
         return
     settings, store = _context(args)
     registry = ModelRegistry(store, settings.config.model_name)
-    metadata = registry.metadata(args.version)
-    if metadata["needs_heavy_runtime"] and not args.force:
-        raise ValidationError(
-            f"version {args.version} has no ONNX graph (parity failed) and "
-            "would need the heavy runtime to serve; pass --force to promote it"
-        )
-    before = registry.champion()
-    if before is not None and before.version == args.version:
-        raise ConflictError(f"version {args.version} is already the champion")  # as over HTTP
-    pointer = registry.promote(args.version, before)
-    mirrored = mirror_champion(store, registry.name, pointer.version)
-    _emit(
-        {
-            "model_name": registry.name,
-            "champion": pointer.version,
-            "previous_champion": before.version if before else None,
-            "mlflow_alias": mirrored,
-        }
-    )
+    promoted = promote_in_store(registry, args.version, force=args.force)
+    mirrored = mirror_champion(store, registry.name, promoted["champion"])
+    _emit({**promoted, "mlflow_alias": mirrored})
 
 
 def cmd_serve(args: argparse.Namespace) -> None:
@@ -319,7 +304,9 @@ def build_parser() -> argparse.ArgumentParser:
     promote = command("promote", cmd_promote, "make VERSION the champion (compare-and-swap)")
     promote.add_argument("version", type=int, help="the version to make the champion")
     promote.add_argument(
-        "--force", action="store_true", help="allow a version that needs the heavy runtime"
+        "--force",
+        action="store_true",
+        help="allow a version with a worse primary metric (a rollback) or one without ONNX",
     )
     promote.add_argument(
         "--to-env", help="copy VERSION to this later environment's store and promote it there"

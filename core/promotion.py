@@ -71,6 +71,48 @@ def _copy(
     return number
 
 
+def promote_in_store(registry: ModelRegistry, version: int, force: bool = False) -> dict[str, Any]:
+    """Make `version` the champion, as the CLI and the API both do. Refused: a version that
+    needs the heavy runtime, the champion itself, and a version whose recorded primary metric
+    is worse than the champion's, unless `force` (e.g. a deliberate rollback)."""
+    metadata = registry.metadata(version)
+    if metadata.get("needs_heavy_runtime") and not force:
+        raise ValidationError(
+            f"version {version} has no ONNX graph (parity failed) and would need the heavy "
+            "runtime to serve; pass --force (force=true) to promote it"
+        )
+    before = registry.champion()
+    if before is not None and before.version == version:
+        raise ConflictError(f"version {version} is already the champion")
+    if before is not None and not force:
+        worse = _worse(metadata, registry.metadata(before.version), version, before.version)
+        if worse:
+            raise ConflictError(f"{worse}; pass --force (force=true) to promote it anyway")
+    pointer = registry.promote(version, before)
+    return {
+        "model_name": registry.name,
+        "champion": pointer.version,
+        "previous_champion": before.version if before else None,
+    }
+
+
+def _worse(new: dict[str, Any], old: dict[str, Any], version: int, champion: int) -> str:
+    """Why `new` scored worse than the champion on its primary metric ('' if not)."""
+    from core.training.metrics import is_better
+
+    metric = new.get("primary_metric")
+    new_value = new.get("metrics", {}).get(metric)
+    old_value = old.get("metrics", {}).get(metric)
+    if metric is None or new_value is None or old_value is None:
+        return ""
+    if not is_better(metric, old_value, new_value):
+        return ""
+    return (
+        f"version {version}'s {metric} {new_value:.4f} is worse than champion v{champion}'s "
+        f"{old_value:.4f} (each on its own held-out rows)"
+    )
+
+
 def promote_to_env(
     settings: Settings, version: int, target_env: str, force: bool = False
 ) -> dict[str, Any]:

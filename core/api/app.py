@@ -35,7 +35,6 @@ from core.config import Settings, load_settings
 from core.data.access import check_caller_dataset
 from core.errors import (
     AuthenticationError,
-    ConflictError,
     MlfnError,
     PayloadTooLargeError,
     ValidationError,
@@ -317,17 +316,13 @@ def create_app(services: Services | None = None) -> FastAPI:
         responses=errors(404, 409, 413, 422, 503),
     )
     def promote(version: int, svc: Svc, force: bool = False) -> dict[str, Any]:
-        metadata = svc.registry.metadata(version)
-        if metadata.get("needs_heavy_runtime") and not force:
-            raise ValidationError(f"version {version} has no ONNX graph; pass force=true")
-        before = svc.registry.champion()
-        if before is not None and before.version == version:
-            raise ConflictError(f"version {version} is already the champion")
-        pointer = svc.registry.promote(version, before)
-        return {
-            "champion": pointer.version,
-            "previous_champion": before.version if before else None,
-        }
+        """Make VERSION the champion. 409 for the champion itself or a version whose
+        primary metric is worse than the champion's (force=true promotes it anyway, e.g. a
+        rollback); 422 for a version without an ONNX graph unless forced."""
+        from core.promotion import promote_in_store
+
+        promoted = promote_in_store(svc.registry, version, force=force)
+        return {key: promoted[key] for key in ("champion", "previous_champion")}
 
     @app.get("/health")
     async def health() -> dict[str, str]:

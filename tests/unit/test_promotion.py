@@ -113,3 +113,31 @@ def test_cli_into_an_s3_environment(dev: Settings, s3_env: dict[str, str],
     staging = ModelRegistry(open_store(f"s3://{bucket}"), "iris")
     assert staging.champion().version == 1  # type: ignore[union-attr]
     assert staging.read_file(1, "model.onnx")  # sha256 checked on read
+
+
+def test_a_worse_version_is_refused_by_cli_and_api_alike_unless_forced(
+    dev: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from core.api import create_app
+    from tests.unit.test_api import local_services, token
+
+    store = open_store(dev.store_uri)
+    weak = {"random_forest": {"n_estimators": 1, "max_depth": 1}}
+    summary = train(dev, store, model_types=["random_forest"], params=weak)
+    assert not summary["promoted"]
+    worse, registry = summary["version"], ModelRegistry(store, "iris")
+    args = ["promote", str(worse), "--config", str(dev.config_path)]
+    assert main(args) == 2
+    assert "worse than champion v1's" in capsys.readouterr().err
+    client = TestClient(create_app(local_services(dev, store)))
+    answer = client.post(f"/models/{worse}/promote", headers=token("admin"))
+    assert (
+        answer.status_code == 409 and "worse than champion v1" in answer.json()["error"]["message"]
+    )
+    assert registry.champion().version == 1
+    assert main([*args, "--force"]) == 0  # a deliberate rollback
+    assert registry.champion().version == worse
+    back = client.post("/models/1/promote", headers=token("admin"))  # better: no force needed
+    assert back.status_code == 200 and back.json() == {"champion": 1, "previous_champion": worse}
