@@ -12,14 +12,20 @@ CHECKOV := checkov>=3.2,<4
 .PHONY: setup demo test lint format bench clean
 
 $(STAMP): pyproject.toml Makefile
+	@echo "setup [1/6] virtual environment $(VENV) ($$($(PYTHON) --version))"
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	@echo "setup [2/6] $(TORCH), CPU build (the largest download)"
 	$(BIN)/python -m pip install --quiet "$(TORCH)"
+	@echo "setup [3/6] mlfn and its dependencies (pip install -e .[all,dev])"
 	$(BIN)/python -m pip install --quiet -e ".[all,dev]"
+	@echo "setup [4/6] Azurite and the Serverless Framework into .tools/ (npm)"
 	mkdir -p .tools && npm install --prefix .tools --silent --no-audit --no-fund $(AZURITE) $(SERVERLESS)
+	@echo "setup [5/6] checkov into .tools/checkov"
 	@# checkov in a venv of its own (its pins differ from the project's)
 	test -x .tools/checkov/bin/checkov || ($(PYTHON) -m venv .tools/checkov && \
 		.tools/checkov/bin/python -m pip install --quiet "$(CHECKOV)")
+	@echo "setup [6/6] strace (Debian), for the no-call-home test"
 	@# strace lets a test prove that serving and training contact no outside host (Debian).
 	command -v strace >/dev/null || (apt-get update -q && apt-get install -y -q strace) \
 		|| echo "setup: strace could not be installed (apt-get install strace, as root)"
