@@ -231,7 +231,8 @@ def cmd_package(args: argparse.Namespace) -> None:
     root = project_root()
     settings = load_settings(args.config, args.env, args.store)
     output = Path(args.output) if args.output else root / ".build" / "aws"
-    report = package_aws(root, output, settings.config_path)
+    with _progress(not args.json) as progress:
+        report = package_aws(root, output, settings.config_path, progress)
     if args.json:
         _emit(report.to_dict())
         return

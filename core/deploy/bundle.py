@@ -17,6 +17,7 @@ from pathlib import Path
 
 from core import constants
 from core.errors import PackageTooLargeError, ValidationError
+from core.progress import NULL_PROGRESS, Progress
 
 CLOUDS = ("aws", "gcp", "azure")
 LAMBDA_UNZIPPED_LIMIT_MB = 250.0  # Lambda's hard limit for a zip function, layers included
@@ -209,17 +210,26 @@ def _largest(root: Path, count: int = 6) -> list[tuple[str, float]]:
 
 
 def package_aws(
-    project_root: Path, output_dir: Path, config_path: Path | None = None
+    project_root: Path,
+    output_dir: Path,
+    config_path: Path | None = None,
+    progress: Progress = NULL_PROGRESS,
 ) -> PackageReport:
     """Build `<output_dir>/predict.zip` for the Lambda python3.12 runtime and measure it."""
+    step = progress.start("package: staging core/ and functions/aws/", 5)
     staged = stage_bundle("aws", project_root, output_dir / "predict")
     if config_path is not None:
         install_config(staged, config_path)
-    _pip_install_for_lambda(staged / "requirements.txt", staged)
+    progress.advance(step)
+    _pip_install_for_lambda(staged / "requirements.txt", staged)  # the long one
+    progress.advance(step)
     _prune(staged)
+    progress.advance(step)
     _precompile(staged)
+    progress.advance(step)
     zip_path = output_dir / "predict.zip"
     files, unzipped = _zip(staged, zip_path)
+    progress.advance(step)
     report = PackageReport(
         zip_path, zip_path.stat().st_size / MB, unzipped / MB, files, _largest(staged)
     )

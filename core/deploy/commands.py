@@ -293,13 +293,13 @@ def run_steps(steps: list[Step], root: Path) -> None:
     if any(step.argv[:2] == ["sam", "build"] for step in steps):
         tools.add("docker")
     paths = {tool: resolve_tool(tool, root) for tool in sorted(tools)}
-    for step in steps:
+    for number, step in enumerate(steps, start=1):
         argv = (
             [sys.executable, "-m", "core.cli", *step.argv[1:]]
             if step.internal
             else [paths[step.argv[0]], *step.argv[1:]]
         )
-        print(f"$ {step.shell(root)}", file=sys.stderr, flush=True)
+        print(f"[{number}/{len(steps)}] $ {step.shell(root)}", file=sys.stderr, flush=True)
         result = subprocess.run(argv, cwd=step.cwd, check=False)  # noqa: S603
         if result.returncode != 0:
             raise DeployError(f"'{step.argv[0]}' failed (exit {result.returncode}); stopped there")

@@ -100,7 +100,7 @@ def _tool(directory: Path, name: str, exit_code: int) -> None:
 
 
 def test_steps_run_in_order_and_stop_at_the_first_failure(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     _tool(tmp_path, "gcloud", 0)
     _tool(tmp_path, "az", 3)
@@ -111,6 +111,8 @@ def test_steps_run_in_order_and_stop_at_the_first_failure(
     with pytest.raises(DeployError, match=r"'az' failed \(exit 3\); stopped there"):
         run_steps(steps, tmp_path)
     assert (tmp_path / "calls.log").read_text().splitlines() == ["gcloud one", "az two"]
+    shown = capsys.readouterr().err.splitlines()  # each step announced with its place
+    assert shown == ["[1/3] $ gcloud one", "[2/3] $ az two"]
 
 
 def test_azure_lines(tmp_path: Path) -> None:
