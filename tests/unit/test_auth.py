@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+from collections.abc import Callable
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -36,29 +37,40 @@ def bearer(token: str) -> str:
     return f"Bearer {token}"
 
 
+def signed(payload: dict, secret: str = SECRET) -> str:
+    return bearer(jwt.encode(payload, secret, "HS256"))
+
+
 def test_valid_token_gives_subject_and_scopes() -> None:
     principal = Authenticator(SETTINGS).authenticate(bearer(mint_token(SECRET, ["predict"])))
     assert principal.subject == "mlfn-dev" and principal.scopes == {"predict"}
 
 
 @pytest.mark.parametrize(
-    ("header", "message"),
+    ("make_header", "message"),
     [
-        (None, "missing bearer token"),
-        ("Basic abc", "missing bearer token"),
-        ("Bearer ", "missing bearer token"),
-        ("Bearer not.a.jwt", "invalid token"),
-        (bearer(jwt.encode(claims(exp=int(time.time()) - 3600), SECRET, "HS256")), "expired"),
-        (bearer(jwt.encode(claims(), "another-secret-0123456789abcdef", "HS256")), "invalid"),
-        (bearer(jwt.encode(claims(aud="someone-else"), SECRET, "HS256")), "audience"),
-        (bearer(jwt.encode(claims(iss="evil"), SECRET, "HS256")), "issuer"),
-        (bearer(jwt.encode(claims(sub=None), SECRET, "HS256")), "sub"),
-        (bearer(jwt.encode(claims(iat=None), SECRET, "HS256")), "iat"),
-        (bearer(jwt.encode(claims(exp=None), SECRET, "HS256")), "exp"),
-        (bearer(jwt.encode(claims(), SECRET, "HS512")), "'HS512' are not accepted"),
+        (lambda: None, "missing bearer token"),
+        (lambda: "Basic abc", "missing bearer token"),
+        (lambda: "Bearer ", "missing bearer token"),
+        (lambda: "Bearer not.a.jwt", "invalid token"),
+        (
+            lambda: bearer(jwt.encode(claims(exp=int(time.time()) - 3600), SECRET, "HS256")),
+            "expired",
+        ),
+        (
+            lambda: bearer(jwt.encode(claims(), "another-secret-0123456789abcdef", "HS256")),
+            "invalid",
+        ),
+        (lambda: bearer(jwt.encode(claims(aud="someone-else"), SECRET, "HS256")), "audience"),
+        (lambda: bearer(jwt.encode(claims(iss="evil"), SECRET, "HS256")), "issuer"),
+        (lambda: bearer(jwt.encode(claims(sub=None), SECRET, "HS256")), "sub"),
+        (lambda: bearer(jwt.encode(claims(iat=None), SECRET, "HS256")), "iat"),
+        (lambda: bearer(jwt.encode(claims(exp=None), SECRET, "HS256")), "exp"),
+        (lambda: bearer(jwt.encode(claims(), SECRET, "HS512")), "'HS512' are not accepted"),
     ],
 )
-def test_bad_tokens_are_401(header: str | None, message: str) -> None:
+def test_bad_tokens_are_401(make_header: Callable[[], str | None], message: str) -> None:
+    header = make_header()  # minted now, not when the suite was collected minutes ago
     with pytest.raises(AuthenticationError, match=message) as raised:
         Authenticator(SETTINGS).authenticate(header)
     assert raised.value.status == 401
