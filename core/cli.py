@@ -35,7 +35,10 @@ def cmd_ingest(args: argparse.Namespace) -> None:
     from core.data.ingest import ingest
 
     settings, store = _context(args)
-    dataset = ingest(settings, store, args.source, remember=True)
+    with _progress(not args.json) as progress:
+        task_id = progress.start(f"ingest {settings.data_source(args.source)}", 1)
+        dataset = ingest(settings, store, args.source, remember=True)
+        progress.advance(task_id)
     if args.json:
         _emit(dataset.to_dict())
     else:
@@ -146,7 +149,9 @@ def cmd_promote(args: argparse.Namespace) -> None:
         from core.promotion import promote_to_env
 
         settings = load_settings(args.config, args.env, args.store)
-        _emit(promote_to_env(settings, args.version, args.to_env, force=args.force))
+        with _progress(not args.json) as progress:
+            moved = promote_to_env(settings, args.version, args.to_env, args.force, progress)
+        _emit(moved)
         return
     settings, store = _context(args)
     registry = ModelRegistry(store, settings.config.model_name)

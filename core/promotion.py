@@ -14,6 +14,7 @@ from typing import Any
 from core import constants
 from core.config import Settings
 from core.errors import ConfigError, ConflictError, ValidationError
+from core.progress import NULL_PROGRESS, Progress
 from core.registry import ONNX_FILE, ModelRegistry
 from core.storage import Store, open_store
 
@@ -58,16 +59,24 @@ def _existing_copy(registry: ModelRegistry, origin: dict[str, Any]) -> int | Non
 
 
 def _copy(
-    source: ModelRegistry, target: ModelRegistry, metadata: dict[str, Any], origin: dict[str, Any]
+    source: ModelRegistry,
+    target: ModelRegistry,
+    metadata: dict[str, Any],
+    origin: dict[str, Any],
+    progress: Progress = NULL_PROGRESS,
 ) -> int:
     version = int(metadata["version"])
     names = sorted(metadata["files"], key=lambda name: name != ONNX_FILE)  # ONNX claims the number
+    task_id = progress.start("copy: read, upload, read back", 3)
     files = {name: source.read_file(version, name, metadata) for name in names}
+    progress.advance(task_id)
     record = {k: v for k, v in metadata.items() if k not in COPIED_METADATA_DROPPED}
     number = target.create_version(files, {**record, "promoted_from": origin})
+    progress.advance(task_id)
     copied = target.metadata(number)
     for name in names:  # read back: what landed must be what left
         target.read_file(number, name, copied)
+    progress.advance(task_id)
     return number
 
 
@@ -114,7 +123,11 @@ def _worse(new: dict[str, Any], old: dict[str, Any], version: int, champion: int
 
 
 def promote_to_env(
-    settings: Settings, version: int, target_env: str, force: bool = False
+    settings: Settings,
+    version: int,
+    target_env: str,
+    force: bool = False,
+    progress: Progress = NULL_PROGRESS,
 ) -> dict[str, Any]:
     """Copy `version` from `settings.env`'s store to `target_env`'s and make it champion there."""
     check_order(settings.env, target_env, settings.config.promotion, force)
@@ -137,7 +150,7 @@ def promote_to_env(
     number = _existing_copy(target, origin)
     reused = number is not None
     if number is None:
-        number = _copy(source, target, metadata, origin)
+        number = _copy(source, target, metadata, origin, progress)
     if before is not None and before.version == number:
         pointer = before
     else:

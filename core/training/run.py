@@ -407,10 +407,15 @@ def _fit_and_export(
     metrics of the whole."""
     with SystemMonitor() as monitor:
         candidates = _fit_all(data, chosen, params, progress)
-        exported = [
-            export_candidate(c, data.spec, data.split, data.classes, data.config.max_model_mb)
-            for c in candidates
-        ]
+        task_id = progress.start("export to ONNX + parity", len(candidates))
+        exported = []
+        for candidate in candidates:
+            exported.append(
+                export_candidate(
+                    candidate, data.spec, data.split, data.classes, data.config.max_model_mb
+                )
+            )
+            progress.advance(task_id)
     return candidates, exported, monitor.summary()
 
 
