@@ -52,6 +52,7 @@ from core.storage import Store, open_store
 logger = logging.getLogger("mlfn.api")
 JobStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 MAX_ROWS_ENV = "MLFN_MAX_ROWS"
+GATEWAY_ENV = "MLFN_GATEWAY"
 DEFAULT_MAX_ROWS = 10_000
 # Up to this many rows a warm /predict runs on the event loop (0.1 to 0.5 ms); bigger batches,
 # and any call that must read the store, go to the thread pool so the loop stays responsive.
@@ -148,6 +149,7 @@ def needs(scope: str) -> Any:
         Authenticator.require(user, scope)
         return user
 
+    authorized.mlfn_scope = scope  # type: ignore[attr-defined]  # read by core/deploy/routes.py
     return Depends(authorized)
 
 
@@ -180,6 +182,14 @@ def _document_bearer_auth(app: FastAPI) -> None:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def token_header() -> bytes:
+    """Where the caller's bearer token is. Behind Google API Gateway (MLFN_GATEWAY=google)
+    `Authorization` holds the gateway's own ID token for the private function, and the
+    caller's moves to `X-Forwarded-Authorization`; it is checked in full all the same."""
+    behind_google = os.environ.get(GATEWAY_ENV) == "google"
+    return b"x-forwarded-authorization" if behind_google else b"authorization"
 
 
 def create_app(services: Services | None = None) -> FastAPI:
@@ -351,7 +361,9 @@ def create_app(services: Services | None = None) -> FastAPI:
     async def authenticator() -> Authenticator:
         return (await services_once()).auth
 
-    app.add_middleware(AuthFirst, get_authenticator=authenticator, routes=lambda: app.routes)
+    app.add_middleware(
+        AuthFirst, get_authenticator=authenticator, routes=lambda: app.routes, header=token_header()
+    )
     app.add_middleware(HeadAsGet)
     add_cors(app)
     app.add_middleware(MetricsMiddleware, get_metrics=lambda: build_services().metrics)

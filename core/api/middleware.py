@@ -67,9 +67,14 @@ class AuthFirst:
     principal goes to `scope["state"]`, where the routes' scope checks find it."""
 
     def __init__(
-        self, app: ASGIApp, get_authenticator: Callable[[], Any], routes: Callable[[], Any]
+        self,
+        app: ASGIApp,
+        get_authenticator: Callable[[], Any],
+        routes: Callable[[], Any],
+        header: bytes = b"authorization",
     ) -> None:
         self.app, self.get_authenticator, self.routes = app, get_authenticator, routes
+        self.header = header  # behind Google API Gateway: x-forwarded-authorization
 
     def _protected(self, path: str) -> bool:
         """A path served by a route other than the public ones (unknown paths get a 404)."""
@@ -86,7 +91,7 @@ class AuthFirst:
         ):
             await self.app(scope, receive, send)
             return
-        values = [v for k, v in scope.get("headers", []) if k == b"authorization"]
+        values = [v for k, v in scope.get("headers", []) if k == self.header]
         try:
             if len(values) > 1:
                 raise BadRequestError("send exactly one Authorization header")

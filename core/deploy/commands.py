@@ -22,6 +22,13 @@ from typing import Any
 from core import constants
 from core.config import Settings
 from core.deploy.bundle import install_config, stage_bundle
+from core.deploy.gateway_steps import (
+    azure_gateway_argv,
+    gcp_gateway_argv,
+    gcp_gateway_on,
+    write_azure_gateway,
+    write_gcp_gateway,
+)
 from core.errors import ConfigError, DeployError, MissingToolError, ValidationError
 
 INSTALL_HINTS = {
@@ -169,9 +176,12 @@ def gcp_steps(settings: Settings, root: Path) -> list[Step]:
         f"--set-build-env-vars=GOOGLE_FUNCTION_SOURCE={GCP_SOURCE}",
         f"--set-secrets={constants.ENV_JWT_SECRET}={name}-jwt-secret:latest",
     ]  # fmt: skip
+    gateway = gcp_gateway_on(gcp)
+    # Behind the gateway the api function is private: only the gateway's account invokes it.
+    access = "--no-allow-unauthenticated" if gateway else "--allow-unauthenticated"
     api = [
         "gcloud", "functions", "deploy", f"{name}-api", f"--source={build / 'api'}",
-        "--entry-point=api", "--trigger-http", "--allow-unauthenticated",
+        "--entry-point=api", "--trigger-http", access,
         f"--memory={gcp.get('memory', '1Gi')}", "--timeout=60s", *common,
     ]  # fmt: skip
     worker = [
@@ -181,8 +191,11 @@ def gcp_steps(settings: Settings, root: Path) -> list[Step]:
         f"--timeout={GCP_WORKER_TIMEOUT_S}s", "--retry", *common,
     ]  # fmt: skip
     stage = _mlfn("bundle", "gcp", *_config_args(settings, root), root=root)
-    return [stage, Step(api, root), Step(worker, root),
-            *_gcp_job_delivery(settings, name, project, region, topic, root)]  # fmt: skip
+    steps = [stage, Step(api, root), Step(worker, root),
+             *_gcp_job_delivery(settings, name, project, region, topic, root)]  # fmt: skip
+    if gateway:
+        steps.append(Step(gcp_gateway_argv(name, project, region, account), root))
+    return steps
 
 
 def _gcp_job_delivery(
@@ -220,7 +233,11 @@ def azure_steps(settings: Settings, root: Path) -> list[Step]:
     ]  # fmt: skip
     publish = ["func", "azure", "functionapp", "publish", app, "--python"]
     stage = _mlfn("bundle", "azure", *_config_args(settings, root), root=root)
-    return [stage, Step(settings_argv, root), Step(publish, root / ".build" / "azure")]
+    gateway = azure_gateway_argv(app, group, azure)
+    if gateway is not None:  # the app then answers only calls bearing its function key
+        settings_argv.append("MLFN_AZURE_AUTH_LEVEL=function")
+    steps = [stage, Step(settings_argv, root), Step(publish, root / ".build" / "azure")]
+    return steps if gateway is None else [*steps, Step(gateway, root)]
 
 
 def steps_for(cloud: str, settings: Settings, root: Path, tool: str = "sam") -> list[Step]:
@@ -247,6 +264,8 @@ def gcp_variables(settings: Settings) -> dict[str, str]:
         "MLFN_PUBSUB_TOPIC": f"projects/{project}/topics/{_name(settings)}-training",
         "MLFN_PREDICTION_LOG": "on",
         "MLFN_WORKER_TIMEOUT_SECONDS": str(GCP_WORKER_TIMEOUT_S),  # the worker's --timeout
+        # Behind Google API Gateway the caller's token arrives in X-Forwarded-Authorization.
+        **({"MLFN_GATEWAY": "google"} if gcp_gateway_on(_cloud_settings(settings, "gcp")) else {}),
     }
 
 
@@ -262,10 +281,17 @@ def prepare_bundles(cloud: str, settings: Settings, root: Path) -> list[Path]:
             install_config(folder, settings.config_path)
         lines = (f"{key}: {json.dumps(value)}\n" for key, value in gcp_variables(settings).items())
         (build / f"env.{settings.env}.yaml").write_text("".join(lines), encoding="utf-8")
+        gcp = _cloud_settings(settings, "gcp")
+        if gcp_gateway_on(gcp):
+            project = _required(gcp, "project", settings, "gcp")
+            region = str(gcp.get("region", "us-central1"))
+            write_gcp_gateway(build, _name(settings), project, region, gcp)
         return folders
     if cloud == "azure":
         folder = stage_bundle("azure", root, build, with_training=True)
         install_config(folder, settings.config_path)
+        azure = _cloud_settings(settings, "azure")
+        write_azure_gateway(root, str(azure.get("function_app", _name(settings))), azure)
         return [folder]
     raise ValidationError(f"`mlfn bundle` lays out 'gcp' or 'azure', not '{cloud}'")
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Any
-from xml.sax.saxutils import escape, quoteattr
 
 from core.deploy.routes import Route, route_table
 
@@ -36,14 +35,17 @@ def _operation_id(route: Route) -> str:
 
 
 def _google_path(route: Route) -> str:
-    return route.path.replace("{file}", "{file=**}") if route.greedy else route.path
+    """As the app has it: the docs' files are one segment deep, so `{file}` (not Google's
+    `{file=**}`, which Swagger 2.0 validators cannot resolve) covers them."""
+    return route.path
 
 
 def _google_operation(route: Route, backend: str, jwt: Jwt) -> dict[str, Any]:
     deadline = PREDICT_DEADLINE_S if route.path == "/predict" else API_DEADLINE_S
     operation: dict[str, Any] = {
         "operationId": _operation_id(route),
-        "summary": f"{route.method} {route.path}" + (f" (scope {route.scope})" if route.scope else ""),
+        "summary": f"{route.method} {route.path}"
+        + (f" (scope {route.scope})" if route.scope else ""),
         "x-google-backend": {
             "address": backend,
             "path_translation": "APPEND_PATH_TO_ADDRESS",
@@ -70,7 +72,11 @@ def google_api_config(name: str, backend: str, jwt: Jwt) -> dict[str, Any]:
         )
     spec: dict[str, Any] = {
         "swagger": "2.0",
-        "info": {"title": name, "description": "mlfn behind Google API Gateway", "version": "1.0.0"},
+        "info": {
+            "title": name,
+            "description": "mlfn behind Google API Gateway",
+            "version": "1.0.0",
+        },
         "schemes": ["https"],
         "produces": ["application/json"],
         "paths": paths,
@@ -78,7 +84,7 @@ def google_api_config(name: str, backend: str, jwt: Jwt) -> dict[str, Any]:
     if jwt.jwks_url:
         spec["securityDefinitions"] = {
             "jwt": {
-                "authorizationUrl": "",
+                "authorizationUrl": jwt.issuer,  # unused by the gateway; a URI for Swagger
                 "flow": "implicit",
                 "type": "oauth2",
                 "x-google-issuer": jwt.issuer,
@@ -89,44 +95,63 @@ def google_api_config(name: str, backend: str, jwt: Jwt) -> dict[str, Any]:
     return spec
 
 
-PUBLIC_CONDITION = "@(!{paths}.Contains(context.Request.Url.Path) && !context.Request.Url.Path.StartsWith(\"/docs/static/\"))"
+SUBJECT_KEY = (
+    '@(context.Request.Headers.GetValueOrDefault("Authorization","").AsJwt()?.Subject'
+    " ?? context.Request.IpAddress)"
+)
+
+
+def _protected_condition() -> str:
+    """APIM's C# condition: true for every path but the public ones."""
+    public = sorted({r.path for r in route_table() if r.scope is None and not r.greedy})
+    listed = ", ".join(f'"{path}"' for path in public)
+    return (
+        f"@(!new [] {{{listed}}}.Contains(context.Request.Url.Path)"
+        ' && !context.Request.Url.Path.StartsWith("/docs/static/"))'
+    )
+
+
+def _validate_jwt(parent: Any, jwt: Jwt, openid_config: str | None) -> None:
+    from xml.etree.ElementTree import SubElement
+
+    check = SubElement(parent, "validate-jwt", {
+        "header-name": "Authorization", "require-scheme": "Bearer",
+        "failed-validation-httpcode": "401",
+        "failed-validation-error-message": "missing or invalid bearer token",
+        "require-expiration-time": "true", "require-signed-tokens": "true",
+    })  # fmt: skip
+    if openid_config:
+        SubElement(check, "openid-config", {"url": openid_config})
+    else:  # HS256: the Key Vault secret, as a secret named value (infra/azure/gateway.sh)
+        keys = SubElement(check, "issuer-signing-keys")
+        SubElement(keys, "key").text = "{{mlfn-jwt-secret-base64}}"
+    SubElement(SubElement(check, "audiences"), "audience").text = jwt.audience
+    SubElement(SubElement(check, "issuers"), "issuer").text = jwt.issuer
 
 
 def apim_policy(jwt: Jwt, openid_config: str | None) -> str:
     """The API-level inbound policy: validate-jwt on every protected route (the same issuer,
     audience and keys the functions trust), a rate limit per token subject, and the
     function key that lets the gateway, and only it, call the app."""
-    public = sorted({r.path for r in route_table() if r.scope is None and not r.greedy})
-    paths = "new [] {" + ", ".join(f'"{p}"' for p in public) + "}"
-    condition = PUBLIC_CONDITION.format(paths=paths)
-    keys = (
-        f"<openid-config url={quoteattr(openid_config)} />"
-        if openid_config
-        else "<issuer-signing-keys><key>{{mlfn-jwt-secret-base64}}</key></issuer-signing-keys>"
+    from xml.etree.ElementTree import Element, SubElement, indent, tostring
+
+    policies = Element("policies")
+    inbound = SubElement(policies, "inbound")
+    SubElement(inbound, "base")
+    when = SubElement(SubElement(inbound, "choose"), "when", {"condition": _protected_condition()})
+    _validate_jwt(when, jwt, openid_config)
+    SubElement(when, "rate-limit-by-key", {
+        "calls": str(RATE_LIMIT_CALLS), "renewal-period": str(RATE_LIMIT_PERIOD_S),
+        "counter-key": SUBJECT_KEY,
+    })  # fmt: skip
+    header = SubElement(
+        inbound, "set-header", {"name": "x-functions-key", "exists-action": "override"}
     )
-    subject = '@(context.Request.Headers.GetValueOrDefault("Authorization","").AsJwt()?.Subject ?? context.Request.IpAddress)'
-    return f"""<policies>
-  <inbound>
-    <base />
-    <choose>
-      <when condition={quoteattr(condition)}>
-        <validate-jwt header-name="Authorization" require-scheme="Bearer" failed-validation-httpcode="401" failed-validation-error-message="missing or invalid bearer token" require-expiration-time="true" require-signed-tokens="true">
-          {keys}
-          <audiences><audience>{escape(jwt.audience)}</audience></audiences>
-          <issuers><issuer>{escape(jwt.issuer)}</issuer></issuers>
-        </validate-jwt>
-        <rate-limit-by-key calls="{RATE_LIMIT_CALLS}" renewal-period="{RATE_LIMIT_PERIOD_S}" counter-key={quoteattr(subject)} />
-      </when>
-    </choose>
-    <set-header name="x-functions-key" exists-action="override">
-      <value>{{{{mlfn-function-key}}}}</value>
-    </set-header>
-  </inbound>
-  <backend><base /></backend>
-  <outbound><base /></outbound>
-  <on-error><base /></on-error>
-</policies>
-"""
+    SubElement(header, "value").text = "{{mlfn-function-key}}"
+    for section in ("backend", "outbound", "on-error"):
+        SubElement(SubElement(policies, section), "base")
+    indent(policies)
+    return tostring(policies, encoding="unicode") + "\n"
 
 
 def apim_openapi(name: str) -> dict[str, Any]:

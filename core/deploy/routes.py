@@ -50,11 +50,13 @@ def route_table() -> list[Route]:
     routes: list[Route] = []
     for route in app.routes:
         if isinstance(route, APIRoute):
-            for method in sorted(route.methods - {"HEAD", "OPTIONS"}):
+            for method in sorted((route.methods or set()) - {"HEAD", "OPTIONS"}):
                 routes.append(Route(method, route.path, _scope_of(route.dependant)))
         elif isinstance(route, Mount) and route.path == "/docs/static":
             routes.append(Route("GET", DOCS_FILES, None, greedy=True))
-    routes += [Route("GET", "/openapi.json", None)] if not any(
-        r.path == "/openapi.json" for r in routes
-    ) else []
+    routes += (
+        [Route("GET", "/openapi.json", None)]
+        if not any(r.path == "/openapi.json" for r in routes)
+        else []
+    )
     return sorted(routes, key=lambda r: (r.path, r.method))

@@ -9,6 +9,8 @@ the message to `mlfn-training-poison`.
 
 from __future__ import annotations
 
+import os
+
 import azure.functions as func
 
 from core.api import create_app
@@ -19,7 +21,11 @@ from core.jobs.worker import sweep_from_env
 QUEUE_NAME = "mlfn-training"
 
 api = create_app()  # services (store, model) load on first use and stay for the instance
-app = func.AsgiFunctionApp(app=api, http_auth_level=func.AuthLevel.ANONYMOUS)
+# Behind API Management (`mlfn deploy azure` with azure.apim) the HTTP trigger needs the
+# function key, which only the gateway holds; otherwise the app checks the JWT alone.
+behind_apim = os.environ.get("MLFN_AZURE_AUTH_LEVEL") == "function"
+level = func.AuthLevel.FUNCTION if behind_apim else func.AuthLevel.ANONYMOUS
+app = func.AsgiFunctionApp(app=api, http_auth_level=level)
 
 
 @app.queue_trigger(arg_name="message", queue_name=QUEUE_NAME, connection="AzureWebJobsStorage")

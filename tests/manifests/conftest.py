@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from core.deploy.routes import route_table
+
 REPO = Path(__file__).resolve().parents[2]
 OFFLINE_AWS_ENV = {
     "AWS_DEFAULT_REGION": "us-east-1",
@@ -17,18 +19,10 @@ OFFLINE_AWS_ENV = {
     "AWS_SECRET_ACCESS_KEY": "testing",
 }
 # Every route of the HTTP API contract, with the scope the gateway authorizer asks for.
-PROTECTED_ROUTES = {
-    "POST /predict": "predict",
-    "GET /models": "predict",
-    "POST /train": "train",
-    "POST /retrain": "train",
-    "GET /jobs": "train",
-    "GET /jobs/{job_id}": "train",
-    "POST /jobs/{job_id}/cancel": "train",
-    "POST /models/{version}/promote": "admin",
-}
-PUBLIC_ROUTES = {"GET /health", "GET /ready", "GET /metrics", "GET /openapi.json", "GET /docs",
-                 "GET /docs/static/{file+}", "GET /redoc"}  # fmt: skip
+# The app's own route table: a route the app answers but a gateway lacks (or the reverse)
+# fails the gateway's test.
+PROTECTED_ROUTES = {route.aws_key(): route.scope for route in route_table() if route.scope}
+PUBLIC_ROUTES = {route.aws_key() for route in route_table() if route.scope is None}
 
 
 def offline_env() -> dict[str, str]:

@@ -69,7 +69,7 @@ def _gcloud_parses(config: Path, steps: list[dict[str, Any]], tmp_path: Path) ->
 def test_gcloud_lines_field_by_field(
     gcp_config: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    bundle, api, worker, delivery, schedule = _dry_run(gcp_config, capsys)
+    bundle, api, worker, delivery, schedule, gateway = _dry_run(gcp_config, capsys)
     assert bundle["argv"][:3] == ["mlfn", "bundle", "gcp"]
     assert api["argv"][:4] == [*worker["argv"][:3], "mlfn-iris-qa-api"]
     common = {
@@ -81,7 +81,8 @@ def test_gcloud_lines_field_by_field(
     }  # fmt: skip
     assert _flags(api["argv"]) == {
         **common, "source": ".build/gcp/api", "entry-point": "api", "trigger-http": True,
-        "allow-unauthenticated": True, "memory": "1Gi", "timeout": "60s"}  # fmt: skip
+        "no-allow-unauthenticated": True, "memory": "1Gi", "timeout": "60s"}  # fmt: skip
+    assert gateway["argv"][:2] == ["bash", "infra/gcp/gateway.sh"]  # the API Gateway in front
     assert worker["argv"][3] == "mlfn-iris-qa-worker"
     assert _flags(worker["argv"]) == {
         **common, "source": ".build/gcp/worker", "entry-point": "worker",
@@ -123,7 +124,8 @@ def test_bundles_and_env_file(gcp_config: Path, capsys: pytest.CaptureFixture[st
         "MLFN_ENV": "qa", "MLFN_STORE": "gs://mlfn-iris-qa", "MLFN_TRACKING": "off",
         "MLFN_JWT_ISSUER": "mlfn", "MLFN_JWT_AUDIENCE": "mlfn-api",
         "MLFN_PUBSUB_TOPIC": "projects/acme-ml/topics/mlfn-iris-qa-training",
-        "MLFN_PREDICTION_LOG": "on", "MLFN_WORKER_TIMEOUT_SECONDS": "540"}  # fmt: skip
+        "MLFN_PREDICTION_LOG": "on", "MLFN_WORKER_TIMEOUT_SECONDS": "540",
+        "MLFN_GATEWAY": "google"}  # fmt: skip
     api_requirements = (build / "api" / "requirements.txt").read_text()
     worker_requirements = (build / "worker" / "requirements.txt").read_text()
     assert "functions-framework" in api_requirements and "torch" not in api_requirements
