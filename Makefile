@@ -20,7 +20,9 @@ $(STAMP): pyproject.toml Makefile
 	@echo "setup [3/6] mlfn and its dependencies (pip install -e .[all,dev])"
 	$(BIN)/python -m pip install --quiet -e ".[all,dev]"
 	@echo "setup [4/6] Azurite and the Serverless Framework into .tools/ (npm)"
-	mkdir -p .tools && npm install --prefix .tools --silent --no-audit --no-fund $(AZURITE) $(SERVERLESS)
+	@# once more after a failure: the registry occasionally drops a request (exit 217 seen)
+	mkdir -p .tools && (npm install --prefix .tools --silent --no-audit --no-fund $(AZURITE) $(SERVERLESS) \
+		|| npm install --prefix .tools --no-audit --no-fund $(AZURITE) $(SERVERLESS))
 	@echo "setup [5/6] checkov into .tools/checkov"
 	@# checkov in a venv of its own (its pins differ from the project's)
 	test -x .tools/checkov/bin/checkov || ($(PYTHON) -m venv .tools/checkov && \
