@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
@@ -216,12 +217,27 @@ def create_app(services: Services | None = None) -> FastAPI:
     app.state.build_services = build_services
     app.state.get_services = services_once
 
-    secured: dict[str, Any] = {"security": [{BEARER_SCHEME: []}]}
+    _install_predict(app)
+    _install_training_routes(app)
+    _install_job_routes(app)
+    _install_model_routes(app)
+    _install_probes(app)
+    _install_error_handlers(app)
+    _document_bearer_auth(app)
+    _install_middleware(app, build_services, services_once)
+    return app
+
+
+SECURED: dict[str, Any] = {"security": [{BEARER_SCHEME: []}]}
+
+
+def _install_predict(app: FastAPI) -> None:
+    """POST /predict: the hot path, on the event loop for small warm batches."""
 
     @app.post(
         "/predict",
         dependencies=[needs("predict")],
-        openapi_extra=secured,
+        openapi_extra=SECURED,
         responses=errors(413, 422, 503),
     )
     async def predict(
@@ -240,11 +256,15 @@ def create_app(services: Services | None = None) -> FastAPI:
         svc.metrics.predictions.labels(str(answer["model"]["version"])).inc(len(rows))
         return answer
 
+
+def _install_training_routes(app: FastAPI) -> None:
+    """/train and /retrain: validate, then enqueue a job and answer 202."""
+
     @app.post(
         "/train",
         status_code=202,
         response_model=JobAccepted,
-        openapi_extra=secured,
+        openapi_extra=SECURED,
         responses=errors(413, 422, 503),
     )
     def start_training(
@@ -259,7 +279,7 @@ def create_app(services: Services | None = None) -> FastAPI:
         "/retrain",
         status_code=202,
         response_model=JobAccepted,
-        openapi_extra=secured,
+        openapi_extra=SECURED,
         responses=errors(413, 422, 503),
     )
     def start_retraining(
@@ -272,9 +292,13 @@ def create_app(services: Services | None = None) -> FastAPI:
             _check_records(svc, body.records)
         return _submit(svc, "retrain", body.model_dump(exclude_none=True), idempotency_key, user)
 
+
+def _install_job_routes(app: FastAPI) -> None:
+    """The jobs: list (your own, or all for an admin), read, cancel."""
+
     @app.get(
         "/jobs",
-        openapi_extra=secured,
+        openapi_extra=SECURED,
         responses=errors(422, 503),
     )
     def jobs(
@@ -293,7 +317,7 @@ def create_app(services: Services | None = None) -> FastAPI:
 
     @app.get(
         "/jobs/{job_id}",
-        openapi_extra=secured,
+        openapi_extra=SECURED,
         responses=errors(404, 422, 503),
     )
     def job(job_id: str, svc: Svc, user: Annotated[Principal, needs("train")]) -> dict[str, Any]:
@@ -302,7 +326,7 @@ def create_app(services: Services | None = None) -> FastAPI:
     @app.post(
         "/jobs/{job_id}/cancel",
         status_code=202,
-        openapi_extra=secured,
+        openapi_extra=SECURED,
         responses=errors(404, 409, 503),
     )
     def cancel(job_id: str, svc: Svc, user: Annotated[Principal, needs("train")]) -> dict[str, Any]:
@@ -310,10 +334,14 @@ def create_app(services: Services | None = None) -> FastAPI:
         within seconds; the champion is left as it is."""
         return public_view(cancel_job(svc.jobs, job_id, user.subject, _is_admin(user)))
 
+
+def _install_model_routes(app: FastAPI) -> None:
+    """GET /models and POST /models/{version}/promote."""
+
     @app.get(
         "/models",
         dependencies=[needs("predict")],
-        openapi_extra=secured,
+        openapi_extra=SECURED,
         responses=errors(503),
     )
     def models(svc: Svc) -> dict[str, Any]:
@@ -322,7 +350,7 @@ def create_app(services: Services | None = None) -> FastAPI:
     @app.post(
         "/models/{version}/promote",
         dependencies=[needs("admin")],
-        openapi_extra=secured,
+        openapi_extra=SECURED,
         responses=errors(404, 409, 413, 422, 503),
     )
     def promote(version: int, svc: Svc, force: bool = False) -> dict[str, Any]:
@@ -333,6 +361,10 @@ def create_app(services: Services | None = None) -> FastAPI:
 
         promoted = promote_in_store(svc.registry, version, force=force)
         return {key: promoted[key] for key in ("champion", "previous_champion")}
+
+
+def _install_probes(app: FastAPI) -> None:
+    """/health, /ready and /metrics (public)."""
 
     @app.get("/health")
     async def health() -> dict[str, str]:
@@ -353,8 +385,11 @@ def create_app(services: Services | None = None) -> FastAPI:
 
         return Response(generate_latest(svc.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
-    _install_error_handlers(app)
-    _document_bearer_auth(app)
+
+def _install_middleware(
+    app: FastAPI, build_services: Callable[[], Services], services_once: Callable[[], Any]
+) -> None:
+    """Outermost last: metrics, CORS, HEAD, the token check before any body is read."""
     app.add_middleware(DefaultJsonContentType)
     app.add_middleware(BodyLimit)
 
@@ -367,7 +402,6 @@ def create_app(services: Services | None = None) -> FastAPI:
     app.add_middleware(HeadAsGet)
     add_cors(app)
     app.add_middleware(MetricsMiddleware, get_metrics=lambda: build_services().metrics)
-    return app
 
 
 def _submit(
