@@ -51,13 +51,6 @@ def _origin(metadata: dict[str, Any], env: str, store: Store) -> dict[str, Any]:
     }
 
 
-def _existing_copy(registry: ModelRegistry, origin: dict[str, Any]) -> int | None:
-    for number in reversed(registry.versions()):
-        if registry.metadata(number).get("promoted_from") == origin:
-            return number
-    return None
-
-
 def _copy(
     source: ModelRegistry,
     target: ModelRegistry,
@@ -147,7 +140,7 @@ def promote_to_env(
         )
     origin = _origin(metadata, settings.env, source_store)
     before = target.champion()
-    number = _existing_copy(target, origin)
+    number = target.newest_with("promoted_from", origin)
     reused = number is not None
     if number is None:
         number = _copy(source, target, metadata, origin, progress)

@@ -58,6 +58,14 @@ class ModelRegistry:
         """Complete versions, oldest first."""
         return self._numbers(complete_only=True)
 
+    def newest_with(self, key: str, value: object) -> int | None:
+        """The newest version whose metadata holds `key: value` (e.g. a training's
+        fingerprint, or the origin of a copy), if any."""
+        for version in reversed(self.versions()):
+            if self.metadata(version).get(key) == value:
+                return version
+        return None
+
     def metadata(self, version: int) -> dict[str, Any]:
         try:
             data: Any = self.store.read_json(self._key(version, METADATA_FILE))

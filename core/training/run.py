@@ -227,7 +227,7 @@ def train(
     all_params: dict[str, dict[str, Any]] = {str(k): v for k, v in config.training_params.items()}
     all_params.update(params or {})
     fingerprint = training_fingerprint(config, dataset.sha256, chosen, all_params, may_promote)
-    existing = None if force else _same_training(registry, fingerprint)
+    existing = None if force else registry.newest_with("fingerprint", fingerprint)
     if existing is not None:
         same = _unchanged(registry, existing, dataset, store, settings, started)
         if may_promote:
@@ -303,14 +303,6 @@ def training_fingerprint(
         "trusted": trusted,
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def _same_training(registry: ModelRegistry, fingerprint: str) -> int | None:
-    """The newest version trained from exactly this data and config, if any."""
-    for version in reversed(registry.versions()):
-        if registry.metadata(version).get("fingerprint") == fingerprint:
-            return version
-    return None
 
 
 def _unchanged(
