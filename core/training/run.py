@@ -224,8 +224,7 @@ def train(
     registry = ModelRegistry(store, config.model_name)
     champion = registry.champion()  # read first: promotion swaps only if it is still this one
     chosen = model_types or list(config.model_type)
-    all_params: dict[str, dict[str, Any]] = {str(k): v for k, v in config.training_params.items()}
-    all_params.update(params or {})
+    all_params = {**{str(k): v for k, v in config.training_params.items()}, **(params or {})}
     fingerprint = training_fingerprint(config, dataset.sha256, chosen, all_params, may_promote)
     existing = None if force else registry.newest_with("fingerprint", fingerprint)
     if existing is not None:
@@ -237,19 +236,8 @@ def train(
     candidates, exported, system = _fit_and_export(data, chosen, all_params, progress)
     best, passed_over = choose(exported, config.metric)
     data.notes.extend(passed_over)
-    timings = {
-        "export_seconds": round(sum(e.export_seconds for e in exported), 3),
-        "parity_seconds": round(sum(e.parity_seconds for e in exported), 3),
-    }
     promote, reason, champion_metrics = _decide(registry, champion, data, best, force)
-    if promote and not may_promote:
-        promote, reason = (
-            False,
-            (
-                f"registered only: trained on data the caller supplied ({reason}); "
-                "an admin may promote it (POST /models/{version}/promote)"
-            ),
-        )
+    promote, reason = _authority(promote, reason, may_promote)
     metadata = _metadata(data, best, exported, dataset, None, system)
     metadata["fingerprint"] = fingerprint
     progress.start("registering", 1)  # the last checkpoint before the registry changes
@@ -267,11 +255,22 @@ def train(
         "previous_champion": _version_of(champion),
         "store": store.uri,
         "env": settings.env,
-        **timings,
+        "export_seconds": round(sum(e.export_seconds for e in exported), 3),
+        "parity_seconds": round(sum(e.parity_seconds for e in exported), 3),
     }
     _track(store, summary, candidates, best, data, dataset, settings, chosen)
     summary["seconds"] = round(time.perf_counter() - started, 3)
     return summary
+
+
+def _authority(promote: bool, reason: str, may_promote: bool) -> tuple[bool, str]:
+    """A better model trained on a train-scoped caller's own data is registered only."""
+    if not promote or may_promote:
+        return promote, reason
+    return False, (
+        f"registered only: trained on data the caller supplied ({reason}); "
+        "an admin may promote it (POST /models/{version}/promote)"
+    )
 
 
 def training_fingerprint(
