@@ -317,6 +317,19 @@ def build_parser() -> argparse.ArgumentParser:
     promote.add_argument(
         "--to-env", help="copy VERSION to this later environment's store and promote it there"
     )
+    _add_delivery_commands(command)
+    from core import cli_jobs
+
+    cli_jobs.register(sub, DEFAULTS)
+    serve = command("serve", cmd_serve, "serve the HTTP API locally (with a local job worker)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on")
+    _add_config_and_token(sub)
+    return parser
+
+
+def _add_delivery_commands(command: Callable[..., argparse.ArgumentParser]) -> None:
+    """`mlfn package`, `bundle` and `deploy`."""
     package = command("package", cmd_package, "build the AWS predict zip; print its size")
     package.add_argument("cloud", choices=["aws"])
     package.add_argument("--output", help="folder for predict.zip (default: .build/aws)")
@@ -328,6 +341,10 @@ def build_parser() -> argparse.ArgumentParser:
     deploy.add_argument(
         "--tool", choices=["sam", "serverless"], default="sam", help="AWS only (default sam)"
     )
+
+
+def _add_config_and_token(sub: Any) -> None:
+    """`mlfn config check` and `mlfn token`, with options of their own."""
     config = sub.add_parser("config", help="check the config: `mlfn config check`")
     config_sub = config.add_subparsers(dest="config_command", required=True)
     check = config_sub.add_parser(
@@ -341,12 +358,6 @@ def build_parser() -> argparse.ArgumentParser:
         check.add_argument(flag, help=text)
     check.add_argument("--json", action="store_true", help="machine-readable output")
     check.set_defaults(handler=cmd_config_check)
-    from core import cli_jobs
-
-    cli_jobs.register(sub, DEFAULTS)
-    serve = command("serve", cmd_serve, "serve the HTTP API locally (with a local job worker)")
-    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    serve.add_argument("--port", type=int, default=8000, help="port to listen on")
     token = sub.add_parser(
         "token", help="print a signed HS256 dev token ($MLFN_JWT_SECRET)", formatter_class=DEFAULTS
     )
@@ -357,7 +368,6 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--subject", default="mlfn-dev", help="the token's sub claim")
     token.add_argument("--json", action="store_true", help="machine-readable output")
     token.set_defaults(handler=cmd_token)
-    return parser
 
 
 def _report(exc: MlfnError, as_json: bool) -> None:
