@@ -163,13 +163,14 @@ def cmd_promote(args: argparse.Namespace) -> None:
 def cmd_serve(args: argparse.Namespace) -> None:
     import uvicorn
 
-    from core.api import Services, create_app
-    from core.jobs import LocalDispatcher
+    from core.api import create_app
+    from core.api.serve import serve_workers, services_for
 
-    settings, store = _context(args)
-    dispatcher = LocalDispatcher(settings, store)
-    services = Services(settings, store, dispatcher)
-    dispatcher.start_sweeps()  # jobs a previous server left behind run again
+    settings, _ = _context(args)
+    if args.workers > 1:
+        serve_workers(settings, args.host, args.port, args.workers)
+        return
+    services = services_for(settings)
     print(serve_banner(services, args.host, args.port), file=sys.stderr, flush=True)
     uvicorn.run(create_app(services), host=args.host, port=args.port, log_level="warning")
 
@@ -324,6 +325,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve = command("serve", cmd_serve, "serve the HTTP API locally (with a local job worker)")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
     serve.add_argument("--port", type=int, default=8000, help="port to listen on")
+    serve.add_argument(
+        "--workers", type=int, default=1, help="worker processes (/metrics counts them all)"
+    )
     _add_config_and_token(sub)
     return parser
 

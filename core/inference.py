@@ -26,6 +26,7 @@ from core.errors import (
 )
 from core.featurespec import FeatureSpec
 from core.logs import PredictionLog
+from core.monitoring import ModelLoaded, Predicted, Telemetry
 from core.registry import ONNX_FILE, ModelRegistry
 from core.storage import Store
 
@@ -107,9 +108,11 @@ class Predictor:
         model_name: str,
         champion_ttl: float | None = None,
         log: PredictionLog | None = None,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self.registry = ModelRegistry(store, model_name)
         self.log = log
+        self.telemetry = telemetry or Telemetry()
         env_ttl = os.environ.get(CHAMPION_TTL_ENV)
         self.champion_ttl = (
             champion_ttl
@@ -148,7 +151,12 @@ class Predictor:
             raise ModelUnavailableError(
                 f"model '{self.registry.name}' has no champion yet (run `mlfn train`)"
             )
-        return _load(self.registry, pointer.version)
+        started = time.perf_counter()
+        hit = (self.registry.store.uri, self.registry.name, pointer.version) in _SESSIONS
+        model = _load(self.registry, pointer.version)
+        seconds = time.perf_counter() - started
+        self.telemetry.emit(ModelLoaded(self.registry.name, model.version, seconds, hit))
+        return model
 
     def is_warm(self) -> bool:
         """True when the next predict needs no store I/O: the champion is loaded, its pointer
@@ -170,11 +178,19 @@ class Predictor:
             classes = model.metadata["classes"]
             proba = np.column_stack([outputs[f"probability_{k}"] for k in range(len(classes))])
             # The first most probable class, as training scored it (and as the graph's label).
-            answer["predictions"] = [classes[i] for i in np.argmax(proba, axis=1).tolist()]
+            best = np.argmax(proba, axis=1)
+            answer["predictions"] = [classes[i] for i in best.tolist()]
             answer["probabilities"] = proba.astype(float).tolist()
             answer["classes"] = classes
+            if self.telemetry.sinks:
+                self._tell_classes(model.version, answer["predictions"], proba, best)
         else:
             answer["predictions"] = np.asarray(outputs["variable"], dtype=float).tolist()
+            if self.telemetry.sinks:
+                self.telemetry.emit(
+                    Predicted(self.registry.name, model.version, "regression",
+                              values=answer["predictions"])
+                )  # fmt: skip
         if self.log is not None:
             outputs_logged = {k: v for k, v in answer.items() if k != "model"}
             self.log.record(
@@ -185,6 +201,17 @@ class Predictor:
                 (time.perf_counter() - started) * 1000,
             )
         return answer
+
+    def _tell_classes(
+        self, version: int, predicted: list[Any], proba: np.ndarray, best: np.ndarray
+    ) -> None:
+        counts: dict[str, int] = {}
+        for label in predicted:
+            counts[str(label)] = counts.get(str(label), 0) + 1
+        confidences = proba[np.arange(len(best)), best].astype(float).tolist()
+        self.telemetry.emit(
+            Predicted(self.registry.name, version, "classification", counts, confidences)
+        )
 
 
 def clear_cache() -> None:

@@ -8,6 +8,8 @@ append, and read-modify-write would lose lines under concurrency.
 from __future__ import annotations
 
 import json
+import os
+import random
 import threading
 import time
 import uuid
@@ -18,6 +20,22 @@ from core.storage import Store, join_key
 
 DEFAULT_BATCH_SIZE = 100
 DEFAULT_MAX_AGE_SECONDS = 30.0
+SAMPLE_ENV = "MLFN_PREDICTION_LOG_SAMPLE"
+
+
+def prediction_log_sample() -> float:
+    """The share of /predict requests whose inputs and outputs are logged (0 to 1; default 1)
+    from $MLFN_PREDICTION_LOG_SAMPLE."""
+    from core.errors import ConfigError
+
+    raw = os.environ.get(SAMPLE_ENV, "1")
+    try:
+        rate = float(raw)
+    except ValueError:
+        rate = -1.0
+    if not 0.0 <= rate <= 1.0:
+        raise ConfigError(f"{SAMPLE_ENV} must be a number from 0 to 1 (got {raw!r})")
+    return rate
 
 
 class PredictionLog:
@@ -28,8 +46,10 @@ class PredictionLog:
         store: Store,
         batch_size: int = DEFAULT_BATCH_SIZE,
         max_age_seconds: float = DEFAULT_MAX_AGE_SECONDS,
+        sample: float = 1.0,
     ) -> None:
         self.store, self.batch_size, self.max_age = store, batch_size, max_age_seconds
+        self.sample = sample
         self._lines: list[str] = []
         self._since = time.monotonic()
         self._lock = threading.Lock()
@@ -42,6 +62,8 @@ class PredictionLog:
         version: int,
         latency_ms: float,
     ) -> None:
+        if self.sample < 1.0 and random.random() >= self.sample:
+            return  # not in the sample
         line = json.dumps(
             {
                 "request_id": request_id,

@@ -27,9 +27,8 @@ from core.api.middleware import (
     AuthFirst,
     BodyLimit,
     DefaultJsonContentType,
-    Metrics,
-    MetricsMiddleware,
 )
+from core.api.observe import SERVED, TelemetryMiddleware
 from core.api.schemas import JobAccepted, PredictRequest, RetrainRequest, TrainRequest
 from core.auth import Authenticator, Principal
 from core.config import Settings, load_settings
@@ -45,8 +44,14 @@ from core.jobs.local import LocalDispatcher
 from core.jobs.manage import MAX_LIMIT, JobCensus, cancel_job, get_job, list_jobs
 from core.jobs.record import JOB_ID, JobStore, public_view
 from core.jobs.submit import Dispatcher, submit_job
-from core.logs import PredictionLog
+from core.logs import PredictionLog, prediction_log_sample
 from core.models import check_caller_params
+from core.monitoring import Sink, Telemetry
+from core.monitoring import context as monitoring_context
+from core.monitoring.jobs import report_job
+from core.monitoring.prometheus import PrometheusSink
+from core.monitoring.scrape import ChampionGauge, JobGauges
+from core.monitoring.telemetry import door_sinks
 from core.registry import ModelRegistry
 from core.storage import Store, open_store
 
@@ -68,21 +73,27 @@ class Services:
     store: Store
     dispatcher: Dispatcher
     auth: Authenticator = field(default_factory=Authenticator)
-    metrics: Metrics = field(default_factory=Metrics)
+    prometheus: PrometheusSink = field(default_factory=PrometheusSink)
+    extra_sinks: tuple[Sink, ...] = ()  # beyond Prometheus and the door's own
     max_rows: int = field(
         default_factory=lambda: int(os.environ.get(MAX_ROWS_ENV, DEFAULT_MAX_ROWS))
     )
 
     def __post_init__(self) -> None:
-        log = PredictionLog(self.store) if os.environ.get("MLFN_PREDICTION_LOG") == "on" else None
-        self.predictor = Predictor(self.store, self.settings.config.model_name, log=log)
-        self.registry = ModelRegistry(self.store, self.settings.config.model_name)
+        self.telemetry = Telemetry([self.prometheus, *door_sinks(), *self.extra_sinks])
+        log = None
+        if os.environ.get("MLFN_PREDICTION_LOG") == "on":
+            log = PredictionLog(self.store, sample=prediction_log_sample())
+        model_name = self.settings.config.model_name
+        self.predictor = Predictor(self.store, model_name, log=log, telemetry=self.telemetry)
+        self.registry = ModelRegistry(self.store, model_name)
         self.jobs = JobStore(self.store)
-        self.metrics.watch_jobs(JobCensus(self.jobs).counts)
+        self.prometheus.read_at_scrape(JobGauges(JobCensus(self.jobs).counts))
+        self.prometheus.read_at_scrape(
+            ChampionGauge(model_name, lambda: self.predictor.current().version)
+        )
         if isinstance(self.dispatcher, LocalDispatcher):  # outcomes are seen in this process
-            self.dispatcher.on_finished = lambda job: self.metrics.jobs.labels(
-                job["kind"], job["status"]
-            ).inc()
+            self.dispatcher.on_finished = lambda job: report_job(self.telemetry, job)
 
     @classmethod
     def from_env(cls, dispatcher: Dispatcher | None = None) -> Services:
@@ -240,20 +251,19 @@ def _install_predict(app: FastAPI) -> None:
         openapi_extra=SECURED,
         responses=errors(413, 422, 503),
     )
-    async def predict(
-        request: Request,
-        body: PredictRequest,
-        x_request_id: Annotated[str | None, Header()] = None,
-    ) -> dict[str, Any]:
+    async def predict(request: Request, body: PredictRequest) -> dict[str, Any]:
         svc = await get_services(request)  # built by `needs` already: a lookup
         rows = rows_from_body(body.model_dump(exclude_none=True))
         if len(rows) > svc.max_rows:
             raise PayloadTooLargeError(f"{len(rows)} rows is over the limit of {svc.max_rows}")
+        request_id = monitoring_context.request_id.get()  # the caller's X-Request-Id, or new
         if len(rows) <= INLINE_PREDICT_ROWS and svc.predictor.is_warm():
-            answer = svc.predictor.predict(rows, request_id=x_request_id)
+            answer = svc.predictor.predict(rows, request_id=request_id)
         else:
-            answer = await run_in_threadpool(svc.predictor.predict, rows, x_request_id)
-        svc.metrics.predictions.labels(str(answer["model"]["version"])).inc(len(rows))
+            answer = await run_in_threadpool(svc.predictor.predict, rows, request_id)
+        setattr(
+            request.state, SERVED, (answer["model"]["name"], answer["model"]["version"], len(rows))
+        )
         return answer
 
 
@@ -381,9 +391,9 @@ def _install_probes(app: FastAPI) -> None:
         responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text"}},
     )
     def metrics(svc: Svc) -> Response:
-        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+        from prometheus_client import CONTENT_TYPE_LATEST
 
-        return Response(generate_latest(svc.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+        return Response(svc.prometheus.exposition(), media_type=CONTENT_TYPE_LATEST)
 
 
 def _install_middleware(
@@ -401,7 +411,7 @@ def _install_middleware(
     )
     app.add_middleware(HeadAsGet)
     add_cors(app)
-    app.add_middleware(MetricsMiddleware, get_metrics=lambda: build_services().metrics)
+    app.add_middleware(TelemetryMiddleware, get_telemetry=lambda: build_services().telemetry)
 
 
 def _submit(
@@ -418,7 +428,7 @@ def _submit(
         svc.store, svc.dispatcher, kind, request, idempotency_key, user.subject, authority,
         svc.settings.config.training,
     )  # fmt: skip
-    svc.metrics.jobs.labels(kind, "submitted").inc()
+    svc.prometheus.count_submitted(kind)
     return {"job_id": record["job_id"], "status": record["status"]}
 
 

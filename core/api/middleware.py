@@ -1,15 +1,12 @@
-"""Pure ASGI middleware: the body size limit and Prometheus metrics (no per-request overhead
-from BaseHTTPMiddleware)."""
+"""Pure ASGI middleware (no per-request overhead from BaseHTTPMiddleware): the body size
+limit, the token check before the body is read, and JSON as the default content type."""
 
 from __future__ import annotations
 
 import json
 import logging
-import time
 from collections.abc import Callable
 from typing import Any
-
-from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from core.errors import BadRequestError, MlfnError, PayloadTooLargeError, UnavailableError
 
@@ -113,82 +110,6 @@ class AuthFirst:
         if authenticator.jwks is not None:  # may fetch the issuer's keys
             return await run_in_threadpool(authenticator.authenticate, authorization)
         return authenticator.authenticate(authorization)  # HS256: CPU only
-
-
-class Metrics:
-    def __init__(self) -> None:
-        self.registry = CollectorRegistry()
-        self.requests = Counter(
-            "mlfn_requests_total",
-            "HTTP requests",
-            ["route", "method", "status"],
-            registry=self.registry,
-        )
-        self.latency = Histogram(
-            "mlfn_request_seconds", "HTTP request latency", ["route"], registry=self.registry
-        )
-        self.predictions = Counter(
-            "mlfn_predictions_total", "Rows predicted", ["model_version"], registry=self.registry
-        )
-        self.jobs = Counter(
-            "mlfn_jobs_total",
-            "Jobs submitted and finished",
-            ["kind", "status"],
-            registry=self.registry,
-        )
-
-    def watch_jobs(self, counts: Callable[[], dict[str, int]]) -> None:
-        """Jobs by status and the queue's depth, counted in the store at each scrape."""
-        self.registry.register(_JobGauges(counts))
-
-
-class _JobGauges:
-    def __init__(self, counts: Callable[[], dict[str, int]]) -> None:
-        self.counts = counts
-
-    def describe(self) -> list[Any]:
-        return []  # collected at scrape time only: registering must not read the store
-
-    def collect(self) -> Any:
-        from prometheus_client.core import GaugeMetricFamily
-
-        try:
-            counts = self.counts()
-        except MlfnError as exc:
-            logger.warning("could not count jobs for /metrics: %s", exc.message)
-            return
-        by_status = GaugeMetricFamily("mlfn_jobs", "Jobs in the store by status", labels=["status"])
-        for status, count in counts.items():
-            by_status.add_metric([status], count)
-        yield by_status
-        yield GaugeMetricFamily(
-            "mlfn_job_queue_depth", "Jobs queued and not yet running", value=counts.get("queued", 0)
-        )
-
-
-class MetricsMiddleware:
-    def __init__(self, app: ASGIApp, get_metrics: Callable[[], Metrics]) -> None:
-        self.app, self.get_metrics = app, get_metrics
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = [500]
-
-        async def recording(message: dict[str, Any]) -> None:
-            if message["type"] == "http.response.start":
-                status[0] = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, recording)
-        finally:
-            route = getattr(scope.get("route"), "path", "unmatched")
-            metrics = self.get_metrics()
-            metrics.requests.labels(route, scope["method"], str(status[0])).inc()
-            metrics.latency.labels(route).observe(time.perf_counter() - started)
 
 
 class DefaultJsonContentType:

@@ -49,7 +49,7 @@ class PubSubDispatcher:
 
     def __init__(self, topic: str, publisher: Any = None) -> None:
         if publisher is None:
-            from google.cloud import pubsub_v1
+            from google.cloud import pubsub_v1  # type: ignore[attr-defined]
 
             publisher = pubsub_v1.PublisherClient()
         self.topic, self.publisher = topic, publisher

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from core.errors import ConflictError, NotFoundError
+from core.monitoring.context import carried
 from core.storage import Store, encode_json, join_key
 
 JOB_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -91,6 +92,9 @@ class JobStore:
             "updated_at": created,
             "log": join_key("logs/jobs", f"{job_id}.log"),
         }
+        trace = carried()  # the request (and trace) that queued it, for the worker's logs
+        if trace:
+            record["trace"] = trace
         self.store.write_new(self.key(job_id), encode_json(record))
         return record
 

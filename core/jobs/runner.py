@@ -17,6 +17,7 @@ from core.config import JobsConfig, Settings
 from core.errors import MlfnError, NotFoundError
 from core.jobs.lease import Claim, cancelled_fields, claim, finish, new_worker_id, renew
 from core.jobs.record import FAILED, SUCCEEDED, JobStore
+from core.monitoring.jobs import job_context
 from core.storage import Store
 
 logger = logging.getLogger("mlfn.jobs")
@@ -118,8 +119,9 @@ def run_claimed(settings: Settings, store: Store, claim_: Claim) -> dict[str, An
     own failure. Returns the record as it is afterwards."""
     jobs = JobStore(store)
     log = JobLog(jobs, claim_)
-    with log, Heartbeat(jobs, claim_, settings.config.training, log) as beat:
-        outcome = _attempt(settings, store, jobs.get(claim_.job_id), beat, log)
+    record = jobs.get(claim_.job_id)
+    with job_context(record), log, Heartbeat(jobs, claim_, settings.config.training, log) as beat:
+        outcome = _attempt(settings, store, record, beat, log)
         lost = outcome["status"] == "lease_lost"
         if lost or finish(jobs, claim_, **outcome) is None:
             logger.warning(
@@ -165,7 +167,22 @@ def _attempt(
 
 def summary_result(summary: dict[str, Any]) -> dict[str, Any]:
     keys = ("version", "model_type", "metrics", "promoted", "reason", "champion", "dataset")
-    return {key: summary.get(key) for key in keys}
+    return {key: summary.get(key) for key in keys} | {"steps": training_steps(summary)}
+
+
+def training_steps(summary: dict[str, Any]) -> dict[str, float]:
+    """Seconds per step of a training: fitting every candidate, ONNX export, the parity
+    check, tracking, and the whole."""
+    candidates = summary.get("candidates") or {}
+    rows = candidates.values() if isinstance(candidates, dict) else candidates
+    fits = [row.get("fit_seconds") for row in rows if isinstance(row, dict)]
+    steps = {"fit": round(sum(f for f in fits if isinstance(f, int | float)), 3)}
+    for step in ("export", "parity", "tracking"):
+        if isinstance(summary.get(f"{step}_seconds"), int | float):
+            steps[step] = summary[f"{step}_seconds"]
+    if isinstance(summary.get("seconds"), int | float):
+        steps["total"] = summary["seconds"]
+    return steps
 
 
 def execute(settings: Settings, store: Store, record: dict[str, Any], beat: Any) -> dict[str, Any]:

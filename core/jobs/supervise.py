@@ -32,6 +32,7 @@ from core.jobs.lease import (
 )
 from core.jobs.record import FAILED, QUEUED, JobStore, stamp
 from core.jobs.slots import Slots
+from core.monitoring.telemetry import DOOR_ENV, use_door
 from core.storage import Store
 
 logger = logging.getLogger("mlfn.jobs")
@@ -210,6 +211,8 @@ def child_main(argv: list[str] | None = None) -> int:
     parser.add_argument("--attempt", type=int, required=True)
     parser.add_argument("job_id")
     args = parser.parse_args(argv)
+    if os.environ.get(DOOR_ENV):  # log (and trace) as the worker that started this process
+        use_door(os.environ[DOOR_ENV])
     _die_with_supervisor()
     if os.environ.get(BACKGROUND_ENV):
         _yield_cpu_to_serving()

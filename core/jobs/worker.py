@@ -14,6 +14,8 @@ from typing import Any
 
 from core.errors import MlfnError, ValidationError
 from core.jobs.record import QUEUED, TERMINAL, JobStore
+from core.monitoring.jobs import report_job
+from core.monitoring.telemetry import process_telemetry
 
 logger = logging.getLogger("mlfn.jobs")
 WORKER_TIMEOUT_ENV = "MLFN_WORKER_TIMEOUT_SECONDS"
@@ -48,6 +50,7 @@ def run_job_by_id(job_id: str, seconds_left: float | None = None) -> dict[str, A
     store = open_store(settings.store_uri)
     record = run_job_in_child(settings, store, job_id, time_limit=_time_limit(seconds_left))
     if record["status"] in TERMINAL:
+        report_job(process_telemetry(), record)
         _hand_on(settings, store)
     return record
 

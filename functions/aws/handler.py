@@ -23,6 +23,7 @@ from core import constants
 from core.api import create_app
 from core.errors import ConfigError
 from core.jobs import handle_message
+from core.monitoring import use_door
 
 logger = Logger(service="mlfn")
 
@@ -43,6 +44,7 @@ def load_jwt_secret() -> None:
 
 
 load_jwt_secret()
+use_door("aws")  # this cloud's telemetry sinks, JSON logs and (when configured) traces
 app = create_app()  # services (store, model) load on first use and stay for the warm instance
 _asgi = Mangum(app, lifespan="off")
 # Failed messages are reported one by one (ReportBatchItemFailures), even when all fail.

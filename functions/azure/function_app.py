@@ -17,9 +17,11 @@ from core.api import create_app
 from core.jobs import handle_message
 from core.jobs.schedules import SWEEP
 from core.jobs.worker import sweep_from_env
+from core.monitoring import use_door
 
 QUEUE_NAME = "mlfn-training"
 
+use_door("azure")  # this cloud's telemetry sinks, JSON logs and (when configured) traces
 api = create_app()  # services (store, model) load on first use and stay for the instance
 # Behind API Management (`mlfn deploy azure` with azure.apim) the HTTP trigger needs the
 # function key, which only the gateway holds; otherwise the app checks the JWT alone.

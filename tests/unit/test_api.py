@@ -200,8 +200,13 @@ def test_models_health_ready_metrics_openapi(api) -> None:
     assert client.get("/ready").json()["model"]["version"] == 1
     client.post("/predict", json={"instances": [ROW, ROW]}, headers=token("predict"))
     text = client.get("/metrics").text
-    assert 'mlfn_predictions_total{model_version="1"} 2.0' in text
-    assert 'mlfn_requests_total{method="POST",route="/predict",status="200"}' in text
+    assert 'mlfn_predicted_rows_total{model="iris",version="1"} 2.0' in text
+    assert (
+        'mlfn_requests_total{code="",method="POST",route="/predict",status="200",version="1"} 1.0'
+        in text
+    )
+    assert 'mlfn_model_loaded{model="iris"} 1.0' in text
+    assert 'mlfn_champion_version{model="iris"} 1.0' in text
     openapi = client.get("/openapi.json").json()
     assert set(openapi["paths"]) >= {"/predict", "/train", "/retrain", "/jobs/{job_id}"}
     assert openapi["components"]["securitySchemes"]["bearerJWT"]["scheme"] == "bearer"

@@ -1,0 +1,21 @@
+"""Telemetry: the code emits events (a request, a prediction, a model load, a job's steps and
+end); sinks turn them into what each place reads — Prometheus, CloudWatch EMF, Cloud Logging,
+OpenTelemetry (Cloud Monitoring, Azure Monitor). The door (mlfn serve, or a cloud's handler)
+chooses the sinks; nothing else knows which they are."""
+
+from core.monitoring.events import Event, JobFinished, JobStep, ModelLoaded, Predicted, RequestDone
+from core.monitoring.telemetry import Sink, Telemetry, current_door, process_telemetry, use_door
+
+__all__ = [
+    "Event",
+    "JobFinished",
+    "JobStep",
+    "ModelLoaded",
+    "Predicted",
+    "RequestDone",
+    "Sink",
+    "Telemetry",
+    "current_door",
+    "process_telemetry",
+    "use_door",
+]

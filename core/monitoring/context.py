@@ -1,0 +1,68 @@
+"""Who is being served right now: the request id, the trace and the job, carried in context
+variables so every log line and every queue message can name them."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from contextvars import ContextVar
+from typing import Any
+
+request_id: ContextVar[str | None] = ContextVar("mlfn_request_id", default=None)
+trace_id: ContextVar[str | None] = ContextVar("mlfn_trace_id", default=None)
+span_id: ContextVar[str | None] = ContextVar("mlfn_span_id", default=None)
+job_id: ContextVar[str | None] = ContextVar("mlfn_job_id", default=None)
+
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$")
+CLOUD_TRACE = re.compile(r"^([0-9a-fA-F]{32})(?:/(\d{1,20}))?")
+AMZN_ROOT = re.compile(r"Root=1-([0-9a-f]{8})-([0-9a-f]{24})")
+
+
+def request_id_from(value: str | None) -> str:
+    """The caller's X-Request-Id when it is a sane token, else a new one (never echo junk)."""
+    if value and REQUEST_ID.match(value):
+        return value
+    return uuid.uuid4().hex
+
+
+def trace_from_headers(headers: dict[bytes, bytes]) -> tuple[str | None, str | None]:
+    """(trace id, parent span id) from W3C traceparent, Google's X-Cloud-Trace-Context or
+    AWS's X-Amzn-Trace-Id, in that order; ids in W3C's hex form."""
+    parent = headers.get(b"traceparent", b"").decode("latin-1").strip().lower()
+    found = TRACEPARENT.match(parent)
+    if found and found.group(1) != "0" * 32:
+        return found.group(1), found.group(2)
+    google = CLOUD_TRACE.match(headers.get(b"x-cloud-trace-context", b"").decode("latin-1"))
+    if google:
+        span = int(google.group(2)) if google.group(2) else None
+        return google.group(1).lower(), f"{span:016x}" if span and span < 2**64 else None
+    amazon = AMZN_ROOT.search(headers.get(b"x-amzn-trace-id", b"").decode("latin-1"))
+    if amazon:
+        return amazon.group(1) + amazon.group(2), None
+    return None, None
+
+
+def traceparent() -> str | None:
+    """The current trace as a W3C traceparent, for a message that continues it elsewhere."""
+    trace, span = trace_id.get(), span_id.get()
+    if trace is None:
+        return None
+    return f"00-{trace}-{span or uuid.uuid4().hex[:16]}-01"
+
+
+def carried() -> dict[str, Any]:
+    """What a queued job keeps of the request that made it (to correlate the worker's logs)."""
+    fields = {"request_id": request_id.get(), "traceparent": traceparent()}
+    return {key: value for key, value in fields.items() if value}
+
+
+def current_fields() -> dict[str, str]:
+    """The ids a log line carries now."""
+    fields = {
+        "request_id": request_id.get(),
+        "trace_id": trace_id.get(),
+        "span_id": span_id.get(),
+        "job_id": job_id.get(),
+    }
+    return {key: value for key, value in fields.items() if value}

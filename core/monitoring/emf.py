@@ -1,0 +1,84 @@
+"""AWS: CloudWatch Embedded Metric Format through Powertools Metrics. Each event is one EMF
+JSON line on stdout, which Lambda's log pipeline turns into CloudWatch metrics (namespace
+$POWERTOOLS_METRICS_NAMESPACE, default `mlfn`; dimensions service, model, version, route)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from core.monitoring.events import Event, JobFinished, JobStep, ModelLoaded, Predicted, RequestDone
+
+NAMESPACE = "mlfn"
+
+
+class EmfSink:
+    def __init__(self, namespace: str | None = None, service: str | None = None) -> None:
+        self.namespace = namespace or os.environ.get("POWERTOOLS_METRICS_NAMESPACE", NAMESPACE)
+        self.service = service or os.environ.get("POWERTOOLS_SERVICE_NAME", "mlfn")
+
+    def _blob(
+        self, dimensions: dict[str, str], metrics: list[tuple[str, str, list[float]]]
+    ) -> None:
+        from aws_lambda_powertools.metrics import EphemeralMetrics
+
+        blob = EphemeralMetrics(namespace=self.namespace, service=self.service)
+        for name, label in dimensions.items():
+            blob.add_dimension(name, label or "none")
+        for name, unit, values in metrics:
+            for value in values[:100]:  # EMF takes up to 100 values per metric and line
+                blob.add_metric(name, unit, value)
+        blob.flush_metrics()
+
+    def emit(self, event: Event) -> None:
+        if isinstance(event, RequestDone):
+            self._request(event)
+        elif isinstance(event, Predicted):
+            self._predicted(event)
+        elif isinstance(event, ModelLoaded):
+            miss = 0.0 if event.cache_hit else 1.0
+            self._blob(
+                {"model": event.model, "version": str(event.version)},
+                [("ModelLoads", "Count", [1.0]), ("ModelLoadMisses", "Count", [miss]),
+                 ("ModelLoadTime", "Milliseconds", [event.seconds * 1000])],
+            )  # fmt: skip
+        elif isinstance(event, JobStep):
+            self._blob(
+                {"kind": event.kind, "step": event.step},
+                [("JobStepTime", "Seconds", [event.seconds])],
+            )
+        elif isinstance(event, JobFinished):
+            self._job(event)
+
+    def _request(self, event: RequestDone) -> None:
+        version = "" if event.version is None else str(event.version)
+        failed = [1.0 if event.status >= 500 else 0.0]
+        self._blob(
+            {"model": event.model or "", "version": version, "route": event.route},
+            [("Requests", "Count", [1.0]), ("Latency", "Milliseconds", [event.seconds * 1000]),
+             ("Errors5xx", "Count", failed),
+             ("Errors4xx", "Count", [1.0 if 400 <= event.status < 500 else 0.0])],
+        )  # fmt: skip
+
+    def _predicted(self, event: Predicted) -> None:
+        dimensions = {"model": event.model, "version": str(event.version)}
+        metrics: list[tuple[str, str, list[float]]] = [("PredictedRows", "Count", [event.rows])]
+        if event.confidences:
+            metrics.append(("Confidence", "None", list(event.confidences)))
+        if event.values:
+            metrics.append(("PredictedValue", "None", list(event.values)))
+        self._blob(dimensions, metrics)
+        for label, count in event.classes.items():
+            self._blob({**dimensions, "class": label}, [("Predictions", "Count", [count])])
+
+    def _job(self, event: JobFinished) -> None:
+        metrics: list[tuple[str, str, list[Any]]] = [
+            ("Jobs", "Count", [1.0]), ("JobAttempts", "Count", [event.attempts]),
+            ("JobFailures", "Count", [1.0 if event.status == "failed" else 0.0]),
+        ]  # fmt: skip
+        if event.seconds is not None:
+            metrics.append(("JobTime", "Seconds", [event.seconds]))
+        self._blob({"kind": event.kind, "status": event.status}, metrics)
+
+    def flush(self) -> None:
+        """Each event is written as it comes."""

@@ -1,0 +1,145 @@
+"""The Prometheus sink of `mlfn serve`: counters and histograms behind GET /metrics.
+
+Several worker processes (`mlfn serve --workers N`) share one set of numbers through
+prometheus_client's multiprocess mode: PROMETHEUS_MULTIPROC_DIR is set before the workers
+start, each writes its own files there, and a scrape of any worker sums them all. Gauges
+that describe the store (jobs by status, the champion) are read at scrape time instead.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+
+from core.monitoring.events import (
+    Event,
+    JobFinished,
+    JobStep,
+    ModelLoaded,
+    Predicted,
+    RequestDone,
+)
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+# ms-scale: a warm /predict takes 0.3 to 5 ms; a cold one or a training request, seconds.
+LATENCY_BUCKETS = (
+    0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+)  # fmt: skip
+CONFIDENCE_BUCKETS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1.0)
+VALUE_BUCKETS = (
+    -1e4, -1e3, -100.0, -10.0, -1.0, 0.0, 1.0, 10.0, 100.0, 1e3, 1e4, 1e5, 1e6,
+)  # fmt: skip
+LOAD_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+JOB_BUCKETS = (1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 10800.0)
+
+
+def _version(version: int | None) -> str:
+    return "" if version is None else str(version)
+
+
+class PrometheusSink:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self._scraped: list[Any] = []
+        self._define(self.registry)
+
+    def _define(self, registry: CollectorRegistry) -> None:
+        def counter(name: str, doc: str, labels: list[str]) -> Counter:
+            return Counter(name, doc, labels, registry=registry)
+
+        def histogram(name: str, doc: str, labels: list[str], buckets: Any) -> Histogram:
+            return Histogram(name, doc, labels, registry=registry, buckets=buckets)
+
+        self.requests = counter(
+            "mlfn_requests", "HTTP requests", ["route", "method", "status", "code", "version"]
+        )
+        self.latency = histogram(
+            "mlfn_request_seconds", "HTTP request latency", ["route", "version"], LATENCY_BUCKETS
+        )
+        self.rows = counter("mlfn_predicted_rows", "Rows predicted", ["model", "version"])
+        self.classes = counter(
+            "mlfn_predictions", "Predictions by class", ["model", "version", "class"]
+        )
+        self.confidence = histogram(
+            "mlfn_prediction_confidence",
+            "Probability of the predicted class",
+            ["model", "version"],
+            CONFIDENCE_BUCKETS,
+        )
+        self.values = histogram(
+            "mlfn_prediction_value", "Predicted values", ["model", "version"], VALUE_BUCKETS
+        )
+        self.loads = counter("mlfn_model_loads", "Model loads", ["model", "result"])
+        self.load_seconds = histogram(
+            "mlfn_model_load_seconds", "Model load time", ["model", "version"], LOAD_BUCKETS
+        )
+        self.jobs = counter("mlfn_jobs", "Jobs submitted and finished", ["kind", "status"])
+        self.job_seconds = histogram(
+            "mlfn_job_seconds", "Job time, first start to end", ["kind", "status"], JOB_BUCKETS
+        )
+        self.job_steps = histogram(
+            "mlfn_job_step_seconds", "Job step time", ["kind", "step"], JOB_BUCKETS
+        )
+        self.attempts = counter("mlfn_job_attempts", "Job attempts", ["kind"])
+
+    def emit(self, event: Event) -> None:
+        if isinstance(event, RequestDone):
+            version = _version(event.version)
+            code = event.error_code or ""
+            status = str(event.status)
+            self.requests.labels(event.route, event.method, status, code, version).inc()
+            self.latency.labels(event.route, version).observe(event.seconds)
+        elif isinstance(event, Predicted):
+            self._predicted(event)
+        elif isinstance(event, ModelLoaded):
+            self.loads.labels(event.model, "hit" if event.cache_hit else "miss").inc()
+            if not event.cache_hit:
+                self.load_seconds.labels(event.model, str(event.version)).observe(event.seconds)
+        elif isinstance(event, JobStep):
+            self.job_steps.labels(event.kind, event.step).observe(event.seconds)
+        elif isinstance(event, JobFinished):
+            self.jobs.labels(event.kind, event.status).inc()
+            self.attempts.labels(event.kind).inc(event.attempts)
+            if event.seconds is not None:
+                self.job_seconds.labels(event.kind, event.status).observe(event.seconds)
+
+    def _predicted(self, event: Predicted) -> None:
+        version = str(event.version)
+        self.rows.labels(event.model, version).inc(event.rows)
+        for label, count in event.classes.items():
+            self.classes.labels(event.model, version, label).inc(count)
+        confidence = self.confidence.labels(event.model, version)
+        for value in event.confidences:
+            confidence.observe(value)
+        values = self.values.labels(event.model, version)
+        for value in event.values:
+            values.observe(value)
+
+    def flush(self) -> None:
+        """Nothing to push: Prometheus scrapes."""
+
+    def count_submitted(self, kind: str) -> None:
+        self.jobs.labels(kind, "submitted").inc()
+
+    def read_at_scrape(self, collector: Any) -> None:
+        """A collector whose numbers are read from the store when /metrics is scraped."""
+        self._scraped.append(collector)
+        self.registry.register(collector)
+
+    def exposition(self) -> bytes:
+        """The text /metrics answers: this process's numbers, or every worker's."""
+        if not os.environ.get(MULTIPROC_ENV):
+            return generate_latest(self.registry)
+        from prometheus_client import multiprocess
+
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        for collector in self._scraped:
+            registry.register(collector)
+        return generate_latest(registry)
+
+
+ScrapeCounts = Callable[[], dict[str, int]]

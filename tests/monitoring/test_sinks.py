@@ -1,0 +1,208 @@
+"""Each sink against what its reader reads: Prometheus text, CloudWatch EMF (the spec's
+structure), Cloud Logging's special fields, and OpenTelemetry's metric data."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from core.api import Services, create_app
+from core.monitoring.cloudlog import CloudLoggingSink
+from core.monitoring.emf import EmfSink
+from core.monitoring.otel import OtelSink
+from tests.unit.test_api import ROW, local_services, token
+
+OTHER = {"sepal_length": 6.7, "sepal_width": 3.0, "petal_length": 5.2, "petal_width": 2.3}
+
+
+def client_with(trained_iris: Any, *sinks: Any) -> Iterator[tuple[TestClient, Services]]:
+    settings, store = trained_iris
+    services = local_services(settings, store)
+    services = Services(
+        settings, store, services.dispatcher, services.auth, extra_sinks=tuple(sinks)
+    )
+    with TestClient(create_app(services), raise_server_exceptions=False) as client:
+        yield client, services
+
+
+def test_prometheus_counts_requests_predictions_loads_and_errors(trained_iris) -> None:
+    for client, _ in client_with(trained_iris):
+        ok = client.post(
+            "/predict", json={"instances": [ROW, ROW, OTHER]}, headers=token("predict")
+        )
+        assert ok.status_code == 200 and len(ok.headers["x-request-id"]) == 32
+        bad = client.post("/predict", json={"instances": [{"nope": 1}]}, headers=token("predict"))
+        assert bad.status_code == 422
+        text = client.get("/metrics").text
+    assert 'mlfn_predictions_total{class="setosa",model="iris",version="1"} 2.0' in text
+    assert 'mlfn_predictions_total{class="virginica",model="iris",version="1"} 1.0' in text
+    assert 'mlfn_prediction_confidence_count{model="iris",version="1"} 3.0' in text
+    assert 'mlfn_predicted_rows_total{model="iris",version="1"} 3.0' in text
+    failed = 'code="invalid_input",method="POST",route="/predict",status="422",version=""'
+    assert f"mlfn_requests_total{{{failed}}} 1.0" in text
+    assert 'mlfn_request_seconds_bucket{le="0.0005",route="/predict",version="1"}' in text
+    assert re.search(r'mlfn_model_loads_total\{model="iris",result="(hit|miss)"\} [1-9]', text)
+
+
+def test_a_callers_request_id_is_echoed_and_junk_is_replaced(trained_iris) -> None:
+    for client, _ in client_with(trained_iris):
+        mine = client.get("/health", headers={"X-Request-Id": "order-42.retry:1"})
+        junk = client.get("/health", headers={"X-Request-Id": "bad id\r\nx"})
+    assert mine.headers["x-request-id"] == "order-42.retry:1"
+    assert re.fullmatch(r"[0-9a-f]{32}", junk.headers["x-request-id"])
+
+
+EMF_UNITS = {
+    "Seconds", "Microseconds", "Milliseconds", "Bytes", "Kilobytes", "Megabytes", "Gigabytes",
+    "Terabytes", "Bits", "Kilobits", "Megabits", "Gigabits", "Terabits", "Percent", "Count",
+    "Bytes/Second", "Kilobytes/Second", "Megabytes/Second", "Gigabytes/Second",
+    "Terabytes/Second", "Bits/Second", "Kilobits/Second", "Megabits/Second", "Gigabits/Second",
+    "Terabits/Second", "Count/Second", "None",
+}  # fmt: skip
+
+
+def check_emf(document: dict[str, Any]) -> None:
+    """The EMF specification's rules: _aws.Timestamp (ms) and CloudWatchMetrics directives;
+    each directive's Namespace, DimensionSets of at most 30 names that are string members of
+    the root, and Metrics whose names are members holding a number or up to 100 numbers."""
+    metadata = document["_aws"]
+    assert isinstance(metadata["Timestamp"], int) and metadata["Timestamp"] > 1.6e12
+    for directive in metadata["CloudWatchMetrics"]:
+        assert isinstance(directive["Namespace"], str) and 1 <= len(directive["Namespace"]) <= 255
+        for dimension_set in directive["Dimensions"]:
+            assert 1 <= len(dimension_set) <= 30
+            for name in dimension_set:
+                assert isinstance(document[name], str) and document[name]
+        for metric in directive["Metrics"]:
+            assert set(metric) <= {"Name", "Unit", "StorageResolution"}
+            assert metric.get("Unit", "None") in EMF_UNITS
+            value = document[metric["Name"]]
+            values = value if isinstance(value, list) else [value]
+            assert 1 <= len(values) <= 100 and all(isinstance(v, int | float) for v in values)
+
+
+def test_emf_lines_follow_the_specification(trained_iris, capsys) -> None:
+    for client, _ in client_with(trained_iris, EmfSink(namespace="mlfn-test")):
+        capsys.readouterr()
+        client.post("/predict", json={"instances": [ROW, OTHER]}, headers=token("predict"))
+        lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    emf = [line for line in lines if "_aws" in line]
+    for document in emf:
+        check_emf(document)
+    request = next(d for d in emf if "Requests" in d)
+    dimensions = request["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0]
+    assert set(dimensions) == {"service", "model", "version", "route"}
+    assert (request["model"], request["version"], request["route"]) == ("iris", "1", "/predict")
+    by_class = {d["class"]: d["Predictions"] for d in emf if "class" in d}
+    assert (
+        by_class == {"setosa": [2.0], "virginica": [1.0]}
+        or sum(v[0] for v in by_class.values()) == 2
+    )
+    confidence = next(d for d in emf if "Confidence" in d)
+    assert len(confidence["Confidence"]) == 2 and all(0 < c <= 1 for c in confidence["Confidence"])
+
+
+def test_cloud_logging_entries_carry_http_request_and_trace(trained_iris) -> None:
+    stream = io.StringIO()
+    trace = "4bf92f3577b34da6a3ce929d0e0e4736"
+    for client, _ in client_with(trained_iris, CloudLoggingSink(stream, project="demo-proj")):
+        client.post(
+            "/predict",
+            json={"instances": [ROW]},
+            headers={**token("predict"), "X-Cloud-Trace-Context": f"{trace}/1;o=1"},
+        )
+    entries = [json.loads(line) for line in stream.getvalue().splitlines()]
+    request = next(e for e in entries if e.get("event") == "request")
+    assert request["severity"] == "INFO"
+    http = request["httpRequest"]
+    assert http["requestMethod"] == "POST" and http["status"] == 200
+    assert http["requestUrl"] == "/predict" and re.fullmatch(r"\d+\.\d{6}s", http["latency"])
+    assert http["responseSize"].isdigit() and int(http["responseSize"]) > 0
+    assert request["logging.googleapis.com/trace"] == f"projects/demo-proj/traces/{trace}"
+    assert request["logging.googleapis.com/spanId"] == f"{1:016x}"
+    assert request["version"] == 1 and request["rows"] == 1
+    prediction = next(e for e in entries if e.get("event") == "prediction")
+    assert prediction["classes"] == {"setosa": 1} and "inputs" not in prediction
+
+
+def test_cloud_logging_marks_server_errors(trained_iris, monkeypatch) -> None:
+    stream = io.StringIO()
+    for client, services in client_with(trained_iris, CloudLoggingSink(stream, project="p")):
+
+        def broken(*_: Any, **__: Any) -> Any:
+            raise RuntimeError("boom")
+
+        monkeypatch.setattr(services.predictor, "predict", broken)
+        monkeypatch.setattr(services.predictor, "is_warm", lambda: True)
+        assert (
+            client.post("/predict", json={"instances": [ROW]}, headers=token("predict")).status_code
+            == 500
+        )
+    request = next(json.loads(x) for x in stream.getvalue().splitlines() if '"request"' in x)
+    assert request["severity"] == "ERROR" and request["error_code"] == "internal_error"
+
+
+def test_otel_metrics_reach_the_reader(trained_iris) -> None:
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+    reader = InMemoryMetricReader()
+    sink = OtelSink(MeterProvider(metric_readers=[reader]))
+    for client, _ in client_with(trained_iris, sink):
+        client.post("/predict", json={"instances": [ROW, OTHER]}, headers=token("predict"))
+    data = json.loads(reader.get_metrics_data().to_json())
+    metrics = {
+        m["name"]: m["data"]["data_points"]
+        for rm in data["resource_metrics"]
+        for sm in rm["scope_metrics"]
+        for m in sm["metrics"]
+    }
+    requests = metrics["mlfn.requests"]
+    predict = [p for p in requests if p["attributes"]["http.route"] == "/predict"]
+    assert predict[0]["value"] == 1 and predict[0]["attributes"]["http.response.status_code"] == 200
+    assert sum(p["value"] for p in metrics["mlfn.predictions"]) == 2
+    assert metrics["mlfn.prediction.confidence"][0]["count"] == 2
+    duration = metrics["mlfn.request.duration"][0]
+    assert duration["explicit_bounds"][0] == 0.0005
+
+
+def test_a_failing_sink_never_fails_the_request(trained_iris, caplog) -> None:
+    class Broken:
+        def emit(self, event: Any) -> None:
+            raise OSError("collector down")
+
+        def flush(self) -> None:
+            raise OSError("collector down")
+
+    for client, _ in client_with(trained_iris, Broken()):
+        for _ in range(3):
+            answer = client.post("/predict", json={"instances": [ROW]}, headers=token("predict"))
+            assert answer.status_code == 200
+    warnings = [r for r in caplog.records if "Broken failed" in r.getMessage()]
+    assert len(warnings) == 1  # reported once, not per request
+
+
+def test_telemetry_off_means_no_sinks(trained_iris, monkeypatch) -> None:
+    monkeypatch.setenv("MLFN_TELEMETRY", "off")
+    stream = io.StringIO()
+    for client, services in client_with(trained_iris, CloudLoggingSink(stream)):
+        client.post("/predict", json={"instances": [ROW]}, headers=token("predict"))
+        assert services.telemetry.sinks == ()
+    assert stream.getvalue() == ""
+
+
+@pytest.mark.parametrize(
+    ("door", "sink"),
+    [("aws", "EmfSink"), ("gcp", "CloudLoggingSink"), ("azure", "CloudLoggingSink")],
+)
+def test_each_door_chooses_its_clouds_sink(door: str, sink: str) -> None:
+    from core.monitoring.sinks import sinks_for
+
+    assert [type(s).__name__ for s in sinks_for(door)] == [sink]
+    assert sinks_for("serve") == []
