@@ -9,28 +9,33 @@ AZURITE := azurite@3.35
 SERVERLESS := serverless@3
 CHECKOV := checkov>=3.2,<4
 
-.PHONY: setup demo test lint format bench clean
+.PHONY: setup demo test lint format bench clean monitor monitoring-files
 
 $(STAMP): pyproject.toml Makefile
-	@echo "setup [1/6] virtual environment $(VENV) ($$($(PYTHON) --version))"
+	@echo "setup [1/7] virtual environment $(VENV) ($$($(PYTHON) --version))"
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	@echo "setup [2/6] $(TORCH), CPU build (the largest download)"
+	@echo "setup [2/7] $(TORCH), CPU build (the largest download)"
 	$(BIN)/python -m pip install --quiet "$(TORCH)"
-	@echo "setup [3/6] mlfn and its dependencies (pip install -e .[all,dev])"
+	@echo "setup [3/7] mlfn and its dependencies (pip install -e .[all,dev])"
 	$(BIN)/python -m pip install --quiet -e ".[all,dev]"
-	@echo "setup [4/6] Azurite and the Serverless Framework into .tools/ (npm)"
+	@echo "setup [4/7] Azurite and the Serverless Framework into .tools/ (npm)"
 	@# once more after a failure: the registry occasionally drops a request (exit 217 seen)
 	mkdir -p .tools && (npm install --prefix .tools --silent --no-audit --no-fund $(AZURITE) $(SERVERLESS) \
 		|| npm install --prefix .tools --no-audit --no-fund $(AZURITE) $(SERVERLESS))
-	@echo "setup [5/6] checkov into .tools/checkov"
+	@echo "setup [5/7] checkov into .tools/checkov"
 	@# checkov in a venv of its own (its pins differ from the project's)
 	test -x .tools/checkov/bin/checkov || ($(PYTHON) -m venv .tools/checkov && \
 		.tools/checkov/bin/python -m pip install --quiet "$(CHECKOV)")
-	@echo "setup [6/6] strace (Debian), for the no-call-home test"
+	@echo "setup [6/7] strace (Debian), for the no-call-home test"
 	@# strace lets a test prove that serving and training contact no outside host (Debian).
 	command -v strace >/dev/null || (apt-get update -q && apt-get install -y -q strace) \
 		|| echo "setup: strace could not be installed (apt-get install strace, as root)"
+	@echo "setup [7/7] Prometheus and Alertmanager (Debian), for make monitor and its tests"
+	command -v prometheus >/dev/null && command -v prometheus-alertmanager >/dev/null || \
+		(apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+		prometheus prometheus-alertmanager) || \
+		echo "setup: Prometheus could not be installed (apt-get install prometheus prometheus-alertmanager, as root)"
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -45,18 +50,24 @@ test: setup
 	$(BIN)/python -m pytest
 
 lint: setup
-	$(BIN)/ruff check core functions tests bench examples
-	$(BIN)/ruff format --check core functions tests bench examples
+	$(BIN)/ruff check core functions tests bench examples infra
+	$(BIN)/ruff format --check core functions tests bench examples infra
 	$(BIN)/mypy
 
 format: setup
-	$(BIN)/ruff format core functions tests bench examples
-	$(BIN)/ruff check --fix core functions tests bench examples
+	$(BIN)/ruff format core functions tests bench examples infra
+	$(BIN)/ruff check --fix core functions tests bench examples infra
 
 bench: setup  # wrk (Debian) drives the throughput runs; without it an async httpx client does
 	@command -v wrk >/dev/null || apt-get install -y -q wrk >/dev/null 2>&1 || \
 		echo "bench: wrk is not installed (apt-get install wrk); using the async httpx client"
 	$(BIN)/python -m bench
+
+monitor: setup  # mlfn serve + Prometheus (alert rules loaded) + Alertmanager, on loopback
+	$(BIN)/python -m core.monitoring.stack
+
+monitoring-files: setup  # the alert rules, their promtool tests and the Grafana dashboard
+	$(BIN)/python infra/monitoring/generate.py
 
 clean:
 	rm -rf .mlfn .build .aws-sam .serverless .pytest_cache .ruff_cache .mypy_cache
