@@ -233,3 +233,31 @@ def test_gateway_and_functions_check_the_same_tokens(transformed: dict[str, Any]
         assert env["MLFN_JWT_SCOPE_PREFIXES"] == {"Ref": "JwtScopePrefix"}, name
         secret = env["MLFN_JWT_SECRET_PARAMETER"]["Fn::If"]
         assert secret[0] == "UseJwtAuthorizer" and secret[1] == {"Ref": "AWS::NoValue"}, name
+
+
+def test_alarms_and_dashboard_are_core_monitorings(transformed: dict[str, Any]) -> None:
+    """The alarms (5xx ratio, p99 duration, throttles, dead letters, worker errors and failed
+    jobs) and the dashboard are exactly what core/monitoring/cloudwatch.py declares, with the
+    thresholds the Prometheus rules use, notifying the AlarmTopicArn parameter."""
+    from core.monitoring.alerts import DEFAULT
+    from core.monitoring.cloudwatch import SAM, aws_resources
+
+    expected = aws_resources(SAM)
+    assert {name: transformed[name] for name in expected} == expected
+    template = sam_template(TEMPLATE)
+    assert template["Parameters"]["AlarmTopicArn"]["Default"] == ""
+    assert "HasAlarmTopic" in template["Conditions"]
+    ratio = expected["MlfnErrorRatioAlarm"]["Properties"]
+    assert ratio["Threshold"] == DEFAULT.error_ratio
+    latency = expected["MlfnPredictLatencyAlarm"]["Properties"]
+    assert latency["Threshold"] == DEFAULT.p99_seconds * 1000
+    assert latency["ExtendedStatistic"] == "p99"
+    body = "".join(
+        p if isinstance(p, str) else "X" for p in
+        expected["MlfnDashboard"]["Properties"]["DashboardBody"]["Fn::Join"][1]
+    )  # fmt: skip
+    titles = [w["properties"]["title"] for w in json.loads(body)["widgets"]]
+    assert {"Requests by route", "Latency p50 / p90 / p99 (ms)", "Errors (4xx, 5xx)",
+            "Predictions by class", "Requests by model version", "Jobs by status"} <= set(titles)  # fmt: skip
+    env = template["Globals"]["Function"]["Environment"]["Variables"]
+    assert env["POWERTOOLS_METRICS_NAMESPACE"] == "mlfn"

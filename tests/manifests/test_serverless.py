@@ -15,6 +15,7 @@ from core.jobs.schedules import SWEEP
 from tests.manifests.conftest import PROTECTED_ROUTES, PUBLIC_ROUTES, REPO, offline_env
 
 SERVERLESS = REPO / ".tools" / "node_modules" / ".bin" / "serverless"
+TOPIC = "arn:aws:sns:us-east-1:123456789012:mlfn-alerts"
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/mlfn-trainer@sha256:" + "a" * 64
 
 
@@ -47,7 +48,7 @@ def packaged(aws_package: Any, tmp_path_factory: pytest.TempPathFactory) -> dict
 
 @pytest.fixture(scope="module")
 def packaged_secret(aws_package: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    return _package(tmp_path_factory.mktemp("sls-secret"), authMode="secret")
+    return _package(tmp_path_factory.mktemp("sls-secret"), authMode="secret", alarmTopicArn=TOPIC)
 
 
 def _of_type(resources: dict[str, Any], kind: str) -> list[dict[str, Any]]:
@@ -146,3 +147,18 @@ def test_secret_mode_has_no_gateway_authorizer(packaged_secret: dict[str, Any]) 
     for env in _function_env(packaged_secret):
         assert env["MLFN_JWT_SECRET_PARAMETER"] == "/mlfn/dev/jwt-secret"
         assert env["MLFN_JWT_JWKS_URL"] == ""
+
+
+def test_alarms_and_dashboard_are_core_monitorings_with_the_topic_parameter(
+    packaged: dict[str, Any], packaged_secret: dict[str, Any]
+) -> None:
+    from dataclasses import replace
+
+    from core.monitoring.cloudwatch import SERVERLESS as NAMES
+    from core.monitoring.cloudwatch import aws_resources
+
+    for resources, topic in ((packaged, ""), (packaged_secret, TOPIC)):
+        expected = aws_resources(replace(NAMES, topic=topic))
+        assert {k: resources[k] for k in expected} == expected
+    for env in _function_env(packaged):
+        assert env["POWERTOOLS_METRICS_NAMESPACE"] == "mlfn"
