@@ -21,6 +21,12 @@ from typing import Any
 
 from core import constants
 from core.config import Settings
+from core.deploy.alert_steps import (
+    azure_alerts_argv,
+    gcp_alerts_argv,
+    write_azure_alerts,
+    write_gcp_alerts,
+)
 from core.deploy.bundle import install_config, stage_bundle
 from core.deploy.gateway_steps import (
     azure_gateway_argv,
@@ -192,7 +198,8 @@ def gcp_steps(settings: Settings, root: Path) -> list[Step]:
     ]  # fmt: skip
     stage = _mlfn("bundle", "gcp", *_config_args(settings, root), root=root)
     steps = [stage, Step(api, root), Step(worker, root),
-             *_gcp_job_delivery(settings, name, project, region, topic, root)]  # fmt: skip
+             *_gcp_job_delivery(settings, name, project, region, topic, root),
+             Step(gcp_alerts_argv(name, project), root)]  # fmt: skip
     if gateway:
         steps.append(Step(gcp_gateway_argv(name, project, region, account), root))
     return steps
@@ -236,7 +243,8 @@ def azure_steps(settings: Settings, root: Path) -> list[Step]:
     gateway = azure_gateway_argv(app, group, azure)
     if gateway is not None:  # the app then answers only calls bearing its function key
         settings_argv.append("MLFN_AZURE_AUTH_LEVEL=function")
-    steps = [stage, Step(settings_argv, root), Step(publish, root / ".build" / "azure")]
+    steps = [stage, Step(settings_argv, root), Step(publish, root / ".build" / "azure"),
+             Step(azure_alerts_argv(app, group, azure), root)]  # fmt: skip
     return steps if gateway is None else [*steps, Step(gateway, root)]
 
 
@@ -286,12 +294,15 @@ def prepare_bundles(cloud: str, settings: Settings, root: Path) -> list[Path]:
             project = _required(gcp, "project", settings, "gcp")
             region = str(gcp.get("region", "us-central1"))
             write_gcp_gateway(build, _name(settings), project, region, gcp)
+        write_gcp_alerts(root, _name(settings), gcp)
         return folders
     if cloud == "azure":
         folder = stage_bundle("azure", root, build, with_training=True)
         install_config(folder, settings.config_path)
         azure = _cloud_settings(settings, "azure")
-        write_azure_gateway(root, str(azure.get("function_app", _name(settings))), azure)
+        app = str(azure.get("function_app", _name(settings)))
+        write_azure_gateway(root, app, azure)
+        write_azure_alerts(root, app)
         return [folder]
     raise ValidationError(f"`mlfn bundle` lays out 'gcp' or 'azure', not '{cloud}'")
 

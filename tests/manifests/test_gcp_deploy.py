@@ -69,7 +69,9 @@ def _gcloud_parses(config: Path, steps: list[dict[str, Any]], tmp_path: Path) ->
 def test_gcloud_lines_field_by_field(
     gcp_config: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    bundle, api, worker, delivery, schedule, gateway = _dry_run(gcp_config, capsys)
+    bundle, api, worker, delivery, schedule, alerts, gateway = _dry_run(gcp_config, capsys)
+    assert alerts["argv"] == ["bash", "infra/gcp/alerts.sh", "mlfn-iris-qa", "acme-ml",
+                              ".build/gcp-alerts"]  # fmt: skip
     assert bundle["argv"][:3] == ["mlfn", "bundle", "gcp"]
     assert api["argv"][:4] == [*worker["argv"][:3], "mlfn-iris-qa-api"]
     common = {
