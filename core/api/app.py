@@ -211,6 +211,9 @@ def create_app(services: Services | None = None) -> FastAPI:
         description="Train and serve ML models as serverless functions.",
         docs_url=None,  # served from the installed package instead (core/api/docs.py)
         redoc_url=None,
+        # mlfn's own telemetry (core/monitoring) makes the request span and metrics; FastAPI's
+        # native OpenTelemetry (0.165+) would make a second set. Older FastAPI ignores this.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     install_docs(app)
     state: dict[str, Services] = {}

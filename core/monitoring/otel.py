@@ -18,8 +18,15 @@ def azure_monitor() -> None:
     """Application Insights through the Azure Monitor OpenTelemetry distro (traces, metrics
     and logs); the connection string is read from the environment by the distro itself."""
     from azure.monitor.opentelemetry import configure_azure_monitor
+    from opentelemetry.sdk.resources import Resource
 
-    configure_azure_monitor(logger_name="mlfn", enable_live_metrics=False)
+    configure_azure_monitor(
+        logger_name="mlfn",
+        enable_live_metrics=False,
+        # mlfn's own middleware makes the request span, with the FaaS attributes: no second one
+        instrumentation_options={"fastapi": {"enabled": False}},
+        resource=Resource.create(resource_attributes("azure")),
+    )
 
 
 def gcp_meter_provider() -> Any:

@@ -94,7 +94,7 @@ def span(
     from opentelemetry.trace import SpanKind
     from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-    context = TraceContextTextMapPropagator().extract({"traceparent": parent} if parent else {})
+    context = TraceContextTextMapPropagator().extract({"traceparent": parent}) if parent else None
     kind = SpanKind.SERVER if trigger == "http" else SpanKind.CONSUMER
     attributes = {"faas.trigger": trigger, "faas.coldstart": _state["cold"], **extra}
     if invocation_id:
