@@ -24,6 +24,7 @@ from bench import (
     serving,
     size,
     store_roundtrip,
+    telemetry_cost,
     train_time,
 )
 
@@ -37,6 +38,7 @@ SECTIONS: dict[str, Callable[[], dict[str, Any]]] = {
     "store_roundtrip": store_roundtrip.run,
     "data_scale": data_scale.run,
     "job_isolation": job_isolation.run,
+    "telemetry_cost": telemetry_cost.run,
 }
 
 

@@ -231,6 +231,34 @@ def _job_isolation(isolation: dict[str, Any] | None) -> list[str]:
     ]
 
 
+def _telemetry(cost: dict[str, Any] | None) -> list[str]:
+    if not cost:
+        return []
+    off, prom, emf = cost["off"], cost["prometheus"], cost["prometheus_and_emf"]
+    added = cost["prometheus_added_p50_ms"]
+    return [
+        "## 9. What telemetry costs a warm /predict (in-process ASGI, one row)",
+        "",
+        f"{cost['calls_each']} calls each, alternating rounds. *Answered*: until the last body "
+        "message is sent (what the client waits for); *returned*: until the app returns "
+        "(the request's CPU, its events included: they are recorded after the answer).",
+        "",
+        "| telemetry | answered p50 ms | answered p99 ms | returned p50 ms |",
+        "|---|---|---|---|",
+        f"| off (MLFN_TELEMETRY=off) | {off['p50_ms']} | {off['p99_ms']} | {off['cpu_p50_ms']} |",
+        f"| Prometheus (`mlfn serve`) | {prom['p50_ms']} | {prom['p99_ms']} | "
+        f"{prom['cpu_p50_ms']} |",
+        f"| Prometheus + CloudWatch EMF | {emf['p50_ms']} | {emf['p99_ms']} | "
+        f"{emf['cpu_p50_ms']} |",
+        "",
+        f"Added p50 with Prometheus: {added} ms (goal ≤ {cost['goal_ms']}) "
+        f"{_mark(added <= cost['goal_ms'])}; with EMF as well: "
+        f"{cost['prometheus_and_emf_added_p50_ms']} ms answered, "
+        f"{cost['prometheus_and_emf_added_cpu_p50_ms']} ms of CPU.",
+        "",
+    ]
+
+
 def _extras(results: dict[str, Any]) -> list[str]:
     lines = ["## Also measured", "", "Single-row predict, in-process (2,000 calls):", ""]
     for model, row in results["predict_latency"].items():
@@ -300,6 +328,7 @@ def markdown(results: dict[str, Any], before: dict[str, Any] | None = None) -> s
         *_training(results["train_time"]),
         *_data_scale(results.get("data_scale")),
         *_job_isolation(results.get("job_isolation")),
+        *_telemetry(results.get("telemetry_cost")),
         *_before_after(results, before),
         *_extras(results),
     ]

@@ -155,7 +155,7 @@ class Predictor:
         hit = (self.registry.store.uri, self.registry.name, pointer.version) in _SESSIONS
         model = _load(self.registry, pointer.version)
         seconds = time.perf_counter() - started
-        self.telemetry.emit(ModelLoaded(self.registry.name, model.version, seconds, hit))
+        self.telemetry.emit_soon(ModelLoaded(self.registry.name, model.version, seconds, hit))
         return model
 
     def is_warm(self) -> bool:
@@ -187,7 +187,7 @@ class Predictor:
         else:
             answer["predictions"] = np.asarray(outputs["variable"], dtype=float).tolist()
             if self.telemetry.sinks:
-                self.telemetry.emit(
+                self.telemetry.emit_soon(
                     Predicted(self.registry.name, model.version, "regression",
                               values=answer["predictions"])
                 )  # fmt: skip
@@ -208,8 +208,8 @@ class Predictor:
         counts: dict[str, int] = {}
         for label in predicted:
             counts[str(label)] = counts.get(str(label), 0) + 1
-        confidences = proba[np.arange(len(best)), best].astype(float).tolist()
-        self.telemetry.emit(
+        confidences = proba.max(axis=1).tolist()  # the predicted class's probability
+        self.telemetry.emit_soon(
             Predicted(self.registry.name, version, "classification", counts, confidences)
         )
 

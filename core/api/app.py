@@ -51,7 +51,7 @@ from core.monitoring import context as monitoring_context
 from core.monitoring.jobs import report_job
 from core.monitoring.prometheus import PrometheusSink
 from core.monitoring.scrape import ChampionGauge, JobGauges
-from core.monitoring.telemetry import door_sinks
+from core.monitoring.telemetry import door_sinks, telemetry_enabled
 from core.registry import ModelRegistry
 from core.storage import Store, open_store
 
@@ -414,7 +414,8 @@ def _install_middleware(
     )
     app.add_middleware(HeadAsGet)
     add_cors(app)
-    app.add_middleware(TelemetryMiddleware, get_telemetry=lambda: build_services().telemetry)
+    if telemetry_enabled():  # MLFN_TELEMETRY=off: no request ids, spans or events at all
+        app.add_middleware(TelemetryMiddleware, get_telemetry=lambda: build_services().telemetry)
 
 
 def _submit(

@@ -25,18 +25,28 @@ def _error_code(body: bytes) -> str | None:
     return found if isinstance(found, str) else None
 
 
-class _Response:
-    """What the app sent back: status, size, and the start of an error body."""
+class _Call:
+    """One request as the middleware follows it: its ids, and what the app sent back
+    (status, size, the start of an error body)."""
 
-    def __init__(self, send: Any, request_id: str) -> None:
-        self.send, self.request_id = send, request_id.encode()
+    def __init__(self, send: Any, scope: dict[str, Any]) -> None:
+        self.send, self.started = send, time.perf_counter()
+        self.headers = dict(scope.get("headers", []))
+        self.request_id = ctx.request_id_from(
+            self.headers.get(b"x-request-id", b"").decode("latin-1")
+        )
+        self.trace_id, self.span_id = ctx.trace_from_headers(self.headers)
         self.status, self.size, self.error = 500, 0, b""
 
     async def __call__(self, message: dict[str, Any]) -> None:
         if message["type"] == "http.response.start":
             self.status = message["status"]
-            headers = [*message.get("headers", []), (b"x-request-id", self.request_id)]
-            message = {**message, "headers": headers}
+            echo = (b"x-request-id", self.request_id.encode())
+            headers = message.get("headers")
+            if isinstance(headers, list):  # Starlette's own list, made for this response
+                headers.append(echo)
+            else:
+                message = {**message, "headers": [*(headers or []), echo]}
         elif message["type"] == "http.response.body":
             body = message.get("body", b"")
             self.size += len(body)
@@ -53,49 +63,52 @@ class TelemetryMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = time.perf_counter()
-        headers = dict(scope.get("headers", []))
-        request_id = ctx.request_id_from(headers.get(b"x-request-id", b"").decode("latin-1"))
-        trace_id, parent_span = ctx.trace_from_headers(headers)
-        response = _Response(send, request_id)
-        parent = f"00-{trace_id}-{parent_span}-01" if trace_id and parent_span else None
-        with tracing.span(f"{scope['method']} {scope['path']}", "http", request_id, parent) as span:
-            if span is not None:
-                trace_id, parent_span = tracing.ids_of(span)
-            tokens = (ctx.request_id.set(request_id), ctx.trace_id.set(trace_id),
-                      ctx.span_id.set(parent_span))  # fmt: skip
-            try:
-                await self.app(scope, receive, response)
-            except Exception:  # answered by the outermost handler as a 500 internal_error
-                response.status, response.error = 500, b'{"error":{"code":"internal_error"}}'
-                raise
-            finally:
-                event = _event(scope, headers, response, started, request_id, trace_id)
-                ctx.request_id.reset(tokens[0])
-                ctx.trace_id.reset(tokens[1])
-                ctx.span_id.reset(tokens[2])
-                _describe(span, event)
-                self.get_telemetry().emit(event)
+        call = _Call(send, scope)
+        if not tracing.active():  # the common case: no span to open
+            await self._serve(scope, receive, call)
+            return
+        parent = f"00-{call.trace_id}-{call.span_id}-01" if call.trace_id and call.span_id else None
+        name = f"{scope['method']} {scope['path']}"
+        with tracing.span(name, "http", call.request_id, parent) as span:
+            call.trace_id, call.span_id = tracing.ids_of(span)
+            await self._serve(scope, receive, call, span)
+
+    async def _serve(
+        self, scope: dict[str, Any], receive: Any, call: _Call, span: Any = None
+    ) -> None:
+        waiting: list[Any] = []  # events the request's code emits, sent after its answer
+        tokens = (ctx.request_id.set(call.request_id), ctx.trace_id.set(call.trace_id),
+                  ctx.span_id.set(call.span_id), ctx.pending.set(waiting))  # fmt: skip
+        try:
+            await self.app(scope, receive, call)
+        except Exception:  # answered by the outermost handler as a 500 internal_error
+            call.status, call.error = 500, b'{"error":{"code":"internal_error"}}'
+            raise
+        finally:
+            for variable, token in zip(_VARIABLES, tokens, strict=True):
+                variable.reset(token)  # type: ignore[attr-defined]
+            event = _event(scope, call)
+            _describe(span, event)
+            for telemetry, earlier in waiting:
+                telemetry.emit(earlier)
+            self.get_telemetry().emit(event)
 
 
-def _event(
-    scope: dict[str, Any],
-    headers: dict[bytes, bytes],
-    response: _Response,
-    started: float,
-    request_id: str,
-    trace_id: str | None,
-) -> RequestDone:
+_VARIABLES = (ctx.request_id, ctx.trace_id, ctx.span_id, ctx.pending)
+
+
+def _event(scope: dict[str, Any], call: _Call) -> RequestDone:
     model, version, rows = scope.get("state", {}).get(SERVED, (None, None, 0))
     client = scope.get("client") or ("", 0)
     return RequestDone(
         route=getattr(scope.get("route"), "path", "unmatched"), method=scope["method"],
-        status=response.status, seconds=time.perf_counter() - started, model=model,
+        status=call.status, seconds=time.perf_counter() - call.started, model=model,
         version=version, rows=rows,
-        error_code=_error_code(response.error) if response.status >= 400 else None,
-        request_id=request_id, trace_id=trace_id, span_id=ctx.span_id.get(),
-        path=scope.get("path", ""), user_agent=headers.get(b"user-agent", b"").decode("latin-1"),
-        remote_ip=str(client[0]), response_bytes=response.size,
+        error_code=_error_code(call.error) if call.status >= 400 else None,
+        request_id=call.request_id, trace_id=call.trace_id, span_id=call.span_id,
+        path=scope.get("path", ""),
+        user_agent=call.headers.get(b"user-agent", b"").decode("latin-1"),
+        remote_ip=str(client[0]), response_bytes=call.size,
     )  # fmt: skip
 
 

@@ -4,7 +4,10 @@ $POWERTOOLS_METRICS_NAMESPACE, default `mlfn`; dimensions service, model, versio
 
 from __future__ import annotations
 
+import json
 import os
+import sys
+import threading
 from typing import Any
 
 from core.monitoring.events import Event, JobFinished, JobStep, ModelLoaded, Predicted, RequestDone
@@ -14,21 +17,25 @@ NAMESPACE = "mlfn"
 
 class EmfSink:
     def __init__(self, namespace: str | None = None, service: str | None = None) -> None:
-        self.namespace = namespace or os.environ.get("POWERTOOLS_METRICS_NAMESPACE", NAMESPACE)
-        self.service = service or os.environ.get("POWERTOOLS_SERVICE_NAME", "mlfn")
-
-    def _blob(
-        self, dimensions: dict[str, str], metrics: list[tuple[str, str, list[float]]]
-    ) -> None:
         from aws_lambda_powertools.metrics import EphemeralMetrics
 
-        blob = EphemeralMetrics(namespace=self.namespace, service=self.service)
-        for name, label in dimensions.items():
-            blob.add_dimension(name, label or "none")
-        for name, unit, values in metrics:
-            for value in values[:100]:  # EMF takes up to 100 values per metric and line
-                blob.add_metric(name, unit, value)
-        blob.flush_metrics()
+        self.namespace = namespace or os.environ.get("POWERTOOLS_METRICS_NAMESPACE", NAMESPACE)
+        self.service = service or os.environ.get("POWERTOOLS_SERVICE_NAME", "mlfn")
+        # Powertools serializes each line (its EMF structure and checks); the metric set is
+        # handed to it whole: add_metric/add_dimension one by one cost ~0.15 ms an event.
+        self._metrics = EphemeralMetrics(namespace=self.namespace, service=self.service)
+        self._lock = threading.Lock()
+
+    def _blob(self, dimensions: dict[str, str], metrics: list[tuple[str, str, list[float]]]) -> None:
+        labels = {name: label or "none" for name, label in dimensions.items()}
+        labels["service"] = self.service
+        metric_set = {
+            name: {"Unit": unit, "StorageResolution": 60, "Value": [float(v) for v in values[:100]]}
+            for name, unit, values in metrics  # EMF takes up to 100 values per metric and line
+        }
+        with self._lock:
+            document = self._metrics.serialize_metric_set(metric_set, labels, {})
+        sys.stdout.write(json.dumps(document, separators=(",", ":")) + "\n")
 
     def emit(self, event: Event) -> None:
         if isinstance(event, RequestDone):

@@ -1,4 +1,5 @@
-"""What happened, as plain records: the one vocabulary every sink understands."""
+"""What happened, as plain records: the one vocabulary every sink understands. (Not frozen:
+a frozen dataclass's __init__ costs 4 µs more per event; sinks never change them.)"""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RequestDone:
     """One HTTP request answered. `route` is the route's template (/models/{version}/promote),
     never the raw path, so a metric's labels stay few."""
@@ -28,7 +29,7 @@ class RequestDone:
     response_bytes: int = 0
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Predicted:
     """What one /predict answered: the predicted class of each row and its probability
     (classification), or the predicted values (regression). No inputs: those go only to the
@@ -46,7 +47,7 @@ class Predicted:
         return sum(self.classes.values()) if self.task == "classification" else len(self.values)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ModelLoaded:
     """A model version made ready to serve: read and compiled (a miss), or found already
     loaded in this process (a hit)."""
@@ -57,7 +58,7 @@ class ModelLoaded:
     cache_hit: bool
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class JobStep:
     """One step of a finished job (fit, export, parity, tracking) and how long it took."""
 
@@ -67,7 +68,7 @@ class JobStep:
     seconds: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class JobFinished:
     """A job's end: its status, how many attempts it took, and its time from the first start."""
 

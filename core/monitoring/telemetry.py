@@ -47,6 +47,17 @@ class Telemetry:
             except Exception as exc:  # a sink's bug or outage must never fail the caller
                 self._report(sink, exc)
 
+    def emit_soon(self, event: Event) -> None:
+        """Inside an HTTP request: after its answer is sent (the client does not wait for
+        the sinks); elsewhere: now."""
+        from core.monitoring.context import pending
+
+        waiting = pending.get()
+        if waiting is None:
+            self.emit(event)
+        else:
+            waiting.append((self, event))
+
     def flush(self) -> None:
         for sink in self.sinks:
             try:
