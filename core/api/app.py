@@ -85,6 +85,7 @@ class Services:
         if os.environ.get("MLFN_PREDICTION_LOG") == "on":
             log = PredictionLog(self.store, sample=prediction_log_sample())
         model_name = self.settings.config.model_name
+        self.prometheus.expect(model_name)
         self.predictor = Predictor(self.store, model_name, log=log, telemetry=self.telemetry)
         self.registry = ModelRegistry(self.store, model_name)
         self.jobs = JobStore(self.store)

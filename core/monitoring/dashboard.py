@@ -20,11 +20,15 @@ class Panel:
     width: int = 8
 
 
-def _quantile(q: float, metric: str, where: str = "") -> str:
-    return f"histogram_quantile({q}, sum by (le) (rate({metric}_bucket{where}[{RATE}])))"
+def _quantile(q: float, metric: str, where: str = "", window: str = RATE) -> str:
+    return f"histogram_quantile({q}, sum by (le) (rate({metric}_bucket{where}[{window}])))"
+
+
+RARE = "1h"  # model loads and jobs happen a few times an hour: a rate window to match
 
 
 PREDICT = '{route="/predict"}'
+SERVED = '{route="/predict",version!=""}'  # answered by a model version
 ROWS: tuple[tuple[str, tuple[Panel, ...]], ...] = (
     ("Traffic and errors", (
         Panel("Requests per second by route",
@@ -45,28 +49,30 @@ ROWS: tuple[tuple[str, tuple[Panel, ...]], ...] = (
             (_quantile(0.9, "mlfn_request_seconds", PREDICT), "p90"),
             (_quantile(0.99, "mlfn_request_seconds", PREDICT), "p99"),
         ), "s", width=16),
-        Panel("Model load time p90", ((_quantile(0.9, "mlfn_model_load_seconds"), "p90"),), "s"),
+        Panel("Model load time p90",
+              ((_quantile(0.9, "mlfn_model_load_seconds", window=RARE), "p90"),), "s"),
     )),
     ("Model", (
         Panel("Champion version", (("max by (model) (mlfn_champion_version)", "{{model}}"),),
-              kind="stat", width=4),
+              kind="stat", width=3),
         Panel("Champion loaded", (("min by (model) (mlfn_model_loaded)", "{{model}}"),),
-              kind="stat", width=4),
+              kind="stat", width=3),
         Panel("Requests by model version",
-              ((f'sum by (version) (rate(mlfn_requests_total{PREDICT}[{RATE}]))', "v{{version}}"),),
-              "reqps"),
+              ((f"sum by (version) (rate(mlfn_requests_total{SERVED}[{RATE}]))", "v{{version}}"),),
+              "reqps", width=6),
         Panel("Predictions by class",
               ((f"sum by (class) (rate(mlfn_predictions_total[{RATE}]))", "{{class}}"),),
-              "short"),
+              "short", width=6),
         Panel("Confidence of the predicted class", (
             (_quantile(0.5, "mlfn_prediction_confidence"), "median"),
             (_quantile(0.1, "mlfn_prediction_confidence"), "p10"),
-        ), "percentunit", width=8),
+        ), "percentunit", width=6),
     )),
     ("Jobs", (
         Panel("Jobs by status", (("sum by (status) (mlfn_jobs)", "{{status}}"),)),
         Panel("Queue depth", (("max(mlfn_job_queue_depth)", "queued"),)),
-        Panel("Job duration p90", ((_quantile(0.9, "mlfn_job_seconds"), "p90"),), "s"),
+        Panel("Job duration p90",
+              ((_quantile(0.9, "mlfn_job_seconds", window=RARE), "p90"),), "s"),
     )),
 )  # fmt: skip
 

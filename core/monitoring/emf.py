@@ -26,7 +26,7 @@ class EmfSink:
         self._metrics = EphemeralMetrics(namespace=self.namespace, service=self.service)
         self._lock = threading.Lock()
 
-    def _blob(self, dimensions: dict[str, str], metrics: list[tuple[str, str, list[float]]]) -> None:
+    def _blob(self, dimensions: dict[str, str], metrics: list[tuple[str, str, list[Any]]]) -> None:
         labels = {name: label or "none" for name, label in dimensions.items()}
         labels["service"] = self.service
         metric_set = {

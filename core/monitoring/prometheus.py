@@ -33,6 +33,8 @@ VALUE_BUCKETS = (
     -1e4, -1e3, -100.0, -10.0, -1.0, 0.0, 1.0, 10.0, 100.0, 1e3, 1e4, 1e5, 1e6,
 )  # fmt: skip
 LOAD_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+JOB_KINDS = ("train", "retrain")
+JOB_ENDS = ("succeeded", "failed", "cancelled")
 JOB_BUCKETS = (1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 10800.0)
 
 
@@ -50,6 +52,20 @@ class PrometheusSink:
             RequestDone: self._request, Predicted: self._predicted, ModelLoaded: self._loaded,
             JobStep: self._step, JobFinished: self._finished,
         }  # fmt: skip
+
+    def expect(self, model: str) -> None:
+        """Make the series of rare events exist at 0 from the start: Prometheus's rate() and
+        increase() never see a series's first increment, so the first failed job or model
+        load would otherwise go uncounted (and unalerted)."""
+        self._child(self.loads, model, "miss")
+        self._child(self.loads, model, "hit")
+        self._child(self.load_seconds, model)
+        for kind in JOB_KINDS:
+            self._child(self.jobs, kind, "submitted")
+            self._child(self.attempts, kind)
+            for status in JOB_ENDS:
+                self._child(self.jobs, kind, status)
+                self._child(self.job_seconds, kind, status)
 
     def _child(self, metric: Any, *labels: str) -> Any:
         key = (id(metric), *labels)
@@ -86,7 +102,7 @@ class PrometheusSink:
         )
         self.loads = counter("mlfn_model_loads", "Model loads", ["model", "result"])
         self.load_seconds = histogram(
-            "mlfn_model_load_seconds", "Model load time", ["model", "version"], LOAD_BUCKETS
+            "mlfn_model_load_seconds", "Model load time", ["model"], LOAD_BUCKETS
         )
         self.jobs = counter("mlfn_jobs", "Jobs submitted and finished", ["kind", "status"])
         self.job_seconds = histogram(
@@ -123,7 +139,7 @@ class PrometheusSink:
     def _loaded(self, event: ModelLoaded) -> None:
         self._child(self.loads, event.model, "hit" if event.cache_hit else "miss").inc()
         if not event.cache_hit:
-            self._child(self.load_seconds, event.model, str(event.version)).observe(event.seconds)
+            self._child(self.load_seconds, event.model).observe(event.seconds)
 
     def _step(self, event: JobStep) -> None:
         self._child(self.job_steps, event.kind, event.step).observe(event.seconds)
