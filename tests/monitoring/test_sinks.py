@@ -206,3 +206,37 @@ def test_each_door_chooses_its_clouds_sink(door: str, sink: str) -> None:
 
     assert [type(s).__name__ for s in sinks_for(door)] == [sink]
     assert sinks_for("serve") == []
+
+
+def test_a_finished_job_is_told_as_steps_and_an_end(capsys) -> None:
+    """What a cloud worker reports when a job ends (core/jobs/worker.py): EMF lines on AWS,
+    and the same events in Prometheus under `mlfn serve`."""
+    from core.monitoring import Telemetry
+    from core.monitoring.jobs import report_job
+    from core.monitoring.prometheus import PrometheusSink
+
+    record = {
+        "job_id": "20261201T000000000000-abcdefabcdef", "kind": "train", "status": "failed",
+        "attempts": 2, "started_at": "2026-12-01T00:00:00.000+00:00",
+        "finished_at": "2026-12-01T00:01:30.500+00:00",
+        "error": {"code": "worker_lost", "message": "..."},
+        "result": {"steps": {"fit": 12.5, "export": 1.25, "total": 14.0}},
+    }  # fmt: skip
+    prometheus = PrometheusSink()
+    report_job(Telemetry([EmfSink(), prometheus]), record)
+    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    for document in emf:
+        check_emf(document)
+    end = next(d for d in emf if "Jobs" in d)
+    assert (end["kind"], end["status"], end["JobFailures"], end["JobAttempts"]) == (
+        "train", "failed", [1.0], [2.0])  # fmt: skip
+    assert end["JobTime"] == [90.5]
+    assert {d["step"]: d["JobStepTime"] for d in emf if "step" in d} == {
+        "fit": [12.5], "export": [1.25], "total": [14.0]}  # fmt: skip
+    text = prometheus.exposition().decode()
+    assert 'mlfn_jobs_total{kind="train",status="failed"} 1.0' in text
+    assert 'mlfn_job_attempts_total{kind="train"} 2.0' in text
+    assert 'mlfn_job_step_seconds_count{kind="train",step="fit"} 1.0' in text
+    running = {**record, "status": "running"}
+    report_job(Telemetry([prometheus]), running)  # not ended: nothing told
+    assert 'mlfn_jobs_total{kind="train",status="failed"} 1.0' in prometheus.exposition().decode()
