@@ -51,9 +51,27 @@ _asgi = Mangum(app, lifespan="off")
 _batch = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
+def _tracer() -> Any:
+    """Powertools Tracer (an X-Ray subsegment per invocation, annotated with the service and
+    cold start) when MLFN_AWS_TRACER=on; Lambda's own X-Ray tracing (`Tracing: Active`)
+    works without it. Optional: importing X-Ray's SDK costs cold-start time."""
+    if os.environ.get("MLFN_AWS_TRACER") != "on":
+        return None
+    from aws_lambda_powertools import Tracer
+
+    return Tracer(service="mlfn")
+
+
+tracer = _tracer()
+
+
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return _asgi(event, context)
+
+
+if tracer is not None:  # the response holds predictions: not copied into the trace
+    handler = tracer.capture_lambda_handler(handler, capture_response=False)
 
 
 def _run(record: Any, lambda_context: Any = None) -> None:

@@ -120,7 +120,7 @@ def test_azure_lines(tmp_path: Path) -> None:
     data["promotion"]["prod"]["store"] = "az://mlfn-iris-prod"
     data["promotion"]["prod"]["azure"] = {"function_app": "acme-mlfn", "resource_group": "ml"}
     (tmp_path / "config.json").write_text(json.dumps(data))
-    bundle, settings_step, publish = steps_for(
+    bundle, settings_step, publish, alerts = steps_for(
         "azure", load_settings(tmp_path / "config.json", env="prod"), REPO
     )
     assert bundle.argv[:3] == ["mlfn", "bundle", "azure"]
@@ -133,3 +133,5 @@ def test_azure_lines(tmp_path: Path) -> None:
     assert "MLFN_JWT_SECRET" not in values  # a Key Vault reference, set once by setup.sh
     assert publish.argv == ["func", "azure", "functionapp", "publish", "acme-mlfn", "--python"]
     assert publish.cwd == REPO / ".build" / "azure"
+    assert alerts.argv[:5] == ["bash", "infra/azure/alerts.sh", "acme-mlfn", "ml",
+                               ".build/azure-alerts/alerts.tsv"]  # fmt: skip
