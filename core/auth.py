@@ -166,6 +166,7 @@ class Authenticator:
         self.settings = settings or AuthSettings.from_env()
         self.jwks = jwks or _jwks_cache(self.settings)
         self._verified: dict[str, tuple[Principal, float]] = {}  # token -> (principal, until)
+        self.gateway: Any = None  # a GatewayTrust when the deployment trusts its gateway
 
     def authenticate(self, authorization: str | None) -> Principal:
         scheme, _, token = (authorization or "").partition(" ")

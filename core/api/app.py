@@ -80,6 +80,10 @@ class Services:
     )
 
     def __post_init__(self) -> None:
+        from core.gateway_trust import GatewayTrust
+
+        if self.auth.gateway is None:
+            self.auth.gateway = GatewayTrust.from_env(self.auth.settings)
         self.telemetry = Telemetry([self.prometheus, *door_sinks(), *self.extra_sinks])
         log = None
         if os.environ.get("MLFN_PREDICTION_LOG") == "on":

@@ -92,14 +92,15 @@ class AuthFirst:
         try:
             if len(values) > 1:
                 raise BadRequestError("send exactly one Authorization header")
-            principal = await self._principal(values[0].decode("latin-1") if values else None)
+            token = values[0].decode("latin-1") if values else None
+            principal = await self._principal(token, scope)
         except MlfnError as exc:
             await _send_json(send, exc.status, exc.to_dict())
             return
         scope.setdefault("state", {})[PRINCIPAL] = principal
         await self.app(scope, receive, send)
 
-    async def _principal(self, authorization: str | None) -> Any:
+    async def _principal(self, authorization: str | None, scope: dict[str, Any]) -> Any:
         from starlette.concurrency import run_in_threadpool
 
         try:
@@ -107,6 +108,9 @@ class AuthFirst:
         except MlfnError as exc:
             logger.error("services cannot be built: %s", exc.message)
             raise UnavailableError("the service is not ready; its log says why") from None
+        if authenticator.gateway is not None:  # MLFN_TRUST_GATEWAY: its vouched-for claims
+            headers = dict(scope.get("headers", []))
+            return await run_in_threadpool(authenticator.gateway.principal, headers)
         if authenticator.jwks is not None:  # may fetch the issuer's keys
             return await run_in_threadpool(authenticator.authenticate, authorization)
         return authenticator.authenticate(authorization)  # HS256: CPU only

@@ -243,6 +243,8 @@ def azure_steps(settings: Settings, root: Path) -> list[Step]:
     gateway = azure_gateway_argv(app, group, azure)
     if gateway is not None:  # the app then answers only calls bearing its function key
         settings_argv.append("MLFN_AZURE_AUTH_LEVEL=function")
+        if azure.get("trust_gateway"):  # the claims APIM validated, with its secret key
+            settings_argv.append("MLFN_TRUST_GATEWAY=azure")
     steps = [stage, Step(settings_argv, root), Step(publish, root / ".build" / "azure"),
              Step(azure_alerts_argv(app, group, azure), root)]  # fmt: skip
     return steps if gateway is None else [*steps, Step(gateway, root)]
@@ -274,6 +276,23 @@ def gcp_variables(settings: Settings) -> dict[str, str]:
         "MLFN_WORKER_TIMEOUT_SECONDS": str(GCP_WORKER_TIMEOUT_S),  # the worker's --timeout
         # Behind Google API Gateway the caller's token arrives in X-Forwarded-Authorization.
         **({"MLFN_GATEWAY": "google"} if gcp_gateway_on(_cloud_settings(settings, "gcp")) else {}),
+        **_gcp_trust(settings),
+    }
+
+
+def _gcp_trust(settings: Settings) -> dict[str, str]:
+    """gcp.trust_gateway: the functions take the claims API Gateway validated, from requests
+    bearing the gateway's own ID token (its service account, for the api function's URL)."""
+    gcp = _cloud_settings(settings, "gcp")
+    if not (gcp_gateway_on(gcp) and gcp.get("trust_gateway")):
+        return {}
+    name, project = _name(settings), _required(gcp, "project", settings, "gcp")
+    region = str(gcp.get("region", "us-central1"))
+    account = str(gcp.get("service_account") or f"{name}@{project}.iam.gserviceaccount.com")
+    return {
+        "MLFN_TRUST_GATEWAY": "google",
+        "MLFN_GATEWAY_ACCOUNT": account,
+        "MLFN_GATEWAY_AUDIENCE": f"https://{region}-{project}.cloudfunctions.net/{name}-api",
     }
 
 

@@ -58,7 +58,8 @@ def write_azure_gateway(root: Path, app: str, azure: dict[str, Any]) -> list[Pat
     build.mkdir(parents=True, exist_ok=True)
     spec, policy = build / APIM_SPEC, build / APIM_POLICY
     spec.write_text(json.dumps(apim_openapi(app), indent=2) + "\n", encoding="utf-8")
-    policy.write_text(apim_policy(jwt, openid_config(jwt.issuer, azure)), encoding="utf-8")
+    forward = bool(azure.get("trust_gateway"))
+    policy.write_text(apim_policy(jwt, openid_config(jwt.issuer, azure), forward), encoding="utf-8")
     return [spec, policy]
 
 

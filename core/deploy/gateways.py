@@ -111,7 +111,7 @@ def _protected_condition() -> str:
     )
 
 
-def _validate_jwt(parent: Any, jwt: Jwt, openid_config: str | None) -> None:
+def _validate_jwt(parent: Any, jwt: Jwt, openid_config: str | None, keep: bool = False) -> None:
     from xml.etree.ElementTree import SubElement
 
     check = SubElement(parent, "validate-jwt", {
@@ -119,6 +119,7 @@ def _validate_jwt(parent: Any, jwt: Jwt, openid_config: str | None) -> None:
         "failed-validation-httpcode": "401",
         "failed-validation-error-message": "missing or invalid bearer token",
         "require-expiration-time": "true", "require-signed-tokens": "true",
+        **({"output-token-variable-name": "mlfn-jwt"} if keep else {}),
     })  # fmt: skip
     if openid_config:
         SubElement(check, "openid-config", {"url": openid_config})
@@ -129,17 +130,34 @@ def _validate_jwt(parent: Any, jwt: Jwt, openid_config: str | None) -> None:
     SubElement(SubElement(check, "issuers"), "issuer").text = jwt.issuer
 
 
-def apim_policy(jwt: Jwt, openid_config: str | None) -> str:
+FORWARDED_CLAIMS = (  # the validated token's claims, as base64url JSON (core/gateway_trust.py)
+    '@{var jwt = (Jwt)context.Variables["mlfn-jwt"]; var claims = new JObject();'
+    " foreach (var claim in jwt.Claims) { claims[claim.Key] = claim.Value.Length == 1"
+    " ? (JToken)claim.Value[0] : new JArray(claim.Value); }"
+    " var text = claims.ToString(Newtonsoft.Json.Formatting.None);"
+    " return Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(text))"
+    ".TrimEnd('=').Replace('+', '-').Replace('/', '_');}"
+)
+
+
+def apim_policy(jwt: Jwt, openid_config: str | None, forward_claims: bool = False) -> str:
     """The API-level inbound policy: validate-jwt on every protected route (the same issuer,
     audience and keys the functions trust), a rate limit per token subject, and the
-    function key that lets the gateway, and only it, call the app."""
+    function key that lets the gateway, and only it, call the app. With `forward_claims`
+    (azure.trust_gateway), the validated claims and the gateway's secret go to the app,
+    which then takes the claims instead of checking the token again."""
     from xml.etree.ElementTree import Element, SubElement, indent, tostring
 
     policies = Element("policies")
     inbound = SubElement(policies, "inbound")
     SubElement(inbound, "base")
     when = SubElement(SubElement(inbound, "choose"), "when", {"condition": _protected_condition()})
-    _validate_jwt(when, jwt, openid_config)
+    _validate_jwt(when, jwt, openid_config, forward_claims)
+    if forward_claims:
+        for name, value in (("X-Mlfn-Gateway-Claims", FORWARDED_CLAIMS),
+                            ("X-Mlfn-Gateway-Key", "{{mlfn-gateway-key}}")):  # fmt: skip
+            forwarded = SubElement(when, "set-header", {"name": name, "exists-action": "override"})
+            SubElement(forwarded, "value").text = value
     SubElement(when, "rate-limit-by-key", {
         "calls": str(RATE_LIMIT_CALLS), "renewal-period": str(RATE_LIMIT_PERIOD_S),
         "counter-key": SUBJECT_KEY,

@@ -179,4 +179,3 @@ class PrometheusSink:
         for collector in self._scraped:
             registry.register(collector)
         return generate_latest(registry)
-

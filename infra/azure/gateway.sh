@@ -29,6 +29,14 @@ if [ -n "$VAULT" ]; then
   named_value mlfn-jwt-secret-base64 "$(az keyvault secret show --vault-name "$VAULT" \
     --name mlfn-jwt-secret --query value --output tsv | tr -d '\n' | base64 -w0)"
 fi
+if grep -q "{{mlfn-gateway-key}}" "$POLICY" \
+  && ! az apim nv show "${apim[@]}" --named-value-id mlfn-gateway-key >/dev/null 2>&1; then
+  # azure.trust_gateway: one random secret, held by APIM and the app alone, never printed
+  key=$(openssl rand -hex 32)
+  named_value mlfn-gateway-key "$key"
+  az functionapp config appsettings set --name "$APP" --resource-group "$GROUP" \
+    --settings "MLFN_GATEWAY_KEY=${key}" --output none
+fi
 az apim api import "${apim[@]}" --api-id "$APP" --path "" --api-type http --protocols https \
   --specification-format OpenApiJson --specification-path "$SPEC" \
   --service-url "https://${APP}.azurewebsites.net" --subscription-required false
