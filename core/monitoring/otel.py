@@ -29,14 +29,16 @@ def azure_monitor() -> None:
     )
 
 
-def gcp_meter_provider() -> Any:
+def gcp_meter_provider(exporter: Any = None) -> Any:
+    """Metrics to Cloud Monitoring as workload.googleapis.com/mlfn.* (the project and the
+    credentials from the function's environment)."""
     from opentelemetry.exporter.cloud_monitoring import CloudMonitoringMetricsExporter
     from opentelemetry.sdk.metrics import MeterProvider
     from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
     from opentelemetry.sdk.resources import Resource
 
     reader = PeriodicExportingMetricReader(
-        CloudMonitoringMetricsExporter(), export_interval_millis=EXPORT_MILLIS
+        exporter or CloudMonitoringMetricsExporter(), export_interval_millis=EXPORT_MILLIS
     )
     return MeterProvider([reader], resource=Resource.create(resource_attributes("gcp")))
 

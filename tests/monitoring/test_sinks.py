@@ -240,3 +240,43 @@ def test_a_finished_job_is_told_as_steps_and_an_end(capsys) -> None:
     running = {**record, "status": "running"}
     report_job(Telemetry([prometheus]), running)  # not ended: nothing told
     assert 'mlfn_jobs_total{kind="train",status="failed"} 1.0' in prometheus.exposition().decode()
+
+
+def test_cloud_monitoring_receives_mlfn_time_series(trained_iris) -> None:
+    """GCP with MLFN_GCP_MONITORING=on: the real Cloud Monitoring exporter, its API client
+    replaced by one that records the calls (no Google credentials here)."""
+    from opentelemetry.exporter.cloud_monitoring import CloudMonitoringMetricsExporter
+
+    from core.monitoring.otel import gcp_meter_provider
+
+    class MetricService:
+        def __init__(self) -> None:
+            self.series: list[Any] = []
+
+        @staticmethod
+        def common_project_path(project: str) -> str:
+            return f"projects/{project}"
+
+        def create_metric_descriptor(self, request: Any) -> Any:
+            return request.metric_descriptor
+
+        def create_time_series(self, request: Any) -> None:
+            assert request.name == "projects/acme-ml"
+            self.series.extend(request.time_series)
+
+    service = MetricService()
+    exporter = CloudMonitoringMetricsExporter(project_id="acme-ml", client=service)
+    provider = gcp_meter_provider(exporter)
+    for client, _ in client_with(trained_iris, OtelSink(provider)):
+        client.post("/predict", json={"instances": [ROW, OTHER]}, headers=token("predict"))
+    provider.force_flush()
+    by_type: dict[str, list[Any]] = {}
+    for series in service.series:
+        by_type.setdefault(series.metric.type, []).append(series)
+    assert "workload.googleapis.com/mlfn.requests" in by_type
+    assert "workload.googleapis.com/mlfn.request.duration" in by_type
+    classes = {
+        s.metric.labels["mlfn_class"] for s in by_type["workload.googleapis.com/mlfn.predictions"]
+    }
+    assert classes == {"setosa", "virginica"}
+    provider.shutdown()
