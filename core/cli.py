@@ -322,14 +322,17 @@ def build_parser() -> argparse.ArgumentParser:
     from core import cli_jobs
 
     cli_jobs.register(sub, DEFAULTS)
-    serve = command("serve", cmd_serve, "serve the HTTP API locally (with a local job worker)")
+    _add_serve(command("serve", cmd_serve, "serve the HTTP API locally (with a job worker)"))
+    _add_config_and_token(sub)
+    return parser
+
+
+def _add_serve(serve: argparse.ArgumentParser) -> None:
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
     serve.add_argument("--port", type=int, default=8000, help="port to listen on")
     serve.add_argument(
         "--workers", type=int, default=1, help="worker processes (/metrics counts them all)"
     )
-    _add_config_and_token(sub)
-    return parser
 
 
 def _add_delivery_commands(command: Callable[..., argparse.ArgumentParser]) -> None:
