@@ -218,7 +218,7 @@ def save_dataset(
             "source": origin,
             "raw_key": raw_key,
             "dropped_rows": dropped_rows,
-            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "created_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
         }
         store.write_json(key.removesuffix(".parquet") + ".json", manifest)
     return DatasetVersion(
