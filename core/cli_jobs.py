@@ -4,12 +4,15 @@ store's training jobs (every job: the CLI acts as an admin of its own store)."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 from typing import Any
 
 from core.cli_io import add_common_options
 from core.cli_output import table
 from core.config import load_settings
+from core.errors import ValidationError
 from core.jobs.manage import cancel_job, get_job, list_jobs
 from core.jobs.record import STATUSES, JobStore
 from core.storage import open_store
@@ -104,6 +107,34 @@ def cmd_sweep(args: argparse.Namespace) -> None:
     print(f"{'expired keys':<13} {report['expired_keys']}")
 
 
+def cmd_work(args: argparse.Namespace) -> None:
+    """Run queued jobs from the Azure Storage queue until interrupted (or one, --once)."""
+    from core.jobs.consume import work
+    from core.jobs.queues import AZURE_QUEUE_ENV
+    from core.jobs.worker import handle_message
+
+    settings, _ = _jobs(args)  # the config and store, as the jobs will use them
+    queue = args.queue or os.environ.get(AZURE_QUEUE_ENV)
+    if not queue:
+        raise ValidationError(f"name the queue: --queue NAME or {AZURE_QUEUE_ENV}")
+    os.environ.setdefault("MLFN_CONFIG", str(settings.config_path))
+    os.environ.setdefault("MLFN_ENV", settings.env)
+    os.environ.setdefault("MLFN_STORE", settings.store_uri)
+    done: list[int] = []
+
+    def handle(body: str) -> None:
+        outcome = handle_message(body)
+        done.append(1)
+        if not args.json:
+            print(f"job {outcome.get('job_id', '-')}: {outcome.get('status', 'swept')}", flush=True)
+
+    stop = (lambda: bool(done)) if args.once else (lambda: False)
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C: stop between messages
+        work(queue, handle, stop=stop)
+    if args.json:
+        _emit({"handled": len(done)})
+
+
 def register(sub: Any, formatter: Any) -> None:
     jobs = sub.add_parser("jobs", help="list, show, read the logs of, cancel or sweep jobs")
     commands = jobs.add_subparsers(dest="jobs_command", required=True)
@@ -124,3 +155,6 @@ def register(sub: Any, formatter: Any) -> None:
     ):
         command(name, handler, text).add_argument("job_id", help="the job's id")
     command("sweep", cmd_sweep, "requeue or fail jobs whose worker was lost; expire keys")
+    worker = command("work", cmd_work, "run jobs from the Azure Storage queue (a local worker)")
+    worker.add_argument("--queue", help="the queue (default: $MLFN_AZURE_QUEUE)")
+    worker.add_argument("--once", action="store_true", help="stop after one message")
