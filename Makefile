@@ -32,11 +32,12 @@ $(STAMP): pyproject.toml Makefile
 	@# strace lets a test prove that serving and training contact no outside host (Debian).
 	command -v strace >/dev/null || (apt-get update -q && apt-get install -y -q strace) \
 		|| echo "setup: strace could not be installed (apt-get install strace, as root)"
-	@echo "setup [7/7] Prometheus and Alertmanager (Debian), for make monitor and its tests"
-	command -v prometheus >/dev/null && command -v prometheus-alertmanager >/dev/null || \
+	@echo "setup [7/7] Prometheus, Alertmanager and docker-compose (Debian), for make monitor and the tests"
+	command -v prometheus >/dev/null && command -v prometheus-alertmanager >/dev/null \
+		&& command -v docker-compose >/dev/null || \
 		(apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
-		prometheus prometheus-alertmanager) || \
-		echo "setup: Prometheus could not be installed (apt-get install prometheus prometheus-alertmanager, as root)"
+		prometheus prometheus-alertmanager docker-compose) || \
+		echo "setup: could not install prometheus prometheus-alertmanager docker-compose (apt-get, as root)"
 	touch $(STAMP)
 
 setup: $(STAMP)
