@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -141,6 +142,10 @@ class Stack:
         shutil.rmtree(self.workdir, ignore_errors=True)
 
 
+def _interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m core.monitoring.stack", description=__doc__)
     parser.add_argument("--port", type=int, default=8000, help="mlfn serve's port")
@@ -149,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--webhook", help="where Alertmanager posts alerts (optional)")
     parser.add_argument("--every", default="5s", help="scrape and rule evaluation interval")
     args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops the stack as Ctrl-C does
     stack = Stack()
     try:
         serve = [sys.executable, "-m", "core.cli", "serve", "--port", str(args.port)]
