@@ -57,6 +57,26 @@ def _isolated_env(
     clear_cache()
     yield
     clear_cache()
+    _back_to_the_serve_door()
+
+
+def _back_to_the_serve_door() -> None:
+    """A test that imported a cloud handler switched this process to that cloud's telemetry
+    (`use_door`): later tests get `mlfn serve`'s again, and no JSON handler of ours."""
+    import logging
+
+    from core.monitoring import telemetry, tracing
+    from core.monitoring.logjson import JSON_HANDLER
+
+    if telemetry.current_door() != "serve" or "process" in telemetry._state:
+        telemetry._state.clear()
+        telemetry._state["door"] = "serve"
+    os.environ.pop(telemetry.DOOR_ENV, None)
+    tracing.disable_tracing()
+    root = logging.getLogger("mlfn")
+    if any(h.get_name() == JSON_HANDLER for h in root.handlers):
+        root.handlers = [h for h in root.handlers if h.get_name() != JSON_HANDLER]
+        root.propagate = True
 
 
 @pytest.fixture(scope="session")

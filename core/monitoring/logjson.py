@@ -19,6 +19,7 @@ SECRET_ENVS = ("MLFN_JWT_SECRET", "AWS_SECRET_ACCESS_KEY", "AZURE_STORAGE_CONNEC
 BEARER = re.compile(r"(?i)bearer\s+[A-Za-z0-9._~+/=-]+")
 JWT = re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*")
 MASK = "[redacted]"
+JSON_HANDLER = "mlfn-json"
 STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
 
@@ -65,12 +66,32 @@ class JsonFormatter(logging.Formatter):
                 entry["logging.googleapis.com/spanId"] = entry["span_id"]
 
 
+class ContextFilter(logging.Filter):
+    """For a JSON handler that is not ours (Powertools Logger's on AWS, which owns the `mlfn`
+    logger there): the ids of the current request and job as fields, secrets masked."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        for key, value in current_fields().items():
+            if not hasattr(record, key):
+                setattr(record, key, value)
+        record.msg, record.args = redact(record.getMessage()), None
+        return True
+
+
 def install_json_logging(door: str, level: int = logging.INFO) -> None:
-    """mlfn's loggers write JSON lines to stderr (what every function runtime collects)."""
+    """mlfn's loggers write one JSON line per record to stderr (what every function runtime
+    collects). Where a JSON handler is already there (Powertools Logger, service `mlfn`, in
+    the AWS handler), it keeps writing, with the ids and masking added: never two lines."""
+    root = logging.getLogger("mlfn")
+    theirs = [h for h in root.handlers if h.get_name() != JSON_HANDLER]
+    if theirs:
+        for handler in theirs:
+            if not any(isinstance(f, ContextFilter) for f in handler.filters):
+                handler.addFilter(ContextFilter())
+        return
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter(door))
-    handler.set_name("mlfn-json")
-    root = logging.getLogger("mlfn")
-    root.handlers = [h for h in root.handlers if h.get_name() != "mlfn-json"] + [handler]
+    handler.set_name(JSON_HANDLER)
+    root.handlers = [handler]
     root.setLevel(level)
     root.propagate = False

@@ -167,3 +167,37 @@ def test_the_prediction_log_samples(tmp_path: Path, monkeypatch) -> None:
         monkeypatch.setenv("MLFN_PREDICTION_LOG_SAMPLE", bad)
         with pytest.raises(ConfigError, match="MLFN_PREDICTION_LOG_SAMPLE must be"):
             prediction_log_sample()
+
+
+@pytest.fixture
+def mlfn_logger() -> Any:
+    """The `mlfn` logger as it was, after a test that lets Powertools take it over."""
+    root = logging.getLogger("mlfn")
+    saved = (list(root.handlers), root.propagate, root.level)
+    yield root
+    root.handlers, root.propagate = saved[0], saved[1]
+    root.setLevel(saved[2])
+
+
+def test_on_aws_each_record_is_one_json_line_with_the_ids(mlfn_logger, monkeypatch) -> None:
+    """The AWS handler's Powertools Logger (service `mlfn`) owns the `mlfn` logger: the door
+    adds the request id and the masking to its lines instead of writing a second one."""
+    from aws_lambda_powertools import Logger
+
+    from core.monitoring import context as ctx
+    from core.monitoring import use_door
+
+    monkeypatch.setenv("MLFN_JWT_SECRET", "s3cret-value-never-logged")
+    stream = io.StringIO()
+    powertools = Logger(service="mlfn", stream=stream)
+    use_door("aws")
+    token = ctx.request_id.set("req-42")
+    try:
+        logging.getLogger("mlfn.jobs").warning("job failed: s3cret-value-never-logged")
+        powertools.info("handled")
+    finally:
+        ctx.request_id.reset(token)
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert [line["message"] for line in lines] == ["job failed: [redacted]", "handled"]
+    assert all(line["request_id"] == "req-42" and line["service"] == "mlfn" for line in lines)
+    assert not any(h.get_name() == "mlfn-json" for h in mlfn_logger.handlers)
