@@ -166,6 +166,8 @@ def cmd_serve(args: argparse.Namespace) -> None:
     from core.api import create_app
     from core.api.serve import serve_workers, services_for
 
+    if args.workers < 1:
+        raise ValidationError(f"--workers must be 1 or more (got {args.workers})")
     settings, _ = _context(args)
     if args.workers > 1:
         serve_workers(settings, args.host, args.port, args.workers)

@@ -1,5 +1,6 @@
-"""Helpers for job tests: a training slow enough to be interrupted, and the real worker
-processes running a job's attempts (found in /proc, killed with real signals)."""
+"""Helpers for job tests: a training slow enough to be interrupted, the real worker
+processes running a job's attempts (found in /proc, killed with real signals), and a
+dispatcher that only records."""
 
 from __future__ import annotations
 
@@ -16,6 +17,18 @@ SLOW = {
     "params": {"neural_network": {"epochs": 200, "batch_size": 4, "patience": 100}},
 }
 FAST = {"model_type": "logistic_regression"}
+
+
+class Recorder:
+    """A dispatcher that only records what was handed to the queue."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    def submit(self, job_id: str) -> None:
+        self.sent.append(job_id)
+
+
 # Short leases so that a lost worker is noticed in seconds, not a minute.
 QUICK_LEASES = {
     "lease_seconds": 3,

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from core.errors import MlfnError
+from core.errors import ConfigError, MlfnError
 
 logger = logging.getLogger("mlfn.jobs")
 VISIBILITY_SECONDS = 900  # a message stays hidden while its job runs (leases guard the rest)
@@ -31,7 +31,7 @@ def queue_client(queue_name: str, decode: bool = True) -> Any:
     from core.storage.azure import CONNECTION_STRING_ENV
 
     if not os.environ.get(CONNECTION_STRING_ENV):
-        raise MlfnError(f"set {CONNECTION_STRING_ENV} to the queue's storage account")
+        raise ConfigError(f"set {CONNECTION_STRING_ENV} to the queue's storage account")
     return QueueClient.from_connection_string(
         os.environ[CONNECTION_STRING_ENV], queue_name,
         message_decode_policy=TextBase64DecodePolicy() if decode else None,

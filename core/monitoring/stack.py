@@ -108,27 +108,22 @@ class Stack:
             raise ConfigError(f"{name} did not start: {exc.message}\n{tail}") from None
 
     def prometheus(self, port: int, config: dict[str, Any]) -> str:
-        path = self.workdir / "prometheus.yml"
-        path.write_text(yaml.safe_dump(config), encoding="utf-8")
-        url = f"http://127.0.0.1:{port}"
-        self.start(
-            [find_binary(PROMETHEUS), f"--config.file={path}",
-             f"--storage.tsdb.path={self.workdir / 'tsdb'}",
-             f"--web.listen-address=127.0.0.1:{port}"],
-            f"{url}/-/ready", "prometheus",
-        )  # fmt: skip
-        return url
+        storage = f"--storage.tsdb.path={self.workdir / 'tsdb'}"
+        return self._daemon("prometheus", find_binary(PROMETHEUS), port, config, [storage])
 
     def alertmanager(self, port: int, config: dict[str, Any]) -> str:
-        path = self.workdir / "alertmanager.yml"
+        flags = [f"--storage.path={self.workdir / 'alertmanager'}", "--cluster.listen-address="]
+        return self._daemon("alertmanager", find_binary(ALERTMANAGER), port, config, flags)
+
+    def _daemon(
+        self, name: str, binary: str, port: int, config: dict[str, Any], flags: list[str]
+    ) -> str:
+        """Prometheus or Alertmanager: its config written, listening on loopback, ready."""
+        path = self.workdir / f"{name}.yml"
         path.write_text(yaml.safe_dump(config), encoding="utf-8")
         url = f"http://127.0.0.1:{port}"
-        self.start(
-            [find_binary(ALERTMANAGER), f"--config.file={path}",
-             f"--storage.path={self.workdir / 'alertmanager'}",
-             f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address="],
-            f"{url}/-/ready", "alertmanager",
-        )  # fmt: skip
+        listen = f"--web.listen-address=127.0.0.1:{port}"
+        self.start([binary, f"--config.file={path}", *flags, listen], f"{url}/-/ready", name)
         return url
 
     def stop(self) -> None:

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from typing import Protocol
 
 from core.errors import ConfigError
+from core.monitoring.context import pending
 from core.monitoring.events import Event
 
 logger = logging.getLogger("mlfn.monitoring")
@@ -50,8 +51,6 @@ class Telemetry:
     def emit_soon(self, event: Event) -> None:
         """Inside an HTTP request: after its answer is sent (the client does not wait for
         the sinks); elsewhere: now."""
-        from core.monitoring.context import pending
-
         waiting = pending.get()
         if waiting is None:
             self.emit(event)

@@ -23,21 +23,12 @@ from tests.jobs_helpers import (
     FAST,
     QUICK_LEASES,
     SLOW,
+    Recorder,
     attempt_pids,
     gone,
     kill_attempt,
     wait_until,
 )
-
-
-class Recorder:
-    """A dispatcher that only records what was handed to the queue."""
-
-    def __init__(self) -> None:
-        self.sent: list[str] = []
-
-    def submit(self, job_id: str) -> None:
-        self.sent.append(job_id)
 
 
 @pytest.fixture

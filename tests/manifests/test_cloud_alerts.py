@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import stat
 import subprocess
 from pathlib import Path
@@ -18,6 +17,7 @@ import yaml
 from core.cli import main
 from core.monitoring.alerts import DEFAULT
 from tests.manifests.conftest import REPO
+from tests.monitoring.test_prometheus_stack import need
 
 CLOUDS = REPO / "examples" / "clouds"
 
@@ -63,25 +63,18 @@ def test_gcp_policies_are_promql_over_the_functions_metrics(tmp_path: Path) -> N
     assert 'service_name="mlfn-iris-staging-api"' in ratio["query"]
     dead = policies["dead-letters.json"]["conditions"][0]["conditionPrometheusQueryLanguage"]
     assert 'subscription_id="mlfn-iris-staging-training-dead-letter"' in dead["query"]
-    if shutil.which("promtool"):  # every query is PromQL Prometheus itself parses
-        rules = {
-            "groups": [
-                {
-                    "name": "gcp",
-                    "rules": [
-                        {
-                            "alert": name.split(".")[0],
-                            "expr": p["conditions"][0]["conditionPrometheusQueryLanguage"]["query"],
-                        }
-                        for name, p in policies.items()
-                    ],
-                }
-            ]
-        }
-        (tmp_path / "gcp.yml").write_text(yaml.safe_dump(rules))
-        checked = subprocess.run(["promtool", "check", "rules", str(tmp_path / "gcp.yml")],
-                                 capture_output=True, text=True)  # fmt: skip
-        assert checked.returncode == 0, checked.stdout + checked.stderr
+    need("promtool")  # every query is PromQL Prometheus itself parses
+    queries = {name.split(".")[0]: _query(policy) for name, policy in policies.items()}
+    rules = {"groups": [{"name": "gcp", "rules": [
+        {"alert": alert, "expr": expr} for alert, expr in queries.items()]}]}  # fmt: skip
+    (tmp_path / "gcp.yml").write_text(yaml.safe_dump(rules))
+    checked = subprocess.run(["promtool", "check", "rules", str(tmp_path / "gcp.yml")],
+                             capture_output=True, text=True)  # fmt: skip
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def _query(policy: dict[str, Any]) -> str:
+    return str(policy["conditions"][0]["conditionPrometheusQueryLanguage"]["query"])
 
 
 def test_deploy_gcp_creates_or_updates_each_policy(

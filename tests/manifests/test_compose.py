@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from tests.manifests.conftest import REPO
+from tests.monitoring.test_prometheus_stack import need
 
 COMPOSE = REPO / "infra" / "compose" / "compose.yaml"
 ENV = {"MLFN_JWT_SECRET": "test-only-secret-0123456789abcdef", "GRAFANA_ADMIN_PASSWORD": "pw"}
@@ -86,10 +87,10 @@ def test_prometheus_and_grafana_get_mlfns_rules_and_dashboard(resolved: dict[str
         (COMPOSE.parent / "grafana" / "provisioning" / "dashboards" / "mlfn.yml").read_text()
     )
     assert provider["providers"][0]["options"]["path"] == "/var/lib/grafana/dashboards"
-    if shutil.which("amtool"):
-        path = str(COMPOSE.parent / "alertmanager.yml")
-        checked = subprocess.run(["amtool", "check-config", path], capture_output=True, text=True)
-        assert checked.returncode == 0, checked.stdout
+    need("amtool")
+    path = str(COMPOSE.parent / "alertmanager.yml")
+    checked = subprocess.run(["amtool", "check-config", path], capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stdout
 
 
 def test_the_image_follows_the_usual_practice() -> None:

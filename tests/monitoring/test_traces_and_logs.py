@@ -20,20 +20,11 @@ from core.monitoring import tracing
 from core.monitoring.logjson import JsonFormatter
 from core.training.run import train
 from tests.conftest import project_settings
+from tests.jobs_helpers import Recorder
 from tests.unit.test_api import ROW, local_services, token
 
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 PARENT = f"00-{TRACE}-00f067aa0ba902b7-01"
-
-
-class Queue:
-    """A dispatcher that only keeps what it is given (the test runs the job itself)."""
-
-    def __init__(self) -> None:
-        self.sent: list[str] = []
-
-    def submit(self, job_id: str) -> None:
-        self.sent.append(job_id)
 
 
 @pytest.fixture
@@ -60,7 +51,7 @@ def test_a_trace_goes_from_the_request_through_the_queue_to_the_job(
     monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", "demo-proj")
     settings, store = project_settings(tmp_path)
     train(settings, store)
-    queue = Queue()
+    queue = Recorder()  # the test runs the job itself
     base = local_services(settings, store)
     services = Services(settings, store, queue, base.auth)
     with TestClient(create_app(services)) as client:
