@@ -180,7 +180,9 @@ def test_on_aws_each_record_is_one_json_line_with_the_ids(mlfn_logger, monkeypat
 
     monkeypatch.setenv("MLFN_JWT_SECRET", "s3cret-value-never-logged")
     stream = io.StringIO()
-    powertools = Logger(service="mlfn", stream=stream)
+    powertools = Logger(service="mlfn")  # the handler module's may exist already: its handler
+    written = powertools.registered_handler
+    original = written.setStream(stream)
     use_door("aws")
     token = ctx.request_id.set("req-42")
     try:
@@ -188,6 +190,7 @@ def test_on_aws_each_record_is_one_json_line_with_the_ids(mlfn_logger, monkeypat
         powertools.info("handled")
     finally:
         ctx.request_id.reset(token)
+        written.setStream(original)
     lines = [json.loads(line) for line in stream.getvalue().splitlines()]
     assert [line["message"] for line in lines] == ["job failed: [redacted]", "handled"]
     assert all(line["request_id"] == "req-42" and line["service"] == "mlfn" for line in lines)
