@@ -327,9 +327,8 @@ class Settings:
     def for_env(self, env: str) -> Settings:
         """The same project in another environment (its own store)."""
         environment = _environment(self.config, env, self.config_path)
-        return Settings(
-            self.config, self.parser, self.config_path, env, environment.store, self.notes
-        )
+        store = anchored_store(environment.store, self.config_path.parent)
+        return Settings(self.config, self.parser, self.config_path, env, store, self.notes)
 
 
 def _environment(config: ProjectConfig, env: str, path: Path) -> EnvironmentConfig:

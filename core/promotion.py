@@ -9,11 +9,13 @@ serving; a rerun reuses a copy that already landed.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import Any
 
 from core import constants
 from core.config import Settings
 from core.errors import ConfigError, ConflictError, ValidationError
+from core.lineage import actor
 from core.progress import NULL_PROGRESS, Progress
 from core.registry import ONNX_FILE, ModelRegistry
 from core.storage import Store, open_store
@@ -64,7 +66,9 @@ def _copy(
     files = {name: source.read_file(version, name, metadata) for name in names}
     progress.advance(task_id)
     record = {k: v for k, v in metadata.items() if k not in COPIED_METADATA_DROPPED}
-    number = target.create_version(files, {**record, "promoted_from": origin})
+    when = datetime.now(UTC).isoformat(timespec="seconds")
+    promoted = {"promoted_from": origin, "promotion": {"at": when, "by": actor()}}
+    number = target.create_version(files, {**record, **promoted})
     progress.advance(task_id)
     copied = target.metadata(number)
     for name in names:  # read back: what landed must be what left

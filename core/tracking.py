@@ -140,7 +140,11 @@ def log_training(
     ) as run:
         mlflow.log_params(params)
         mlflow.set_tags(
-            {VERSION_TAG: str(summary["version"]), "dataset_sha256": summary["dataset"]["sha256"]}
+            {
+                VERSION_TAG: str(summary["version"]),
+                "dataset_sha256": summary["dataset"]["sha256"],
+                **summary.get("lineage", {}),
+            }
         )
         for candidate in candidates:
             with mlflow.start_run(

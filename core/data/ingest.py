@@ -13,7 +13,7 @@ from core.config import ParserConfig, ProjectConfig, Settings
 from core.data.coerce import coerce_frame
 from core.data.fetch import FetchGuard
 from core.data.formats import decode, decompress, read_delimited, read_json, read_json_lines
-from core.data.sources import RawData, extract_records, read_source
+from core.data.sources import RawData, extract_records, public_source, read_source
 from core.errors import DataError, NotFoundError
 from core.storage import Store, join_key
 
@@ -215,7 +215,7 @@ def save_dataset(
             "sha256": sha,
             "rows": len(frame),
             "columns": {name: str(dtype) for name, dtype in frame.dtypes.items()},
-            "source": origin,
+            "source": public_source(origin),
             "raw_key": raw_key,
             "dropped_rows": dropped_rows,
             "created_at": datetime.now(UTC).isoformat(timespec="milliseconds"),

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import parse_qsl, urlencode, urlparse, urlsplit, urlunsplit
 
 from core.data.fetch import FetchGuard, get_json, limits
 from core.errors import DataError, MlfnError, SourceError
@@ -24,6 +24,7 @@ FILE_FORMATS = {
 }
 STORE_SCHEMES = ("file://", "s3://", "gs://", "az://")
 COMMON_RECORD_KEYS = ("records", "data", "results", "items", "rows")
+SECRET_QUERY = re.compile(r"(sig|signature|token|key|secret|password|credential|code|auth)", re.I)
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,21 @@ class RawData:
     fmt: str  # csv, json, jsonl or parquet
     data: bytes
     origin: str  # where it came from, as given
+
+
+def public_source(origin: str) -> str:
+    """A source as it may be recorded: no user:password, query values that look like
+    credentials (a SAS `sig`, a presigned `X-Amz-Signature`, an `access_token`) masked."""
+    if "://" not in origin:
+        return origin
+    parts = urlsplit(origin)
+    host = parts.hostname or ""
+    netloc = host + (f":{parts.port}" if parts.port else "")
+    query = [
+        (name, "***" if SECRET_QUERY.search(name) else value)
+        for name, value in parse_qsl(parts.query, keep_blank_values=True)
+    ]
+    return urlunsplit((parts.scheme, netloc, parts.path, urlencode(query, safe="*"), ""))
 
 
 def _safe_name(text: str) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from core.config import Settings
+from core.data.ingest import DatasetVersion
 from core.errors import NotFoundError, ValidationError
 from core.storage import Store, join_key
 
@@ -26,6 +27,15 @@ def list_datasets(settings: Settings, store: Store) -> list[dict[str, Any]]:
     return sorted(
         manifests, key=lambda m: (str(m.get("created_at", "")), m["sha256"]), reverse=True
     )
+
+
+def dataset_manifest(settings: Settings, store: Store, dataset: DatasetVersion) -> dict[str, Any]:
+    """A dataset's manifest (with its raw copy's key), or what the version itself knows."""
+    key = join_key(settings.environment.processed_path, f"{dataset.sha256}.json")
+    try:
+        return {**dataset.to_dict(), "key": dataset.key, **dict(store.read_json(key))}
+    except NotFoundError:
+        return {**dataset.to_dict(), "key": dataset.key}
 
 
 def find_dataset(settings: Settings, store: Store, name: str) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from core import constants
 from core.errors import PackageTooLargeError, ValidationError
+from core.lineage import write_build_info
 from core.progress import NULL_PROGRESS, Progress
 
 CLOUDS = ("aws", "gcp", "azure")
@@ -106,6 +107,7 @@ def stage_bundle(cloud: str, project_root: Path, output: Path, with_training: bo
         shutil.rmtree(output)
     output.mkdir(parents=True)
     _copy_tree(project_root / "core", output / "core")
+    write_build_info(project_root, output / "core")
     _copy_tree(project_root / "config", output / "config")
     _copy_tree(project_root / "functions" / cloud, output / "functions" / cloud)
     shutil.copy2(project_root / "functions" / "__init__.py", output / "functions" / "__init__.py")

