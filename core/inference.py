@@ -174,6 +174,7 @@ class Predictor:
         feeds = model.spec.encode_rows(rows)
         outputs = dict(zip(model.output_names, model.session.run(None, feeds), strict=True))
         answer: dict[str, Any] = {"model": {"name": self.registry.name, "version": model.version}}
+        base = uuid.uuid4().hex  # row i's prediction id is f"{base}-{i}" (POST /feedback)
         if model.metadata["task"] == "classification":
             classes = model.metadata["classes"]
             proba = np.column_stack([outputs[f"probability_{k}"] for k in range(len(classes))])
@@ -194,12 +195,14 @@ class Predictor:
         if self.log is not None:
             outputs_logged = {k: v for k, v in answer.items() if k != "model"}
             self.log.record(
-                request_id or uuid.uuid4().hex,
+                request_id or base,
                 rows,
                 outputs_logged,
                 model.version,
                 (time.perf_counter() - started) * 1000,
+                prediction_id=base,
             )
+        answer["prediction_ids"] = [f"{base}-{i}" for i in range(len(answer["predictions"]))]
         return answer
 
     def _tell_classes(

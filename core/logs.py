@@ -61,11 +61,13 @@ class PredictionLog:
         outputs: dict[str, Any],
         version: int,
         latency_ms: float,
+        prediction_id: str | None = None,
     ) -> None:
         if self.sample < 1.0 and random.random() >= self.sample:
             return  # not in the sample
         line = json.dumps(
             {
+                "id": prediction_id or request_id,  # row i's prediction id: f"{id}-{i}"
                 "request_id": request_id,
                 "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
                 "model_version": version,

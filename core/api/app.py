@@ -86,7 +86,8 @@ class Services:
             self.auth.gateway = GatewayTrust.from_env(self.auth.settings)
         self.telemetry = Telemetry([self.prometheus, *door_sinks(), *self.extra_sinks])
         log = None
-        if os.environ.get("MLFN_PREDICTION_LOG") == "on":
+        logging_wanted = os.environ.get("MLFN_PREDICTION_LOG", "")
+        if logging_wanted == "on" or (self.settings.config.monitoring and logging_wanted != "off"):
             log = PredictionLog(self.store, sample=prediction_log_sample())
         model_name = self.settings.config.model_name
         self.prometheus.expect(model_name)

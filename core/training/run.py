@@ -35,6 +35,7 @@ from core.training.compare import (
     split_basis,
 )
 from core.training.metrics import is_better
+from core.training.reference import reference_files
 from core.training.select import Exported, choose, export_candidate
 from core.training.targets import encode_target
 
@@ -221,7 +222,8 @@ def train(
     `may_promote=False` (a train-scoped caller's own data) registers the version only."""
     started = time.perf_counter()
     dataset = dataset or ingest(settings, store)
-    data = prepare_training(settings.config, load_dataset(store, settings, dataset.sha256))
+    frame = load_dataset(store, settings, dataset.sha256)
+    data = prepare_training(settings.config, frame)
     config = data.config
     registry = ModelRegistry(store, config.model_name)
     champion = registry.champion()  # read first: promotion swaps only if it is still this one
@@ -247,8 +249,9 @@ def train(
         {"model_types": chosen, "params": all_params},
     )  # fmt: skip
     progress.start("registering", 1)  # the last checkpoint before the registry changes
+    reference = reference_files(frame, data, best)
     version, promoted, reason = _register(
-        registry, champion, data, best, metadata, (promote, reason), may_promote
+        registry, champion, data, best, metadata, (promote, reason), may_promote, reference
     )
     summary = {
         **_outcome(metadata, data, best, dataset),
@@ -299,6 +302,8 @@ def training_fingerprint(
             "training",  # how jobs run, not what they train
             "training_timeout_seconds",
             "training_limits",
+            "monitoring",  # when and why to retrain, not what
+            "retrain",
         },
     )
     payload = {
@@ -448,6 +453,7 @@ def _register(
     metadata: dict[str, Any],
     decision: tuple[bool, str],
     trusted: bool,
+    reference: dict[str, bytes],
 ) -> tuple[int, bool, str]:
     """Write the new version (its graph, or the native artifact; the reference rows when
     the data is trusted), then promote it by compare-and-swap when decided."""
@@ -457,6 +463,7 @@ def _register(
         if best.model_bytes
         else save_native(best.candidate.pipeline)
     )
+    files.update(reference)  # the drift reference: profile and sample
     if trusted:  # its held-out rows become the reference for later challengers
         files[REFERENCE_FILE] = reference_file(data.split, data.classes, data.config.target)
     version = registry.create_version(files, {**metadata, "native": native})

@@ -1,0 +1,123 @@
+"""The reference a version's live traffic is compared with, saved with the version:
+
+- `reference/profile.json`: per feature its kind, missing rate, and quantiles and a histogram
+  (numeric) or category frequencies (categorical, boolean); the prediction distribution;
+- `reference/sample.parquet`: a bounded, seeded sample of the training data's rows (the
+  original columns, as callers send them) and the model's prediction for each, for the tests.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+SAMPLE_ROWS = 5000
+PREDICTION = "__prediction__"
+PROFILE_FILE = "reference/profile.json"
+SAMPLE_FILE = "reference/sample.parquet"
+QUANTILES = (0.0, 0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99, 1.0)
+TOP_CATEGORIES = 50
+TESTED_KINDS = {"numeric": True, "boolean": False, "categorical": False}  # kind -> numeric
+
+
+def reference_sample(frame: pd.DataFrame, seed: int, rows: int = SAMPLE_ROWS) -> pd.DataFrame:
+    if len(frame) <= rows:
+        return frame.reset_index(drop=True)
+    return frame.sample(n=rows, random_state=seed).reset_index(drop=True)
+
+
+def numeric_values(series: pd.Series) -> pd.Series:
+    """Numbers, with what cannot be read as one (or is infinite) as missing."""
+    values = pd.to_numeric(series, errors="coerce").astype("float64")
+    return values.replace([np.inf, -np.inf], np.nan)
+
+
+def category_values(series: pd.Series) -> pd.Series:
+    """Text labels, so 1, 1.0 and "1" from JSON and Parquet agree; missing stays missing."""
+
+    def text(value: Any) -> Any:
+        if value is None or (isinstance(value, float) and np.isnan(value)):
+            return np.nan
+        if isinstance(value, float) and value.is_integer():
+            return str(int(value))
+        return str(value).strip().lower() if isinstance(value, bool | np.bool_) else str(value)
+
+    return series.map(text).astype("object")
+
+
+def _numeric_profile(values: pd.Series) -> dict[str, Any]:
+    present = values.dropna()
+    if present.empty:
+        return {"quantiles": None, "histogram": None}
+    counts, edges = np.histogram(present, bins="sturges")
+    return {
+        "quantiles": dict(zip(map(str, QUANTILES), present.quantile(QUANTILES), strict=True)),
+        "mean": float(present.mean()),
+        "std": float(present.std(ddof=0)),
+        "histogram": {"edges": edges.tolist(), "counts": counts.tolist()},
+    }
+
+
+def _category_profile(values: pd.Series) -> dict[str, Any]:
+    shares = values.value_counts(normalize=True).head(TOP_CATEGORIES)
+    return {
+        "frequencies": {str(k): float(v) for k, v in shares.items()},
+        "distinct": int(values.nunique()),
+    }
+
+
+def feature_profile(series: pd.Series, kind: str) -> dict[str, Any]:
+    numeric = TESTED_KINDS.get(kind)
+    values = numeric_values(series) if numeric else category_values(series)
+    profile: dict[str, Any] = {
+        "kind": kind,
+        "missing_rate": float(values.isna().mean()),
+        "rows": len(values),
+    }
+    if numeric is None:
+        return {**profile, "tested": False}  # text and dates: profiled by missing rate only
+    return {
+        **profile,
+        "tested": True,
+        **(_numeric_profile(values) if numeric else _category_profile(values)),
+    }
+
+
+def _as_text(value: Any) -> Any:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    return str(value)
+
+
+def build_reference(
+    frame: pd.DataFrame,
+    sample: pd.DataFrame,
+    kinds: dict[str, str],
+    predictions: list[Any],
+    task: str,
+) -> dict[str, bytes]:
+    """The two reference files of a version: the profile of its training rows (original
+    columns), and `sample` (from `reference_sample`) with the model's predictions for it."""
+    sample = sample[list(kinds)].assign(**{PREDICTION: predictions})
+    prediction_kind = "categorical" if task == "classification" else "numeric"
+    profile = {
+        "rows": len(frame),
+        "sample_rows": len(sample),
+        "features": {name: feature_profile(frame[name], kind) for name, kind in kinds.items()},
+        "prediction": feature_profile(pd.Series(predictions), prediction_kind),
+        "task": task,
+    }
+    buffer = io.BytesIO()
+    stored = sample.copy()
+    for name in stored.columns:  # mixed-type columns as text: Parquet needs one type
+        if stored[name].dtype == object:
+            stored[name] = stored[name].map(_as_text)
+    stored.to_parquet(buffer, index=False)
+    return {
+        PROFILE_FILE: json.dumps(profile, default=float).encode(),
+        SAMPLE_FILE: buffer.getvalue(),
+    }
