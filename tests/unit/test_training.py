@@ -42,7 +42,13 @@ def test_classification_end_to_end(tmp_path: Path) -> None:
     assert meta["classes"] == ["setosa", "versicolor", "virginica"]
     assert meta["dataset"]["sha256"] == summary["dataset"]["sha256"]
     assert (
-        set(meta["files"]) == {"model.onnx", "reference/holdout.parquet"}
+        set(meta["files"])
+        == {
+            "model.onnx",
+            "reference/holdout.parquet",
+            "reference/profile.json",
+            "reference/sample.parquet",
+        }
         and not meta["needs_heavy_runtime"]
     )
     assert {"scikit-learn", "onnxruntime", "python"} <= set(meta["libraries"])
@@ -195,6 +201,8 @@ def test_parity_failure_stores_natively_and_does_not_promote(
     assert meta["needs_heavy_runtime"] and set(meta["files"]) == {
         "model.skops",
         "reference/holdout.parquet",
+        "reference/profile.json",  # the drift reference, predicted natively
+        "reference/sample.parquet",
     }
     assert ModelRegistry(store, "iris").champion().version == 1
     forced = train(settings, store, model_types=["random_forest"], force=True)
@@ -298,6 +306,8 @@ def test_failed_conversion_is_stored_natively_with_its_timing(
     assert set(ModelRegistry(store, "iris").metadata(1)["files"]) == {
         "model.skops",
         "reference/holdout.parquet",
+        "reference/profile.json",  # the drift reference, predicted natively
+        "reference/sample.parquet",
     }
 
 
