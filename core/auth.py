@@ -36,7 +36,7 @@ DEFAULT_SCOPE_CLAIMS = ("scope", "scp", "roles")
 KEY_TYPES = {"RS256": "RSA", "ES256": "EC", "HS256": "oct"}
 JWKS_REFRESH_SECONDS = 60.0
 ASYMMETRIC_ALGORITHMS = ["RS256", "ES256"]
-SCOPES = ("predict", "train", "admin")
+SCOPES = ("predict", "train", "admin", "feedback")
 VERIFIED_TTL_SECONDS = 300.0
 VERIFIED_MAX_TOKENS = 1024
 

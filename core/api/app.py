@@ -28,11 +28,13 @@ from core.api.middleware import (
     BodyLimit,
     DefaultJsonContentType,
 )
+from core.api.monitoring_routes import install_monitoring_routes
 from core.api.observe import SERVED, TelemetryMiddleware
 from core.api.schemas import JobAccepted, PredictRequest, RetrainRequest, TrainRequest
 from core.auth import Authenticator, Principal
 from core.config import Settings, load_settings
 from core.data.access import check_caller_dataset
+from core.drift.records import latest_report
 from core.errors import (
     AuthenticationError,
     MlfnError,
@@ -50,7 +52,7 @@ from core.monitoring import Sink, Telemetry
 from core.monitoring import context as monitoring_context
 from core.monitoring.jobs import report_job
 from core.monitoring.prometheus import PrometheusSink
-from core.monitoring.scrape import ChampionGauge, JobGauges
+from core.monitoring.scrape import ChampionGauge, DriftGauges, JobGauges
 from core.monitoring.telemetry import door_sinks, telemetry_enabled
 from core.registry import ModelRegistry
 from core.storage import Store, open_store
@@ -98,6 +100,10 @@ class Services:
         self.prometheus.read_at_scrape(
             ChampionGauge(model_name, lambda: self.predictor.current().version)
         )
+        if self.settings.config.monitoring is not None:
+            self.prometheus.read_at_scrape(
+                DriftGauges(model_name, lambda: latest_report(self.store, model_name))
+            )
         if isinstance(self.dispatcher, LocalDispatcher):  # outcomes are seen in this process
             self.dispatcher.on_finished = lambda job: report_job(self.telemetry, job)
 
@@ -241,6 +247,7 @@ def create_app(services: Services | None = None) -> FastAPI:
     _install_training_routes(app)
     _install_job_routes(app)
     _install_model_routes(app)
+    install_monitoring_routes(app, needs, Svc, SECURED, errors)
     _install_probes(app)
     _install_error_handlers(app)
     _document_bearer_auth(app)

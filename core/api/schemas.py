@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    model_validator,
+)
 
 from core.config import ModelType
 
@@ -70,3 +79,19 @@ class RetrainRequest(_Body):
 class JobAccepted(BaseModel):
     job_id: str
     status: str
+
+
+class FeedbackItem(_Body):
+    prediction_id: str = Field(
+        pattern=r"^[A-Za-z0-9_.:-]{1,128}$",
+        description="an id /predict returned in `prediction_ids`",
+    )
+    label: StrictStr | StrictBool | StrictInt | StrictFloat = Field(
+        description="the true class, or the true value (regression)"
+    )
+
+
+class FeedbackRequest(_Body):
+    """Ground truth for earlier predictions: up to 10,000 labels a request."""
+
+    feedback: list[FeedbackItem] = Field(min_length=1, max_length=10_000)

@@ -27,6 +27,9 @@ def services_for(settings: Settings) -> Any:
     dispatcher = LocalDispatcher(settings, store)
     services = Services(settings, store, dispatcher)
     dispatcher.start_sweeps()  # jobs a previous server left behind run again
+    from core.jobs.scheduled import start_local_schedules
+
+    start_local_schedules(settings, store, dispatcher, dispatcher.stopping)
     return services
 
 

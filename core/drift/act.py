@@ -14,8 +14,9 @@ from typing import Any
 from core.config import Settings
 from core.cron import parse_duration
 from core.drift.html import render_html
-from core.drift.job import assess, claim_retrain, load_reference, reports_prefix
-from core.errors import MlfnError, NotFoundError
+from core.drift.job import assess, claim_retrain, load_reference
+from core.drift.records import reports_prefix
+from core.errors import MlfnError
 from core.jobs.submit import Dispatcher, submit_job
 from core.registry import ModelRegistry
 from core.storage import Store, join_key
@@ -129,13 +130,3 @@ def run_monitoring(
         report["mlflow_run"] = None
         logger.warning("drift report not logged to MLflow: %s", exc)
     return report
-
-
-def latest_report(store: Store, model_name: str) -> dict[str, Any]:
-    try:
-        return dict(store.read_json(join_key(reports_prefix(model_name), "latest.json")))
-    except NotFoundError:
-        raise NotFoundError(
-            f"no drift report for '{model_name}' yet: run `mlfn drift run` or wait for the "
-            "monitor schedule"
-        ) from None

@@ -6,60 +6,17 @@ live metrics per model version: accuracy and macro F1, or RMSE and MAE, once at 
 from __future__ import annotations
 
 import json
-import re
-import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from core.drift.profile import PREDICTION, category_values
+from core.drift.records import FEEDBACK_PREFIX
 from core.drift.window import PREDICTION_ID, TIME, VERSION, Window, day_prefixes
-from core.errors import ValidationError
-from core.storage import Store, join_key
+from core.storage import Store
 
-FEEDBACK_PREFIX = "feedback"
-MAX_ITEMS = 10_000
-ID_PATTERN = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 LABEL = "__label__"
-
-
-def check_feedback(body: Any) -> list[dict[str, Any]]:
-    """The {prediction_id, label} items of a request body, or one error naming the first
-    bad item and what to send instead."""
-    items = body.get("feedback") if isinstance(body, dict) else body
-    if not isinstance(items, list) or not items:
-        raise ValidationError('send {"feedback": [{"prediction_id": "...", "label": ...}, ...]}')
-    if len(items) > MAX_ITEMS:
-        raise ValidationError(f"{len(items)} feedback items is over the limit of {MAX_ITEMS}")
-    for index, item in enumerate(items):
-        where = f"feedback[{index}]"
-        if not isinstance(item, dict) or set(item) - {"prediction_id", "label"}:
-            raise ValidationError(f"{where}: give exactly 'prediction_id' and 'label'")
-        if not isinstance(item.get("prediction_id"), str) or not ID_PATTERN.match(
-            item["prediction_id"]
-        ):
-            raise ValidationError(
-                f"{where}.prediction_id: the id /predict returned, e.g. 'ab12…-0'"
-            )
-        label = item.get("label")
-        if (
-            label is None
-            or not isinstance(label, str | int | float | bool)
-            or (isinstance(label, float) and not np.isfinite(label))
-        ):
-            raise ValidationError(f"{where}.label: a class or a finite number")
-    return [{"prediction_id": i["prediction_id"], "label": i["label"]} for i in items]
-
-
-def record_feedback(store: Store, items: list[dict[str, Any]], subject: str) -> dict[str, Any]:
-    now = datetime.now(UTC)
-    stamp = now.isoformat(timespec="milliseconds")
-    lines = [json.dumps({**item, "time": stamp, "by": subject}) for item in items]
-    key = join_key(FEEDBACK_PREFIX, f"{now:%Y/%m/%d}", f"{now:%H%M%S}-{uuid.uuid4().hex}.jsonl")
-    store.write_new(key, ("\n".join(lines) + "\n").encode())
-    return {"accepted": len(items), "key": key}
 
 
 def read_feedback(store: Store, window: Window) -> pd.DataFrame:

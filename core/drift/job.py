@@ -21,17 +21,12 @@ from core.cron import parse_duration
 from core.drift.compare import drift_of
 from core.drift.feedback import labelled, live_metrics, read_feedback
 from core.drift.profile import PROFILE_FILE, SAMPLE_FILE
+from core.drift.records import reports_prefix
 from core.drift.window import VERSION, Window, read_window
 from core.errors import AlreadyExistsError, ConfigError, NotFoundError, ValidationError
 from core.registry import ModelRegistry
 from core.storage import Store, join_key
 from core.training.metrics import is_better
-
-REPORTS = "reports/drift"
-
-
-def reports_prefix(model_name: str) -> str:
-    return join_key(REPORTS, model_name)
 
 
 def policy_of(settings: Settings) -> MonitoringConfig:

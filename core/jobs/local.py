@@ -68,6 +68,11 @@ class LocalDispatcher:
         """Until every submitted job has been handled (tests, shutdown)."""
         self._queue.join()
 
+    @property
+    def stopping(self) -> threading.Event:
+        """Set when the dispatcher closes: the server's own threads stop with it."""
+        return self._stop
+
     def close(self) -> None:
         self._stop.set()
         for _ in self._threads:

@@ -2,7 +2,9 @@
 
 `{"job_id": ...}` runs that job (a finished job's message, or one another live worker
 holds, is acknowledged and ignored); `{"action": "sweep"}` (the schedule's message) runs the
-sweep. When a job ends, the oldest job waiting for a concurrency slot is dispatched.
+sweep; `{"action": "monitor"}` and `{"action": "retrain"}` (the config's schedules) run the
+monitoring job and queue a scheduled retraining. When a job ends, the oldest job waiting
+for a concurrency slot is dispatched.
 """
 
 from __future__ import annotations
@@ -33,6 +35,10 @@ def handle_message(body: str | bytes, seconds_left: float | None = None) -> dict
         raise ValidationError("a training queue message must be JSON") from None
     if isinstance(message, dict) and message.get("action") == "sweep":
         return sweep_from_env()
+    if isinstance(message, dict) and message.get("action") in ("monitor", "retrain"):
+        from core.jobs.scheduled import run_scheduled_from_env
+
+        return run_scheduled_from_env(str(message["action"]))
     if not isinstance(message, dict) or not isinstance(message.get("job_id"), str):
         raise ValidationError('a training queue message must be {"job_id": "<id>"}')
     return run_job_by_id(message["job_id"], seconds_left)

@@ -1,0 +1,78 @@
+"""POST /feedback, GET /monitoring/drift/latest and GET /models/{version}/live."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse
+
+from core.api.schemas import FeedbackRequest
+from core.auth import Principal
+from core.drift.records import latest_report, record_feedback
+from core.errors import MissingScopeError, NotFoundError
+
+
+def feedback_scope(settings: Any) -> str:
+    """`feedback`, or `predict` when the config lets predicting callers send labels."""
+    policy = settings.config.monitoring
+    return "predict" if policy is not None and policy.feedback_scope == "predict" else "feedback"
+
+
+def install_monitoring_routes(app: FastAPI, needs: Any, svc_type: Any, secured: Any,
+                              errors: Any) -> None:  # fmt: skip
+    from fastapi import Depends
+
+    from core.api.app import get_services
+    from core.api.middleware import PRINCIPAL
+
+    async def may_send_feedback(request: Request) -> Principal:
+        user: Principal | None = request.scope.get("state", {}).get(PRINCIPAL)
+        if user is None:
+            raise MissingScopeError("this call needs the 'feedback' scope")
+        allowed = feedback_scope((await get_services(request)).settings)
+        if "feedback" not in user.scopes and allowed not in user.scopes:
+            raise MissingScopeError(f"this call needs the '{allowed}' scope")
+        return user
+
+    may_send_feedback.mlfn_scope = "feedback"  # type: ignore[attr-defined]
+
+    @app.post("/feedback", openapi_extra=secured, responses=errors(413, 422, 503))
+    def feedback(
+        body: FeedbackRequest, svc: svc_type, user: Annotated[Principal, Depends(may_send_feedback)]
+    ) -> dict[str, Any]:
+        """Labels for earlier predictions, by the ids /predict returned."""
+        items = [item.model_dump() for item in body.feedback]
+        return record_feedback(svc.store, items, user.subject)
+
+    @app.get(
+        "/monitoring/drift/latest",
+        dependencies=[needs("predict")],
+        openapi_extra=secured,
+        responses=errors(404, 503),
+    )
+    def drift_latest(svc: svc_type, format: str = "json") -> Any:
+        """The latest monitoring report (format=html: the standalone page)."""
+        report = latest_report(svc.store, svc.settings.config.model_name)
+        if format == "html":
+            html = svc.store.read_bytes(report["report_keys"]["html"]).decode()
+            return HTMLResponse(html)
+        return report
+
+    @app.get(
+        "/models/{version}/live",
+        dependencies=[needs("predict")],
+        openapi_extra=secured,
+        responses=errors(404, 503),
+    )
+    def live(version: int, svc: svc_type) -> dict[str, Any]:
+        """Live metrics of VERSION from labelled predictions, as of the latest run."""
+        svc.registry.metadata(version)  # 404 for a version that does not exist
+        report = latest_report(svc.store, svc.settings.config.model_name)
+        entry = report.get("live", {}).get(str(version))
+        if entry is None:
+            raise NotFoundError(
+                f"no labelled predictions of version {version} in the latest run's window "
+                f"({report['window']['start']} to {report['window']['end']})"
+            )
+        return {"version": version, "as_of": report["time"], **entry}

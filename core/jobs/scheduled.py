@@ -1,0 +1,132 @@
+"""The config's schedules (`monitoring.schedule`, `retrain.schedule`), declared once here and
+rendered for EventBridge (template.yaml, serverless.yml: parameters `mlfn deploy aws` sets),
+Cloud Scheduler (`mlfn deploy gcp`), the Azure timer (app settings `mlfn deploy azure`
+sets) and the local server's thread. Each firing is claimed create-only in the store
+(schedules/<model>/<name>/<minute>.json), so a message delivered twice, or several
+`mlfn serve` workers, run it once."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from core.config import ProjectConfig, Settings
+from core.cron import Cron
+from core.errors import AlreadyExistsError, MlfnError
+from core.storage import Store, join_key
+
+logger = logging.getLogger("mlfn.jobs")
+OFF = "off"  # the deploy parameter of a schedule the config does not set
+
+
+@dataclass(frozen=True)
+class ConfigSchedule:
+    name: str  # monitor | retrain
+    cron: Cron
+    message: str
+
+    @property
+    def description(self) -> str:
+        return {
+            "monitor": "drift and live metrics; retrain when the policy says",
+            "retrain": "scheduled retraining on the configured data source",
+        }[self.name]
+
+
+def config_schedules(config: ProjectConfig) -> list[ConfigSchedule]:
+    found = []
+    if config.monitoring is not None:
+        found.append(
+            ConfigSchedule(
+                "monitor", Cron.parse(config.monitoring.schedule), '{"action": "monitor"}'
+            )
+        )
+    if config.retrain.schedule:
+        found.append(
+            ConfigSchedule("retrain", Cron.parse(config.retrain.schedule), '{"action": "retrain"}')
+        )
+    return found
+
+
+def claim_firing(store: Store, model: str, name: str, at: datetime) -> bool:
+    """True for the first claim of this schedule's firing at this minute."""
+    key = join_key("schedules", model, name, f"{at:%Y%m%dT%H%M}.json")
+    try:
+        store.write_new(key, json.dumps({"at": at.isoformat(timespec="seconds")}).encode())
+    except AlreadyExistsError:
+        return False
+    return True
+
+
+def run_scheduled(
+    settings: Settings, store: Store, name: str, dispatcher: Any = None, at: datetime | None = None
+) -> dict[str, Any]:
+    """What a firing of `name` does; a second claim of the same minute does nothing."""
+    at = (at or datetime.now(UTC)).replace(second=0, microsecond=0)
+    if not claim_firing(store, settings.config.model_name, name, at):
+        return {"schedule": name, "status": "already run for this minute"}
+    if name == "monitor":
+        from core.drift.act import run_monitoring
+
+        report = run_monitoring(settings, store, dispatcher)
+        return {
+            "schedule": name,
+            "status": "ran",
+            "outcome": report["outcome"],
+            "reasons": report["reasons"],
+            "report": report["report_keys"],
+        }
+    from core.jobs.queues import dispatcher_from_env
+    from core.jobs.submit import submit_job
+
+    job = submit_job(
+        store,
+        dispatcher or dispatcher_from_env(settings, store),
+        "train",
+        {"trigger": "schedule"},
+        subject="scheduler",
+        policy=settings.config.training,
+    )
+    return {"schedule": name, "status": "retrain queued", "job_id": job["job_id"]}
+
+
+def run_scheduled_from_env(name: str) -> dict[str, Any]:
+    from core.config import load_settings
+    from core.storage import open_store
+
+    settings = load_settings()
+    result = run_scheduled(settings, open_store(settings.store_uri), name)
+    logger.warning("schedule %s: %s", name, result)
+    return result
+
+
+def start_local_schedules(
+    settings: Settings, store: Store, dispatcher: Any, stop: threading.Event
+) -> threading.Thread | None:
+    """`mlfn serve`: fire the config's schedules in this process (claimed per minute)."""
+    schedules = config_schedules(settings.config)
+    if not schedules:
+        return None
+
+    def loop() -> None:
+        due = {s.name: s.cron.next_after(datetime.now(UTC)) for s in schedules}
+        while not stop.is_set():
+            now = datetime.now(UTC)
+            for schedule in schedules:
+                if now >= due[schedule.name]:
+                    try:
+                        run_scheduled(
+                            settings, store, schedule.name, dispatcher, due[schedule.name]
+                        )
+                    except MlfnError as exc:
+                        logger.warning("schedule %s failed: %s", schedule.name, exc.message)
+                    due[schedule.name] = schedule.cron.next_after(now)
+            stop.wait(min(1.0, max(0.05, (min(due.values()) - now).total_seconds())))
+
+    thread = threading.Thread(target=loop, name="mlfn-schedules", daemon=True)
+    thread.start()
+    return thread
