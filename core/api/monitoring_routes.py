@@ -1,6 +1,5 @@
 """POST /feedback, GET /monitoring/drift/latest and GET /models/{version}/live."""
 
-from __future__ import annotations
 
 from typing import Annotated, Any
 

@@ -139,6 +139,7 @@ def aws_steps(settings: Settings, root: Path, tool: str = "sam") -> list[Step]:
             "jwtAudience": audience,
             "authMode": mode,
             "jwtScopePrefix": prefix,
+            **aws_schedules(settings, "monitorSchedule", "retrainSchedule"),
         }
         deploy = ["serverless", "deploy", "--stage", settings.env, "--region", region]
         deploy += [f"--param={key}={value}" for key, value in params.items()]
@@ -154,16 +155,26 @@ def aws_steps(settings: Settings, root: Path, tool: str = "sam") -> list[Step]:
         "JwtIssuer": issuer,
         "JwtAudience": audience,
         "JwtScopePrefix": prefix,
+        **aws_schedules(settings, "MonitorSchedule", "RetrainSchedule"),
     }
     deploy = [
         "sam", "deploy", "--template-file", ".aws-sam/build/template.yaml",
         "--stack-name", name, "--region", region,
         "--capabilities", "CAPABILITY_IAM", "--resolve-s3", "--resolve-image-repos",
         "--no-fail-on-empty-changeset", "--parameter-overrides",
-        *(f"{key}={value}" for key, value in overrides.items()),
+        *(f'{key}="{value}"' if " " in value else f"{key}={value}"  # SAM splits at spaces
+          for key, value in overrides.items()),
     ]  # fmt: skip
     return [package, Step(["sam", "build", "--template-file", "template.yaml"], root),
             Step(deploy, root)]  # fmt: skip
+
+
+def aws_schedules(settings: Settings, monitor: str, retrain: str) -> dict[str, str]:
+    """The config's schedules as EventBridge crons ("off" for one it does not set)."""
+    from core.jobs.scheduled import OFF, config_schedules
+
+    found = {s.name: s.cron.eventbridge() for s in config_schedules(settings.config)}
+    return {monitor: found.get("monitor", OFF), retrain: found.get("retrain", OFF)}
 
 
 def gcp_steps(settings: Settings, root: Path) -> list[Step]:
@@ -221,7 +232,9 @@ def _gcp_job_delivery(
         f"--project={project}", f"--location={region}", f"--schedule={SWEEP.cron()}",
         f"--topic={topic}", f"--message-body={SWEEP.message}",
     ]  # fmt: skip
-    return [Step(delivery, root), Step(schedule, root)]
+    names = (name, project, region, topic)
+    return [Step(delivery, root), Step(schedule, root),
+            *gcp_schedule_steps(settings, names, root)]  # fmt: skip
 
 
 def azure_steps(settings: Settings, root: Path) -> list[Step]:
@@ -245,9 +258,42 @@ def azure_steps(settings: Settings, root: Path) -> list[Step]:
         settings_argv.append("MLFN_AZURE_AUTH_LEVEL=function")
         if azure.get("trust_gateway"):  # the claims APIM validated, with its secret key
             settings_argv.append("MLFN_TRUST_GATEWAY=azure")
+    settings_argv += azure_schedule_settings(settings)
     steps = [stage, Step(settings_argv, root), Step(publish, root / ".build" / "azure"),
              Step(azure_alerts_argv(app, group, azure), root)]  # fmt: skip
     return steps if gateway is None else [*steps, Step(gateway, root)]
+
+
+AZURE_IDLE_SCHEDULE = {"monitor": "0 0 * * * *", "retrain": "0 0 3 * * *"}
+
+
+def azure_schedule_settings(settings: Settings) -> list[str]:
+    """The timers' NCRONTAB app settings; a schedule the config does not set is disabled."""
+    from core.jobs.scheduled import config_schedules
+
+    found = {s.name: s.cron.ncrontab() for s in config_schedules(settings.config)}
+    values = []
+    for name, idle in AZURE_IDLE_SCHEDULE.items():
+        values.append(f"MLFN_{name.upper()}_SCHEDULE={found.get(name, idle)}")
+        values.append(f"AzureWebJobs.{name}.Disabled={'false' if name in found else 'true'}")
+    return values
+
+
+def gcp_schedule_steps(settings: Settings, names: tuple[str, str, str, str], root: Path
+                       ) -> list[Step]:  # fmt: skip
+    """Cloud Scheduler jobs publishing the config's schedules to the worker's topic
+    (created or updated; deleted when the config no longer sets one)."""
+    from core.jobs.scheduled import config_schedules
+
+    name, project, region, topic = names
+    found = {s.name: s for s in config_schedules(settings.config)}
+    steps = []
+    for schedule in ("monitor", "retrain"):
+        cron = found[schedule].cron.text if schedule in found else "off"
+        message = f'{{"action": "{schedule}"}}'
+        steps.append(Step(["bash", "infra/gcp/schedule.sh", f"{name}-{schedule}", project,
+                           region, topic, cron, message], root))  # fmt: skip
+    return steps
 
 
 def steps_for(cloud: str, settings: Settings, root: Path, tool: str = "sam") -> list[Step]:

@@ -70,3 +70,14 @@ def live_metrics(rows: pd.DataFrame, task: str, min_labels: int) -> dict[str, An
             "metrics": scores(group[LABEL], group[PREDICTION], task),
         }
     return versions
+
+
+def labelled_basis(store: Store, window: Window, min_labels: int) -> Any:
+    """The recent labelled live rows as a comparison basis, or None under `min_labels`."""
+    from core.drift.window import read_window
+    from core.training.compare import Basis
+
+    rows = labelled(read_window(store, window), read_feedback(store, window))
+    if len(rows) < min_labels:
+        return None
+    return Basis(rows.reset_index(drop=True), rows[LABEL].tolist(), "labelled live rows")

@@ -206,7 +206,21 @@ def execute(settings: Settings, store: Store, record: dict[str, Any], beat: Any)
         model_types=[model_types] if isinstance(model_types, str) else model_types,
         may_promote=not callers_data or record.get("authority") == "admin",
         progress=beat,
+        labelled=_labelled(settings, store, request),
     )
+
+
+def _labelled(settings: Settings, store: Store, request: dict[str, Any]) -> Any:
+    """For a retraining the monitoring job triggered: the recent labelled live rows."""
+    policy = settings.config.monitoring
+    if not request.get("labelled_window") or policy is None:
+        return None
+    from datetime import UTC, datetime
+
+    from core.drift.feedback import labelled_basis
+    from core.drift.job import window_of
+
+    return labelled_basis(store, window_of(policy, datetime.now(UTC)), policy.min_labels)
 
 
 def retrain_dataset(settings: Settings, store: Store, request: dict[str, Any]) -> Any:

@@ -137,3 +137,30 @@ def score_champion(
             f"champion v{champion.version} cannot score these rows ({exc.message}); {force}"
         )
     return graph_metrics(basis.labels, predicted, proba, champion_classes), ""
+
+
+def labelled_gate(
+    registry: ModelRegistry,
+    champion: ChampionPointer,
+    challenger: tuple[bytes | None, FeatureSpec, list[Any] | None],
+    basis: Basis,
+    policy: tuple[str, str, float],
+) -> tuple[bool, str]:
+    """The second test of a triggered retraining: the challenger must also beat the
+    champion on the recent labelled live rows. `policy` is (task, metric, min_improvement)."""
+    from core.training.metrics import is_better
+
+    task, metric, margin = policy
+    model_bytes, spec, classes = challenger
+    rows = len(basis.labels)
+    champion_metrics, why = score_champion(registry, champion, basis, task)
+    if champion_metrics is None or model_bytes is None:
+        return True, f"not compared on {rows} labelled live rows ({why or 'no ONNX graph'})"
+    new = score_graph(model_bytes, spec, classes, basis)[metric]
+    old = champion_metrics[metric]
+    if is_better(metric, new, old, margin):
+        return True, f"and {metric} {new:.4f} beats {old:.4f} on {rows} labelled live rows"
+    return False, (
+        f"but on {rows} labelled live rows {metric} {new:.4f} does not beat champion "
+        f"v{champion.version}'s {old:.4f}"
+    )

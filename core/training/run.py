@@ -28,6 +28,8 @@ from core.tracking import log_training
 from core.training.candidates import Candidate, Split, fit_candidate, split_dataset
 from core.training.compare import (
     REFERENCE_FILE,
+    Basis,
+    labelled_gate,
     reference_basis,
     reference_file,
     score_champion,
@@ -217,9 +219,11 @@ def train(
     dataset: DatasetVersion | None = None,
     progress: Progress = NULL_PROGRESS,
     may_promote: bool = True,
+    labelled: Basis | None = None,
 ) -> dict[str, Any]:
     """Train, register and (when better, or forced) promote. Returns the JSON summary.
-    `may_promote=False` (a train-scoped caller's own data) registers the version only."""
+    `may_promote=False` (a train-scoped caller's own data) registers the version only.
+    `labelled`: recent labelled live rows the challenger must also win on (monitoring)."""
     started = time.perf_counter()
     dataset = dataset or ingest(settings, store)
     frame = load_dataset(store, settings, dataset.sha256)
@@ -241,6 +245,12 @@ def train(
     best, passed_over = choose(exported, config.metric)
     data.notes.extend(passed_over)
     promote, reason, champion_metrics = _decide(registry, champion, data, best, force)
+    if promote and labelled is not None and champion is not None and not force:
+        promote, second = labelled_gate(
+            registry, champion, (best.model_bytes, data.spec, data.classes), labelled,
+            (config.resolved_task, config.metric, config.min_improvement),
+        )  # fmt: skip
+        reason = f"{reason}; {second}"
     promote, reason = _authority(promote, reason, may_promote)
     metadata = _metadata(data, best, exported, dataset, None, system)
     metadata["fingerprint"] = fingerprint

@@ -1,5 +1,7 @@
 """Azure Functions (Python v2 programming model): the HTTP API, the queue-triggered worker
-and the job sweep's timer.
+the job sweep's timer, and the config's schedules (monitor, retrain) as timers whose NCRONTAB
+`mlfn deploy azure` sets in the app settings MLFN_MONITOR_SCHEDULE and MLFN_RETRAIN_SCHEDULE
+(a schedule the config does not set is disabled: AzureWebJobs.<name>.Disabled=true).
 
 AsgiFunctionApp serves core's FastAPI app on every route (host.json sets routePrefix "" so
 the paths are the contract's, without /api). Training jobs arrive on the Storage queue
@@ -15,6 +17,7 @@ import azure.functions as func
 
 from core.api import create_app
 from core.jobs import handle_message
+from core.jobs.scheduled import run_scheduled_from_env
 from core.jobs.schedules import SWEEP
 from core.jobs.worker import sweep_from_env
 from core.monitoring import use_door
@@ -38,3 +41,13 @@ def worker(message: func.QueueMessage) -> None:
 @app.timer_trigger(arg_name="timer", schedule=SWEEP.ncrontab(), run_on_startup=False)
 def sweep(timer: func.TimerRequest) -> None:
     sweep_from_env()
+
+
+@app.timer_trigger(arg_name="timer", schedule="%MLFN_MONITOR_SCHEDULE%", run_on_startup=False)
+def monitor(timer: func.TimerRequest) -> None:
+    run_scheduled_from_env("monitor")
+
+
+@app.timer_trigger(arg_name="timer", schedule="%MLFN_RETRAIN_SCHEDULE%", run_on_startup=False)
+def retrain(timer: func.TimerRequest) -> None:
+    run_scheduled_from_env("retrain")

@@ -35,7 +35,7 @@ def _indexed(app_root: Path) -> dict[str, list[dict[str, Any]]]:
 
 
 def _check_bindings(functions: dict[str, list[dict[str, Any]]]) -> None:
-    assert set(functions) == {"http_app_func", "worker", "sweep"}
+    assert set(functions) == {"http_app_func", "worker", "sweep", "monitor", "retrain"}
     trigger = next(b for b in functions["http_app_func"] if b["type"] == "httpTrigger")
     assert trigger["route"] == "/{*route}" and trigger["authLevel"] == "ANONYMOUS"
     assert {"GET", "POST"} <= set(trigger["methods"])  # every contract route is GET or POST
@@ -44,6 +44,12 @@ def _check_bindings(functions: dict[str, list[dict[str, Any]]]) -> None:
                      "queueName": "mlfn-training", "connection": "AzureWebJobsStorage"}  # fmt: skip
     (timer,) = functions["sweep"]  # the one schedule declaration, rendered as NCRONTAB
     assert (timer["type"], timer["schedule"]) == ("timerTrigger", SWEEP.ncrontab())
+    for name in ("monitor", "retrain"):  # the config's, from the app settings the deploy sets
+        (timer,) = functions[name]
+        assert (timer["type"], timer["schedule"]) == (
+            "timerTrigger",
+            f"%MLFN_{name.upper()}_SCHEDULE%",
+        )
 
 
 def test_host_json_fits_the_contract() -> None:

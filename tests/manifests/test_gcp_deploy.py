@@ -69,7 +69,13 @@ def _gcloud_parses(config: Path, steps: list[dict[str, Any]], tmp_path: Path) ->
 def test_gcloud_lines_field_by_field(
     gcp_config: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    bundle, api, worker, delivery, schedule, alerts, gateway = _dry_run(gcp_config, capsys)
+    bundle, api, worker, delivery, schedule, monitor, retrain, alerts, gateway = _dry_run(
+        gcp_config, capsys
+    )
+    for job, action in ((monitor, "monitor"), (retrain, "retrain")):  # the config sets neither
+        assert job["argv"] == ["bash", "infra/gcp/schedule.sh", f"mlfn-iris-qa-{action}",
+                               "acme-ml", "europe-west1", "mlfn-iris-qa-training", "off",
+                               f'{{"action": "{action}"}}']  # fmt: skip
     assert alerts["argv"] == ["bash", "infra/gcp/alerts.sh", "mlfn-iris-qa", "acme-ml",
                               ".build/gcp-alerts"]  # fmt: skip
     assert bundle["argv"][:3] == ["mlfn", "bundle", "gcp"]

@@ -161,9 +161,29 @@ def test_the_job_sweep_is_scheduled_onto_the_training_queue(transformed: dict[st
     assert json.loads(target["Input"]) == json.loads(SWEEP.message)
     (statement,) = transformed["TrainQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
     assert statement["Principal"] == {"Service": "events.amazonaws.com"}
-    assert statement["Condition"]["ArnEquals"]["aws:SourceArn"] == {
-        "Fn::GetAtt": ["JobSweepSchedule", "Arn"]
-    }
+    assert statement["Condition"]["ArnEquals"]["aws:SourceArn"] == [
+        {"Fn::GetAtt": [rule, "Arn"]}
+        for rule in ("JobSweepSchedule", "MonitorScheduleRule", "RetrainScheduleRule")
+    ]
+
+
+def test_the_configs_schedules_are_rules_the_deploy_parameters_switch_on(
+    transformed: dict[str, Any],
+) -> None:
+    """monitoring.schedule and retrain.schedule: a rule each on the training queue, its
+    cron a parameter `mlfn deploy aws` fills; "off" leaves it disabled."""
+    for rule_name, parameter, action in (
+        ("MonitorScheduleRule", "MonitorSchedule", "monitor"),
+        ("RetrainScheduleRule", "RetrainSchedule", "retrain"),
+    ):
+        rule = transformed[rule_name]["Properties"]
+        condition = "MonitorOn" if action == "monitor" else "RetrainOn"
+        assert rule["ScheduleExpression"] == {
+            "Fn::If": [condition, {"Ref": parameter}, "rate(1 day)"]
+        }
+        assert rule["State"] == {"Fn::If": [condition, "ENABLED", "DISABLED"]}
+        (target,) = rule["Targets"]
+        assert json.loads(target["Input"]) == {"action": action}
 
 
 def test_functions_run_the_handlers_on_a_runtime_onnxruntime_loads_on(

@@ -85,12 +85,19 @@ def test_functions_package_and_worker(packaged: dict[str, Any]) -> None:
     queues = {q["QueueName"]: q for q in _of_type(packaged, "AWS::SQS::Queue")}
     assert queues["mlfn-iris-dev-training"]["RedrivePolicy"]["maxReceiveCount"] == 3
     assert api["Environment"]["Variables"]["MLFN_SQS_QUEUE_URL"] == {"Ref": "TrainQueue"}
-    (rule,) = _of_type(packaged, "AWS::Events::Rule")  # the sweep, as in template.yaml
-    assert rule["ScheduleExpression"] == SWEEP.eventbridge()
-    assert json.loads(rule["Targets"][0]["Input"]) == json.loads(SWEEP.message)
+    rules = {
+        json.loads(r["Targets"][0]["Input"])["action"]: r
+        for r in _of_type(packaged, "AWS::Events::Rule")
+    }  # as in template.yaml
+    assert rules["sweep"]["ScheduleExpression"] == SWEEP.eventbridge()
+    assert rules["monitor"]["State"] == {"Fn::If": ["MonitorOn", "ENABLED", "DISABLED"]}
+    assert rules["retrain"]["State"] == {"Fn::If": ["RetrainOn", "ENABLED", "DISABLED"]}
     (policy,) = _of_type(packaged, "AWS::SQS::QueuePolicy")
     assert policy["PolicyDocument"]["Statement"][0]["Condition"]["ArnEquals"] == {
-        "aws:SourceArn": {"Fn::GetAtt": ["JobSweepSchedule", "Arn"]}
+        "aws:SourceArn": [
+            {"Fn::GetAtt": [rule, "Arn"]}
+            for rule in ("JobSweepSchedule", "MonitorScheduleRule", "RetrainScheduleRule")
+        ]
     }
 
 
