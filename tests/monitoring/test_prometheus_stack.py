@@ -188,12 +188,16 @@ def test_several_worker_processes_count_as_one(tmp_path: Path) -> None:
         stack.start(command, f"{base}/health", "serve", 60, serve_env())
         for _ in range(40):
             assert post(f"{base}/predict", {"instances": [ROW]}, token("predict")) == 200
-        totals = set()
-        for _ in range(6):  # whichever worker answers the scrape, it counts all of them
+
+        def predicted_rows() -> float:
             with urllib.request.urlopen(f"{base}/metrics", timeout=5) as answer:
                 text = answer.read().decode()
             line = next(x for x in text.splitlines() if x.startswith("mlfn_predicted_rows_total"))
-            totals.add(float(line.rsplit(" ", 1)[1]))
-        assert totals == {40.0}
+            return float(line.rsplit(" ", 1)[1])
+
+        # events are recorded just after each answer: wait for the last one, then every
+        # scrape, whichever worker answers it, counts all of them
+        wait_until(lambda: predicted_rows() == 40.0, seconds=10, what="40 predicted rows")
+        assert {predicted_rows() for _ in range(6)} == {40.0}
     finally:
         stack.stop()
