@@ -1,6 +1,5 @@
 """POST /feedback, GET /monitoring/drift/latest and GET /models/{version}/live."""
 
-
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Request

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -104,8 +105,16 @@ def run_scheduled_from_env(name: str) -> dict[str, Any]:
     return result
 
 
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
 def start_local_schedules(
-    settings: Settings, store: Store, dispatcher: Any, stop: threading.Event
+    settings: Settings,
+    store: Store,
+    dispatcher: Any,
+    stop: threading.Event,
+    clock: Callable[[], datetime] = now_utc,
 ) -> threading.Thread | None:
     """`mlfn serve`: fire the config's schedules in this process (claimed per minute)."""
     schedules = config_schedules(settings.config)
@@ -113,9 +122,9 @@ def start_local_schedules(
         return None
 
     def loop() -> None:
-        due = {s.name: s.cron.next_after(datetime.now(UTC)) for s in schedules}
+        due = {s.name: s.cron.next_after(clock()) for s in schedules}
         while not stop.is_set():
-            now = datetime.now(UTC)
+            now = clock()
             for schedule in schedules:
                 if now >= due[schedule.name]:
                     try:
@@ -125,7 +134,7 @@ def start_local_schedules(
                     except MlfnError as exc:
                         logger.warning("schedule %s failed: %s", schedule.name, exc.message)
                     due[schedule.name] = schedule.cron.next_after(now)
-            stop.wait(min(1.0, max(0.05, (min(due.values()) - now).total_seconds())))
+            stop.wait(min(1.0, max(0.05, (min(due.values()) - clock()).total_seconds())))
 
     thread = threading.Thread(target=loop, name="mlfn-schedules", daemon=True)
     thread.start()
