@@ -162,8 +162,8 @@ def aws_steps(settings: Settings, root: Path, tool: str = "sam") -> list[Step]:
         "--stack-name", name, "--region", region,
         "--capabilities", "CAPABILITY_IAM", "--resolve-s3", "--resolve-image-repos",
         "--no-fail-on-empty-changeset", "--parameter-overrides",
-        *(f'{key}="{value}"' if " " in value else f"{key}={value}"  # SAM splits at spaces
-          for key, value in overrides.items()),
+        *(f'{key}="{value}"' if " " in value or not value else f"{key}={value}"
+          for key, value in overrides.items()),  # SAM splits at spaces, refuses bare empties
     ]  # fmt: skip
     return [package, Step(["sam", "build", "--template-file", "template.yaml"], root),
             Step(deploy, root)]  # fmt: skip

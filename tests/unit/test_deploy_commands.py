@@ -19,8 +19,11 @@ CONFIG = REPO / "config" / "config.json"  # staging: s3://mlfn-iris-staging, us-
 
 
 def _overrides(argv: list[str]) -> dict[str, str]:
+    """The overrides as `sam deploy` itself parses them."""
+    from samcli.cli.types import CfnParameterOverridesType
+
     start = argv.index("--parameter-overrides") + 1
-    return dict(item.split("=", 1) for item in argv[start:])
+    return dict(CfnParameterOverridesType().convert(tuple(argv[start:]), None, None))
 
 
 def test_sam_lines_are_filled_from_the_environment() -> None:
