@@ -125,8 +125,10 @@ def log_training(
     task: str,
     onnx_model: Any | None,
     params: dict[str, Any],
+    artifacts: dict[str, bytes] | None = None,
 ) -> TrackedRun | None:
-    """Log a finished training; returns None when tracking is off."""
+    """Log a finished training; returns None when tracking is off. `artifacts`: files
+    logged as they are (the drift reference profile), by their path in the run."""
     uri = tracking_uri(store)
     if uri is None:
         return None
@@ -165,6 +167,10 @@ def log_training(
         with tempfile.TemporaryDirectory() as tmp:
             for path in _plots(best, split, task, Path(tmp)):
                 mlflow.log_artifact(str(path), artifact_path="plots")
+            for name, data in (artifacts or {}).items():
+                path = Path(tmp) / Path(name).name
+                path.write_bytes(data)
+                mlflow.log_artifact(str(path), artifact_path=str(Path(name).parent))
         model_version = None
         if onnx_model is not None:
             import mlflow.onnx

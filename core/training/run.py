@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from core.config import ProjectConfig, Settings
 from core.data.ingest import DatasetVersion, infer_task, ingest, load_dataset
 from core.data.versions import dataset_manifest
+from core.drift.profile import PROFILE_FILE
 from core.errors import ConfigError, ConflictError, DataError, MlfnError
 from core.export.native import save_native
 from core.features import build_feature_spec
@@ -278,7 +279,8 @@ def train(
         "parity_seconds": round(sum(e.parity_seconds for e in exported), 3),
         "lineage": lineage_tags(metadata["lineage"]),
     }
-    _track(store, summary, candidates, best, data, dataset, settings, chosen)
+    profile = {PROFILE_FILE: reference[PROFILE_FILE]}
+    _track(store, summary, candidates, best, data, dataset, settings, chosen, profile)
     summary["seconds"] = round(time.perf_counter() - started, 3)
     return summary
 
@@ -495,6 +497,7 @@ def _track(
     dataset: DatasetVersion,
     settings: Settings,
     chosen: list[str],
+    artifacts: dict[str, bytes],
 ) -> None:
     """Mirror the run in MLflow; the version and the champion are already safe in the store."""
     tracking_started = time.perf_counter()
@@ -509,6 +512,7 @@ def _track(
             data.config.resolved_task,
             best.onnx_model,
             _run_params(data.config, settings.env, chosen, dataset),
+            artifacts,
         )
         summary["mlflow"] = (
             {"run_id": run.run_id, "model_version": run.model_version} if run else None

@@ -46,6 +46,8 @@ def test_run_params_metrics_plots_and_registered_onnx_model(tmp_path: Path) -> N
     assert run.data.tags["config_sha256"] == recorded["config"]["sha256"]
     assert run.data.tags["raw_sha256"] == recorded["source"]["raw_sha256"]
     assert run.data.tags["code_commit"] == str(recorded["code"]["commit"])
+    profile = [a.path for a in client.list_artifacts(run.info.run_id, "reference")]
+    assert profile == ["reference/profile.json"]  # the drift reference, in MLflow too
     plots = [a.path for a in client.list_artifacts(run.info.run_id, "plots")]
     assert "plots/confusion_matrix.png" in plots
     children = client.search_runs(
