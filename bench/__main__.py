@@ -18,6 +18,7 @@ from typing import Any
 from bench import (
     data_scale,
     doors,
+    drift_scale,
     job_isolation,
     predict_latency,
     report,
@@ -39,6 +40,7 @@ SECTIONS: dict[str, Callable[[], dict[str, Any]]] = {
     "data_scale": data_scale.run,
     "job_isolation": job_isolation.run,
     "telemetry_cost": telemetry_cost.run,
+    "drift_scale": drift_scale.run,
 }
 
 

@@ -231,6 +231,25 @@ def _job_isolation(isolation: dict[str, Any] | None) -> list[str]:
     ]
 
 
+def _drift_scale(scale: dict[str, Any] | None) -> list[str]:
+    if not scale:
+        return []
+    rate, goal = scale["rows_per_second"], scale["goal_rows_per_second"]
+    return [
+        "## 10. The drift job on a day of prediction logs",
+        "",
+        f"{scale['rows']:,} rows in {scale['objects']:,} log objects ({scale['log_mb']} MB "
+        "of JSON lines), read and tested against the champion's reference by `mlfn drift "
+        "run`'s code in a fresh process.",
+        "",
+        "| rows/s | goal | run s | peak memory MB |",
+        "|---|---|---|---|",
+        f"| {rate:,} | ≥ {goal:,} {_mark(rate >= goal)} | {scale['run_seconds']} | "
+        f"{scale['peak_memory_mb']} |",
+        "",
+    ]
+
+
 def _telemetry(cost: dict[str, Any] | None) -> list[str]:
     if not cost:
         return []
@@ -329,6 +348,7 @@ def markdown(results: dict[str, Any], before: dict[str, Any] | None = None) -> s
         *_data_scale(results.get("data_scale")),
         *_job_isolation(results.get("job_isolation")),
         *_telemetry(results.get("telemetry_cost")),
+        *_drift_scale(results.get("drift_scale")),
         *_before_after(results, before),
         *_extras(results),
     ]

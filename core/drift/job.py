@@ -22,7 +22,7 @@ from core.drift.compare import drift_of
 from core.drift.feedback import labelled, live_metrics, read_feedback
 from core.drift.profile import PROFILE_FILE, SAMPLE_FILE
 from core.drift.records import reports_prefix
-from core.drift.window import VERSION, Window, read_window
+from core.drift.window import VERSION, Window, log_schema, read_window
 from core.errors import AlreadyExistsError, ConfigError, NotFoundError, ValidationError
 from core.registry import ModelRegistry
 from core.storage import Store, join_key
@@ -134,7 +134,10 @@ def assess(settings: Settings, store: Store, now: datetime) -> dict[str, Any]:
     metadata = registry.metadata(version)
     profile, sample = load_reference(registry, version)
     window = window_of(policy, now)
-    rows = read_window(store, window)
+    feedback = read_feedback(store, window if window.span else Window(end=now))
+    kinds = {name: spec["kind"] for name, spec in profile["features"].items()}
+    rows = read_window(store, window, schema=log_schema(kinds, metadata["task"]),
+                       with_ids=not feedback.empty)  # fmt: skip
     drift = drift_of(
         sample,
         rows,
@@ -143,8 +146,8 @@ def assess(settings: Settings, store: Store, now: datetime) -> dict[str, Any]:
         policy.min_rows,
         served=rows[rows[VERSION] == version],
     )
-    feedback = read_feedback(store, window if window.span else Window(end=now))
-    live = live_metrics(labelled(rows, feedback), metadata["task"], policy.min_labels)
+    live = (live_metrics(labelled(rows, feedback), metadata["task"], policy.min_labels)
+            if not feedback.empty else {})  # fmt: skip
     decline = metric_decline(metadata, live.get(str(version)), policy)
     start, end = window.bounds()
     return {

@@ -36,17 +36,23 @@ def numeric_values(series: pd.Series) -> pd.Series:
     return values.replace([np.inf, -np.inf], np.nan)
 
 
+def _category_text(value: Any) -> Any:
+    if isinstance(value, bool | np.bool_):
+        return str(value).lower()
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
+
+
 def category_values(series: pd.Series) -> pd.Series:
-    """Text labels, so 1, 1.0 and "1" from JSON and Parquet agree; missing stays missing."""
-
-    def text(value: Any) -> Any:
-        if value is None or (isinstance(value, float) and np.isnan(value)):
-            return np.nan
-        if isinstance(value, float) and value.is_integer():
-            return str(int(value))
-        return str(value).strip().lower() if isinstance(value, bool | np.bool_) else str(value)
-
-    return series.map(text).astype("object")
+    """Text labels, so 1, 1.0 and "1" from JSON and Parquet agree; missing stays missing.
+    Each distinct value is converted once (a million rows hold a few hundred)."""
+    present = series.dropna()
+    simple = ("string", "floating", "integer", "mixed-integer-float", "empty")
+    if pd.api.types.infer_dtype(present, skipna=True) not in simple:  # e.g. True == 1 as keys
+        return series.map(lambda v: v if pd.isna(v) else _category_text(v)).astype("object")
+    texts = {value: _category_text(value) for value in present.unique()}
+    return series.map(texts).astype("object")
 
 
 def _numeric_profile(values: pd.Series) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -23,9 +24,11 @@ import pandas as pd
 from core.drift.profile import PREDICTION
 from core.storage import Store
 
+logger = logging.getLogger("mlfn.drift")
 LOG_PREFIX = "logs/predictions"
 VERSION, TIME, PREDICTION_ID = "__version__", "__time__", "__prediction_id__"
 READERS = 16
+CHUNK_FILES = 2000  # objects parsed together: ≈ 80 MB of log text at 100 lines each
 MAX_DAYS = 400
 
 
@@ -63,30 +66,67 @@ def _keys_in(store: Store, prefix: str, start: datetime, end: datetime) -> list[
 
 
 def _read_all(store: Store, keys: list[str]) -> list[bytes]:
-    if len(keys) <= 1:
+    """Local files one after the other (faster than threads); object stores in parallel."""
+    if len(keys) <= 1 or store.uri.startswith("file://"):
         return [store.read_bytes(k) for k in keys]
     with ThreadPoolExecutor(max_workers=min(READERS, len(keys))) as pool:
         return list(pool.map(store.read_bytes, keys))
 
 
-def _columnar(data: bytes) -> pd.DataFrame:
+def log_schema(kinds: dict[str, str], task: str) -> Any:
+    """The Arrow schema of the log lines' fields a drift run reads, from the reference's
+    feature kinds: the reader then skips the probabilities instead of converting them."""
     import pyarrow as pa
-    import pyarrow.compute as pc
+
+    fields = [
+        (name, pa.float64() if kind == "numeric" else pa.string()) for name, kind in kinds.items()
+    ]
+    predicted = pa.string() if task == "classification" else pa.float64()
+    return pa.schema(
+        [
+            ("id", pa.string()),
+            ("time", pa.string()),
+            ("model_version", pa.int64()),
+            ("inputs", pa.list_(pa.struct(fields))),
+            ("outputs", pa.struct([("predictions", pa.list_(predicted))])),
+        ]
+    )
+
+
+def _parse_table(data: bytes, schema: Any) -> Any:
     import pyarrow.json as pajson
 
-    table = pajson.read_json(io.BytesIO(data), read_options=pajson.ReadOptions(block_size=1 << 24))
+    options = pajson.ReadOptions(block_size=1 << 24)
+    if schema is not None:
+        parse = pajson.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
+        try:
+            return pajson.read_json(io.BytesIO(data), read_options=options, parse_options=parse)
+        except Exception as exc:
+            logger.info("prediction log: typed read failed (%s); inferring types", exc)
+    return pajson.read_json(io.BytesIO(data), read_options=options)
+
+
+def _columnar(data: bytes, schema: Any = None, with_ids: bool = True) -> pd.DataFrame:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    table = _parse_table(data, schema)
     inputs = table.column("inputs").combine_chunks()
-    parents = pc.list_parent_indices(inputs).to_numpy()
+    parents = pc.list_parent_indices(inputs)
     rows = pc.list_flatten(inputs)
     frame = pa.Table.from_struct_array(rows).to_pandas() if len(rows) else pd.DataFrame()
-    starts = np.asarray(inputs.offsets)[:-1]
-    position = np.arange(len(parents)) - starts[parents]
+    parent_at = parents.to_numpy()
     predictions = pc.list_flatten(table.column("outputs").combine_chunks().field("predictions"))
     frame[PREDICTION] = predictions.to_numpy(zero_copy_only=False)
-    frame[VERSION] = table.column("model_version").to_numpy()[parents]
-    frame[TIME] = pc.cast(table.column("time"), pa.string()).to_numpy(zero_copy_only=False)[parents]
-    ids = table.column("id").to_numpy(zero_copy_only=False)[parents]
-    frame[PREDICTION_ID] = [f"{i}-{p}" for i, p in zip(ids, position.tolist(), strict=True)]
+    frame[VERSION] = table.column("model_version").to_numpy()[parent_at]
+    times = pc.cast(table.column("time").combine_chunks(), pa.string())
+    frame[TIME] = pc.take(times, parents).to_numpy(zero_copy_only=False)
+    if with_ids:  # only to join labels: a drift check alone goes without
+        starts = np.asarray(inputs.offsets)[:-1]
+        position = pa.array(np.arange(len(parent_at)) - starts[parent_at]).cast(pa.string())
+        ids = pc.take(table.column("id").combine_chunks(), parents)
+        joined = pc.binary_join_element_wise(ids, position, "-")
+        frame[PREDICTION_ID] = joined.to_numpy(zero_copy_only=False)
     return frame
 
 
@@ -111,31 +151,41 @@ def _by_line(data: bytes) -> pd.DataFrame:
     return pd.DataFrame.from_records(records)
 
 
-def parse_lines(data: bytes) -> pd.DataFrame:
-    if not data.strip():
+def parse_lines(data: bytes, schema: Any = None, with_ids: bool = True) -> pd.DataFrame:
+    if not data:
         return pd.DataFrame(columns=[PREDICTION, VERSION, TIME, PREDICTION_ID])
     try:
-        return _columnar(data)
+        return _columnar(data, schema, with_ids)
     except Exception:
         return _by_line(data)
 
 
-def read_window(store: Store, window: Window, version: int | None = None) -> pd.DataFrame:
-    """The predicted rows in `window` (of one model version, when given), oldest first."""
+def _chunks(keys: list[str]) -> list[list[str]]:
+    return [keys[i : i + CHUNK_FILES] for i in range(0, len(keys), CHUNK_FILES)]
+
+
+def read_window(
+    store: Store,
+    window: Window,
+    version: int | None = None,
+    schema: Any = None,
+    with_ids: bool = True,
+) -> pd.DataFrame:
+    """The predicted rows in `window` (of one model version, when given), oldest first.
+    Objects are parsed a chunk at a time, so memory holds one chunk's text and the rows."""
     start, end = window.bounds()
     low, high = start.isoformat(timespec="milliseconds"), end.isoformat(timespec="milliseconds")
     parts: list[pd.DataFrame] = []
     found = 0
     for prefix in day_prefixes(start, end):
-        keys = _keys_in(store, prefix, start, end)
-        if not keys:
-            continue
-        frame = parse_lines(b"".join(_ensure_newline(d) for d in _read_all(store, keys)))
-        frame = frame[(frame[TIME] >= low) & (frame[TIME] <= high)]
-        if version is not None:
-            frame = frame[frame[VERSION] == version]
-        parts.append(frame)
-        found += len(frame)
+        for keys in _chunks(_keys_in(store, prefix, start, end)):
+            data = b"".join(_ensure_newline(d) for d in _read_all(store, keys))
+            frame = parse_lines(data, schema, with_ids)
+            frame = frame[(frame[TIME] >= low) & (frame[TIME] <= high)]
+            if version is not None:
+                frame = frame[frame[VERSION] == version]
+            parts.append(frame)
+            found += len(frame)
         if window.rows is not None and found >= window.rows:
             break
     if not parts:
