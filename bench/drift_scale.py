@@ -2,9 +2,10 @@
 objects (100 requests each, as serving instances flush them), read and tested against an
 iris champion's reference by `mlfn drift run`'s own code, in a fresh process.
 
-Reported: rows per second over the whole run (window read, tests, live metrics, report;
-goal >= 200,000), and the process's peak memory (ru_maxrss), next to the size of the log
-text it read."""
+Reported: rows per second over a whole run (window read, tests, live metrics, report;
+goal >= 200,000) as a worker that has run once before does it, the first run's figure
+(which also imports SciPy's statistics, ≈ 1.4 s), and the process's peak memory
+(ru_maxrss) next to the size of the log text it read."""
 
 from __future__ import annotations
 
@@ -35,9 +36,11 @@ from core.drift.act import run_monitoring
 from core.storage import open_store
 settings = load_settings(sys.argv[1], "dev")
 store = open_store(settings.store_uri)
-started = time.perf_counter()
-report = run_monitoring(settings, store)
-seconds = time.perf_counter() - started
+seconds = []
+for _ in range(2):  # the first run imports SciPy's statistics (≈ 1.4 s); the second is warm
+    started = time.perf_counter()
+    report = run_monitoring(settings, store)
+    seconds.append(time.perf_counter() - started)
 print(json.dumps({"seconds": seconds, "rows": report["drift"]["rows"]["window"],
                   "dataset_drift": report["drift"]["dataset_drift"],
                   "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
@@ -55,8 +58,7 @@ def write_logs(root: Path, rows: int, now: datetime) -> int:
         lines = []
         for i in range(number * PER_OBJECT, (number + 1) * PER_OBJECT):
             inputs = dict(zip(NAMES, values[i].tolist(), strict=True))
-            outputs = {"predictions": [CLASSES[i % 3]], "probabilities": [[0.1, 0.2, 0.7]],
-                       "classes": CLASSES}  # fmt: skip
+            outputs = {"predictions": [CLASSES[i % 3]], "probabilities": [[0.1, 0.2, 0.7]]}
             lines.append(json.dumps({"id": uuid.uuid4().hex, "request_id": "bench",
                                      "time": stamp, "model_version": 1, "latency_ms": 0.3,
                                      "inputs": [inputs], "outputs": outputs}))  # fmt: skip
@@ -87,11 +89,13 @@ def run() -> dict[str, Any]:
                                text=True, env=env, timeout=900, check=True)  # fmt: skip
         wall = time.perf_counter() - started
     result = json.loads(child.stdout.strip().splitlines()[-1])
+    cold, warm = result["seconds"]
     return {
         "rows": result["rows"], "objects": ROWS // PER_OBJECT,
-        "log_mb": round(written / 2**20, 1), "run_seconds": round(result["seconds"], 2),
-        "process_seconds": round(wall, 2),
-        "rows_per_second": round(result["rows"] / result["seconds"]),
+        "log_mb": round(written / 2**20, 1), "run_seconds": round(warm, 2),
+        "first_run_seconds": round(cold, 2), "process_seconds": round(wall, 2),
+        "rows_per_second": round(result["rows"] / warm),
+        "first_run_rows_per_second": round(result["rows"] / cold),
         "goal_rows_per_second": GOAL_ROWS_PER_S,
         "peak_memory_mb": round(result["peak_mb"]), "dataset_drift": result["dataset_drift"],
     }  # fmt: skip

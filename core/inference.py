@@ -193,7 +193,8 @@ class Predictor:
                               values=answer["predictions"])
                 )  # fmt: skip
         if self.log is not None:
-            outputs_logged = {k: v for k, v in answer.items() if k != "model"}
+            # the classes are the version's (its metadata): not repeated on every line
+            outputs_logged = {k: v for k, v in answer.items() if k not in ("model", "classes")}
             self.log.record(
                 request_id or base,
                 rows,

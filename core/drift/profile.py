@@ -48,8 +48,15 @@ def category_values(series: pd.Series) -> pd.Series:
     """Text labels, so 1, 1.0 and "1" from JSON and Parquet agree; missing stays missing.
     Each distinct value is converted once (a million rows hold a few hundred)."""
     present = series.dropna()
-    simple = ("string", "floating", "integer", "mixed-integer-float", "empty")
-    if pd.api.types.infer_dtype(present, skipna=True) not in simple:  # e.g. True == 1 as keys
+    kind = pd.api.types.infer_dtype(present, skipna=True)
+    if kind == "string":  # text already: kept as it is (and as fast as its dtype is)
+        return series
+    if kind not in (
+        "floating",
+        "integer",
+        "mixed-integer-float",
+        "empty",
+    ):  # e.g. True == 1 as keys
         return series.map(lambda v: v if pd.isna(v) else _category_text(v)).astype("object")
     texts = {value: _category_text(value) for value in present.unique()}
     return series.map(texts).astype("object")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -106,28 +107,34 @@ def _parse_table(data: bytes, schema: Any) -> Any:
     return pajson.read_json(io.BytesIO(data), read_options=options)
 
 
-def _columnar(data: bytes, schema: Any = None, with_ids: bool = True) -> pd.DataFrame:
+def _columnar(data: bytes, schema: Any, with_ids: bool, bounds: tuple[str, str]) -> pd.DataFrame:
+    """One Arrow table, filtered to the window before it is flattened, then one conversion
+    to pandas (Arrow strings stay Arrow strings)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     table = _parse_table(data, schema)
+    times = pc.cast(table.column("time"), pa.string())
+    inside = pc.and_(pc.greater_equal(times, bounds[0]), pc.less_equal(times, bounds[1]))
+    table = table.filter(inside)
     inputs = table.column("inputs").combine_chunks()
     parents = pc.list_parent_indices(inputs)
-    rows = pc.list_flatten(inputs)
-    frame = pa.Table.from_struct_array(rows).to_pandas() if len(rows) else pd.DataFrame()
-    parent_at = parents.to_numpy()
-    predictions = pc.list_flatten(table.column("outputs").combine_chunks().field("predictions"))
-    frame[PREDICTION] = predictions.to_numpy(zero_copy_only=False)
-    frame[VERSION] = table.column("model_version").to_numpy()[parent_at]
-    times = pc.cast(table.column("time").combine_chunks(), pa.string())
-    frame[TIME] = pc.take(times, parents).to_numpy(zero_copy_only=False)
+    flat = pa.Table.from_struct_array(pc.list_flatten(inputs))
+    outputs = table.column("outputs").combine_chunks()
+    columns = {
+        PREDICTION: pc.list_flatten(outputs.field("predictions")),
+        VERSION: pc.take(table.column("model_version").combine_chunks(), parents),
+        TIME: pc.take(pc.cast(table.column("time").combine_chunks(), pa.string()), parents),
+    }
     if with_ids:  # only to join labels: a drift check alone goes without
         starts = np.asarray(inputs.offsets)[:-1]
+        parent_at = parents.to_numpy()
         position = pa.array(np.arange(len(parent_at)) - starts[parent_at]).cast(pa.string())
         ids = pc.take(table.column("id").combine_chunks(), parents)
-        joined = pc.binary_join_element_wise(ids, position, "-")
-        frame[PREDICTION_ID] = joined.to_numpy(zero_copy_only=False)
-    return frame
+        columns[PREDICTION_ID] = pc.binary_join_element_wise(ids, position, "-")
+    for name, column in columns.items():
+        flat = flat.append_column(name, column)
+    return flat.to_pandas()
 
 
 def _by_line(data: bytes) -> pd.DataFrame:
@@ -151,13 +158,37 @@ def _by_line(data: bytes) -> pd.DataFrame:
     return pd.DataFrame.from_records(records)
 
 
-def parse_lines(data: bytes, schema: Any = None, with_ids: bool = True) -> pd.DataFrame:
+def parse_lines(
+    data: bytes,
+    schema: Any = None,
+    with_ids: bool = True,
+    bounds: tuple[str, str] = ("", "\uffff"),
+) -> pd.DataFrame:
+    """The rows of log lines whose time is within `bounds` (ISO texts, inclusive)."""
     if not data:
         return pd.DataFrame(columns=[PREDICTION, VERSION, TIME, PREDICTION_ID])
     try:
-        return _columnar(data, schema, with_ids)
+        return _columnar(data, schema, with_ids, bounds)
     except Exception:
-        return _by_line(data)
+        frame = _by_line(data)
+        return frame[(frame[TIME] >= bounds[0]) & (frame[TIME] <= bounds[1])]
+
+
+def _prefetched(store: Store, chunks: list[list[str]]) -> Iterator[bytes]:
+    """Each chunk's text, the next one read by a thread while this one is parsed."""
+    if not chunks:
+        return
+
+    def text(keys: list[str]) -> bytes:
+        return b"".join(_ensure_newline(d) for d in _read_all(store, keys))
+
+    with ThreadPoolExecutor(max_workers=1) as reader:
+        pending = reader.submit(text, chunks[0])
+        for following in [*chunks[1:], None]:
+            data = pending.result()
+            if following is not None:
+                pending = reader.submit(text, following)
+            yield data
 
 
 def _chunks(keys: list[str]) -> list[list[str]]:
@@ -178,10 +209,8 @@ def read_window(
     parts: list[pd.DataFrame] = []
     found = 0
     for prefix in day_prefixes(start, end):
-        for keys in _chunks(_keys_in(store, prefix, start, end)):
-            data = b"".join(_ensure_newline(d) for d in _read_all(store, keys))
-            frame = parse_lines(data, schema, with_ids)
-            frame = frame[(frame[TIME] >= low) & (frame[TIME] <= high)]
+        for data in _prefetched(store, _chunks(_keys_in(store, prefix, start, end))):
+            frame = parse_lines(data, schema, with_ids, (low, high))
             if version is not None:
                 frame = frame[frame[VERSION] == version]
             parts.append(frame)

@@ -46,6 +46,7 @@ def test_prediction_logs_are_new_jsonl_objects_in_batches(store: Store) -> None:
     lines = [json.loads(line) for key in keys for line in store.read_bytes(key).splitlines()]
     assert len(lines) == 250 and len({line["request_id"] for line in lines}) == 250
     assert set(lines[0]) == {
+        "id",  # row i's prediction id is f"{id}-{i}"
         "request_id",
         "time",
         "model_version",
