@@ -56,6 +56,8 @@ def prometheus_rules(t: Thresholds = DEFAULT) -> dict[str, Any]:
               "0m", "warning", "training jobs failed (mlfn jobs list --status failed)"),
         _rule("MlfnQueueBacklog", f"max(mlfn_job_queue_depth) > {t.queue_depth}", t.hold,
               "warning", f"more than {t.queue_depth} jobs wait in the queue"),
+        _rule("MlfnDatasetDrift", "max by (model) (mlfn_dataset_drift) > 0", "0m", "warning",
+              "the latest monitoring run found dataset drift (mlfn drift report --open)"),
     ]  # fmt: skip
     return {"groups": [{"name": "mlfn", "rules": rules}]}
 

@@ -45,6 +45,7 @@ def rule_tests() -> dict[str, Any]:
         {"series": 'mlfn_jobs_total{kind="train",status="failed"}', "values": "0 0 1 1x27"},
         {"series": "mlfn_job_queue_depth", "values": "25x30"},
         {"series": 'up{job="mlfn",instance="127.0.0.1:8000"}', "values": "0x30"},
+        {"series": 'mlfn_dataset_drift{model="iris"}', "values": "1x30"},
     ]
     healthy = [
         {"series": 'mlfn_requests_total{route="/predict",status="200"}', "values": "0+60x30"},
@@ -55,9 +56,10 @@ def rule_tests() -> dict[str, Any]:
         {"series": 'mlfn_jobs_total{kind="train",status="failed"}', "values": "0x30"},
         {"series": "mlfn_job_queue_depth", "values": "2x30"},
         {"series": 'up{job="mlfn",instance="127.0.0.1:8000"}', "values": "1x30"},
+        {"series": 'mlfn_dataset_drift{model="iris"}', "values": "0x30"},
     ]
     names = ["MlfnTargetDown", "MlfnHighErrorRatio", "MlfnHighLatencyP99", "MlfnNoChampion",
-             "MlfnJobFailures", "MlfnQueueBacklog"]  # fmt: skip
+             "MlfnJobFailures", "MlfnQueueBacklog", "MlfnDatasetDrift"]  # fmt: skip
     firing = {
         "MlfnTargetDown": [_expected("MlfnTargetDown", job="mlfn", instance="127.0.0.1:8000")],
         "MlfnHighErrorRatio": [_expected("MlfnHighErrorRatio")],
@@ -65,6 +67,7 @@ def rule_tests() -> dict[str, Any]:
         "MlfnNoChampion": [_expected("MlfnNoChampion", model="iris")],
         "MlfnJobFailures": [_expected("MlfnJobFailures", kind="train")],
         "MlfnQueueBacklog": [_expected("MlfnQueueBacklog")],
+        "MlfnDatasetDrift": [_expected("MlfnDatasetDrift", model="iris")],
     }
     return {
         "rule_files": ["alerts.yml"],
