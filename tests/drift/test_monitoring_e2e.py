@@ -33,20 +33,23 @@ POLICY = {"schedule": "0 * * * *", "window": "1h", "min_rows": 100, "action": "r
           "cooldown": "1h", "min_labels": 30}  # fmt: skip
 
 
-def world(rows: int, low: float, high: float, seed: int) -> pd.DataFrame:
-    """A checkerboard: more rows, and rows where the traffic now is, make a better model."""
+def world(rows: int, low: float, high: float, seed: int, noise: int = 0) -> pd.DataFrame:
+    """A checkerboard: more rows, and rows where the traffic now is, make a better model.
+    `noise` more features that do not decide the label."""
     rng = np.random.default_rng(seed)
     x1, x2 = rng.uniform(low, high, rows), rng.uniform(0, 3, rows)
     label = np.where((np.floor(x1) + np.floor(x2)) % 2 == 0, "even", "odd")
-    return pd.DataFrame({"x1": x1, "x2": x2, "label": label})
+    extra = {f"n{i}": rng.normal(0, 1, rows) for i in range(noise)}
+    return pd.DataFrame({"x1": x1, "x2": x2, **extra, "label": label})
 
 
-def project(folder: Path, monitoring: dict[str, Any] = POLICY) -> Path:
+def project(folder: Path, monitoring: dict[str, Any] = POLICY, noise: int = 0) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
-    world(150, 0, 3, 1).to_csv(folder / "data.csv", index=False)
+    world(150, 0, 3, 1, noise).to_csv(folder / "data.csv", index=False)
     config = {
         "model_name": "board", "task": "classification", "model_type": ["random_forest"],
-        "features": ["x1", "x2"], "target": "label", "train_split": 0.8,
+        "features": ["x1", "x2", *(f"n{i}" for i in range(noise))], "target": "label",
+        "train_split": 0.8,
         "data_source": "data.csv", "monitoring": monitoring,
         "promotion": {"dev": {"store": f"file://{folder / 'store'}"}},
     }  # fmt: skip
@@ -136,13 +139,14 @@ def test_feedback_changes_the_live_metrics(served: Any) -> None:
 
 
 def test_unshifted_traffic_is_not_drift_in_19_of_20_windows(tmp_path: Path) -> None:
-    settings = load_settings(project(tmp_path / "board"), "dev")
+    """Four features: a dataset drifts when two of them do (drift_share 0.5)."""
+    settings = load_settings(project(tmp_path / "board", noise=2), "dev")
     store = open_store(settings.store_uri)
     train(settings, store)
     profile, sample = load_reference(ModelRegistry(store, "board"), 1)
     verdicts = []
     for seed in range(100, 120):
-        window = world(300, 0, 3, seed)
+        window = world(300, 0, 3, seed, noise=2)
         window["__prediction__"] = (
             sample["__prediction__"].sample(300, replace=True, random_state=seed).to_numpy()
         )
