@@ -180,3 +180,25 @@ def test_the_schedule_fires_under_mlfn_serves_clock(tmp_path: Path) -> None:
     assert [k.rsplit("/", 1)[-1] for k in store.list("schedules/board/monitor/")] == [
         "20261201T0400.json"
     ]
+
+
+@pytest.mark.tracking
+def test_the_report_is_logged_to_mlflow(tmp_path: Path) -> None:
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    from core.drift.act import run_monitoring
+    from core.tracking import tracking_uri
+
+    config = project(tmp_path / "board", {**POLICY, "action": "alert"})
+    settings = load_settings(config, "dev")
+    store = open_store(settings.store_uri)
+    train(settings, store)
+    report = run_monitoring(settings, store)
+    assert report["mlflow_run"] is not None
+    mlflow.set_tracking_uri(tracking_uri(store))
+    client = MlflowClient()
+    run = client.get_run(report["mlflow_run"])
+    assert run.data.tags["mlfn_kind"] == "drift" and run.data.tags["champion"] == "1"
+    logged = {a.path for a in client.list_artifacts(run.info.run_id, "drift")}
+    assert logged == {"drift/report.json", "drift/report.html"}
