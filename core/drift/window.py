@@ -30,7 +30,7 @@ LOG_PREFIX = "logs/predictions"
 VERSION, TIME, PREDICTION_ID = "__version__", "__time__", "__prediction_id__"
 READERS = 16
 CHUNK_FILES = 2000  # objects parsed together: ≈ 80 MB of log text at 100 lines each
-MAX_DAYS = 400
+MAX_DAYS = 31  # how far back a window of the last N rows looks
 
 
 @dataclass(frozen=True)
@@ -55,14 +55,11 @@ def day_prefixes(start: datetime, end: datetime, root: str = LOG_PREFIX) -> list
     return days
 
 
-def _keys_in(store: Store, prefix: str, start: datetime, end: datetime) -> list[str]:
-    """A day's objects whose name (their flush time, HHMMSS) can hold lines in the window;
-    a batch holds at most its age limit of lines before its name, so a minute is allowed."""
-    low = (
-        (start - timedelta(minutes=1)).strftime("%H%M%S")
-        if prefix.endswith(f"{start:%Y/%m/%d}/")
-        else "000000"
-    )
+def _keys_in(store: Store, prefix: str, start: datetime) -> list[str]:
+    """A day's objects that can hold lines in the window. An object is named by the time it
+    was written (HHMMSS), after every line in it: one named before the window's start holds
+    none of the window's lines."""
+    low = f"{start:%H%M%S}" if prefix.endswith(f"{start:%Y/%m/%d}/") else "000000"
     return sorted((k for k in store.list(prefix) if k.rsplit("/", 1)[-1][:6] >= low), reverse=True)
 
 
@@ -209,7 +206,7 @@ def read_window(
     parts: list[pd.DataFrame] = []
     found = 0
     for prefix in day_prefixes(start, end):
-        for data in _prefetched(store, _chunks(_keys_in(store, prefix, start, end))):
+        for data in _prefetched(store, _chunks(_keys_in(store, prefix, start))):
             frame = parse_lines(data, schema, with_ids, (low, high))
             if version is not None:
                 frame = frame[frame[VERSION] == version]
