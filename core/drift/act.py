@@ -110,6 +110,18 @@ def _to_mlflow(store: Store, report: dict[str, Any], html: str) -> str | None:
         return str(run.info.run_id)
 
 
+def _tell(report: dict[str, Any]) -> None:
+    """The verdict as an event: an EMF metric on AWS (its alarm), a log entry on Google
+    Cloud, an OpenTelemetry metric on Azure; /metrics reads the report itself."""
+    from core.monitoring import DriftChecked, process_telemetry
+
+    drift = report["drift"]
+    process_telemetry().emit(DriftChecked(
+        report["model_name"], report["champion"], drift["rows"]["window"],
+        drift.get("drift_share"), drift.get("dataset_drift"), report["outcome"]["status"],
+    ))  # fmt: skip
+
+
 def run_monitoring(
     settings: Settings,
     store: Store,
@@ -124,6 +136,7 @@ def run_monitoring(
     profile = load_reference(registry, report["champion"])[0]
     html = render_html(report, profile)
     report["report_keys"] = write_report(store, report, html)
+    _tell(report)
     try:
         report["mlflow_run"] = _to_mlflow(store, report, html)
     except (MlfnError, ImportError, OSError, ValueError) as exc:

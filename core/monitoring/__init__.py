@@ -3,10 +3,19 @@ end); sinks turn them into what each place reads — Prometheus, CloudWatch EMF,
 OpenTelemetry (Cloud Monitoring, Azure Monitor). The door (mlfn serve, or a cloud's handler)
 chooses the sinks; nothing else knows which they are."""
 
-from core.monitoring.events import Event, JobFinished, JobStep, ModelLoaded, Predicted, RequestDone
+from core.monitoring.events import (
+    DriftChecked,
+    Event,
+    JobFinished,
+    JobStep,
+    ModelLoaded,
+    Predicted,
+    RequestDone,
+)
 from core.monitoring.telemetry import Sink, Telemetry, current_door, process_telemetry, use_door
 
 __all__ = [
+    "DriftChecked",
     "Event",
     "JobFinished",
     "JobStep",

@@ -13,7 +13,15 @@ import sys
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from core.monitoring.events import Event, JobFinished, JobStep, ModelLoaded, Predicted, RequestDone
+from core.monitoring.events import (
+    DriftChecked,
+    Event,
+    JobFinished,
+    JobStep,
+    ModelLoaded,
+    Predicted,
+    RequestDone,
+)
 
 
 class CloudLoggingSink:
@@ -53,6 +61,15 @@ class CloudLoggingSink:
             )  # fmt: skip
         elif isinstance(event, JobFinished):
             self._write(_job_entry(event))
+        elif isinstance(event, DriftChecked):
+            verdict = {True: "dataset drift", False: "no dataset drift", None: "too few rows"}
+            self._write(
+                {"severity": "WARNING" if event.dataset_drift else "INFO",
+                 "message": f"{event.model} v{event.version}: {verdict[event.dataset_drift]}",
+                 "event": "drift", "model": event.model, "version": event.version,
+                 "rows": event.rows, "drift_share": event.drift_share,
+                 "dataset_drift": event.dataset_drift, "outcome": event.outcome}
+            )  # fmt: skip
 
     def _request(self, event: RequestDone) -> None:
         severity = "ERROR" if event.status >= 500 else "WARNING" if event.status >= 400 else "INFO"

@@ -28,12 +28,16 @@ class Names:
     api: str
     worker: str
     topic: Any
+    model: Any  # the model_name, as the manifest spells it
 
 
-SAM = Names("PredictFunction", "ApiFunction", "TrainWorker", {"Ref": "AlarmTopicArn"})
+SAM = Names(
+    "PredictFunction", "ApiFunction", "TrainWorker", {"Ref": "AlarmTopicArn"},
+    {"Ref": "ModelName"},
+)  # fmt: skip
 SERVERLESS = Names(
     "PredictLambdaFunction", "ApiLambdaFunction", "TrainWorkerLambdaFunction",
-    "${param:alarmTopicArn, ''}",
+    "${param:alarmTopicArn, ''}", "${param:modelName}",
 )  # fmt: skip
 
 
@@ -106,6 +110,11 @@ def alarms(names: Names, t: Thresholds = DEFAULT) -> dict[str, Any]:
             Metrics=_sum_of({"crashes": _metric(lam, "Errors", fn["worker"], "Sum", 300),
                              **{k: _metric(NAMESPACE, "JobFailures", d, "Sum", 300)
                                 for k, d in jobs.items()}}, "worker errors and failed jobs")),
+        "MlfnDatasetDriftAlarm": _alarm(
+            names, "mlfn: the monitoring run found dataset drift (mlfn drift report --open)", 0,
+            1, Namespace=NAMESPACE, MetricName="DatasetDrift", Statistic="Maximum", Period=3600,
+            Dimensions=[{"Name": "service", "Value": "mlfn"},
+                        {"Name": "model", "Value": names.model}]),
     }  # fmt: skip
 
 

@@ -10,7 +10,15 @@ import sys
 import threading
 from typing import Any
 
-from core.monitoring.events import Event, JobFinished, JobStep, ModelLoaded, Predicted, RequestDone
+from core.monitoring.events import (
+    DriftChecked,
+    Event,
+    JobFinished,
+    JobStep,
+    ModelLoaded,
+    Predicted,
+    RequestDone,
+)
 
 NAMESPACE = "mlfn"
 
@@ -56,6 +64,13 @@ class EmfSink:
             )
         elif isinstance(event, JobFinished):
             self._job(event)
+        elif isinstance(event, DriftChecked) and event.dataset_drift is not None:
+            self._blob(
+                {"model": event.model},
+                [("DatasetDrift", "Count", [float(event.dataset_drift)]),
+                 ("DriftShare", "None", [event.drift_share or 0.0]),
+                 ("DriftWindowRows", "Count", [event.rows])],
+            )  # fmt: skip
 
     def _request(self, event: RequestDone) -> None:
         version = "" if event.version is None else str(event.version)

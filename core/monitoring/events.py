@@ -69,6 +69,19 @@ class JobStep:
 
 
 @dataclass(slots=True)
+class DriftChecked:
+    """A monitoring run's verdict on the champion: the share of features drifted and whether
+    the dataset drifted (None: too few rows to say), the rows looked at, and what it did."""
+
+    model: str
+    version: int
+    rows: int
+    drift_share: float | None
+    dataset_drift: bool | None
+    outcome: str
+
+
+@dataclass(slots=True)
 class JobFinished:
     """A job's end: its status, how many attempts it took, and its time from the first start."""
 
@@ -82,4 +95,4 @@ class JobFinished:
     version: int | None = None
 
 
-Event = RequestDone | Predicted | ModelLoaded | JobStep | JobFinished
+Event = RequestDone | Predicted | ModelLoaded | JobStep | JobFinished | DriftChecked

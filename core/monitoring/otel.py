@@ -7,7 +7,15 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from core.monitoring.events import Event, JobFinished, JobStep, ModelLoaded, Predicted, RequestDone
+from core.monitoring.events import (
+    DriftChecked,
+    Event,
+    JobFinished,
+    JobStep,
+    ModelLoaded,
+    Predicted,
+    RequestDone,
+)
 from core.monitoring.prometheus import CONFIDENCE_BUCKETS, LATENCY_BUCKETS
 from core.monitoring.tracing import resource_attributes
 
@@ -63,6 +71,8 @@ class OtelSink:
         self.jobs = meter.create_counter("mlfn.jobs", "{job}", "Finished jobs")
         self.job_time = meter.create_histogram("mlfn.job.duration", "s", "Job time")
         self.steps = meter.create_histogram("mlfn.job.step.duration", "s", "Job step time")
+        self.drift = meter.create_histogram("mlfn.drift.share", "1", "Share of features drifted")
+        self.drift_checks = meter.create_counter("mlfn.drift.checks", "{run}", "Drift checks")
 
     def emit(self, event: Event) -> None:
         if isinstance(event, RequestDone):
@@ -88,6 +98,11 @@ class OtelSink:
             self.steps.record(
                 event.seconds, {"mlfn.job.kind": event.kind, "mlfn.job.step": event.step}
             )
+        elif isinstance(event, DriftChecked):
+            verdict = {"mlfn.model": event.model, "mlfn.drift": str(event.dataset_drift).lower()}
+            self.drift_checks.add(1, verdict)
+            if event.drift_share is not None:
+                self.drift.record(event.drift_share, {"mlfn.model": event.model})
         elif isinstance(event, JobFinished):
             attributes = {"mlfn.job.kind": event.kind, "mlfn.job.status": event.status}
             self.jobs.add(1, {**attributes, "mlfn.job.attempts": event.attempts})

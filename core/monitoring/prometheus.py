@@ -21,6 +21,7 @@ from prometheus_client import (
 )
 
 from core.monitoring.events import (
+    DriftChecked,
     Event,
     JobFinished,
     JobStep,
@@ -58,6 +59,7 @@ class PrometheusSink:
         self._handlers: dict[type, Callable[[Any], None]] = {
             RequestDone: self._request, Predicted: self._predicted, ModelLoaded: self._loaded,
             JobStep: self._step, JobFinished: self._finished,
+            DriftChecked: lambda event: None,  # its gauges come from the report (DriftGauges)
         }  # fmt: skip
 
     def expect(self, model: str) -> None:

@@ -165,7 +165,7 @@ def test_alarms_and_dashboard_are_core_monitorings_with_the_topic_parameter(
     from core.monitoring.cloudwatch import aws_resources
 
     for resources, topic in ((packaged, ""), (packaged_secret, TOPIC)):
-        expected = aws_resources(replace(NAMES, topic=topic))
+        expected = aws_resources(replace(NAMES, topic=topic, model="iris"))  # params.default
         assert {k: resources[k] for k in expected} == expected
     for env in _function_env(packaged):
         assert env["POWERTOOLS_METRICS_NAMESPACE"] == "mlfn"

@@ -280,3 +280,36 @@ def test_cloud_monitoring_receives_mlfn_time_series(trained_iris) -> None:
     }
     assert classes == {"setosa", "virginica"}
     provider.shutdown()
+
+
+def test_a_drift_verdict_reaches_every_clouds_sink(capsys) -> None:
+    """What the monitoring run tells (core/drift/act.py): the EMF metric the CloudWatch alarm
+    `MlfnDatasetDriftAlarm` watches, a WARNING entry for Cloud Logging, OpenTelemetry
+    metrics for Azure Monitor; Prometheus takes its gauges from the report instead."""
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+    from core.monitoring import DriftChecked, Telemetry
+    from core.monitoring.cloudwatch import SAM, alarms
+    from core.monitoring.prometheus import PrometheusSink
+
+    drifted = DriftChecked("iris", 3, 5000, 0.75, True, "retrain queued")
+    too_few = DriftChecked("iris", 3, 12, None, None, "nothing to do")
+    stream, reader = io.StringIO(), InMemoryMetricReader()
+    sinks = [EmfSink(), CloudLoggingSink(stream=stream),
+             OtelSink(MeterProvider(metric_readers=[reader])), PrometheusSink()]  # fmt: skip
+    for event in (drifted, too_few):
+        Telemetry(sinks).emit(event)
+    (emf,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    check_emf(emf)  # a run without a verdict writes no metric
+    assert (emf["DatasetDrift"], emf["DriftShare"], emf["model"]) == ([1.0], [0.75], "iris")
+    alarm = alarms(SAM)["MlfnDatasetDriftAlarm"]["Properties"]
+    assert (alarm["Namespace"], alarm["MetricName"]) == ("mlfn", "DatasetDrift")
+    entries = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert [e["severity"] for e in entries] == ["WARNING", "INFO"]
+    assert entries[0]["message"] == "iris v3: dataset drift" and entries[1]["rows"] == 12
+    data = json.loads(reader.get_metrics_data().to_json())
+    metrics = {m["name"]: m["data"]["data_points"] for rm in data["resource_metrics"]
+               for sm in rm["scope_metrics"] for m in sm["metrics"]}  # fmt: skip
+    assert sum(p["value"] for p in metrics["mlfn.drift.checks"]) == 2
+    assert metrics["mlfn.drift.share"][0]["sum"] == 0.75
