@@ -98,7 +98,9 @@ def test_shifted_traffic_is_drift_and_a_better_challenger_takes_over(served: Any
     pd.concat([world(150, 0, 3, 1), world(3000, 0, 5, 2)]).to_csv(config.parent / "data.csv",
                                                                    index=False)  # fmt: skip
 
-    result = run_scheduled(services.settings, services.store, "monitor", services.dispatcher)
+    firing = datetime.now(UTC)  # one firing, delivered twice below
+    result = run_scheduled(services.settings, services.store, "monitor", services.dispatcher,
+                           at=firing)  # fmt: skip
     services.dispatcher.wait()  # type: ignore[attr-defined]
     assert result["status"] == "ran" and result["outcome"]["status"] == "retrain queued"
     report = client.get("/monitoring/drift/latest", headers=token("predict")).json()
@@ -114,7 +116,8 @@ def test_shifted_traffic_is_drift_and_a_better_challenger_takes_over(served: Any
     assert "labelled live rows" in job["result"]["reason"] and "beats" in job["result"]["reason"]
     html = client.get("/monitoring/drift/latest?format=html", headers=token("predict"))
     assert html.headers["content-type"].startswith("text/html") and "<svg" in html.text
-    again = run_scheduled(services.settings, services.store, "monitor", services.dispatcher)
+    again = run_scheduled(services.settings, services.store, "monitor", services.dispatcher,
+                          at=firing)  # fmt: skip
     assert again["status"] == "already run for this minute"  # a redelivered firing
 
 

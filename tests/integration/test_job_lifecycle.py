@@ -51,7 +51,7 @@ def test_sigkilled_worker_is_retried_then_succeeds(project: tuple[Any, Any]) -> 
     job = jobs.create("train", SLOW)
     thread, out = _in_thread(run_job_in_child, settings, store, job["job_id"])
     pid = kill_attempt(job["job_id"], 1, lambda: jobs.get(job["job_id"]))
-    thread.join(timeout=120)
+    thread.join(timeout=300)  # two attempts of a deliberately slow training; a busy CI is slower
     record = out["record"]
     assert gone(pid)
     assert record["status"] == "succeeded", record
@@ -133,7 +133,9 @@ def test_one_message_delivered_twice_runs_once(project: tuple[Any, Any]) -> None
     job = jobs.create("train", {"model_type": "random_forest"})
     threads = [_in_thread(run_job_in_child, settings, store, job["job_id"]) for _ in range(2)]
     for thread, _ in threads:
-        thread.join(timeout=120)
+        thread.join(
+            timeout=300
+        )  # two attempts of a deliberately slow training; a busy CI is slower
     record = jobs.get(job["job_id"])
     assert record["status"] == "succeeded" and record["attempts"] == 1
     assert len(registry.versions()) == before + 1

@@ -72,9 +72,10 @@ def test_gcloud_lines_field_by_field(
     bundle, api, worker, delivery, schedule, monitor, retrain, alerts, gateway = _dry_run(
         gcp_config, capsys
     )
-    for job, action in ((monitor, "monitor"), (retrain, "retrain")):  # the config sets neither
+    # config/config.json monitors hourly and sets no retraining schedule
+    for job, action, cron in ((monitor, "monitor", "0 * * * *"), (retrain, "retrain", "off")):
         assert job["argv"] == ["bash", "infra/gcp/schedule.sh", f"mlfn-iris-qa-{action}",
-                               "acme-ml", "europe-west1", "mlfn-iris-qa-training", "off",
+                               "acme-ml", "europe-west1", "mlfn-iris-qa-training", cron,
                                f'{{"action": "{action}"}}']  # fmt: skip
     assert alerts["argv"] == ["bash", "infra/gcp/alerts.sh", "mlfn-iris-qa", "acme-ml",
                               ".build/gcp-alerts"]  # fmt: skip

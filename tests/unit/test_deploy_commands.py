@@ -40,8 +40,8 @@ def test_sam_lines_are_filled_from_the_environment() -> None:
     assert _overrides(argv) == {
         "Stage": "staging", "ModelName": "iris", "ArtifactBucketName": "mlfn-iris-staging",
         "PredictMemorySize": "1024", "EnableJwtAuthorizer": "false", "JwtIssuer": "mlfn",
-        "JwtAudience": "mlfn-api", "JwtScopePrefix": "", "MonitorSchedule": "off",
-        "RetrainSchedule": "off"}  # fmt: skip
+        "JwtAudience": "mlfn-api", "JwtScopePrefix": "",
+        "MonitorSchedule": "cron(0 * * * ? *)", "RetrainSchedule": "off"}  # fmt: skip
 
 
 def test_every_override_is_a_template_parameter() -> None:
