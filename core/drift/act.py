@@ -67,16 +67,19 @@ def _act(
     return {"status": "retrain queued", "job_id": job["job_id"]}
 
 
-def write_report(store: Store, report: dict[str, Any], html: str) -> dict[str, str]:
+def write_report(
+    store: Store, report: dict[str, Any], html: str, latest: bool = True
+) -> dict[str, str]:
     stamp = datetime.fromisoformat(report["time"]).strftime("%Y%m%dT%H%M%SZ")
     folder = join_key(reports_prefix(report["model_name"]), stamp)
     keys = {"json": join_key(folder, "report.json"), "html": join_key(folder, "report.html")}
     store.write_bytes(keys["json"], json.dumps(report, indent=2, default=str).encode())
     store.write_bytes(keys["html"], html.encode())
-    store.write_json(
-        join_key(reports_prefix(report["model_name"]), "latest.json"),
-        {**report, "report_keys": keys},
-    )
+    if latest:  # a look back at a past range is kept, but is not the latest verdict
+        store.write_json(
+            join_key(reports_prefix(report["model_name"]), "latest.json"),
+            {**report, "report_keys": keys},
+        )
     return keys
 
 
@@ -128,14 +131,16 @@ def run_monitoring(
     dispatcher: Dispatcher | None = None,
     now: datetime | None = None,
 ) -> dict[str, Any]:
-    """One monitoring run: assess, act, report. Returns the report."""
+    """One monitoring run: assess, act, report. Returns the report. `now`: the end of the
+    window, for a look back (its report does not become the latest)."""
+    live = now is None
     now = now or datetime.now(UTC)
     report = assess(settings, store, now)
     report["outcome"] = _act(settings, store, report, dispatcher, now)
     registry = ModelRegistry(store, settings.config.model_name)
     profile = load_reference(registry, report["champion"])[0]
     html = render_html(report, profile)
-    report["report_keys"] = write_report(store, report, html)
+    report["report_keys"] = write_report(store, report, html, latest=live)
     _tell(report)
     try:
         report["mlflow_run"] = _to_mlflow(store, report, html)

@@ -62,3 +62,34 @@ def test_values_arrow_cannot_type_are_read_line_by_line(store: Store) -> None:
 def test_a_window_starting_just_after_midnight_keeps_that_days_objects(store: Store) -> None:
     window = Window(span=timedelta(minutes=5), end=MIDNIGHT + timedelta(minutes=5, seconds=30))
     assert read_window(store, window)["x"].tolist() == [4.0]
+
+
+def test_drift_run_looks_back_at_a_past_range(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """`mlfn drift run --window 2h --end T`: that range's rows, reported but never the latest
+    verdict and never a retraining; a bad window or time is one clear error."""
+    from core.cli import main
+    from core.config import load_settings
+    from tests.conftest import make_project
+
+    config = make_project(tmp_path, monitoring={"action": "retrain", "min_rows": 10})
+    assert main(["train", "--config", str(config)]) == 0
+    store = open_store(load_settings(config, "dev").store_uri)
+    row = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
+    for minute in range(12):  # twelve requests on 30 November around 18:00
+        write(store, datetime(2026, 11, 30, 17, 50 + minute % 10, minute, tzinfo=UTC),
+              [row], base=f"r{minute:02d}")  # fmt: skip
+    capsys.readouterr()
+    args = ["drift", "run", "--config", str(config), "--window", "2h",
+            "--end", "2026-11-30T18:30", "--json"]  # fmt: skip
+    assert main(args) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["drift"]["rows"]["window"] == 12 and report["action"] == "alert"
+    assert report["window"]["end"] == "2026-11-30T18:30:00+00:00"
+    assert report["outcome"]["status"] in ("nothing to do", "alert")
+    assert not store.exists("reports/drift/iris/latest.json")
+    assert main([*args[:4], "--window", "soon"]) == 2
+    assert "--window 'soon'" in capsys.readouterr().err
+    assert main([*args[:6], "--end", "yesterday"]) == 2
+    assert "is not a time" in capsys.readouterr().err
