@@ -60,11 +60,10 @@ def test_lineage_follows_the_version_through_its_promotions(
     trained: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("MLFN_ACTOR", "alice")
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
-                 "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):  # fmt: skip
-        monkeypatch.delenv(name, raising=False)  # another test's emulator settings
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
-    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    # staging and prod are S3 buckets, unreachable here: one attempt each, whatever
+    # credentials an earlier test left in the process (then boto3 tries the network)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:9")
+    monkeypatch.setenv("MLFN_STORAGE_RETRIES", "1")
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     assert main(["promote", "1", "--to-env", "qa", "--config", str(trained)]) == 0
     capsys.readouterr()
@@ -74,7 +73,9 @@ def test_lineage_follows_the_version_through_its_promotions(
         chain, unreachable = found["deployments"][:2], found["deployments"][2:]
         assert len(unreachable) == 2  # staging and prod are S3 buckets, unreadable here
         assert [n["env"] for n in unreachable] == ["staging", "prod"]
-        assert all("no AWS credentials" in n["error"] for n in unreachable)
+        errors = [n["error"] for n in unreachable]  # named, and the chain goes on
+        assert all("unreachable" in e or "credentials" in e for e in errors), errors
+        assert all(n["store"].startswith("s3://") for n in unreachable)
         assert [(n["env"], n["version"], n["champion"]) for n in chain] == [
             ("dev", 1, True), ("qa", 1, True)]  # fmt: skip
         assert chain[1]["promotion"]["by"] == "alice"
