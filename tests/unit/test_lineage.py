@@ -30,7 +30,11 @@ def trained(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An iris project trained once in dev, by a pipeline that set its commit."""
     monkeypatch.setenv("MLFN_CODE_VERSION", COMMIT)
     lineage.code_version.cache_clear()
-    config = make_project(tmp_path)
+    config = make_project(
+        tmp_path,
+        model_type=["logistic_regression", "random_forest"],
+        training_params={"random_forest": {"n_estimators": 10}},
+    )  # quick
     assert main(["train", "--config", str(config), "--json"]) == 0
     lineage.code_version.cache_clear()
     return config
