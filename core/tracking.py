@@ -115,6 +115,19 @@ def quiet_mlflow() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
+def _log_files(
+    mlflow: Any, best: Candidate, split: Split, task: str, artifacts: dict[str, bytes]
+) -> None:
+    """The plots, and the files given as they are (by their path in the run)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        for path in _plots(best, split, task, Path(tmp)):
+            mlflow.log_artifact(str(path), artifact_path="plots")
+        for name, data in artifacts.items():
+            path = Path(tmp) / Path(name).name
+            path.write_bytes(data)
+            mlflow.log_artifact(str(path), artifact_path=str(Path(name).parent))
+
+
 def log_training(
     store: Store,
     model_name: str,
@@ -164,13 +177,7 @@ def log_training(
         mlflow.log_metrics(
             {f"system_{k}": v for k, v in summary["system"].items() if isinstance(v, int | float)}
         )
-        with tempfile.TemporaryDirectory() as tmp:
-            for path in _plots(best, split, task, Path(tmp)):
-                mlflow.log_artifact(str(path), artifact_path="plots")
-            for name, data in (artifacts or {}).items():
-                path = Path(tmp) / Path(name).name
-                path.write_bytes(data)
-                mlflow.log_artifact(str(path), artifact_path=str(Path(name).parent))
+        _log_files(mlflow, best, split, task, artifacts or {})
         model_version = None
         if onnx_model is not None:
             import mlflow.onnx

@@ -247,11 +247,7 @@ def train(
     data.notes.extend(passed_over)
     promote, reason, champion_metrics = _decide(registry, champion, data, best, force)
     if promote and labelled is not None and champion is not None and not force:
-        promote, second = labelled_gate(
-            registry, champion, (best.model_bytes, data.spec, data.classes), labelled,
-            (config.resolved_task, config.metric, config.min_improvement),
-        )  # fmt: skip
-        reason = f"{reason}; {second}"
+        promote, reason = _on_labels_too(registry, champion, data, best, labelled, reason)
     promote, reason = _authority(promote, reason, may_promote)
     metadata = _metadata(data, best, exported, dataset, None, system)
     metadata["fingerprint"] = fingerprint
@@ -283,6 +279,19 @@ def train(
     _track(store, summary, candidates, best, data, dataset, settings, chosen, profile)
     summary["seconds"] = round(time.perf_counter() - started, 3)
     return summary
+
+
+def _on_labels_too(
+    registry: ModelRegistry, champion: ChampionPointer, data: TrainingData, best: Exported,
+    labelled: Basis, reason: str,
+) -> tuple[bool, str]:  # fmt: skip
+    """A retraining the monitoring triggered must also win on the recent labelled rows."""
+    config = data.config
+    promote, second = labelled_gate(
+        registry, champion, (best.model_bytes, data.spec, data.classes), labelled,
+        (config.resolved_task, config.metric, config.min_improvement),
+    )  # fmt: skip
+    return promote, f"{reason}; {second}"
 
 
 def _authority(promote: bool, reason: str, may_promote: bool) -> tuple[bool, str]:
