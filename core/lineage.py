@@ -9,7 +9,6 @@ BUILD_INFO.json a deploy bundle carries, then `git rev-parse HEAD` of the checko
 from __future__ import annotations
 
 import functools
-import getpass
 import hashlib
 import json
 import os
@@ -21,6 +20,7 @@ from typing import Any
 from core import __version__
 from core.config import ParserConfig, ProjectConfig
 from core.data.sources import public_source
+from core.routing import default_actor
 
 ENV_CODE_VERSION = "MLFN_CODE_VERSION"
 BUILD_INFO = Path(__file__).with_name("BUILD_INFO.json")
@@ -81,14 +81,8 @@ def write_build_info(project_root: Path, bundle_core: Path) -> None:
 
 
 def actor() -> str:
-    """Who acts from this process: $MLFN_ACTOR, the pipeline's $GITHUB_ACTOR, or the user."""
-    for variable in ("MLFN_ACTOR", "GITHUB_ACTOR"):
-        if os.environ.get(variable):
-            return os.environ[variable]
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
+    """Who acts from this process (see core.routing.default_actor)."""
+    return default_actor()
 
 
 def raw_sha256(raw_key: str | None) -> str | None:

@@ -77,7 +77,9 @@ def _copy(
     return number
 
 
-def promote_in_store(registry: ModelRegistry, version: int, force: bool = False) -> dict[str, Any]:
+def promote_in_store(
+    registry: ModelRegistry, version: int, force: bool = False, by: str = ""
+) -> dict[str, Any]:
     """Make `version` the champion, as the CLI and the API both do. Refused: a version that
     needs the heavy runtime, the champion itself, and a version whose recorded primary metric
     is worse than the champion's, unless `force` (e.g. a deliberate rollback)."""
@@ -94,7 +96,10 @@ def promote_in_store(registry: ModelRegistry, version: int, force: bool = False)
         worse = _worse(metadata, registry.metadata(before.version), version, before.version)
         if worse:
             raise ConflictError(f"{worse}; pass --force (force=true) to promote it anyway")
-    pointer = registry.promote(version, before)
+    reason = "promoted by hand" + (" (forced)" if force else "")
+    pointer = registry.promote(
+        version, before, by=by or actor(), reason=reason, metrics=metadata.get("metrics", {})
+    )
     return {
         "model_name": registry.name,
         "champion": pointer.version,
@@ -152,7 +157,10 @@ def promote_to_env(
         pointer = before
     else:
         try:
-            pointer = target.promote(number, before)
+            pointer = target.promote(
+                number, before, by=actor(), reason=f"promoted from {settings.env} v{version}",
+                metrics=metadata.get("metrics", {}),
+            )  # fmt: skip
         except ConflictError:
             raise ConflictError(
                 f"the champion of '{name}' in '{target_env}' changed during the promotion; "

@@ -8,13 +8,13 @@ pointer moves only by compare-and-swap.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from core.errors import AlreadyExistsError, ConflictError, CorruptModelError, NotFoundError
+from core.routing import Change, Routing, change_routing, default_actor, read_routing
 from core.storage import Store, encode_json, join_key
 
 METADATA_FILE = "metadata.json"
@@ -26,7 +26,7 @@ MAX_VERSION_CLAIMS = 100
 class ChampionPointer:
     version: int
     sha256: str  # of the served artifact
-    token: str  # the store's version token, for the next compare-and-swap
+    token: str  # the routing's store token when it was read
 
 
 def sha256_hex(data: bytes) -> str:
@@ -40,10 +40,6 @@ class ModelRegistry:
 
     def _key(self, version: int, filename: str) -> str:
         return join_key(self.root, "versions", str(version), filename)
-
-    @property
-    def champion_key(self) -> str:
-        return join_key(self.root, "champion.json")
 
     def _numbers(self, complete_only: bool) -> list[int]:
         pattern = re.compile(rf"^{re.escape(self.root)}/versions/(\d+)/(.+)$")
@@ -115,42 +111,53 @@ class ModelRegistry:
             return version
         raise ConflictError(f"could not claim a version number for '{self.name}'")
 
-    def champion(self) -> ChampionPointer | None:
-        try:
-            data, token = self.store.read_with_token(self.champion_key)
-        except NotFoundError:
-            return None
-        try:
-            pointer = json.loads(data)
-            return ChampionPointer(int(pointer["version"]), str(pointer["sha256"]), token)
-        except (ValueError, KeyError, TypeError):
-            raise CorruptModelError(
-                f"the champion pointer of '{self.name}' is unreadable; "
-                "promote a version again to repair it"
-            ) from None
+    def routing(self) -> Routing:
+        return read_routing(self.store, self.name)
 
-    def promote(self, version: int, expected: ChampionPointer | None) -> ChampionPointer:
-        """Point the champion at `version` if it is still `expected` (None: no champion yet)."""
-        metadata = self.metadata(version)
-        served = ONNX_FILE if ONNX_FILE in metadata["files"] else METADATA_FILE
-        sha = metadata["files"].get(served) or sha256_hex(
+    def champion(self) -> ChampionPointer | None:
+        routing = self.routing()
+        if routing.champion is None:
+            return None
+        return ChampionPointer(routing.champion, routing.champion_sha256, routing.token or "")
+
+    def served_sha256(self, version: int, metadata: dict[str, Any] | None = None) -> str:
+        """The sha256 of what serving `version` loads: its ONNX graph (or its metadata)."""
+        files = (metadata or self.metadata(version))["files"]
+        return files.get(ONNX_FILE) or sha256_hex(
             self.store.read_bytes(self._key(version, METADATA_FILE))
         )
-        pointer = {
-            "version": version,
-            "sha256": sha,
-            "previous_version": expected.version if expected else None,
-            "promoted_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        }
-        try:
-            token = self.store.replace(
-                self.champion_key, encode_json(pointer), expected.token if expected else None
-            )
-        except ConflictError:
-            raise ConflictError(
-                f"the champion of '{self.name}' changed while promoting version {version}; "
-                "read it again and retry"
-            ) from None
+
+    def promote(
+        self,
+        version: int,
+        expected: ChampionPointer | None,
+        by: str = "",
+        reason: str = "",
+        metrics: dict[str, Any] | None = None,
+    ) -> ChampionPointer:
+        """Point the champion at `version` if the champion is still `expected`'s version
+        (None: no champion yet), with an audit record. A challenger that is `version` leaves
+        the routing; another challenger keeps its share."""
+        sha = self.served_sha256(version)
+        wanted = expected.version if expected else None
+
+        def decide(current: Routing) -> Change:
+            if current.champion != wanted:
+                raise ConflictError(
+                    f"the champion of '{self.name}' changed while promoting version {version}; "
+                    "read it again and retry"
+                )
+            challenger = current.challenger
+            if challenger is not None and challenger.version == version:
+                challenger = None
+            to = replace(
+                current, champion=version, champion_sha256=sha, previous_champion=wanted,
+                promoted_at=datetime.now(UTC).isoformat(timespec="seconds"),
+                challenger=challenger,
+            )  # fmt: skip
+            return Change(to, "promote", reason or "promoted", metrics or {})
+
+        _, token = change_routing(self.store, self.name, decide, by or default_actor())
         return ChampionPointer(version, sha, token)
 
     def describe(self) -> dict[str, Any]:

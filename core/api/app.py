@@ -375,17 +375,18 @@ def _install_model_routes(app: FastAPI) -> None:
 
     @app.post(
         "/models/{version}/promote",
-        dependencies=[needs("admin")],
         openapi_extra=SECURED,
         responses=errors(404, 409, 413, 422, 503),
     )
-    def promote(version: int, svc: Svc, force: bool = False) -> dict[str, Any]:
+    def promote(
+        version: int, svc: Svc, user: Annotated[Principal, needs("admin")], force: bool = False
+    ) -> dict[str, Any]:
         """Make VERSION the champion. 409 for the champion itself or a version whose
         primary metric is worse than the champion's (force=true promotes it anyway, e.g. a
         rollback); 422 for a version without an ONNX graph unless forced."""
         from core.promotion import promote_in_store
 
-        promoted = promote_in_store(svc.registry, version, force=force)
+        promoted = promote_in_store(svc.registry, version, force=force, by=user.subject)
         return {key: promoted[key] for key in ("champion", "previous_champion")}
 
 

@@ -413,7 +413,7 @@ def _promote_existing(
             f"{old_metrics[metric]:.4f} on {basis.name}"
         )
     try:
-        after = registry.promote(version, champion)
+        after = registry.promote(version, champion, reason=why, metrics=new_metrics)
     except ConflictError:
         return
     summary.update(
@@ -491,7 +491,7 @@ def _register(
     if not promote:
         return version, False, reason
     try:
-        registry.promote(version, champion)
+        registry.promote(version, champion, reason=reason, metrics=metadata.get("metrics", {}))
     except ConflictError as exc:
         return version, False, exc.message
     return version, True, reason

@@ -58,8 +58,9 @@ def test_ingest_train_predict_promote_in_fresh_processes(
     assert {
         "models/iris/versions/1/model.onnx",
         "models/iris/versions/2/metadata.json",
-        "models/iris/champion.json",
+        "models/iris/routing.json",
     } <= set(keys)
+    assert any(k.startswith("models/iris/history/") for k in keys)  # the promotions' audit
     assert not (tmp_path / "store").exists()  # nothing went to the local default
 
 

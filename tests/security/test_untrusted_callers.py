@@ -94,8 +94,9 @@ def _corrupt(services: Any, key: str, data: bytes) -> None:
 @pytest.mark.parametrize(
     ("key", "data"),
     [
-        ("models/iris/champion.json", b"{not json"),
-        ("models/iris/champion.json", b'{"version": "x"}'),
+        ("models/iris/routing.json", b"{not json"),
+        ("models/iris/routing.json", b'{"revision": 1, "champion": {"version": "x"}}'),
+        ("models/iris/routing.json", b'{"revision": 2, "champion": null, "challenger": 7}'),
         ("models/iris/versions/1/metadata.json", b"[]"),
         ("models/iris/versions/1/model.onnx", b"garbage bytes"),
     ],

@@ -70,17 +70,20 @@ def test_champion_moved_by_someone_else_is_a_conflict(
 
     def champion_then_race(self: ModelRegistry) -> Any:
         pointer = real_champion(self)
-        if self.store.uri == qa.store.uri and pointer is not None:
-            qa.promote(1, real_champion(qa))  # another promoter rewrites the pointer first
+        if self.store.uri == qa.store.uri and pointer is not None and pointer.version == 1:
+            # another promoter moves the champion to a version of its own first
+            meta = qa.metadata(1)
+            files = {name: qa.read_file(1, name, meta) for name in meta["files"]}
+            qa.promote(qa.create_version(files, {"model_type": "by hand"}), pointer)
         return pointer
 
     monkeypatch.setattr(ModelRegistry, "champion", champion_then_race)
     with pytest.raises(ConflictError, match="rerun to promote it"):
         promote_to_env(dev, 2, "qa")
     monkeypatch.undo()
-    assert stale is not None and qa.champion().version == 1  # type: ignore[union-attr]
+    assert stale is not None and qa.champion().version == 2  # type: ignore[union-attr]
     assert promote_to_env(dev, 2, "qa")["copied"] is False  # the copy landed; a rerun promotes
-    assert qa.champion().version == 2  # type: ignore[union-attr]
+    assert qa.champion().version == 3  # type: ignore[union-attr]
 
 
 def test_promotion_only_goes_forward(dev: Settings) -> None:
