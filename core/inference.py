@@ -19,6 +19,7 @@ import numpy as np
 
 from core.errors import (
     CorruptModelError,
+    MlfnError,
     ModelUnavailableError,
     NotFoundError,
     UnavailableError,
@@ -26,8 +27,9 @@ from core.errors import (
 )
 from core.featurespec import FeatureSpec
 from core.logs import PredictionLog
-from core.monitoring import ModelLoaded, Predicted, Telemetry
+from core.monitoring import ChallengerFailed, ModelLoaded, Predicted, Telemetry
 from core.registry import ONNX_FILE, ModelRegistry
+from core.routing import Challenger, assigned
 from core.storage import Store
 
 logger = logging.getLogger("mlfn.inference")
@@ -99,8 +101,21 @@ def validate_rows(rows: Any, spec: FeatureSpec) -> dict[str, np.ndarray]:
     return spec.encode_rows(rows)
 
 
+@dataclass(frozen=True)
+class Plan:
+    """Who serves right now: the champion, and the challenger with its share when there is
+    one (a challenger that cannot be loaded keeps its share: its requests are answered by
+    the champion and counted as its errors, so a rollout sees it)."""
+
+    champion: LoadedModel
+    challenger: Challenger | None = None
+    challenger_model: LoadedModel | None = None
+    challenger_error: str = ""
+
+
 class Predictor:
-    """Predictions from the current champion of one model in one store."""
+    """Predictions from the current champion of one model in one store, and from its
+    challenger for the requests the routing sends it (canary) or copies to it (shadow)."""
 
     def __init__(
         self,
@@ -120,61 +135,151 @@ class Predictor:
             else (float(env_ttl) if env_ttl else DEFAULT_CHAMPION_TTL)
         )
         self._checked_at = -math.inf
-        self._version: int | None = None
-        self._serving: LoadedModel | None = None
+        self._plan: Plan | None = None
+
+    def _cached(self, version: int) -> bool:
+        return (self.registry.store.uri, self.registry.name, version) in _SESSIONS
 
     def current(self) -> LoadedModel:
-        """The champion's loaded model; the pointer is re-read at most every champion_ttl s.
-        When the pointer, the metadata or the model cannot be read (corrupt, or the store is
-        down), the model already loaded keeps serving; with none loaded: 503."""
+        """The champion's loaded model."""
+        return self.plan().champion
+
+    def plan(self) -> Plan:
+        """The routing's loaded models; the routing is re-read at most every champion_ttl s.
+        When the routing, the metadata or the champion cannot be read (corrupt, or the store
+        is down), the plan already loaded keeps serving; with none loaded: 503."""
         now = time.monotonic()
-        if self._version is not None and now - self._checked_at < self.champion_ttl:
-            cached = _SESSIONS.get((self.registry.store.uri, self.registry.name, self._version))
-            if cached is not None:
-                return cached
+        plan = self._plan
+        fresh = plan is not None and now - self._checked_at < self.champion_ttl
+        if fresh and plan is not None and self._cached(plan.champion.version):
+            return plan
         try:
-            model = self._refresh()
+            plan = self._refresh()
         except (UnavailableError, NotFoundError) as exc:
             self._checked_at = now  # try again after champion_ttl, not on every request
-            if self._serving is not None:
+            if self._plan is not None:
                 logger.warning(
-                    "keeping version %s in service: %s", self._serving.version, exc.message
+                    "keeping version %s in service: %s", self._plan.champion.version, exc.message
                 )
-                return self._serving
+                return self._plan
             raise ModelUnavailableError(exc.message) from None
-        self._version, self._checked_at, self._serving = model.version, now, model
-        return model
+        self._plan, self._checked_at = plan, now
+        return plan
 
-    def _refresh(self) -> LoadedModel:
-        pointer = self.registry.champion()
-        if pointer is None:
+    def _refresh(self) -> Plan:
+        routing = self.registry.routing()
+        if routing.champion is None:
             raise ModelUnavailableError(
                 f"model '{self.registry.name}' has no champion yet (run `mlfn train`)"
             )
+        champion = self._timed_load(routing.champion)
+        challenger = routing.challenger
+        if challenger is None:
+            return Plan(champion)
+        try:
+            return Plan(champion, challenger, self._timed_load(challenger.version))
+        except MlfnError as exc:
+            logger.warning("challenger v%s cannot serve: %s", challenger.version, exc.message)
+            return Plan(champion, challenger, None, exc.code)
+
+    def _timed_load(self, version: int) -> LoadedModel:
         started = time.perf_counter()
-        hit = (self.registry.store.uri, self.registry.name, pointer.version) in _SESSIONS
-        model = _load(self.registry, pointer.version)
+        hit = self._cached(version)
+        model = _load(self.registry, version)
         seconds = time.perf_counter() - started
         self.telemetry.emit_soon(ModelLoaded(self.registry.name, model.version, seconds, hit))
         return model
 
     def is_warm(self) -> bool:
-        """True when the next predict needs no store I/O: the champion is loaded, its pointer
-        was checked within champion_ttl, and the prediction log will not write a batch."""
+        """True when the next predict needs no store I/O: the routing's models are loaded,
+        the routing was checked within champion_ttl, and the prediction log will not write
+        a batch."""
+        plan = self._plan
         fresh = (
-            self._version is not None
+            plan is not None
             and time.monotonic() - self._checked_at < self.champion_ttl
-            and (self.registry.store.uri, self.registry.name, self._version) in _SESSIONS
+            and self._cached(plan.champion.version)
         )
         return fresh and (self.log is None or not self.log.flush_due())
 
-    def predict(self, rows: Any, request_id: str | None = None) -> dict[str, Any]:
+    def predict(
+        self, rows: Any, request_id: str | None = None, routing_key: str | None = None
+    ) -> dict[str, Any]:
+        """The answer of the version the routing gives this caller (`routing_key`: sticky);
+        a shadow challenger scores a copy after the champion answered."""
         started = time.perf_counter()
-        model = self.current()
+        plan = self.plan()
+        base = uuid.uuid4().hex  # row i's prediction id is f"{base}-{i}" (POST /feedback)
+        challenger = plan.challenger
+        chosen = challenger is not None and assigned(
+            self.registry.name, routing_key or request_id or base, challenger.weight
+        )
+        if chosen and challenger is not None and challenger.mode == "canary":
+            return self._canary(plan, rows, base, request_id, started)
+        answer = self._score(plan.champion, rows, base, request_id, started)
+        if chosen and challenger is not None:
+            self._shadow(plan, rows, base, request_id)
+        return answer
+
+    def _canary(
+        self, plan: Plan, rows: Any, base: str, request_id: str | None, started: float
+    ) -> dict[str, Any]:
+        """The challenger answers; when it fails on rows the champion takes, the champion
+        answers and the failure counts against the challenger."""
+        assert plan.challenger is not None
+        if plan.challenger_model is None:
+            answer = self._score(plan.champion, rows, base, request_id, started)
+            self._failed(plan.challenger, plan.challenger_error, request_id, started)
+            return answer
+        try:
+            return self._score(plan.challenger_model, rows, base, request_id, started, "canary")
+        except ValidationError:
+            answer = self._score(plan.champion, rows, base, request_id, started)  # 422 if not
+            self._failed(plan.challenger, "validation_error", request_id, started)
+        except Exception:  # onnxruntime's own errors: the caller is not to see them
+            logger.exception("challenger v%s failed", plan.challenger.version)
+            answer = self._score(plan.champion, rows, base, request_id, started)
+            self._failed(plan.challenger, "inference_error", request_id, started)
+        return answer
+
+    def _shadow(self, plan: Plan, rows: Any, base: str, request_id: str | None) -> None:
+        assert plan.challenger is not None
+        started = time.perf_counter()
+        if plan.challenger_model is None:
+            self._failed(plan.challenger, plan.challenger_error, request_id, started)
+            return
+        try:
+            self._score(plan.challenger_model, rows, base, request_id, started, "shadow")
+        except ValidationError:
+            self._failed(plan.challenger, "validation_error", request_id, started)
+        except Exception:
+            logger.exception("shadow v%s failed", plan.challenger.version)
+            self._failed(plan.challenger, "inference_error", request_id, started)
+
+    def _failed(
+        self, challenger: Challenger, code: str, request_id: str | None, started: float
+    ) -> None:
+        self.telemetry.emit_soon(
+            ChallengerFailed(self.registry.name, challenger.version, challenger.mode, code)
+        )
+        if self.log is not None:
+            self.log.record_error(
+                request_id or "", challenger.version, code,
+                (time.perf_counter() - started) * 1000, challenger.mode,
+            )  # fmt: skip
+
+    def _score(
+        self,
+        model: LoadedModel,
+        rows: Any,
+        base: str,
+        request_id: str | None,
+        started: float,
+        role: str = "champion",
+    ) -> dict[str, Any]:
         feeds = model.spec.encode_rows(rows)
         outputs = dict(zip(model.output_names, model.session.run(None, feeds), strict=True))
         answer: dict[str, Any] = {"model": {"name": self.registry.name, "version": model.version}}
-        base = uuid.uuid4().hex  # row i's prediction id is f"{base}-{i}" (POST /feedback)
         if model.metadata["task"] == "classification":
             classes = model.metadata["classes"]
             proba = np.column_stack([outputs[f"probability_{k}"] for k in range(len(classes))])
@@ -184,7 +289,7 @@ class Predictor:
             answer["probabilities"] = proba.astype(float).tolist()
             answer["classes"] = classes
             if self.telemetry.sinks:
-                self._tell_classes(model.version, answer["predictions"], proba, best)
+                self._tell_classes(model.version, answer["predictions"], proba)
         else:
             answer["predictions"] = np.asarray(outputs["variable"], dtype=float).tolist()
             if self.telemetry.sinks:
@@ -202,13 +307,12 @@ class Predictor:
                 model.version,
                 (time.perf_counter() - started) * 1000,
                 prediction_id=base,
+                role=role,
             )
         answer["prediction_ids"] = [f"{base}-{i}" for i in range(len(answer["predictions"]))]
         return answer
 
-    def _tell_classes(
-        self, version: int, predicted: list[Any], proba: np.ndarray, best: np.ndarray
-    ) -> None:
+    def _tell_classes(self, version: int, predicted: list[Any], proba: np.ndarray) -> None:
         counts: dict[str, int] = {}
         for label in predicted:
             counts[str(label)] = counts.get(str(label), 0) + 1

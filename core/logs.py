@@ -21,6 +21,7 @@ from core.storage import Store, join_key
 DEFAULT_BATCH_SIZE = 100
 DEFAULT_MAX_AGE_SECONDS = 30.0
 SAMPLE_ENV = "MLFN_PREDICTION_LOG_SAMPLE"
+BATCH_ENV = "MLFN_PREDICTION_LOG_BATCH"  # lines per object (default 100; 1: write at once)
 
 
 def prediction_log_sample() -> float:
@@ -44,11 +45,12 @@ class PredictionLog:
     def __init__(
         self,
         store: Store,
-        batch_size: int = DEFAULT_BATCH_SIZE,
+        batch_size: int | None = None,
         max_age_seconds: float = DEFAULT_MAX_AGE_SECONDS,
         sample: float = 1.0,
     ) -> None:
-        self.store, self.batch_size, self.max_age = store, batch_size, max_age_seconds
+        self.store, self.max_age = store, max_age_seconds
+        self.batch_size = batch_size or int(os.environ.get(BATCH_ENV, DEFAULT_BATCH_SIZE))
         self.sample = sample
         self._lines: list[str] = []
         self._since = time.monotonic()
@@ -62,21 +64,43 @@ class PredictionLog:
         version: int,
         latency_ms: float,
         prediction_id: str | None = None,
+        role: str = "champion",
     ) -> None:
+        """One answered request. `role`: champion, canary (a challenger answered) or
+        shadow (a challenger's copy: same ids as the champion's line, never answered)."""
         if self.sample < 1.0 and random.random() >= self.sample:
             return  # not in the sample
-        line = json.dumps(
-            {
-                "id": prediction_id or request_id,  # row i's prediction id: f"{id}-{i}"
-                "request_id": request_id,
-                "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
-                "model_version": version,
-                "latency_ms": round(latency_ms, 3),
-                "inputs": inputs,
-                "outputs": outputs,
-            },
-            default=str,
-        )
+        entry = {
+            "id": prediction_id or request_id,  # row i's prediction id: f"{id}-{i}"
+            "request_id": request_id,
+            "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
+            "model_version": version,
+            "latency_ms": round(latency_ms, 3),
+            "inputs": inputs,
+            "outputs": outputs,
+        }
+        if role != "champion":
+            entry["role"] = role
+        self._add(json.dumps(entry, default=str))
+
+    def record_error(
+        self, request_id: str, version: int, code: str, latency_ms: float, role: str
+    ) -> None:
+        """A request a challenger failed (the champion answered): no rows, an error code."""
+        entry = {
+            "id": request_id,
+            "request_id": request_id,
+            "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
+            "model_version": version,
+            "latency_ms": round(latency_ms, 3),
+            "inputs": [],
+            "outputs": {"predictions": []},
+            "role": role,
+            "error": code,
+        }
+        self._add(json.dumps(entry))
+
+    def _add(self, line: str) -> None:
         with self._lock:
             if not self._lines:
                 self._since = time.monotonic()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import getpass
+import hashlib
 import json
 import os
 import random
@@ -32,6 +33,7 @@ HISTORY = "history"
 MAX_ATTEMPTS = 24  # compare-and-swap rounds before a change gives up (409)
 Mode = Literal["canary", "shadow"]
 MODES: tuple[str, ...] = ("canary", "shadow")
+BUCKETS = 10_000
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,19 @@ class Routing:
             "challenger": self.challenger.view() if self.challenger else None,
             "revision": self.revision,
         }
+
+
+def bucket(model: str, key: str) -> int:
+    """Where a routing key falls, 0 to 9,999: the same key always falls in the same place,
+    whichever instance answers."""
+    digest = hashlib.blake2b(f"{model}\x00{key}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % BUCKETS
+
+
+def assigned(model: str, key: str, weight: float) -> bool:
+    """Whether the caller with `key` is in the challenger's `weight` percent. Raising the
+    weight keeps everyone already in (sticky through a rollout's steps)."""
+    return bucket(model, key) < weight * (BUCKETS // 100)
 
 
 def default_actor() -> str:

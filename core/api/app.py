@@ -65,6 +65,8 @@ DEFAULT_MAX_ROWS = 10_000
 # Up to this many rows a warm /predict runs on the event loop (0.1 to 0.5 ms); bigger batches,
 # and any call that must read the store, go to the thread pool so the loop stays responsive.
 INLINE_PREDICT_ROWS = 100
+ROUTING_HEADER = "X-Mlfn-Routing-Key"
+VERSION_HEADER = "X-Mlfn-Model-Version"
 
 
 @dataclass
@@ -267,20 +269,33 @@ def _install_predict(app: FastAPI) -> None:
         openapi_extra=SECURED,
         responses=errors(413, 422, 503),
     )
-    async def predict(request: Request, body: PredictRequest) -> dict[str, Any]:
+    async def predict(request: Request, response: Response, body: PredictRequest) -> dict[str, Any]:
+        """Predictions from the version the routing gives this caller: the champion, or a
+        canary challenger for its share of routing keys (header X-Mlfn-Routing-Key, else
+        the token's subject, else the request id). X-Mlfn-Model-Version says which."""
         svc = await get_services(request)  # built by `needs` already: a lookup
         rows = rows_from_body(body.model_dump(exclude_none=True))
         if len(rows) > svc.max_rows:
             raise PayloadTooLargeError(f"{len(rows)} rows is over the limit of {svc.max_rows}")
         request_id = monitoring_context.request_id.get()  # the caller's X-Request-Id, or new
+        key = routing_key_of(request, request_id)
         if len(rows) <= INLINE_PREDICT_ROWS and svc.predictor.is_warm():
-            answer = svc.predictor.predict(rows, request_id=request_id)
+            answer = svc.predictor.predict(rows, request_id, key)
         else:
-            answer = await run_in_threadpool(svc.predictor.predict, rows, request_id)
-        setattr(
-            request.state, SERVED, (answer["model"]["name"], answer["model"]["version"], len(rows))
-        )
+            answer = await run_in_threadpool(svc.predictor.predict, rows, request_id, key)
+        version = answer["model"]["version"]
+        setattr(request.state, SERVED, (answer["model"]["name"], version, len(rows)))
+        response.headers[VERSION_HEADER] = str(version)
         return answer
+
+
+def routing_key_of(request: Request, request_id: str | None) -> str | None:
+    """Who the caller is, for sticky routing between champion and challenger."""
+    explicit = request.headers.get(ROUTING_HEADER)
+    if explicit:
+        return explicit
+    user: Principal | None = request.scope.get("state", {}).get(PRINCIPAL)
+    return user.subject if user is not None and user.subject else request_id
 
 
 def _install_training_routes(app: FastAPI) -> None:

@@ -4,6 +4,7 @@ OpenTelemetry (Cloud Monitoring, Azure Monitor). The door (mlfn serve, or a clou
 chooses the sinks; nothing else knows which they are."""
 
 from core.monitoring.events import (
+    ChallengerFailed,
     DriftChecked,
     Event,
     JobFinished,
@@ -15,6 +16,7 @@ from core.monitoring.events import (
 from core.monitoring.telemetry import Sink, Telemetry, current_door, process_telemetry, use_door
 
 __all__ = [
+    "ChallengerFailed",
     "DriftChecked",
     "Event",
     "JobFinished",

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from core.monitoring.events import (
+    ChallengerFailed,
     DriftChecked,
     Event,
     JobFinished,
@@ -61,6 +62,13 @@ class CloudLoggingSink:
             )  # fmt: skip
         elif isinstance(event, JobFinished):
             self._write(_job_entry(event))
+        elif isinstance(event, ChallengerFailed):
+            self._write(
+                {"severity": "WARNING", "event": "challenger_error", "model": event.model,
+                 "message": f"{event.model} v{event.version} ({event.mode}) failed: "
+                            f"{event.error_code}; the champion answered",
+                 "version": event.version, "mode": event.mode, "error_code": event.error_code}
+            )  # fmt: skip
         elif isinstance(event, DriftChecked):
             verdict = {True: "dataset drift", False: "no dataset drift", None: "too few rows"}
             self._write(

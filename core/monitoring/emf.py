@@ -11,6 +11,7 @@ import threading
 from typing import Any
 
 from core.monitoring.events import (
+    ChallengerFailed,
     DriftChecked,
     Event,
     JobFinished,
@@ -64,6 +65,11 @@ class EmfSink:
             )
         elif isinstance(event, JobFinished):
             self._job(event)
+        elif isinstance(event, ChallengerFailed):
+            self._blob(
+                {"model": event.model, "version": str(event.version), "mode": event.mode},
+                [("ChallengerErrors", "Count", [1.0])],
+            )
         elif isinstance(event, DriftChecked) and event.dataset_drift is not None:
             self._blob(
                 {"model": event.model},

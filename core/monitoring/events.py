@@ -95,4 +95,18 @@ class JobFinished:
     version: int | None = None
 
 
-Event = RequestDone | Predicted | ModelLoaded | JobStep | JobFinished | DriftChecked
+@dataclass(slots=True)
+class ChallengerFailed:
+    """A challenger could not answer rows routed (canary) or copied (shadow) to it; the
+    champion answered the caller. `error_code`: model_unavailable, corrupt_model,
+    validation_error or inference_error."""
+
+    model: str
+    version: int
+    mode: str
+    error_code: str
+
+
+Event = (
+    RequestDone | Predicted | ModelLoaded | JobStep | JobFinished | DriftChecked | ChallengerFailed
+)

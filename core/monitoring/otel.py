@@ -8,6 +8,7 @@ import os
 from typing import Any
 
 from core.monitoring.events import (
+    ChallengerFailed,
     DriftChecked,
     Event,
     JobFinished,
@@ -73,6 +74,9 @@ class OtelSink:
         self.steps = meter.create_histogram("mlfn.job.step.duration", "s", "Job step time")
         self.drift = meter.create_histogram("mlfn.drift.share", "1", "Share of features drifted")
         self.drift_checks = meter.create_counter("mlfn.drift.checks", "{run}", "Drift checks")
+        self.challenger_errors = meter.create_counter(
+            "mlfn.challenger.errors", "{request}", "Requests a challenger failed"
+        )
 
     def emit(self, event: Event) -> None:
         if isinstance(event, RequestDone):
@@ -98,6 +102,11 @@ class OtelSink:
             self.steps.record(
                 event.seconds, {"mlfn.job.kind": event.kind, "mlfn.job.step": event.step}
             )
+        elif isinstance(event, ChallengerFailed):
+            self.challenger_errors.add(
+                1, {"mlfn.model": event.model, "mlfn.model.version": event.version,
+                    "mlfn.rollout.mode": event.mode, "error.type": event.error_code},
+            )  # fmt: skip
         elif isinstance(event, DriftChecked):
             verdict = {"mlfn.model": event.model, "mlfn.drift": str(event.dataset_drift).lower()}
             self.drift_checks.add(1, verdict)

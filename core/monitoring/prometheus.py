@@ -21,6 +21,7 @@ from prometheus_client import (
 )
 
 from core.monitoring.events import (
+    ChallengerFailed,
     DriftChecked,
     Event,
     JobFinished,
@@ -60,6 +61,7 @@ class PrometheusSink:
             RequestDone: self._request, Predicted: self._predicted, ModelLoaded: self._loaded,
             JobStep: self._step, JobFinished: self._finished,
             DriftChecked: lambda event: None,  # its gauges come from the report (DriftGauges)
+            ChallengerFailed: self._challenger_failed,
         }  # fmt: skip
 
     def expect(self, model: str) -> None:
@@ -121,6 +123,11 @@ class PrometheusSink:
             "mlfn_job_step_seconds", "Job step time", ["kind", "step"], JOB_BUCKETS
         )
         self.attempts = counter("mlfn_job_attempts", "Job attempts", ["kind"])
+        self.challenger_errors = counter(
+            "mlfn_challenger_errors",
+            "Requests a challenger failed (the champion answered)",
+            ["model", "version", "mode", "code"],
+        )
 
     def emit(self, event: Event) -> None:
         self._handlers[type(event)](event)
@@ -144,6 +151,10 @@ class PrometheusSink:
             values = self._child(self.values, model, version)
             for value in event.values:
                 values.observe(value)
+
+    def _challenger_failed(self, event: ChallengerFailed) -> None:
+        labels = (event.model, str(event.version), event.mode, event.error_code)
+        self._child(self.challenger_errors, *labels).inc()
 
     def _loaded(self, event: ModelLoaded) -> None:
         self._child(self.loads, event.model, "hit" if event.cache_hit else "miss").inc()

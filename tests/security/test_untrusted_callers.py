@@ -116,8 +116,7 @@ def test_a_corrupt_champion_is_503_and_a_loaded_one_keeps_serving(
     still = client.post("/predict", json={"instances": [ROW]}, headers=token("predict"))
     assert still.status_code == 200 and still.json()["model"]["version"] == 1
     clear_cache()  # a fresh process: nothing loaded yet
-    services.predictor._serving = None
-    services.predictor._version = None
+    services.predictor._plan = None
     fresh = client.post("/predict", json={"instances": [ROW]}, headers=token("predict"))
     assert fresh.status_code == 503, fresh.text
     assert fresh.json()["error"]["code"] == "model_unavailable"

@@ -310,9 +310,9 @@ def test_warm_small_predictions_stay_on_the_event_loop(api, monkeypatch) -> None
     threads: list[str] = []
     real_predict = services.predictor.predict
 
-    def recording(rows, request_id=None):
+    def recording(rows, request_id=None, routing_key=None):
         threads.append(threading.current_thread().name)
-        return real_predict(rows, request_id)
+        return real_predict(rows, request_id, routing_key)
 
     monkeypatch.setattr(services.predictor, "predict", recording)
     monkeypatch.setattr(app_module, "INLINE_PREDICT_ROWS", 3)
