@@ -145,6 +145,32 @@ class RetrainConfig(_Strict):
         return _cron(value)
 
 
+class RolloutConfig(_Strict):
+    """The automatic rollout of a challenger: each run of the monitor schedule steps it up
+    through `steps` (percent of traffic), promotes it after the last, or rolls it back."""
+
+    steps: list[float] = Field(default_factory=lambda: [5.0, 25.0, 50.0, 100.0], min_length=1)
+    min_requests: int = Field(default=100, ge=1)  # each version, at each step, before deciding
+    min_labels: int = Field(default=0, ge=0)  # labelled predictions of the challenger; 0: none
+    max_error_rate: float = Field(default=0.01, ge=0.0, le=1.0)  # challenger's, or rollback
+    metric_margin: float = Field(default=0.0, ge=0.0)  # live metric below the champion's
+    schedule: str = "*/15 * * * *"  # cron, UTC; used when there is no `monitoring` section
+
+    @field_validator("steps")
+    @classmethod
+    def _steps(cls, value: list[float]) -> list[float]:
+        if any(not 0.0 < step <= 100.0 for step in value):
+            raise ValueError("each step is a percentage above 0 and at most 100")
+        if value != sorted(set(value)) or value[-1] != 100.0:
+            raise ValueError("steps must rise strictly and end at 100, e.g. [5, 25, 50, 100]")
+        return value
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule(cls, value: str) -> str | None:
+        return _cron(value)
+
+
 class ProjectConfig(_Strict):
     model_name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")
     task: Task | None = None  # None: inferred from the target at training
@@ -163,6 +189,7 @@ class ProjectConfig(_Strict):
     text_max_features: int = Field(default=500, ge=1)
     max_categories: int = Field(default=100, ge=1, le=10_000)
     max_model_mb: float = Field(default=50.0, gt=0)  # a bigger graph is not servable
+    rollout: RolloutConfig | None = None  # automatic canary steps, promotion and rollback
     training_timeout_seconds: float = Field(default=3600.0, gt=0)  # a local job is then killed
     # Raised ceilings for what HTTP callers may set, e.g. {"random_forest": {"n_estimators": 2000}}
     training_limits: dict[str, dict[str, float]] = Field(default_factory=dict)

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from core.training.candidates import Candidate, Split
 
 CHAMPION_ALIAS = "champion"
+CHALLENGER_ALIAS = "challenger"
 VERSION_TAG = "mlfn_version"
 
 
@@ -214,4 +215,50 @@ def mirror_champion(store: Store, model_name: str, version: int) -> bool:
     if not found:
         return False
     client.set_registered_model_alias(model_name, CHAMPION_ALIAS, found[0].version)
+    return True
+
+
+def _role_of(version: int, routing: dict[str, Any]) -> tuple[str, str]:
+    """A version's role after a routing change, and its share of traffic."""
+    challenger = routing.get("challenger") or {}
+    if routing.get("champion") == version:
+        return "champion", str(100 - (challenger.get("weight", 0) if challenger.get("mode") ==
+                                      "canary" else 0))  # fmt: skip
+    if challenger.get("version") == version:
+        return f"challenger-{challenger['mode']}", str(challenger["weight"])
+    return "retired", "0"
+
+
+def mirror_routing(store: Store, model_name: str, record: dict[str, Any]) -> bool:
+    """Tags on the MLflow model versions a routing change touched (mlfn_role, mlfn_weight,
+    mlfn_last_action, mlfn_routing_revision) and the aliases `champion` and `challenger`."""
+    uri = tracking_uri(store)
+    if uri is None:
+        return False
+    import mlflow
+
+    mlflow.set_tracking_uri(uri)
+    client = mlflow.MlflowClient()
+    after, before = record["to"], record["from"]
+    touched = {after.get("champion"), before.get("champion")}
+    for routing in (after, before):
+        touched.add((routing.get("challenger") or {}).get("version"))
+    for version in sorted(v for v in touched if v is not None):
+        found = client.search_model_versions(
+            f"name = '{model_name}' and tags.{VERSION_TAG} = '{version}'"
+        )
+        if not found:
+            continue
+        role, weight = _role_of(version, after)
+        tags = {"mlfn_role": role, "mlfn_weight": weight, "mlfn_last_action": record["action"],
+                "mlfn_routing_revision": str(record["revision"])}  # fmt: skip
+        for key, value in tags.items():
+            client.set_model_version_tag(model_name, found[0].version, key, value)
+        if role == "champion":
+            client.set_registered_model_alias(model_name, CHAMPION_ALIAS, found[0].version)
+        elif role.startswith("challenger"):
+            client.set_registered_model_alias(model_name, CHALLENGER_ALIAS, found[0].version)
+    if after.get("challenger") is None and before.get("challenger") is not None:
+        with contextlib.suppress(Exception):  # no alias to delete
+            client.delete_registered_model_alias(model_name, CHALLENGER_ALIAS)
     return True

@@ -39,13 +39,14 @@ class ConfigSchedule:
 
 
 def config_schedules(config: ProjectConfig) -> list[ConfigSchedule]:
+    """The monitor schedule runs the drift check (`monitoring`) and the automatic rollout
+    (`rollout`; its own `schedule` when there is no monitoring section)."""
     found = []
-    if config.monitoring is not None:
-        found.append(
-            ConfigSchedule(
-                "monitor", Cron.parse(config.monitoring.schedule), '{"action": "monitor"}'
-            )
-        )
+    monitor = config.monitoring.schedule if config.monitoring else None
+    if config.rollout is not None:
+        monitor = monitor or config.rollout.schedule
+    if monitor:
+        found.append(ConfigSchedule("monitor", Cron.parse(monitor), '{"action": "monitor"}'))
     if config.retrain.schedule:
         found.append(
             ConfigSchedule("retrain", Cron.parse(config.retrain.schedule), '{"action": "retrain"}')
@@ -71,16 +72,7 @@ def run_scheduled(
     if not claim_firing(store, settings.config.model_name, name, at):
         return {"schedule": name, "status": "already run for this minute"}
     if name == "monitor":
-        from core.drift.act import run_monitoring
-
-        report = run_monitoring(settings, store, dispatcher)
-        return {
-            "schedule": name,
-            "status": "ran",
-            "outcome": report["outcome"],
-            "reasons": report["reasons"],
-            "report": report["report_keys"],
-        }
+        return _monitor(settings, store, dispatcher)
     from core.jobs.queues import dispatcher_from_env
     from core.jobs.submit import submit_job
 
@@ -93,6 +85,24 @@ def run_scheduled(
         policy=settings.config.training,
     )
     return {"schedule": name, "status": "retrain queued", "job_id": job["job_id"]}
+
+
+def _monitor(settings: Settings, store: Store, dispatcher: Any) -> dict[str, Any]:
+    """The drift check when configured, then the rollout step when configured."""
+    result: dict[str, Any] = {"schedule": "monitor", "status": "ran"}
+    if settings.config.monitoring is not None:
+        from core.drift.act import run_monitoring
+
+        report = run_monitoring(settings, store, dispatcher)
+        result.update(
+            outcome=report["outcome"], reasons=report["reasons"], report=report["report_keys"]
+        )
+    if settings.config.rollout is not None:
+        from core.rollout.auto import rollout_step
+
+        step = rollout_step(settings, store)
+        result["rollout"] = {key: step.get(key) for key in ("outcome", "reason", "revision")}
+    return result
 
 
 def run_scheduled_from_env(name: str) -> dict[str, Any]:
