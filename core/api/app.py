@@ -30,6 +30,7 @@ from core.api.middleware import (
 )
 from core.api.monitoring_routes import install_monitoring_routes
 from core.api.observe import SERVED, TelemetryMiddleware
+from core.api.rollout_routes import install_rollout_routes
 from core.api.schemas import JobAccepted, PredictRequest, RetrainRequest, TrainRequest
 from core.auth import Authenticator, Principal
 from core.config import Settings, load_settings
@@ -91,7 +92,8 @@ class Services:
         self.telemetry = Telemetry([self.prometheus, *door_sinks(), *self.extra_sinks])
         log = None
         logging_wanted = os.environ.get("MLFN_PREDICTION_LOG", "")
-        if logging_wanted == "on" or (self.settings.config.monitoring and logging_wanted != "off"):
+        operated = self.settings.config.monitoring or self.settings.config.rollout
+        if logging_wanted == "on" or (operated and logging_wanted != "off"):
             log = PredictionLog(self.store, sample=prediction_log_sample())
         model_name = self.settings.config.model_name
         self.prometheus.expect(model_name)
@@ -250,6 +252,7 @@ def create_app(services: Services | None = None) -> FastAPI:
     _install_job_routes(app)
     _install_model_routes(app)
     install_monitoring_routes(app, needs, Svc, SECURED, errors)
+    install_rollout_routes(app, needs, Svc, SECURED, errors)
     _install_probes(app)
     _install_error_handlers(app)
     _document_bearer_auth(app)

@@ -64,13 +64,38 @@ def install_monitoring_routes(app: FastAPI, needs: Any, svc_type: Any, secured: 
         responses=errors(404, 503),
     )
     def live(version: int, svc: svc_type) -> dict[str, Any]:
-        """Live metrics of VERSION from labelled predictions, as of the latest run."""
+        """Live figures of VERSION: labelled metrics as of the latest monitoring run, and
+        its traffic (requests, errors, latency, predictions) as of the latest rollout run."""
         svc.registry.metadata(version)  # 404 for a version that does not exist
-        report = latest_report(svc.store, svc.settings.config.model_name)
-        entry = report.get("live", {}).get(str(version))
-        if entry is None:
-            raise NotFoundError(
-                f"no labelled predictions of version {version} in the latest run's window "
-                f"({report['window']['start']} to {report['window']['end']})"
-            )
-        return {"version": version, "as_of": report["time"], **entry}
+        return live_of(svc.store, svc.settings.config.model_name, version)
+
+
+def _read_or_none(store: Any, read: Any) -> dict[str, Any] | None:
+    try:
+        found: dict[str, Any] = read()
+    except NotFoundError:
+        return None
+    return found
+
+
+def live_of(store: Any, model: str, version: int) -> dict[str, Any]:
+    """The live entry of one version from the latest drift and rollout reports."""
+    from core.storage import join_key
+
+    report = _read_or_none(store, lambda: latest_report(store, model))
+    key = join_key("reports", "rollout", model, "latest.json")
+    rollout = _read_or_none(store, lambda: store.read_json(key))
+    entry = (report or {}).get("live", {}).get(str(version))
+    traffic = (rollout or {}).get("live", {}).get(str(version))
+    if entry is None and traffic is None:
+        where = (
+            f"the latest run's window ({report['window']['start']} to {report['window']['end']})"
+            if report
+            else "any monitoring or rollout run yet"
+        )
+        raise NotFoundError(f"no live figures of version {version} in {where}")
+    answer: dict[str, Any] = {"version": version, "as_of": (report or rollout or {})["time"]}
+    answer.update(entry or {})
+    if traffic is not None and rollout is not None:
+        answer["traffic"] = {"as_of": rollout["time"], "since": rollout["since"], **traffic}
+    return answer

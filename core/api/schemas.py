@@ -95,3 +95,19 @@ class FeedbackRequest(_Body):
     """Ground truth for earlier predictions: up to 10,000 labels a request."""
 
     feedback: list[FeedbackItem] = Field(min_length=1, max_length=10_000)
+
+
+class CanaryRequest(_Body):
+    """The share of requests the challenger answers (canary) or scores a copy of (shadow)."""
+
+    weight: StrictFloat | StrictInt = Field(ge=0, le=100)
+    reason: StrictStr | None = Field(default=None, max_length=500)
+
+
+class ShadowRequest(_Body):
+    weight: StrictFloat | StrictInt = Field(default=100, ge=0, le=100)
+    reason: StrictStr | None = Field(default=None, max_length=500)
+
+
+class RollbackRequest(_Body):
+    reason: StrictStr | None = Field(default=None, max_length=500)

@@ -118,6 +118,47 @@ class ConditionalWriteContract:
         for version in range(1, RACERS + 1):  # no version object was overwritten
             assert registry.read_file(version, "model.onnx") == f"m{version - 1}".encode()
 
+    def test_racing_rollout_calls_lose_no_update(self, store: Store) -> None:
+        """16 concurrent canary, shadow, promote and rollback calls: every call that was
+        not refused is one revision of the routing and one audit record, gap-free, each
+        record starting where the one before ended."""
+        from core.promotion import promote_in_store
+        from core.rollout.actions import rollback, set_challenger
+        from core.routing import read_history
+
+        registry = ModelRegistry(store, "rollout")
+        for i in range(4):
+            registry.create_version({"model.onnx": f"m{i}".encode()}, {})
+        registry.promote(1, None)
+        calls = [
+            lambda i: set_challenger(registry, 2 + i % 3, 5 * i, "canary", f"user{i}"),
+            lambda i: set_challenger(registry, 2 + i % 3, 100, "shadow", f"user{i}"),
+            lambda i: promote_in_store(registry, 1 + i % 4, force=True, by=f"user{i}"),
+            lambda i: rollback(registry, f"user{i}"),
+        ]
+        barrier = threading.Barrier(RACERS)
+        done: list[str] = []
+
+        def call(i: int) -> None:
+            barrier.wait()
+            try:
+                calls[i % len(calls)](i)
+                done.append("ok")
+            except ConflictError:  # refused: already champion, nothing to roll back, ...
+                done.append("refused")
+
+        threads = [threading.Thread(target=call, args=(i,)) for i in range(RACERS)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        history = read_history(store, "rollout")
+        assert len(done) == RACERS and len(history) == 1 + done.count("ok")
+        assert [r["revision"] for r in history] == list(range(1, len(history) + 1))
+        assert all(a["to"] == b["from"] for a, b in zip(history, history[1:], strict=False))
+        routing = registry.routing()
+        assert routing.view() == history[-1]["to"] and routing.revision == len(history)
+
 
 class TestLocalStore(StoreContract, ConditionalWriteContract):
     @pytest.fixture
