@@ -3,6 +3,7 @@ plus a precondition-aware fake for compare-and-swap) and Azure Blob (Azurite).""
 
 from __future__ import annotations
 
+import itertools
 import threading
 from pathlib import Path
 
@@ -155,7 +156,7 @@ class ConditionalWriteContract:
         history = read_history(store, "rollout")
         assert len(done) == RACERS and len(history) == 1 + done.count("ok")
         assert [r["revision"] for r in history] == list(range(1, len(history) + 1))
-        assert all(a["to"] == b["from"] for a, b in zip(history, history[1:], strict=False))
+        assert all(a["to"] == b["from"] for a, b in itertools.pairwise(history))
         routing = registry.routing()
         assert routing.view() == history[-1]["to"] and routing.revision == len(history)
 

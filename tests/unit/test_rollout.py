@@ -4,6 +4,7 @@ to promotion and rolling back a failing or worse one — each change in the audi
 
 from __future__ import annotations
 
+import itertools
 import json
 import shutil
 from collections.abc import Iterator
@@ -186,7 +187,7 @@ def test_a_healthy_challenger_is_stepped_up_to_100_and_promoted(served: Any) -> 
                             ("auto-step", "scheduler"), ("auto-promote", "scheduler")]  # fmt: skip
     revisions = [r["revision"] for r in history]
     assert revisions == list(range(1, len(history) + 1))
-    assert all(a["to"] == b["from"] for a, b in zip(history, history[1:], strict=False))
+    assert all(a["to"] == b["from"] for a, b in itertools.pairwise(history))
 
 
 def test_rollout_routes_refuse_what_cannot_be_done(served: Any) -> None:
