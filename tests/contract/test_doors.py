@@ -861,3 +861,65 @@ def test_aws_worker_stops_training_before_the_invocation_runs_out(
     finished = JobStore(aws_project["store"]).get(job["job_id"])
     assert finished["status"] == "failed" and finished["error"]["code"] == "timeout"
     assert "the worker function's own time limit" in finished["error"]["message"]
+
+
+CANARY_KEYS = 2000  # through the real Lambda runtime; each other door checks the first 200
+
+
+def _second_version(store: Any) -> int:
+    """A copy of the champion's graph as a new version, so a challenger can be routed."""
+    registry = ModelRegistry(store, "iris")
+    champion = registry.champion()
+    assert champion is not None
+    meta = registry.metadata(champion.version)
+    files = {name: registry.read_file(champion.version, name, meta) for name in meta["files"]}
+    return registry.create_version(files, {k: v for k, v in meta.items() if k != "files"})
+
+
+@pytest.fixture
+def door_stores(aws_project: dict, gcp_project: dict, azure_project: dict) -> Iterator[dict]:
+    """Each of the four doors with its cloud's store; every challenger is taken out after."""
+    found = {
+        "aws-runtime-http-v2": aws_project["store"],
+        "gcp-functions-framework": gcp_project["store"],
+        "azure-functions": azure_project["store"],
+        "mlfn-serve": aws_project["store"],
+    }
+    yield found
+    from core.rollout.actions import rollback
+
+    for store in {id(s): s for s in found.values()}.values():
+        registry = ModelRegistry(store, "iris")
+        if registry.routing().challenger is not None:
+            rollback(registry, "test")
+
+
+def test_a_canary_and_a_shadow_through_every_door(doors: dict, door_stores: dict) -> None:
+    """Each door routes each key as the hash says (10 % ± 2 % of 2,000 keys, the same key
+    always to the same version); under a shadow only the champion answers; both changes
+    are in the door's audit trail, by the token's subject."""
+    from core.routing import assigned
+
+    keys = [f"door-caller-{i}" for i in range(CANARY_KEYS)]
+    assert 0.08 <= sum(assigned("iris", k, 10) for k in keys) / CANARY_KEYS <= 0.12
+    for name, store in door_stores.items():
+        door, admin = doors[name], auth("admin", subject=f"ops-{name}")
+        champion = ModelRegistry(store, "iris").champion().version  # type: ignore[union-attr]
+        version = _second_version(store)
+        status, record = door("POST", f"/models/{version}/canary", {"weight": 10}, admin)
+        assert status == 200 and record["by"] == f"ops-{name}", record
+        for key in keys if name == "aws-runtime-http-v2" else keys[:200]:
+            headers = {**auth("predict"), "X-Mlfn-Routing-Key": key}
+            status, answer = door("POST", "/predict", {"instances": [ROW]}, headers)
+            wanted = version if assigned("iris", key, 10) else champion
+            assert status == 200 and answer["model"]["version"] == wanted, (name, key)
+        status, record = door("POST", f"/models/{version}/shadow", {}, admin)
+        assert status == 200 and record["to"]["challenger"]["mode"] == "shadow", record
+        for i in range(20):
+            headers = {**auth("predict"), "X-Mlfn-Routing-Key": f"shadowed-{i}"}
+            _, answer = door("POST", "/predict", {"instances": [ROW]}, headers)
+            assert answer["model"]["version"] == champion, name
+        status, found = door("GET", "/models/history", None, admin)
+        assert [r["action"] for r in found["records"]][-2:] == ["canary", "shadow"], name
+        status, back = door("POST", "/models/rollback", {"reason": "test over"}, admin)
+        assert status == 200 and back["to"]["challenger"] is None, back
