@@ -100,11 +100,22 @@ def promote_in_store(
     pointer = registry.promote(
         version, before, by=by or actor(), reason=reason, metrics=metadata.get("metrics", {})
     )
+    _mirror_last_change(registry, version)
     return {
         "model_name": registry.name,
         "champion": pointer.version,
         "previous_champion": before.version if before else None,
     }
+
+
+def _mirror_last_change(registry: ModelRegistry, version: int) -> None:
+    """The promotion's audit record mirrored on the MLflow model versions (tags, aliases)."""
+    from core.rollout.actions import mirror_roles
+    from core.routing import read_history
+
+    last = read_history(registry.store, registry.name, 1)
+    if last and last[-1]["to"]["champion"] == version:
+        mirror_roles(registry, last[-1])
 
 
 def _worse(new: dict[str, Any], old: dict[str, Any], version: int, champion: int) -> str:

@@ -93,6 +93,11 @@ def default_actor() -> str:
         return "unknown"
 
 
+def rollout_report_key(model: str) -> str:
+    """The latest automatic rollout decision with its live figures."""
+    return join_key("reports", "rollout", model, "latest.json")
+
+
 def routing_key(model: str) -> str:
     return join_key("models", model, ROUTING_FILE)
 

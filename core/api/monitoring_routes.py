@@ -80,10 +80,10 @@ def _read_or_none(store: Any, read: Any) -> dict[str, Any] | None:
 
 def live_of(store: Any, model: str, version: int) -> dict[str, Any]:
     """The live entry of one version from the latest drift and rollout reports."""
-    from core.storage import join_key
+    from core.routing import rollout_report_key
 
     report = _read_or_none(store, lambda: latest_report(store, model))
-    key = join_key("reports", "rollout", model, "latest.json")
+    key = rollout_report_key(model)
     rollout = _read_or_none(store, lambda: store.read_json(key))
     entry = (report or {}).get("live", {}).get(str(version))
     traffic = (rollout or {}).get("live", {}).get(str(version))

@@ -100,12 +100,12 @@ class FeedbackRequest(_Body):
 class CanaryRequest(_Body):
     """The share of requests the challenger answers (canary) or scores a copy of (shadow)."""
 
-    weight: StrictFloat | StrictInt = Field(ge=0, le=100)
+    weight: float = Field(ge=0, le=100, strict=True)
     reason: StrictStr | None = Field(default=None, max_length=500)
 
 
 class ShadowRequest(_Body):
-    weight: StrictFloat | StrictInt = Field(default=100, ge=0, le=100)
+    weight: float = Field(default=100.0, ge=0, le=100, strict=True)
     reason: StrictStr | None = Field(default=None, max_length=500)
 
 

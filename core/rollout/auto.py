@@ -14,15 +14,18 @@ from core.errors import ConflictError
 from core.registry import ModelRegistry
 from core.rollout.actions import mirror_roles
 from core.rollout.live import live_comparison
-from core.routing import Challenger, Change, Routing, change_routing, now_text
-from core.storage import Store, encode_json, join_key
+from core.routing import (
+    Challenger,
+    Change,
+    Routing,
+    change_routing,
+    now_text,
+    rollout_report_key,
+)
+from core.storage import Store, encode_json
 
 SCHEDULER = "scheduler"
 LIVE_METRICS = {"classification": ("accuracy", "f1_macro"), "regression": ("rmse", "mae")}
-
-
-def rollout_report_key(model: str) -> str:
-    return join_key("reports", "rollout", model, "latest.json")
 
 
 def live_metric(primary: str | None, task: str) -> str:

@@ -244,3 +244,33 @@ def test_a_store_from_before_routing_json_keeps_its_champion(tmp_path: Path) -> 
     assert registry.champion().version == 2  # type: ignore[union-attr]
     (record,) = read_history(store, "old")
     assert record["from"]["champion"] == 1 and record["to"]["champion"] == 2
+
+
+@pytest.mark.tracking
+def test_mlflow_model_versions_carry_their_roles(tmp_path: Path) -> None:
+    import mlflow
+
+    from core.rollout.actions import rollback, set_challenger
+    from core.tracking import tracking_uri
+
+    config = make_project(tmp_path, model_type=["logistic_regression"])
+    settings = load_settings(config, "dev")
+    store = open_store(settings.store_uri)
+    train(settings, store, params=WEAK)
+    assert train(settings, store)["promoted"]  # v2 beats the weak v1
+    registry = ModelRegistry(store, "iris")
+    set_challenger(registry, 1, 20, "canary", "alice")
+    mlflow.set_tracking_uri(tracking_uri(store))
+    client = mlflow.MlflowClient()
+
+    def tags(version: int) -> dict[str, str]:
+        (found,) = client.search_model_versions(
+            f"name = 'iris' and tags.mlfn_version = '{version}'"
+        )
+        return dict(found.tags)
+
+    assert tags(1)["mlfn_role"] == "challenger-canary" and tags(1)["mlfn_weight"] == "20.0"
+    assert tags(2)["mlfn_role"] == "champion" and tags(2)["mlfn_last_action"] == "canary"
+    assert client.get_model_version_by_alias("iris", "challenger").tags["mlfn_version"] == "1"
+    rollback(registry, "alice")
+    assert tags(1)["mlfn_role"] == "retired" and tags(1)["mlfn_last_action"] == "rollback"
