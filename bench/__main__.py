@@ -23,6 +23,7 @@ from bench import (
     predict_latency,
     report,
     serving,
+    shadow_cost,
     size,
     store_roundtrip,
     telemetry_cost,
@@ -41,6 +42,7 @@ SECTIONS: dict[str, Callable[[], dict[str, Any]]] = {
     "job_isolation": job_isolation.run,
     "telemetry_cost": telemetry_cost.run,
     "drift_scale": drift_scale.run,
+    "shadow_cost": shadow_cost.run,
 }
 
 

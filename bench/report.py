@@ -280,6 +280,30 @@ def _telemetry(cost: dict[str, Any] | None) -> list[str]:
     ]
 
 
+def _shadow(cost: dict[str, Any] | None) -> list[str]:
+    if not cost:
+        return []
+    alone, shadow, ratio = cost["champion_alone"], cost["with_shadow"], cost["ratio_p50_ms"]
+    return [
+        "## 11. What a shadow challenger costs the caller (in-process ASGI, one row)",
+        "",
+        f"{cost['calls_each']} calls each, alternating rounds; telemetry and the prediction log "
+        "on; the shadow scores a copy of every request with a graph as big as the champion's, "
+        "after the answer is sent.",
+        "",
+        "| routing | answered p50 ms | returned p50 ms |",
+        "|---|---|---|",
+        f"| champion alone | {alone['p50_ms']} | {alone['cpu_p50_ms']} |",
+        f"| champion + shadow (100 %) | {shadow['p50_ms']} | {shadow['cpu_p50_ms']} |",
+        "",
+        f"The caller's p50 with a shadow: ×{ratio} (goal ≤ ×{cost['goal']}) "
+        f"{_mark(ratio <= cost['goal'])}. The instance's CPU per request: "
+        f"×{cost['ratio_cpu_p50_ms']} (a Lambda caller waits for that: the answer leaves when "
+        "the invocation returns).",
+        "",
+    ]
+
+
 def _extras(results: dict[str, Any]) -> list[str]:
     lines = ["## Also measured", "", "Single-row predict, in-process (2,000 calls):", ""]
     for model, row in results["predict_latency"].items():
@@ -351,6 +375,7 @@ def markdown(results: dict[str, Any], before: dict[str, Any] | None = None) -> s
         *_job_isolation(results.get("job_isolation")),
         *_telemetry(results.get("telemetry_cost")),
         *_drift_scale(results.get("drift_scale")),
+        *_shadow(results.get("shadow_cost")),
         *_before_after(results, before),
         *_extras(results),
     ]

@@ -6,12 +6,14 @@ torch, pandas, skops or mlflow.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import os
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -203,10 +205,15 @@ class Predictor:
         return fresh and (self.log is None or not self.log.flush_due())
 
     def predict(
-        self, rows: Any, request_id: str | None = None, routing_key: str | None = None
+        self,
+        rows: Any,
+        request_id: str | None = None,
+        routing_key: str | None = None,
+        defer: Callable[[Callable[[], None]], None] | None = None,
     ) -> dict[str, Any]:
-        """The answer of the version the routing gives this caller (`routing_key`: sticky);
-        a shadow challenger scores a copy after the champion answered."""
+        """The answer of the version the routing gives this caller (`routing_key`: sticky).
+        A shadow challenger scores a copy: handed to `defer` (the HTTP server runs it after
+        the answer is sent), or at once without one."""
         started = time.perf_counter()
         plan = self.plan()
         base = uuid.uuid4().hex  # row i's prediction id is f"{base}-{i}" (POST /feedback)
@@ -218,7 +225,10 @@ class Predictor:
             return self._canary(plan, rows, base, request_id, started)
         answer = self._score(plan.champion, rows, base, request_id, started)
         if chosen and challenger is not None:
-            self._shadow(plan, rows, base, request_id)
+            if defer is None:
+                self._shadow(plan, rows, base, request_id)
+            else:
+                defer(functools.partial(self._shadow, plan, rows, base, request_id))
         return answer
 
     def _canary(

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi import BackgroundTasks, Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
@@ -272,7 +272,9 @@ def _install_predict(app: FastAPI) -> None:
         openapi_extra=SECURED,
         responses=errors(413, 422, 503),
     )
-    async def predict(request: Request, response: Response, body: PredictRequest) -> dict[str, Any]:
+    async def predict(
+        request: Request, response: Response, body: PredictRequest, later: BackgroundTasks
+    ) -> dict[str, Any]:
         """Predictions from the version the routing gives this caller: the champion, or a
         canary challenger for its share of routing keys (header X-Mlfn-Routing-Key, else
         the token's subject, else the request id). X-Mlfn-Model-Version says which."""
@@ -282,14 +284,24 @@ def _install_predict(app: FastAPI) -> None:
             raise PayloadTooLargeError(f"{len(rows)} rows is over the limit of {svc.max_rows}")
         request_id = monitoring_context.request_id.get()  # the caller's X-Request-Id, or new
         key = routing_key_of(request, request_id)
+        shadows: list[Callable[[], None]] = []  # a shadow scores after the answer is sent
         if len(rows) <= INLINE_PREDICT_ROWS and svc.predictor.is_warm():
-            answer = svc.predictor.predict(rows, request_id, key)
+            answer = svc.predictor.predict(rows, request_id, key, shadows.append)
         else:
-            answer = await run_in_threadpool(svc.predictor.predict, rows, request_id, key)
+            predict = svc.predictor.predict
+            answer = await run_in_threadpool(predict, rows, request_id, key, shadows.append)
+        if shadows:
+            later.add_task(_run_on_loop, shadows)
         version = answer["model"]["version"]
         setattr(request.state, SERVED, (answer["model"]["name"], version, len(rows)))
         response.headers[VERSION_HEADER] = str(version)
         return answer
+
+
+async def _run_on_loop(tasks: list[Callable[[], None]]) -> None:
+    """Small CPU work after the answer, on the loop (no thread hop)."""
+    for task in tasks:
+        task()
 
 
 def routing_key_of(request: Request, request_id: str | None) -> str | None:

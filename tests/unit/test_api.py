@@ -310,9 +310,9 @@ def test_warm_small_predictions_stay_on_the_event_loop(api, monkeypatch) -> None
     threads: list[str] = []
     real_predict = services.predictor.predict
 
-    def recording(rows, request_id=None, routing_key=None):
+    def recording(*args):
         threads.append(threading.current_thread().name)
-        return real_predict(rows, request_id, routing_key)
+        return real_predict(*args)
 
     monkeypatch.setattr(services.predictor, "predict", recording)
     monkeypatch.setattr(app_module, "INLINE_PREDICT_ROWS", 3)
