@@ -40,6 +40,9 @@ from tests.emulator_fixtures import AWS_ENV, make_s3_bucket
 from tests.jobs_helpers import QUICK_LEASES
 
 EVENTS = REPO / "tests" / "events"
+# The prediction log of the doors that run in processes of their own, one line per object,
+# so the automatic rollout sees every request at once.
+LOGGED = {"MLFN_PREDICTION_LOG": "on", "MLFN_PREDICTION_LOG_BATCH": "1"}
 HTTP_V2 = "apigw_http_v2.json"
 
 
@@ -153,7 +156,7 @@ def serve_door(aws_project: dict) -> Iterator[Door]:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    env = {**aws_project["env"]}
+    env = {**aws_project["env"], **LOGGED}
     env.pop("MLFN_SQS_QUEUE_URL")  # `mlfn serve` trains with its own local worker
     server = subprocess.Popen(
         [sys.executable, "-m", "core.cli", "serve", "--port", str(port)], cwd=REPO, env=env
@@ -208,6 +211,7 @@ def gcp_project(gcs_server, aws_project: dict, tmp_path_factory) -> Iterator[dic
             **aws_project["env"],
             "STORAGE_EMULATOR_HOST": gcs_server.url,
             "MLFN_CONFIG": str(config),
+            **LOGGED,
         }
         env.pop("MLFN_SQS_QUEUE_URL")
         api_port, worker_port = free_port(), free_port()
@@ -923,3 +927,120 @@ def test_a_canary_and_a_shadow_through_every_door(doors: dict, door_stores: dict
         assert [r["action"] for r in found["records"]][-2:] == ["canary", "shadow"], name
         status, back = door("POST", "/models/rollback", {"reason": "test over"}, admin)
         assert status == 200 and back["to"]["challenger"] is None, back
+
+
+AUTO = {"steps": [50, 100], "min_requests": 8, "max_error_rate": 0.05}
+
+
+def _fire_monitor(cloud: str, project: dict) -> None:
+    """One firing of the monitor schedule, as each cloud delivers it (EventBridge → SQS →
+    the worker Lambda; Cloud Scheduler → Pub/Sub → the worker function; the Azure timer;
+    `mlfn rollout step` beside `mlfn serve`). Each firing is a new minute's claim."""
+    store = project["store"]
+    for key in store.list("schedules/iris/monitor/"):
+        store.delete(key)  # the claim of this minute: the next firing is "a new minute"
+    body = json.dumps({"action": "monitor"})
+    if cloud == "aws":
+        report = project["handler"].worker({"Records": [_sqs_record(body)]}, LambdaContext())
+        assert report == {"batchItemFailures": []}
+    elif cloud == "gcp":
+        push = {"message": {"data": base64.b64encode(body.encode()).decode(), "messageId": "1"},
+                "subscription": "projects/p/subscriptions/mlfn-train"}  # fmt: skip
+        request = urllib.request.Request(
+            project["worker"], data=json.dumps(push).encode(), method="POST",
+            headers={"Content-Type": "application/json", "ce-id": str(time.monotonic_ns()),
+                     "ce-specversion": "1.0", "ce-source": "//pubsub.googleapis.com/p",
+                     "ce-type": "google.cloud.pubsub.topic.v1.messagePublished"},
+        )  # fmt: skip
+        with urllib.request.urlopen(request, timeout=120) as answer:
+            assert answer.status == 200
+    elif cloud == "azure":
+        project["functions"]["monitor"].get_user_function()(None)
+    else:
+        env = {**project["env"], "MLFN_CONFIG": str(project["settings"].config_path)}
+        subprocess.run([sys.executable, "-m", "core.cli", "rollout", "step"], cwd=REPO,
+                       env=env, check=True, capture_output=True, timeout=120)  # fmt: skip
+
+
+def _traffic_through(door: Door, prefix: str, count: int) -> set[int]:
+    versions = set()
+    for i in range(count):
+        headers = {**auth("predict"), "X-Mlfn-Routing-Key": f"{prefix}-{i}"}
+        status, answer = door("POST", "/predict", {"instances": [ROW]}, headers)
+        assert status == 200, answer
+        versions.add(answer["model"]["version"])
+    return versions
+
+
+@pytest.fixture
+def rollout_door(request: pytest.FixtureRequest, doors: dict, monkeypatch: pytest.MonkeyPatch):
+    """(cloud, its door, its project) with `rollout` in the project's config and the
+    prediction log on; the config, the champion and the routing are put back after."""
+    from core.logs import PredictionLog
+
+    cloud, name = request.param
+    project = request.getfixturevalue(f"{'aws' if cloud == 'serve' else cloud}_project")
+    for key in ("MLFN_CONFIG", "MLFN_JWT_SECRET", "AZURE_STORAGE_CONNECTION_STRING"):
+        if key in project.get("env", {}):
+            monkeypatch.setenv(key, project["env"][key])
+    config = Path(os.environ["MLFN_CONFIG"] if cloud == "azure" else project.get("config")
+                  or project["settings"].config_path)  # fmt: skip
+    original = config.read_text()
+    config.write_text(json.dumps({**json.loads(original), "rollout": AUTO}))
+    registry = ModelRegistry(project["store"], "iris")
+    champion = registry.champion()
+    services = _services_of(cloud, project) if cloud in ("aws", "azure") else None
+    if services is not None:
+        monkeypatch.setattr(services.predictor, "log", PredictionLog(project["store"], 1))
+    yield cloud, doors[name], project
+    config.write_text(original)
+    if registry.routing().challenger is not None:
+        from core.rollout.actions import rollback
+
+        rollback(registry, "test")
+    if champion is not None and registry.champion().version != champion.version:  # type: ignore[union-attr]
+        registry.promote(champion.version, registry.champion())
+
+
+@pytest.mark.parametrize(
+    "rollout_door",
+    [("aws", "aws-http-v2"), ("gcp", "gcp-functions-framework"),
+     ("azure", "azure-functions"), ("serve", "mlfn-serve")],
+    ids=["aws", "gcp", "azure", "serve"], indirect=True,
+)  # fmt: skip
+def test_the_scheduled_rollout_rolls_back_a_failing_challenger_and_promotes_a_healthy_one(
+    rollout_door: tuple[str, Door, dict],
+) -> None:
+    """Through each door: a challenger whose graph is broken never reaches a caller and the
+    next firing of the schedule rolls it back; a healthy one is stepped up to 100 % and
+    promoted; every step is in the audit trail, the automatic ones by `scheduler`."""
+    cloud, door, project = rollout_door
+    admin = auth("admin", subject=f"ops-{cloud}")
+    store = project["store"]
+    registry = ModelRegistry(store, "iris")
+    champion = registry.champion().version  # type: ignore[union-attr]
+    meta = {k: v for k, v in registry.metadata(champion).items() if k != "files"}
+    broken = registry.create_version({"model.onnx": b"not a graph"}, meta)
+    assert door("POST", f"/models/{broken}/canary", {"weight": 50}, admin)[0] == 200
+    assert _traffic_through(door, f"{cloud}-broken", 40) == {champion}
+    _fire_monitor(cloud, project)
+    assert registry.routing().challenger is None
+    healthy = _second_version(store)
+    assert door("POST", f"/models/{healthy}/canary", {"weight": 50}, admin)[0] == 200
+    assert _traffic_through(door, f"{cloud}-healthy-50", 30) == {champion, healthy}
+    _fire_monitor(cloud, project)  # 50 % → 100 %
+    for version in (champion, healthy):  # both versions' live figures, as of that firing
+        status, live = door("GET", f"/models/{version}/live", None, auth("predict"))
+        assert status == 200 and live["traffic"]["requests"] >= 8, live
+        assert live["traffic"]["latency_ms"]["p50"] > 0 and live["traffic"]["errors"] == 0
+    assert _traffic_through(door, f"{cloud}-healthy-100", 30) == {healthy}
+    _fire_monitor(cloud, project)  # the last step done: promoted
+    assert registry.champion().version == healthy  # type: ignore[union-attr]
+    _, found = door("GET", "/models/history", None, admin)
+    steps = [(r["action"], r["by"]) for r in found["records"]][-5:]
+    assert steps == [("canary", f"ops-{cloud}"), ("auto-rollback", "scheduler"),
+                     ("canary", f"ops-{cloud}"), ("auto-step", "scheduler"),
+                     ("auto-promote", "scheduler")], steps  # fmt: skip
+    rollback_record = found["records"][-4]
+    assert "error rate" in rollback_record["reason"], rollback_record
+    assert rollback_record["metrics"]["live"]["challenger"]["errors"] >= 8
