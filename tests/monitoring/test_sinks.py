@@ -313,3 +313,35 @@ def test_a_drift_verdict_reaches_every_clouds_sink(capsys) -> None:
                for sm in rm["scope_metrics"] for m in sm["metrics"]}  # fmt: skip
     assert sum(p["value"] for p in metrics["mlfn.drift.checks"]) == 2
     assert metrics["mlfn.drift.share"][0]["sum"] == 0.75
+
+
+def test_a_failing_challenger_reaches_every_clouds_sink(capsys) -> None:
+    """What serving tells when a challenger fails and the champion answers instead: an EMF
+    metric with the version and mode, a WARNING for Cloud Logging, an OpenTelemetry counter
+    for Azure Monitor, and a Prometheus counter by code."""
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+    from prometheus_client import generate_latest
+
+    from core.monitoring import ChallengerFailed, Telemetry
+    from core.monitoring.prometheus import PrometheusSink
+
+    failed = ChallengerFailed("iris", 4, "canary", "inference_error")
+    stream, reader, prometheus = io.StringIO(), InMemoryMetricReader(), PrometheusSink()
+    sinks = [EmfSink(), CloudLoggingSink(stream=stream),
+             OtelSink(MeterProvider(metric_readers=[reader])), prometheus]  # fmt: skip
+    for _ in range(2):
+        Telemetry(sinks).emit(failed)
+    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(emf) == 2 and all(check_emf(line) is None for line in emf)
+    assert (emf[0]["ChallengerErrors"], emf[0]["version"], emf[0]["mode"]) == ([1.0], "4", "canary")
+    (entry, _) = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert entry["severity"] == "WARNING" and entry["error_code"] == "inference_error"
+    data = json.loads(reader.get_metrics_data().to_json())
+    points = [p for rm in data["resource_metrics"] for sm in rm["scope_metrics"]
+              for m in sm["metrics"] if m["name"] == "mlfn.challenger.errors"
+              for p in m["data"]["data_points"]]  # fmt: skip
+    assert sum(p["value"] for p in points) == 2
+    text = generate_latest(prometheus.registry).decode()
+    assert ('mlfn_challenger_errors_total{code="inference_error",mode="canary",model="iris",'
+            'version="4"} 2.0') in text  # fmt: skip
