@@ -623,20 +623,25 @@ def _deliver(cloud: str, project: dict, job_id: str) -> Any:
         record = _sqs_record(body)
         return project["handler"].worker({"Records": [record]}, LambdaContext())
     if cloud == "gcp":
-        push = {"message": {"data": base64.b64encode(body.encode()).decode(), "messageId": "1"},
-                "subscription": "projects/p/subscriptions/mlfn-train"}  # fmt: skip
-        request = urllib.request.Request(
-            project["worker"], data=json.dumps(push).encode(), method="POST",
-            headers={"Content-Type": "application/json", "ce-id": str(time.monotonic_ns()),
-                     "ce-specversion": "1.0", "ce-source": "//pubsub.googleapis.com/p",
-                     "ce-type": "google.cloud.pubsub.topic.v1.messagePublished"},
-        )  # fmt: skip
-        with urllib.request.urlopen(request, timeout=180) as answer:
-            return answer.status
+        return _push_to_gcp(project["worker"], body)
     import azure.functions as func
 
     worker = project["functions"]["worker"].get_user_function()
     return worker(func.QueueMessage(body=body.encode()))
+
+
+def _push_to_gcp(worker: str, body: str) -> int:
+    """One Pub/Sub push, as a CloudEvent, to the worker function; its HTTP status."""
+    push = {"message": {"data": base64.b64encode(body.encode()).decode(), "messageId": "1"},
+            "subscription": "projects/p/subscriptions/mlfn-train"}  # fmt: skip
+    request = urllib.request.Request(
+        worker, data=json.dumps(push).encode(), method="POST",
+        headers={"Content-Type": "application/json", "ce-id": str(time.monotonic_ns()),
+                 "ce-specversion": "1.0", "ce-source": "//pubsub.googleapis.com/p",
+                 "ce-type": "google.cloud.pubsub.topic.v1.messagePublished"},
+    )  # fmt: skip
+    with urllib.request.urlopen(request, timeout=180) as answer:
+        return int(answer.status)
 
 
 def _sqs_record(body: str) -> dict[str, Any]:
@@ -944,16 +949,7 @@ def _fire_monitor(cloud: str, project: dict) -> None:
         report = project["handler"].worker({"Records": [_sqs_record(body)]}, LambdaContext())
         assert report == {"batchItemFailures": []}
     elif cloud == "gcp":
-        push = {"message": {"data": base64.b64encode(body.encode()).decode(), "messageId": "1"},
-                "subscription": "projects/p/subscriptions/mlfn-train"}  # fmt: skip
-        request = urllib.request.Request(
-            project["worker"], data=json.dumps(push).encode(), method="POST",
-            headers={"Content-Type": "application/json", "ce-id": str(time.monotonic_ns()),
-                     "ce-specversion": "1.0", "ce-source": "//pubsub.googleapis.com/p",
-                     "ce-type": "google.cloud.pubsub.topic.v1.messagePublished"},
-        )  # fmt: skip
-        with urllib.request.urlopen(request, timeout=120) as answer:
-            assert answer.status == 200
+        assert _push_to_gcp(project["worker"], body) == 200
     elif cloud == "azure":
         project["functions"]["monitor"].get_user_function()(None)
     else:
@@ -970,6 +966,17 @@ def _traffic_through(door: Door, prefix: str, count: int) -> set[int]:
         assert status == 200, answer
         versions.add(answer["model"]["version"])
     return versions
+
+
+def _wait_for_shadow_lines(store: Any, version: int, count: int, seconds: float = 15) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        lines = [json.loads(line) for key in store.list("logs/predictions/")
+                 for line in store.read_bytes(key).splitlines() if line]  # fmt: skip
+        if sum(x.get("role") == "shadow" and x["model_version"] == version for x in lines) >= count:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"the shadow's {count} log lines did not arrive")
 
 
 @pytest.fixture
@@ -1012,8 +1019,9 @@ def test_the_scheduled_rollout_rolls_back_a_failing_challenger_and_promotes_a_he
     rollout_door: tuple[str, Door, dict],
 ) -> None:
     """Through each door: a challenger whose graph is broken never reaches a caller and the
-    next firing of the schedule rolls it back; a healthy one is stepped up to 100 % and
-    promoted; every step is in the audit trail, the automatic ones by `scheduler`."""
+    next firing of the schedule rolls it back; a healthy one, first a shadow that never
+    answers but is measured beside the champion, is stepped up to 100 % and promoted;
+    every step is in the audit trail, the automatic ones by `scheduler`."""
     cloud, door, project = rollout_door
     admin = auth("admin", subject=f"ops-{cloud}")
     store = project["store"]
@@ -1026,21 +1034,25 @@ def test_the_scheduled_rollout_rolls_back_a_failing_challenger_and_promotes_a_he
     _fire_monitor(cloud, project)
     assert registry.routing().challenger is None
     healthy = _second_version(store)
-    assert door("POST", f"/models/{healthy}/canary", {"weight": 50}, admin)[0] == 200
+    assert door("POST", f"/models/{healthy}/shadow", {}, admin)[0] == 200
+    assert _traffic_through(door, f"{cloud}-shadowed", 20) == {champion}  # never the shadow
+    _wait_for_shadow_lines(store, healthy, 20)  # scored after each answer was sent
+    _fire_monitor(cloud, project)  # shadow → canary at 50 %
+    for version in (champion, healthy):  # both versions measured, as of that firing
+        status, live = door("GET", f"/models/{version}/live", None, auth("predict"))
+        assert status == 200 and live["traffic"]["requests"] == 20, live
+        assert live["traffic"]["latency_ms"]["p50"] > 0 and live["traffic"]["errors"] == 0
+    assert live["traffic"]["roles"] == {"shadow": 20}
     assert _traffic_through(door, f"{cloud}-healthy-50", 30) == {champion, healthy}
     _fire_monitor(cloud, project)  # 50 % → 100 %
-    for version in (champion, healthy):  # both versions' live figures, as of that firing
-        status, live = door("GET", f"/models/{version}/live", None, auth("predict"))
-        assert status == 200 and live["traffic"]["requests"] >= 8, live
-        assert live["traffic"]["latency_ms"]["p50"] > 0 and live["traffic"]["errors"] == 0
     assert _traffic_through(door, f"{cloud}-healthy-100", 30) == {healthy}
     _fire_monitor(cloud, project)  # the last step done: promoted
     assert registry.champion().version == healthy  # type: ignore[union-attr]
     _, found = door("GET", "/models/history", None, admin)
-    steps = [(r["action"], r["by"]) for r in found["records"]][-5:]
+    steps = [(r["action"], r["by"]) for r in found["records"]][-6:]
     assert steps == [("canary", f"ops-{cloud}"), ("auto-rollback", "scheduler"),
-                     ("canary", f"ops-{cloud}"), ("auto-step", "scheduler"),
-                     ("auto-promote", "scheduler")], steps  # fmt: skip
-    rollback_record = found["records"][-4]
+                     ("shadow", f"ops-{cloud}"), ("auto-step", "scheduler"),
+                     ("auto-step", "scheduler"), ("auto-promote", "scheduler")], steps  # fmt: skip
+    rollback_record = found["records"][-5]
     assert "error rate" in rollback_record["reason"], rollback_record
     assert rollback_record["metrics"]["live"]["challenger"]["errors"] >= 8
