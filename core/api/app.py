@@ -22,12 +22,14 @@ from core.api.conformance import (
     precise_bodies,
 )
 from core.api.docs import install_docs
+from core.api.error_shapes import error_body
 from core.api.middleware import (
     PRINCIPAL,
     AuthFirst,
     BodyLimit,
     DefaultJsonContentType,
 )
+from core.api.mlflow_routes import install_mlflow_routes
 from core.api.monitoring_routes import install_monitoring_routes
 from core.api.observe import SERVED, TelemetryMiddleware
 from core.api.rollout_routes import install_rollout_routes
@@ -120,9 +122,10 @@ class Services:
         return cls(settings, store, dispatcher or dispatcher_from_env(settings, store))
 
 
-def _error(status: int, code: str, message: str) -> JSONResponse:
+def _error(status: int, code: str, message: str, path: str = "") -> JSONResponse:
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return JSONResponse({"error": {"code": code, "message": message}}, status, headers=headers)
+    status, body = error_body(path, status, code, message)
+    return JSONResponse(body, status, headers=headers)
 
 
 def _field_errors(exc: RequestValidationError, path: str) -> str:
@@ -132,24 +135,26 @@ def _field_errors(exc: RequestValidationError, path: str) -> str:
 
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(MlfnError)
-    async def mlfn_error(_: Request, exc: MlfnError) -> JSONResponse:
-        return _error(exc.status, exc.code, exc.message)
+    async def mlfn_error(request: Request, exc: MlfnError) -> JSONResponse:
+        return _error(exc.status, exc.code, exc.message, request.url.path)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return _error(422, "invalid_request", _field_errors(exc, request.url.path))
+        path = request.url.path
+        return _error(422, "invalid_request", _field_errors(exc, path), path)
 
     @app.exception_handler(HTTPException)
-    async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
         codes = {404: "not_found", 405: "method_not_allowed"}
-        answer = _error(exc.status_code, codes.get(exc.status_code, "http_error"), str(exc.detail))
+        code = codes.get(exc.status_code, "http_error")
+        answer = _error(exc.status_code, code, str(exc.detail), request.url.path)
         answer.headers.update(exc.headers or {})  # e.g. Allow on a 405
         return answer
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         logger.error("unhandled error on %s %s: %r", request.method, request.url.path, exc)
-        return _error(500, "internal_error", "internal error")
+        return _error(500, "internal_error", "internal error", request.url.path)
 
 
 # The dependencies and /predict are coroutines, and the authorization is one flat dependency:
@@ -253,6 +258,7 @@ def create_app(services: Services | None = None) -> FastAPI:
     _install_model_routes(app)
     install_monitoring_routes(app, needs, Svc, SECURED, errors)
     install_rollout_routes(app, needs, Svc, SECURED, errors)
+    install_mlflow_routes(app, needs, SECURED, errors)
     _install_probes(app)
     _install_error_handlers(app)
     _document_bearer_auth(app)
@@ -280,22 +286,31 @@ def _install_predict(app: FastAPI) -> None:
         the token's subject, else the request id). X-Mlfn-Model-Version says which."""
         svc = await get_services(request)  # built by `needs` already: a lookup
         rows = rows_from_body(body.model_dump(exclude_none=True))
-        if len(rows) > svc.max_rows:
-            raise PayloadTooLargeError(f"{len(rows)} rows is over the limit of {svc.max_rows}")
-        request_id = monitoring_context.request_id.get()  # the caller's X-Request-Id, or new
-        key = routing_key_of(request, request_id)
-        shadows: list[Callable[[], None]] = []  # a shadow scores after the answer is sent
-        if len(rows) <= INLINE_PREDICT_ROWS and svc.predictor.is_warm():
-            answer = svc.predictor.predict(rows, request_id, key, shadows.append)
-        else:
-            predict = svc.predictor.predict
-            answer = await run_in_threadpool(predict, rows, request_id, key, shadows.append)
-        if shadows:
-            later.add_task(_run_on_loop, shadows)
-        version = answer["model"]["version"]
-        setattr(request.state, SERVED, (answer["model"]["name"], version, len(rows)))
-        response.headers[VERSION_HEADER] = str(version)
-        return answer
+        return await serve_rows(request, response, later, svc, rows)
+
+
+async def serve_rows(
+    request: Request, response: Response, later: BackgroundTasks, svc: Services, rows: Any
+) -> dict[str, Any]:
+    """The dataplane call of every protocol's predict route: the row limit, the caller's
+    routing key, the version header, the served version for telemetry, and a shadow's
+    scoring after the answer. Small warm batches on the event loop, the rest in the pool."""
+    if len(rows) > svc.max_rows:
+        raise PayloadTooLargeError(f"{len(rows)} rows is over the limit of {svc.max_rows}")
+    request_id = monitoring_context.request_id.get()  # the caller's X-Request-Id, or new
+    key = routing_key_of(request, request_id)
+    shadows: list[Callable[[], None]] = []  # a shadow scores after the answer is sent
+    if len(rows) <= INLINE_PREDICT_ROWS and svc.predictor.is_warm():
+        answer = svc.predictor.predict(rows, request_id, key, shadows.append)
+    else:
+        predict = svc.predictor.predict
+        answer = await run_in_threadpool(predict, rows, request_id, key, shadows.append)
+    if shadows:
+        later.add_task(_run_on_loop, shadows)
+    version = answer["model"]["version"]
+    setattr(request.state, SERVED, (answer["model"]["name"], version, len(rows)))
+    response.headers[VERSION_HEADER] = str(version)
+    return answer
 
 
 async def _run_on_loop(tasks: list[Callable[[], None]]) -> None:

@@ -3,6 +3,7 @@ GET routes, and CORS when MLFN_CORS_ORIGINS names the allowed origins."""
 
 from __future__ import annotations
 
+import copy
 import os
 from typing import Any
 
@@ -153,6 +154,18 @@ def predict_body_schema(columns: list[tuple[str, str]], max_rows: int) -> dict[s
     }
 
 
+def invocations_body_schema(columns: list[tuple[str, str]], max_rows: int) -> dict[str, Any]:
+    """MLflow's JSON shapes of the champion's rows: /predict's, `inputs` too, and `params`."""
+    shapes = copy.deepcopy(predict_body_schema(columns, max_rows)["oneOf"])
+    inputs = copy.deepcopy(shapes[0])
+    inputs["properties"] = {"inputs": inputs["properties"]["instances"]}
+    inputs["required"] = ["inputs"]
+    shapes.append(inputs)
+    for shape in shapes:
+        shape["properties"]["params"] = {"type": "object"}  # accepted, unused: no model takes any
+    return {"oneOf": shapes}
+
+
 def dataset_schema(raw_path: str, processed_path: str, prefixes: list[str]) -> dict[str, Any]:
     import re
 
@@ -248,6 +261,7 @@ def precise_bodies(schema: dict[str, Any], model: Any, settings: Any, max_rows: 
         "/predict": predict_body_schema(columns, max_rows),
         "/train": train_body_schema(dataset, params_schema(PARAM_BOUNDS)),
         "/retrain": retrain_body_schema(columns, metadata["target"], labels, dataset),
+        "/invocations": invocations_body_schema(columns, max_rows),
     }
     for path, body in bodies.items():
         content = schema["paths"][path]["post"]["requestBody"]["content"]["application/json"]

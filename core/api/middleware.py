@@ -8,6 +8,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from core.api.error_shapes import error_body
 from core.errors import BadRequestError, MlfnError, PayloadTooLargeError, UnavailableError
 
 logger = logging.getLogger("mlfn.api")
@@ -35,7 +36,8 @@ class BodyLimit:
         too_large = PayloadTooLargeError(f"the request body is over {self.limit // 2**20} MB")
         declared = dict(scope.get("headers", [])).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            await _send_json(send, too_large.status, too_large.to_dict())
+            shaped = error_body(scope["path"], too_large.status, too_large.code, too_large.message)
+            await _send_json(send, *shaped)
             return
         received = 0
 
@@ -52,8 +54,9 @@ class BodyLimit:
 
 
 PUBLIC_PATHS = frozenset(
-    {"/health", "/ready", "/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
-)
+    {"/health", "/ready", "/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc",
+     "/ping", "/version"}  # MLflow's health and version probes, public there too
+)  # fmt: skip
 PUBLIC_PREFIXES = ("/docs/static/",)  # Swagger UI's and ReDoc's own files
 PRINCIPAL = "mlfn_principal"  # where the authenticated caller waits in the ASGI scope's state
 
@@ -95,7 +98,7 @@ class AuthFirst:
             token = values[0].decode("latin-1") if values else None
             principal = await self._principal(token, scope)
         except MlfnError as exc:
-            await _send_json(send, exc.status, exc.to_dict())
+            await _send_json(send, *error_body(scope["path"], exc.status, exc.code, exc.message))
             return
         scope.setdefault("state", {})[PRINCIPAL] = principal
         await self.app(scope, receive, send)

@@ -166,6 +166,33 @@ SCENARIOS = [
     Scenario("future-iat", "POST", "/predict", {"instances": [ROW]}, lambda: future_iat(), 401),
     Scenario("health", "GET", "/health", None, dict, 200),
     Scenario("unknown-route", "GET", "/nowhere", None, dict, 404),
+    Scenario(
+        "mlflow-invocations-split",
+        "POST",
+        "/invocations",
+        {"dataframe_split": {"columns": list(ROW)[::-1], "data": [list(ROW.values())[::-1]]}},
+        lambda: auth("predict"),
+        200,
+    ),
+    Scenario(
+        "mlflow-invocations-inputs-columns",
+        "POST",
+        "/invocations",
+        {"inputs": {name: [value] for name, value in ROW.items()}, "params": {}},
+        lambda: auth("predict"),
+        200,
+    ),
+    Scenario(
+        "mlflow-invocations-bad-shape",
+        "POST",
+        "/invocations",
+        {"rows": [ROW]},
+        lambda: auth("predict"),
+        400,
+    ),
+    Scenario(
+        "mlflow-invocations-no-token", "POST", "/invocations", {"instances": [ROW]}, dict, 401
+    ),
 ]
 
 
