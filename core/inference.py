@@ -231,6 +231,19 @@ class Predictor:
                 defer(functools.partial(self._shadow, plan, rows, base, request_id))
         return answer
 
+    def predict_version(
+        self, version: int, rows: Any, request_id: str | None = None
+    ) -> dict[str, Any]:
+        """The answer of one named version, whatever the routing says (a caller that asks
+        for `/versions/{v}`); it must be a complete version with an ONNX graph."""
+        started = time.perf_counter()
+        model = self.predict_version_model(version)
+        return self._score(model, rows, uuid.uuid4().hex, request_id, started, "pinned")
+
+    def predict_version_model(self, version: int) -> LoadedModel:
+        """One named version's loaded model (404 for a version that does not exist)."""
+        return _load(self.registry, version) if self._cached(version) else self._timed_load(version)
+
     def _canary(
         self, plan: Plan, rows: Any, base: str, request_id: str | None, started: float
     ) -> dict[str, Any]:

@@ -32,6 +32,7 @@ from core.api.middleware import (
 from core.api.mlflow_routes import install_mlflow_routes
 from core.api.monitoring_routes import install_monitoring_routes
 from core.api.observe import SERVED, TelemetryMiddleware
+from core.api.oip_routes import install_oip_routes
 from core.api.rollout_routes import install_rollout_routes
 from core.api.schemas import JobAccepted, PredictRequest, RetrainRequest, TrainRequest
 from core.auth import Authenticator, Principal
@@ -259,6 +260,7 @@ def create_app(services: Services | None = None) -> FastAPI:
     install_monitoring_routes(app, needs, Svc, SECURED, errors)
     install_rollout_routes(app, needs, Svc, SECURED, errors)
     install_mlflow_routes(app, needs, SECURED, errors)
+    install_oip_routes(app, needs, SECURED, errors)
     _install_probes(app)
     _install_error_handlers(app)
     _document_bearer_auth(app)

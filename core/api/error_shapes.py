@@ -1,5 +1,6 @@
 """Each protocol answers errors in its own shape: mlfn's `{"error": {"code", "message"}}`,
-and MLflow's `{"error_code", "message"}` on its scoring routes (400 where mlfn says 422).
+MLflow's `{"error_code", "message"}` on its scoring routes, and the Open Inference
+Protocol's `{"error": "..."}` under /v2 (both 400 where mlfn says 422).
 The middleware and the exception handlers both ask here, so every refusal on a route has
 its protocol's shape, whoever refused it."""
 
@@ -16,4 +17,6 @@ def error_body(path: str, status: int, code: str, message: str) -> tuple[int, di
         from core.api.mlflow_codec import mlflow_error_body, mlflow_status
 
         return mlflow_status(status), mlflow_error_body(status, message)
+    if path == "/v2" or path.startswith("/v2/"):  # Open Inference Protocol: {"error": "..."}
+        return (400 if status == 422 else status), {"error": message}
     return status, {"error": {"code": code, "message": message}}

@@ -55,7 +55,8 @@ class BodyLimit:
 
 PUBLIC_PATHS = frozenset(
     {"/health", "/ready", "/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc",
-     "/ping", "/version"}  # MLflow's health and version probes, public there too
+     "/ping", "/version",  # MLflow's health and version probes, public there too
+     "/v2", "/v2/health/live", "/v2/health/ready"}  # and the Open Inference Protocol's
 )  # fmt: skip
 PUBLIC_PREFIXES = ("/docs/static/",)  # Swagger UI's and ReDoc's own files
 PRINCIPAL = "mlfn_principal"  # where the authenticated caller waits in the ASGI scope's state
