@@ -193,6 +193,42 @@ SCENARIOS = [
     Scenario(
         "mlflow-invocations-no-token", "POST", "/invocations", {"instances": [ROW]}, dict, 401
     ),
+    Scenario(
+        "oip-infer-one-tensor",
+        "POST",
+        "/v2/models/iris/infer",
+        {
+            "id": "door-1",
+            "inputs": [
+                {"name": "input-0", "shape": [1, 4], "datatype": "FP32", "data": list(ROW.values())}
+            ],
+        },
+        lambda: auth("predict"),
+        200,
+    ),
+    Scenario(
+        "oip-infer-by-name",
+        "POST",
+        "/v2/models/iris/versions/1/infer",
+        {
+            "id": "door-2",
+            "inputs": [
+                {"name": k, "shape": [1], "datatype": "FP64", "data": [v]} for k, v in ROW.items()
+            ],
+            "outputs": [{"name": "label"}],
+        },
+        lambda: auth("predict"),
+        200,
+    ),
+    Scenario(
+        "oip-infer-bad-shape",
+        "POST",
+        "/v2/models/iris/infer",
+        {"inputs": [{"name": "input-0", "shape": [1, 3], "datatype": "FP32", "data": [1, 2, 3]}]},
+        lambda: auth("predict"),
+        400,
+    ),
+    Scenario("oip-server-live", "GET", "/v2/health/live", None, dict, 200),
 ]
 
 
