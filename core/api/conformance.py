@@ -166,6 +166,36 @@ def invocations_body_schema(columns: list[tuple[str, str]], max_rows: int) -> di
     return {"oneOf": shapes}
 
 
+def infer_body_schema(columns: list[tuple[str, str]]) -> dict[str, Any]:
+    """An Open Inference Protocol request for one row of the champion's features, by name."""
+    datatypes = {"numeric": "FP64", "boolean": "BOOL"}
+    tensors = [
+        {
+            "type": "object",
+            "properties": {
+                "name": {"const": name},
+                "shape": {"const": [1]},
+                "datatype": {"const": datatypes.get(kind, "BYTES")},
+                "data": {"type": "array", "items": VALUE_SCHEMAS[kind], "minItems": 1,
+                         "maxItems": 1},
+            },
+            "required": ["name", "shape", "datatype", "data"],
+            "additionalProperties": False,
+        }
+        for name, kind in columns
+    ]  # fmt: skip
+    return {
+        "type": "object",
+        "properties": {
+            "id": {"type": "string"},
+            "inputs": {"type": "array", "prefixItems": tensors, "items": False,
+                       "minItems": len(tensors), "maxItems": len(tensors)},
+        },
+        "required": ["inputs"],
+        "additionalProperties": False,
+    }  # fmt: skip
+
+
 def dataset_schema(raw_path: str, processed_path: str, prefixes: list[str]) -> dict[str, Any]:
     import re
 
@@ -262,6 +292,8 @@ def precise_bodies(schema: dict[str, Any], model: Any, settings: Any, max_rows: 
         "/train": train_body_schema(dataset, params_schema(PARAM_BOUNDS)),
         "/retrain": retrain_body_schema(columns, metadata["target"], labels, dataset),
         "/invocations": invocations_body_schema(columns, max_rows),
+        "/v2/models/{name}/infer": infer_body_schema(columns),
+        "/v2/models/{name}/versions/{version}/infer": infer_body_schema(columns),
     }
     for path, body in bodies.items():
         content = schema["paths"][path]["post"]["requestBody"]["content"]["application/json"]
