@@ -22,6 +22,19 @@ class ErrorBody(BaseModel):
     error: ErrorDetail
 
 
+class MlflowErrorBody(BaseModel):
+    """MLflow's scoring server's error: on /invocations, /ping and /version."""
+
+    error_code: str
+    message: str
+
+
+class OipErrorBody(BaseModel):
+    """The Open Inference Protocol's error: under /v2."""
+
+    error: str
+
+
 REASONS = {
     400: "Malformed request (e.g. two Authorization headers)",
     401: "Missing or invalid bearer token",
@@ -35,10 +48,12 @@ REASONS = {
 SECURED = (400, 401, 403)
 
 
-def errors(*codes: int, secured: bool = True) -> dict[int | str, dict[str, Any]]:
-    """The `responses` of a route: each error status with mlfn's error body."""
+def errors(
+    *codes: int, secured: bool = True, body: type[BaseModel] = ErrorBody
+) -> dict[int | str, dict[str, Any]]:
+    """The `responses` of a route: each error status with its protocol's error body."""
     wanted = sorted({*codes, *(SECURED if secured else ())})
-    return {code: {"model": ErrorBody, "description": REASONS[code]} for code in wanted}
+    return {code: {"model": body, "description": REASONS[code]} for code in wanted}
 
 
 class HeadAsGet:

@@ -8,6 +8,7 @@ from fastapi import BackgroundTasks, FastAPI, Request, Response
 from fastapi.responses import PlainTextResponse
 from starlette.concurrency import run_in_threadpool
 
+from core.api.conformance import MlflowErrorBody
 from core.api.mlflow_codec import decode, only_known
 
 GENERIC_BODY = {
@@ -36,7 +37,7 @@ def install_mlflow_routes(app: FastAPI, needs: Any, secured: Any, errors: Any) -
         "/invocations",
         dependencies=[needs("predict")],
         openapi_extra={**secured, "requestBody": GENERIC_BODY},
-        responses=errors(413, 422, 503),
+        responses=errors(413, 503, body=MlflowErrorBody),
     )
     async def invocations(
         request: Request, response: Response, later: BackgroundTasks
@@ -54,7 +55,11 @@ def install_mlflow_routes(app: FastAPI, needs: Any, secured: Any, errors: Any) -
         answer = await serve_rows(request, response, later, svc, only_known(rows, used))
         return {"predictions": answer["predictions"]}
 
-    @app.get("/ping", response_class=PlainTextResponse, responses=errors(503, secured=False))
+    @app.get(
+        "/ping",
+        response_class=PlainTextResponse,
+        responses=errors(503, secured=False, body=MlflowErrorBody),
+    )
     async def ping(request: Request) -> str:
         """MLflow's health probe: 200 once the champion is loaded (503 before)."""
         svc = await get_services(request)

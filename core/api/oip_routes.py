@@ -7,14 +7,33 @@ from typing import Any
 
 from fastapi import BackgroundTasks, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
+from core.api.conformance import OipErrorBody
 from core.api.oip_codec import model_metadata, output_tensors, requested_outputs, rows_of_request
 from core.api.oip_codec import response as infer_response
 from core.errors import MlfnError, NotFoundError, ValidationError
 
 INFER_BODY = {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}}
 BASE, PINNED = "/v2/models/{name}", "/v2/models/{name}/versions/{version}"
+
+
+class ServerReady(BaseModel):
+    ready: bool
+
+
+class ModelReady(BaseModel):
+    name: str
+    ready: bool
+
+
+NOT_READY_SERVER: dict[int | str, dict[str, Any]] = {
+    503: {"model": ServerReady, "description": "No champion can be served yet"}
+}
+NOT_READY_MODEL: dict[int | str, dict[str, Any]] = {
+    503: {"model": ModelReady, "description": "The model cannot be served"}
+}
 
 
 async def _services(request: Request, name: str) -> Any:
@@ -74,8 +93,10 @@ async def infer(
 def install_oip_routes(app: FastAPI, needs: Any, secured: Any, errors: Any) -> None:
     _install_probes(app, errors)
     scoped = {"dependencies": [needs("predict")], "openapi_extra": secured,
-              "responses": errors(404, 503)}  # fmt: skip
-    infer_options = {"dependencies": [needs("predict")], "responses": errors(404, 413, 422, 503),
+              "responses": errors(404, 503, body=OipErrorBody)}  # fmt: skip
+    ready_options = {**scoped, "responses": {**errors(404, body=OipErrorBody), **NOT_READY_MODEL}}
+    infer_options = {"dependencies": [needs("predict")],
+                     "responses": errors(404, 413, 503, body=OipErrorBody),
                      "openapi_extra": {**secured, "requestBody": INFER_BODY}}  # fmt: skip
 
     @app.get(BASE, **scoped)
@@ -88,11 +109,11 @@ def install_oip_routes(app: FastAPI, needs: Any, secured: Any, errors: Any) -> N
         """One version's inputs and outputs."""
         return await metadata(request, name, version)
 
-    @app.get(BASE + "/ready", **scoped)
+    @app.get(BASE + "/ready", **ready_options)
     async def model_ready_latest(request: Request, name: str) -> Any:
         return await model_ready(request, name)
 
-    @app.get(PINNED + "/ready", **scoped)
+    @app.get(PINNED + "/ready", **ready_options)
     async def model_ready_pinned(request: Request, name: str, version: str) -> Any:
         return await model_ready(request, name, version)
 
@@ -124,7 +145,7 @@ def _install_probes(app: FastAPI, errors: Any) -> None:
     async def server_live() -> dict[str, bool]:
         return {"live": True}
 
-    @app.get("/v2/health/ready", responses=errors(503, secured=False))
+    @app.get("/v2/health/ready", responses=NOT_READY_SERVER)
     async def server_ready(request: Request) -> Any:
         """Ready once the champion is loaded."""
         from core.api.app import get_services
