@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from typing import Any
 
 from core.errors import AlreadyExistsError, ConflictError, CorruptModelError, NotFoundError
@@ -147,14 +146,7 @@ class ModelRegistry:
                     f"the champion of '{self.name}' changed while promoting version {version}; "
                     "read it again and retry"
                 )
-            challenger = current.challenger
-            if challenger is not None and challenger.version == version:
-                challenger = None
-            to = replace(
-                current, champion=version, champion_sha256=sha, previous_champion=wanted,
-                promoted_at=datetime.now(UTC).isoformat(timespec="seconds"),
-                challenger=challenger,
-            )  # fmt: skip
+            to = current.crowned(version, sha)
             return Change(to, "promote", reason or "promoted", metrics or {})
 
         _, token = change_routing(self.store, self.name, decide, by or default_actor())

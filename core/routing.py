@@ -59,6 +59,17 @@ class Routing:
     token: str | None = None  # the store's version token, for the next compare-and-swap
     last_change: dict[str, Any] | None = field(default=None, compare=False)
 
+    def crowned(self, version: int, sha256: str) -> Routing:
+        """This routing with `version` as the champion (the old one becomes the previous);
+        a challenger that is `version` leaves, another keeps its share."""
+        challenger = self.challenger
+        if challenger is not None and challenger.version == version:
+            challenger = None
+        return replace(
+            self, champion=version, champion_sha256=sha256, previous_champion=self.champion,
+            promoted_at=datetime.now(UTC).isoformat(timespec="seconds"), challenger=challenger,
+        )  # fmt: skip
+
     def view(self) -> dict[str, Any]:
         """The routing as the API and the CLI show it (no store token)."""
         return {

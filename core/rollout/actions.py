@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
-from datetime import UTC, datetime
 from typing import Any
 
 from core.errors import ConflictError, ValidationError
@@ -74,11 +73,7 @@ def rollback(registry: ModelRegistry, by: str, reason: str = "") -> dict[str, An
                 f"nothing to roll back: '{registry.name}' has no challenger and no previous "
                 "champion"
             )
-        to = replace(
-            current, champion=previous, champion_sha256=registry.served_sha256(previous),
-            previous_champion=current.champion,
-            promoted_at=datetime.now(UTC).isoformat(timespec="seconds"),
-        )  # fmt: skip
+        to = current.crowned(previous, registry.served_sha256(previous))
         why = reason or f"champion v{current.champion} replaced by the previous v{previous}"
         return Change(to, "rollback", why)
 

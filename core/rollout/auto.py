@@ -105,11 +105,7 @@ def _apply(
         if outcome == "step" and following is not None:
             stepped = Challenger(expected.version, following, "canary", now_text())
             return Change(replace(current, challenger=stepped), "auto-step", "")
-        to = replace(
-            current, champion=expected.version, previous_champion=current.champion,
-            champion_sha256=registry.served_sha256(expected.version), challenger=None,
-            promoted_at=datetime.now(UTC).isoformat(timespec="seconds"),
-        )  # fmt: skip
+        to = current.crowned(expected.version, registry.served_sha256(expected.version))
         return Change(to, "auto-promote", "")
 
     return decide
