@@ -162,42 +162,49 @@ def log_training(
                 **summary.get("lineage", {}),
             }
         )
-        for candidate in candidates:
-            with mlflow.start_run(
-                experiment_id=experiment_id, run_name=candidate.model_type, nested=True
-            ):
-                mlflow.log_params(
-                    {
-                        k: v
-                        for k, v in candidate.params.items()
-                        if isinstance(v, int | float | str | bool)
-                    }
-                )
-                mlflow.log_metrics({**candidate.metrics, "fit_seconds": candidate.fit_seconds})
+        _log_candidates(mlflow, experiment_id, candidates)
         mlflow.log_metrics({f"test_{k}": v for k, v in best.metrics.items()})
         mlflow.log_metrics(
             {f"system_{k}": v for k, v in summary["system"].items() if isinstance(v, int | float)}
         )
         _log_files(mlflow, best, split, task, artifacts or {})
-        model_version = None
-        if onnx_model is not None:
-            import mlflow.onnx
-
-            with contextlib.redirect_stderr(io.StringIO()):  # "Successfully registered…"
-                info = mlflow.onnx.log_model(
-                    onnx_model,
-                    name="model",
-                    pip_requirements=_pip_requirements(),
-                    registered_model_name=model_name,
-                )
-            model_version = str(info.registered_model_version)
-            client = mlflow.MlflowClient()
-            client.set_model_version_tag(
-                model_name, model_version, VERSION_TAG, str(summary["version"])
-            )
-            if summary["promoted"]:
-                client.set_registered_model_alias(model_name, CHAMPION_ALIAS, model_version)
+        model_version = (
+            _register(mlflow, model_name, onnx_model, summary) if onnx_model is not None else None
+        )
         return TrackedRun(run.info.run_id, model_version)
+
+
+def _log_candidates(mlflow: Any, experiment_id: str, candidates: list[Candidate]) -> None:
+    """A nested run per candidate: its plain parameters, metrics and fit time."""
+    for candidate in candidates:
+        with mlflow.start_run(
+            experiment_id=experiment_id, run_name=candidate.model_type, nested=True
+        ):
+            plain = {
+                k: v for k, v in candidate.params.items() if isinstance(v, int | float | str | bool)
+            }
+            mlflow.log_params(plain)
+            mlflow.log_metrics({**candidate.metrics, "fit_seconds": candidate.fit_seconds})
+
+
+def _register(mlflow: Any, model_name: str, onnx_model: Any, summary: dict[str, Any]) -> str:
+    """The ONNX graph as a registered model version, tagged with the store's version; the
+    alias `champion` when it was promoted."""
+    import mlflow.onnx
+
+    with contextlib.redirect_stderr(io.StringIO()):  # "Successfully registered…"
+        info = mlflow.onnx.log_model(
+            onnx_model,
+            name="model",
+            pip_requirements=_pip_requirements(),
+            registered_model_name=model_name,
+        )
+    model_version = str(info.registered_model_version)
+    client = mlflow.MlflowClient()
+    client.set_model_version_tag(model_name, model_version, VERSION_TAG, str(summary["version"]))
+    if summary["promoted"]:
+        client.set_registered_model_alias(model_name, CHAMPION_ALIAS, model_version)
+    return model_version
 
 
 def mirror_champion(store: Store, model_name: str, version: int) -> bool:

@@ -237,24 +237,18 @@ def train(
     fingerprint = training_fingerprint(config, dataset.sha256, chosen, all_params, may_promote)
     existing = None if force else registry.newest_with("fingerprint", fingerprint)
     if existing is not None:
-        same = _unchanged(registry, existing, dataset, store, settings, started)
-        if may_promote:
-            progress.start("promoting", 1)  # a checkpoint: a cancelled job stops here
-            _promote_existing(registry, existing, champion, config, same)
-        return same
+        return _reuse(registry, existing, champion, config, (dataset, store, settings, started),
+                      may_promote, progress)  # fmt: skip
     candidates, exported, system = _fit_and_export(data, chosen, all_params, progress)
     best, passed_over = choose(exported, config.metric)
     data.notes.extend(passed_over)
-    promote, reason, champion_metrics = _decide(registry, champion, data, best, force)
-    if promote and labelled is not None and champion is not None and not force:
-        promote, reason = _on_labels_too(registry, champion, data, best, labelled, reason)
+    promote, reason, champion_metrics = _decide_on_labels_too(
+        registry, champion, data, best, force, labelled
+    )
     promote, reason = _authority(promote, reason, may_promote)
     metadata = _metadata(data, best, exported, dataset, None, system)
-    metadata["fingerprint"] = fingerprint
-    metadata["lineage"] = lineage_record(
-        config, settings.parser, dataset_manifest(settings, store, dataset),
-        {"model_types": chosen, "params": all_params},
-    )  # fmt: skip
+    metadata.update(fingerprint=fingerprint, lineage=_lineage(settings, store, dataset, data,
+                                                              chosen, all_params))  # fmt: skip
     progress.start("registering", 1)  # the last checkpoint before the registry changes
     reference = reference_files(frame, data, best)
     version, promoted, reason = _register(
@@ -271,14 +265,63 @@ def train(
         "previous_champion": _version_of(champion),
         "store": store.uri,
         "env": settings.env,
+        **_timings_and_lineage(exported, metadata),
+    }
+    _track(store, summary, candidates, best, data, dataset, settings, chosen, reference)
+    summary["seconds"] = round(time.perf_counter() - started, 3)
+    return summary
+
+
+def _decide_on_labels_too(
+    registry: ModelRegistry,
+    champion: Any,
+    data: TrainingData,
+    best: Exported,
+    force: bool,
+    labelled: Basis | None,
+) -> tuple[bool, str, dict[str, float] | None]:
+    """`_decide`, then, for a challenger that wins there, the recent labelled live rows."""
+    promote, reason, champion_metrics = _decide(registry, champion, data, best, force)
+    if promote and labelled is not None and champion is not None and not force:
+        promote, reason = _on_labels_too(registry, champion, data, best, labelled, reason)
+    return promote, reason, champion_metrics
+
+
+def _timings_and_lineage(exported: list[Exported], metadata: dict[str, Any]) -> dict[str, Any]:
+    return {
         "export_seconds": round(sum(e.export_seconds for e in exported), 3),
         "parity_seconds": round(sum(e.parity_seconds for e in exported), 3),
         "lineage": lineage_tags(metadata["lineage"]),
     }
-    profile = {PROFILE_FILE: reference[PROFILE_FILE]}
-    _track(store, summary, candidates, best, data, dataset, settings, chosen, profile)
-    summary["seconds"] = round(time.perf_counter() - started, 3)
-    return summary
+
+
+def _reuse(
+    registry: ModelRegistry,
+    existing: int,
+    champion: ChampionPointer | None,
+    config: ProjectConfig,
+    context: tuple[DatasetVersion, Store, Settings, float],
+    may_promote: bool,
+    progress: Progress,
+) -> dict[str, Any]:
+    """The same training again: the version it made, promoted if it should be."""
+    dataset, store, settings, started = context
+    same = _unchanged(registry, existing, dataset, store, settings, started)
+    if may_promote:
+        progress.start("promoting", 1)  # a checkpoint: a cancelled job stops here
+        _promote_existing(registry, existing, champion, config, same)
+    return same
+
+
+def _lineage(
+    settings: Settings, store: Store, dataset: DatasetVersion, data: TrainingData,
+    chosen: list[str], all_params: dict[str, Any],
+) -> dict[str, Any]:  # fmt: skip
+    """Where the version comes from: source, dataset, config, code, candidates."""
+    return lineage_record(
+        data.config, settings.parser, dataset_manifest(settings, store, dataset),
+        {"model_types": chosen, "params": all_params},
+    )  # fmt: skip
 
 
 def _on_labels_too(
@@ -506,9 +549,10 @@ def _track(
     dataset: DatasetVersion,
     settings: Settings,
     chosen: list[str],
-    artifacts: dict[str, bytes],
+    reference: dict[str, bytes],
 ) -> None:
-    """Mirror the run in MLflow; the version and the champion are already safe in the store."""
+    """Mirror the run in MLflow (with the drift reference's profile as an artifact); the
+    version and the champion are already safe in the store."""
     tracking_started = time.perf_counter()
     try:
         run = log_training(
@@ -521,7 +565,7 @@ def _track(
             data.config.resolved_task,
             best.onnx_model,
             _run_params(data.config, settings.env, chosen, dataset),
-            artifacts,
+            {PROFILE_FILE: reference[PROFILE_FILE]},
         )
         summary["mlflow"] = (
             {"run_id": run.run_id, "model_version": run.model_version} if run else None
