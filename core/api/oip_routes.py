@@ -47,7 +47,10 @@ async def _services(request: Request, name: str) -> Any:
 
 
 async def _model(svc: Any, version: str | None) -> Any:
+    """The champion (on the loop when warm: no store I/O), or one named version."""
     if version is None:
+        if svc.predictor.is_warm():
+            return svc.predictor.current()
         return await run_in_threadpool(svc.predictor.current)
     if not version.isdigit():
         raise NotFoundError(f"model version '{version}' does not exist; versions are numbers")

@@ -215,42 +215,8 @@ def gcp_project(gcs_server, aws_project: dict, tmp_path_factory) -> Iterator[dic
         }
         env.pop("MLFN_SQS_QUEUE_URL")
         api_port, worker_port = free_port(), free_port()
-        source = str(REPO / "functions" / "gcp" / "main.py")
-        framework = str(Path(sys.executable).parent / "functions-framework")
-        api = start_http(
-            [
-                framework,
-                "--target",
-                "api",
-                "--source",
-                source,
-                "--asgi",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(api_port),
-            ],
-            env,
-            api_port,
-        )
-        worker = start_http(
-            [
-                framework,
-                "--target",
-                "worker",
-                "--source",
-                source,
-                "--asgi",
-                "--signature-type",
-                "cloudevent",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(worker_port),
-            ],
-            env,
-            worker_port,
-        )
+        api = _functions_framework("api", api_port, env)
+        worker = _functions_framework("worker", worker_port, env, "--signature-type", "cloudevent")
         yield {
             "door": http_door(f"http://127.0.0.1:{api_port}"),
             "store": store,
@@ -260,6 +226,17 @@ def gcp_project(gcs_server, aws_project: dict, tmp_path_factory) -> Iterator[dic
         for server in (api, worker):
             server.terminate()
             server.wait(timeout=10)
+
+
+def _functions_framework(
+    target: str, port: int, env: dict[str, str], *options: str
+) -> subprocess.Popen:
+    """One GCP entry point of functions/gcp/main.py under functions-framework, on loopback."""
+    framework = str(Path(sys.executable).parent / "functions-framework")
+    source = str(REPO / "functions" / "gcp" / "main.py")
+    command = [framework, "--target", target, "--source", source, "--asgi", *options,
+               "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
+    return start_http(command, env, port)
 
 
 def azure_door(functions: dict) -> tuple[Door, Any]:
