@@ -10,7 +10,6 @@ import functools
 import logging
 import math
 import os
-import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -29,6 +28,7 @@ from core.errors import (
 )
 from core.featurespec import FeatureSpec
 from core.logs import PredictionLog
+from core.model_cache import SessionCache
 from core.monitoring import ChallengerFailed, ModelLoaded, Predicted, Telemetry
 from core.registry import ONNX_FILE, ModelRegistry
 from core.routing import Challenger, assigned
@@ -52,15 +52,15 @@ class LoadedModel:
         return list(self.metadata["schema"])
 
 
-_SESSIONS: dict[tuple[str, str, int], LoadedModel] = {}
-_LOCK = threading.Lock()
+_SESSIONS: SessionCache[LoadedModel] = SessionCache()
 
 
 def _load(registry: ModelRegistry, version: int) -> LoadedModel:
     key = (registry.store.uri, registry.name, version)
-    with _LOCK:
-        if key in _SESSIONS:
-            return _SESSIONS[key]
+    with _SESSIONS.lock:
+        cached = _SESSIONS.get(key)
+        if cached is not None:
+            return cached
         import onnxruntime as ort
 
         metadata = registry.metadata(version)
@@ -82,8 +82,10 @@ def _load(registry: ModelRegistry, version: int) -> LoadedModel:
                 f"({type(exc).__name__}); promote a healthy version"
             ) from None
         outputs = tuple(o.name for o in session.get_outputs())
-        _SESSIONS[key] = LoadedModel(version, metadata, session, spec, outputs)
-        return _SESSIONS[key]
+        loaded = LoadedModel(version, metadata, session, spec, outputs)
+        for name, number in (k[1:] for k in _SESSIONS.put(key, loaded, len(model_bytes))):
+            logger.info("unloaded model '%s' version %s (MLFN_MODEL_CACHE_MB)", name, number)
+        return loaded
 
 
 def _check_interface(metadata: dict[str, Any], outputs: list[str]) -> None:
@@ -346,8 +348,7 @@ class Predictor:
 
 
 def clear_cache() -> None:
-    with _LOCK:
-        _SESSIONS.clear()
+    _SESSIONS.clear()
 
 
 def rows_from_body(body: Any) -> list[dict[str, Any]]:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
-from fastapi import BackgroundTasks, Depends, FastAPI, Header, Query, Request
+from fastapi import BackgroundTasks, Depends, FastAPI, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
@@ -51,6 +51,7 @@ from core.jobs.manage import MAX_LIMIT, JobCensus, cancel_job, get_job, list_job
 from core.jobs.record import JOB_ID, JobStore, public_view
 from core.jobs.submit import Dispatcher, submit_job
 from core.logs import PredictionLog, prediction_log_sample
+from core.model_pool import ModelPool, parse_model_ref
 from core.models import check_caller_params
 from core.monitoring import Sink, Telemetry
 from core.monitoring import context as monitoring_context
@@ -102,6 +103,7 @@ class Services:
         self.prometheus.expect(model_name)
         self.predictor = Predictor(self.store, model_name, log=log, telemetry=self.telemetry)
         self.registry = ModelRegistry(self.store, model_name)
+        self.models = ModelPool(self.store, self.predictor, self.telemetry)
         self.jobs = JobStore(self.store)
         self.prometheus.read_at_scrape(JobGauges(JobCensus(self.jobs).counts))
         self.prometheus.read_at_scrape(
@@ -290,22 +292,62 @@ def _install_predict(app: FastAPI) -> None:
         rows = rows_from_body(body.model_dump(exclude_none=True))
         return await serve_rows(request, response, later, svc, rows)
 
+    @app.post(
+        "/models/{model}/predict",
+        dependencies=[needs("predict")],
+        openapi_extra=SECURED,
+        responses=errors(404, 413, 422, 503),
+    )
+    async def predict_model(
+        request: Request,
+        response: Response,
+        body: PredictRequest,
+        later: BackgroundTasks,
+        model: Annotated[str, Path(description="NAME (its routing answers) or NAME@VERSION")],
+    ) -> dict[str, Any]:
+        """Predictions from any model in the store: `NAME` (its champion, or its canary
+        for the caller's share) or `NAME@VERSION`. Loaded on first use; the process keeps
+        the most recently used models within MLFN_MODEL_CACHE_MB."""
+        svc = await get_services(request)
+        ref = parse_model_ref(model)
+        rows = rows_from_body(body.model_dump(exclude_none=True))
+        predictor = await predictor_of(svc, ref.name)
+        return await serve_rows(request, response, later, svc, rows, predictor, ref.version)
+
+
+async def predictor_of(svc: Services, name: str) -> Predictor:
+    """The named model's Predictor; its first lookup reads the store, off the loop."""
+    if svc.models.known(name):
+        return svc.models.predictor(name)
+    return await run_in_threadpool(svc.models.predictor, name)
+
 
 async def serve_rows(
-    request: Request, response: Response, later: BackgroundTasks, svc: Services, rows: Any
+    request: Request,
+    response: Response,
+    later: BackgroundTasks,
+    svc: Services,
+    rows: Any,
+    predictor: Predictor | None = None,
+    version: int | None = None,
 ) -> dict[str, Any]:
     """The dataplane call of every protocol's predict route: the row limit, the caller's
     routing key, the version header, the served version for telemetry, and a shadow's
-    scoring after the answer. Small warm batches on the event loop, the rest in the pool."""
+    scoring after the answer. Small warm batches on the event loop, the rest in the pool.
+    `predictor`: another model than the deployment's own; `version`: that version, not
+    the routing's choice."""
     if len(rows) > svc.max_rows:
         raise PayloadTooLargeError(f"{len(rows)} rows is over the limit of {svc.max_rows}")
+    predictor = predictor or svc.predictor
     request_id = monitoring_context.request_id.get()  # the caller's X-Request-Id, or new
     key = routing_key_of(request, request_id)
     shadows: list[Callable[[], None]] = []  # a shadow scores after the answer is sent
-    if len(rows) <= INLINE_PREDICT_ROWS and svc.predictor.is_warm():
-        answer = svc.predictor.predict(rows, request_id, key, shadows.append)
+    if version is not None:
+        answer = await run_in_threadpool(predictor.predict_version, version, rows, request_id)
+    elif len(rows) <= INLINE_PREDICT_ROWS and predictor.is_warm():
+        answer = predictor.predict(rows, request_id, key, shadows.append)
     else:
-        predict = svc.predictor.predict
+        predict = predictor.predict
         answer = await run_in_threadpool(predict, rows, request_id, key, shadows.append)
     if shadows:
         later.add_task(_run_on_loop, shadows)

@@ -36,37 +36,42 @@ NOT_READY_MODEL: dict[int | str, dict[str, Any]] = {
 }
 
 
-async def _services(request: Request, name: str) -> Any:
-    from core.api.app import get_services
+async def _predictor(request: Request, name: str) -> tuple[Any, Any]:
+    """The services and the named model's Predictor (any model in the store; 404 else)."""
+    from core.api.app import get_services, predictor_of
+    from core.model_pool import MODEL_NAME
 
     svc = await get_services(request)
-    served = svc.settings.config.model_name
-    if name != served:
-        raise NotFoundError(f"model '{name}' is not served here; this deployment serves '{served}'")
-    return svc
+    if not MODEL_NAME.match(name):
+        raise NotFoundError(f"model '{name}' does not exist; model names are lowercase")
+    return svc, await predictor_of(svc, name)
 
 
-async def _model(svc: Any, version: str | None) -> Any:
+async def _model(predictor: Any, version: str | None) -> Any:
     """The champion (on the loop when warm: no store I/O), or one named version."""
     if version is None:
-        if svc.predictor.is_warm():
-            return svc.predictor.current()
-        return await run_in_threadpool(svc.predictor.current)
+        if predictor.is_warm():
+            return predictor.current()
+        return await run_in_threadpool(predictor.current)
+    return await run_in_threadpool(predictor.predict_version_model, _number(version))
+
+
+def _number(version: str) -> int:
     if not version.isdigit():
         raise NotFoundError(f"model version '{version}' does not exist; versions are numbers")
-    return await run_in_threadpool(svc.predictor.predict_version_model, int(version))
+    return int(version)
 
 
 async def metadata(request: Request, name: str, version: str | None = None) -> Any:
-    svc = await _services(request, name)
-    model = await _model(svc, version)
-    return model_metadata(name, await run_in_threadpool(svc.registry.versions), model)
+    _, predictor = await _predictor(request, name)
+    model = await _model(predictor, version)
+    return model_metadata(name, await run_in_threadpool(predictor.registry.versions), model)
 
 
 async def model_ready(request: Request, name: str, version: str | None = None) -> Any:
-    svc = await _services(request, name)
+    _, predictor = await _predictor(request, name)
     try:
-        await _model(svc, version)
+        await _model(predictor, version)
     except MlfnError:
         return JSONResponse({"name": name, "ready": False}, 503)
     return {"name": name, "ready": True}
@@ -78,18 +83,16 @@ async def infer(
 ) -> dict[str, Any]:  # fmt: skip
     from core.api.app import serve_rows
 
-    svc = await _services(request, name)
+    svc, predictor = await _predictor(request, name)
     try:
         body = await request.json()
     except ValueError:
         raise ValidationError("the body is not valid JSON") from None
-    model = await _model(svc, version)
+    model = await _model(predictor, version)
     rows = rows_of_request(body, model.spec.names)
     requested_outputs(body, [t["name"] for t in output_tensors(model.metadata)])
-    if version is None:
-        answer = await serve_rows(request, response, later, svc, rows)
-    else:
-        answer = await run_in_threadpool(svc.predictor.predict_version, model.version, rows)
+    pinned = None if version is None else model.version
+    answer = await serve_rows(request, response, later, svc, rows, predictor, pinned)
     return infer_response(body, name, answer)
 
 

@@ -84,7 +84,7 @@ def test_requested_outputs_only(api: Any) -> None:
 @pytest.mark.parametrize(
     ("path", "body", "status", "message"),
     [
-        ("/v2/models/other/infer", TENSOR, 404, "serves 'iris'"),
+        ("/v2/models/other/infer", TENSOR, 404, "models there: iris"),
         ("/v2/models/iris/versions/9/infer", TENSOR, 404, "no version 9"),
         ("/v2/models/iris/infer", {"inputs": []}, 400, "non-empty list"),
         ("/v2/models/iris/infer", {"inputs": [{**TENSOR["inputs"][0], "shape": [2, 3],

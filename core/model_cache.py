@@ -1,0 +1,85 @@
+"""The loaded ONNX sessions of one process, least recently used first out, bounded in memory.
+
+A deployment may serve every model in its store (`/models/{name}/predict`), so the sessions
+it has loaded must not grow without bound: each entry is charged its graph's size (an ONNX
+Runtime session holds about that in weights), and when the total passes
+$MLFN_MODEL_CACHE_MB the least recently used sessions are dropped. A dropped model is loaded
+again on its next request; the one just loaded is never dropped, so a graph bigger than the
+budget still serves (alone).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+from core.errors import ConfigError
+
+CACHE_MB_ENV = "MLFN_MODEL_CACHE_MB"
+DEFAULT_CACHE_MB = 512.0
+Key = tuple[str, str, int]  # (store uri, model name, version)
+V = TypeVar("V")
+
+
+def cache_budget_bytes() -> int:
+    """$MLFN_MODEL_CACHE_MB in bytes (default 512 MB); a clear error for a bad value."""
+    raw = os.environ.get(CACHE_MB_ENV, "")
+    try:
+        megabytes = float(raw) if raw else DEFAULT_CACHE_MB
+    except ValueError:
+        megabytes = -1.0
+    if not megabytes > 0:
+        raise ConfigError(f"{CACHE_MB_ENV} must be a positive number of megabytes (got {raw!r})")
+    return int(megabytes * 1024 * 1024)
+
+
+class SessionCache(Generic[V]):
+    """A thread-safe LRU map of loaded models, each charged a size in bytes."""
+
+    def __init__(self, budget: Callable[[], int] = cache_budget_bytes) -> None:
+        self._entries: OrderedDict[Key, tuple[V, int]] = OrderedDict()
+        self._budget = budget
+        self.lock = threading.RLock()  # held by a loader so one model loads once
+        self.evictions = 0
+
+    def get(self, key: Key) -> V | None:
+        """The entry, now the most recently used; None when not loaded."""
+        with self.lock:
+            found = self._entries.get(key)
+            if found is None:
+                return None
+            self._entries.move_to_end(key)
+            return found[0]
+
+    def __contains__(self, key: Key) -> bool:
+        return self.get(key) is not None
+
+    def put(self, key: Key, value: V, size: int) -> list[Key]:
+        """Keep `value`; drop the least recently used others while over budget. Returns
+        the keys dropped."""
+        with self.lock:
+            self._entries[key] = (value, max(size, 0))
+            self._entries.move_to_end(key)
+            dropped: list[Key] = []
+            budget = self._budget()
+            while self.used_bytes() > budget and len(self._entries) > 1:
+                oldest = next(iter(self._entries))
+                del self._entries[oldest]
+                dropped.append(oldest)
+            self.evictions += len(dropped)
+            return dropped
+
+    def used_bytes(self) -> int:
+        with self.lock:
+            return sum(size for _, size in self._entries.values())
+
+    def loaded(self) -> list[Key]:
+        with self.lock:
+            return list(self._entries)
+
+    def clear(self) -> None:
+        with self.lock:
+            self._entries.clear()

@@ -1,0 +1,171 @@
+"""Several models per deployment: every model in the store by name (`NAME`, its routing;
+`NAME@VERSION`, that version) through /models/{model}/predict and the OIP routes, loaded on
+first use and kept in a least-recently-used cache bounded by MLFN_MODEL_CACHE_MB."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from core import inference
+from core.api.app import Services, create_app
+from core.errors import ConfigError, ValidationError
+from core.model_cache import SessionCache, cache_budget_bytes
+from core.model_pool import ModelRef, model_names, parse_model_ref
+from core.training.run import train
+from tests.conftest import project_settings
+from tests.unit.test_api import ROW, local_services, token
+
+ROWS = [ROW, {"sepal_length": 6.7, "sepal_width": 3.0, "petal_length": 5.2, "petal_width": 2.3}]
+
+
+@pytest.fixture(scope="module")
+def two_models(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Any]:
+    """One store with `iris` (the deployment's own: two versions) and `flowers` (a random
+    forest only, one version)."""
+    import os
+
+    os.environ["MLFN_TRACKING"] = "off"
+    root = tmp_path_factory.mktemp("pool")
+    settings, store = project_settings(root)
+    train(settings, store)
+    train(settings, store, force=True)  # version 2: not better, so not the champion
+    other, _ = project_settings(root / "flowers", model_name="flowers",
+                                model_type=["random_forest"])  # fmt: skip
+    train(other, store)
+    return settings, store
+
+
+@pytest.fixture
+def client(two_models: tuple[Any, Any]) -> Iterator[tuple[TestClient, Services]]:
+    services = local_services(*two_models)
+    with TestClient(create_app(services), raise_server_exceptions=False) as test_client:
+        yield test_client, services
+
+
+def _predict(client: TestClient, path: str, **headers: str) -> Any:
+    return client.post(path, json={"instances": ROWS}, headers={**token("predict"), **headers})
+
+
+def test_every_model_in_the_store_is_served_by_name(client: Any, two_models: Any) -> None:
+    http, _ = client
+    _, store = two_models
+    assert model_names(store) == ["flowers", "iris"]
+    default = _predict(http, "/predict").json()
+    assert _predict(http, "/models/iris/predict").json()["predictions"] == default["predictions"]
+    flowers = _predict(http, "/models/flowers/predict")
+    assert flowers.status_code == 200, flowers.text
+    assert flowers.json()["model"] == {"name": "flowers", "version": 1}
+    assert flowers.headers["X-Mlfn-Model-Version"] == "1"
+    direct = inference.Predictor(store, "flowers").predict(ROWS)
+    assert flowers.json()["probabilities"] == direct["probabilities"]
+    assert _predict(http, "/predict").json()["model"]["name"] == "iris"  # still the default
+
+
+def test_a_pinned_version_answers_whatever_the_routing_says(client: Any, two_models: Any) -> None:
+    http, _ = client
+    _, store = two_models
+    versions = inference.Predictor(store, "iris").registry.versions()
+    assert versions == [1, 2]
+    for version in versions:
+        found = _predict(http, f"/models/iris@{version}/predict")
+        assert found.status_code == 200, found.text
+        assert found.json()["model"] == {"name": "iris", "version": version}
+    pinned = _predict(http, "/models/flowers@1/predict").json()
+    assert pinned["model"] == {"name": "flowers", "version": 1}
+
+
+def test_oip_serves_every_model_too(client: Any) -> None:
+    http, _ = client
+    tensor = {"inputs": [{"name": "input-0", "shape": [2, 4], "datatype": "FP64",
+                          "data": [v for row in ROWS for v in row.values()]}]}  # fmt: skip
+    for path in ("/v2/models/flowers/infer", "/v2/models/flowers/versions/1/infer"):
+        found = http.post(path, json=tensor, headers=token("predict"))
+        assert found.status_code == 200, found.text
+        assert found.json()["model_name"] == "flowers" and found.json()["model_version"] == "1"
+    meta = http.get("/v2/models/flowers", headers=token("predict")).json()
+    assert meta["name"] == "flowers" and meta["versions"] == ["1"]
+    assert http.get("/v2/models/flowers/ready", headers=token("predict")).json()["ready"]
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "words"),
+    [
+        ("/models/tulips/predict", 404, "models there: flowers, iris"),
+        ("/models/flowers@9/predict", 404, "no version 9"),
+        ("/models/Flowers/predict", 422, "NAME or NAME@VERSION"),
+        ("/models/flowers@latest/predict", 422, "positive whole number"),
+        ("/models/..%2F..%2Fetc/predict", 404, "not_found"),  # no such route
+        ("/models/..@1/predict", 422, "NAME or NAME@VERSION"),
+        ("/v2/models/tulips/infer", 404, "models there: flowers, iris"),
+    ],
+)
+def test_unknown_or_malformed_models_are_refused_clearly(
+    client: Any, path: str, status: int, words: str
+) -> None:
+    http, _ = client
+    body = (
+        {"instances": ROWS}
+        if not path.startswith("/v2")
+        else {
+            "inputs": [
+                {"name": "input-0", "shape": [1, 4], "datatype": "FP64", "data": list(ROW.values())}
+            ]
+        }
+    )
+    found = http.post(path, json=body, headers=token("predict"))
+    assert found.status_code == status, found.text
+    assert words in found.text
+
+
+def test_named_models_need_the_predict_scope(client: Any) -> None:
+    http, _ = client
+    body = {"instances": ROWS}
+    assert http.post("/models/flowers/predict", json=body).status_code == 401
+    refused = http.post("/models/flowers/predict", json=body, headers=token("train"))
+    assert refused.status_code == 403
+
+
+def test_the_cache_keeps_the_most_recently_used_models_within_budget(
+    client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    http, _ = client
+    monkeypatch.setenv("MLFN_MODEL_CACHE_MB", "0.001")  # smaller than any graph: one at a time
+    first = _predict(http, "/models/flowers/predict").json()
+    assert [key[1] for key in inference._SESSIONS.loaded()] == ["flowers"]
+    _predict(http, "/predict")
+    assert [key[1] for key in inference._SESSIONS.loaded()] == ["iris"]  # flowers dropped
+    again = _predict(http, "/models/flowers/predict").json()  # loaded again, same answers
+    assert again["probabilities"] == first["probabilities"]
+    assert [key[1] for key in inference._SESSIONS.loaded()] == ["flowers"]
+    monkeypatch.setenv("MLFN_MODEL_CACHE_MB", "512")
+    _predict(http, "/predict")
+    assert sorted(key[1] for key in inference._SESSIONS.loaded()) == ["flowers", "iris"]
+
+
+def test_session_cache_evicts_least_recently_used_first() -> None:
+    cache: SessionCache[str] = SessionCache(budget=lambda: 100)
+    a, b, c = ("s", "a", 1), ("s", "b", 1), ("s", "c", 1)
+    cache.put(a, "A", 40)
+    cache.put(b, "B", 40)
+    assert cache.get(a) == "A"  # a is now the most recent
+    assert cache.put(c, "C", 40) == [b]
+    assert cache.loaded() == [a, c] and cache.used_bytes() == 80
+    assert cache.put(("s", "huge", 1), "H", 500) == [a, c]  # alone over budget: still kept
+    assert cache.evictions == 3
+
+
+def test_cache_budget_and_references_are_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MLFN_MODEL_CACHE_MB", "lots")
+    with pytest.raises(ConfigError, match="MLFN_MODEL_CACHE_MB must be a positive number"):
+        cache_budget_bytes()
+    monkeypatch.setenv("MLFN_MODEL_CACHE_MB", "1.5")
+    assert cache_budget_bytes() == int(1.5 * 1024 * 1024)
+    assert parse_model_ref("iris@12") == ModelRef("iris", 12)
+    assert str(parse_model_ref("iris")) == "iris"
+    with pytest.raises(ValidationError, match="NAME or NAME@VERSION"):
+        parse_model_ref("../models")
+    assert str(ModelRef("a", 2)) == "a@2"
