@@ -321,13 +321,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--to-env", help="copy VERSION to this later environment's store and promote it there"
     )
     _add_delivery_commands(command)
-    from core import cli_datasets, cli_drift, cli_jobs, cli_lineage, cli_rollout
+    from core import cli_batch, cli_datasets, cli_drift, cli_jobs, cli_lineage, cli_rollout
 
     cli_jobs.register(sub, DEFAULTS)
     cli_datasets.register(sub, DEFAULTS)
     cli_lineage.register(sub, DEFAULTS)
     cli_drift.register(sub, DEFAULTS)
     cli_rollout.register(sub, DEFAULTS)
+    cli_batch.register(sub, DEFAULTS)
     _add_serve(command("serve", cmd_serve, "serve the HTTP API locally (with a job worker)"))
     _add_config_and_token(sub)
     return parser

@@ -58,6 +58,15 @@ def model_names(store: Store) -> list[str]:
     return sorted(found)
 
 
+def missing_model(store: Store, name: str) -> str:
+    """Why NAME cannot be served: not in the store, and which models are."""
+    names = model_names(store)
+    shown = ", ".join(names[:20]) + (" …" if len(names) > 20 else "")
+    return f"model '{name}' is not in this deployment's store; " + (
+        f"models there: {shown}" if names else "it holds no model yet (run `mlfn train`)"
+    )
+
+
 class ModelPool:
     """The Predictor of each model name; the deployment's own model is `default`."""
 
@@ -77,7 +86,7 @@ class ModelPool:
         if time.monotonic() - missing_since < MISSING_TTL_SECONDS:
             raise NotFoundError(why)
         if not ModelRegistry(self.store, name).versions():
-            why = self._not_found(name)
+            why = missing_model(self.store, name)
             with self._lock:
                 if len(self._missing) >= MAX_PREDICTORS:
                     self._missing.clear()
@@ -93,10 +102,3 @@ class ModelPool:
 
     def known(self, name: str) -> bool:
         return name in self._predictors
-
-    def _not_found(self, name: str) -> str:
-        names = model_names(self.store)
-        shown = ", ".join(names[:20]) + (" …" if len(names) > 20 else "")
-        return f"model '{name}' is not in this deployment's store; " + (
-            f"models there: {shown}" if names else "it holds no model yet (run `mlfn train`)"
-        )

@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
+from core.api.batch_routes import install_batch_routes
 from core.api.conformance import (
     HeadAsGet,
     add_cors,
@@ -263,6 +264,7 @@ def create_app(services: Services | None = None) -> FastAPI:
     install_rollout_routes(app, needs, Svc, SECURED, errors)
     install_mlflow_routes(app, needs, SECURED, errors)
     install_oip_routes(app, needs, SECURED, errors)
+    install_batch_routes(app, needs, Svc, SECURED, errors)
     _install_probes(app)
     _install_error_handlers(app)
     _document_bearer_auth(app)

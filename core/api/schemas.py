@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -111,3 +111,24 @@ class ShadowRequest(_Body):
 
 class RollbackRequest(_Body):
     reason: StrictStr | None = Field(default=None, max_length=500)
+
+
+class BatchBody(_Body):
+    input: str = Field(
+        max_length=2048,
+        description="Parquet, CSV or JSON-lines file(s): a key or glob under the "
+        "environment's raw or processed path in the store, or a URI under its data_sources",
+    )
+    output: str | None = Field(
+        default=None,
+        max_length=2048,
+        description="leave out for part files in the store's batches/<id>/output/, or a "
+        "kafka:// topic listed in MLFN_BATCH_KAFKA_OUTPUTS",
+    )
+    model: str | None = Field(
+        default=None, pattern=r"^[a-z0-9][a-z0-9_-]{0,62}(@[1-9][0-9]{0,8})?$",
+        description="NAME or NAME@VERSION (default: this deployment's model, its champion)",
+    )  # fmt: skip
+    format: Literal["parquet", "jsonl", "csv"] = "parquet"
+    id_column: str | None = Field(default=None, min_length=1, max_length=256)
+    chunk_rows: int = Field(default=100_000, ge=1_000, le=5_000_000)

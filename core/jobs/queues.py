@@ -30,18 +30,16 @@ class SqsDispatcher:
         self.queue_url, self.client = queue_url, client
 
     def submit(self, job_id: str) -> None:
+        self.send({"job_id": job_id})
+
+    def send(self, message: dict[str, Any]) -> None:
+        """Any worker message (a job, or a batch's chunk)."""
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
-            self.client.send_message(
-                QueueUrl=self.queue_url, MessageBody=json.dumps({"job_id": job_id})
-            )
+            self.client.send_message(QueueUrl=self.queue_url, MessageBody=json.dumps(message))
         except (BotoCoreError, ClientError) as exc:
             raise UnavailableError(f"the training queue is unavailable: {exc}") from None
-
-
-def _message(job_id: str) -> bytes:
-    return json.dumps({"job_id": job_id}).encode()
 
 
 class PubSubDispatcher:
@@ -55,10 +53,13 @@ class PubSubDispatcher:
         self.topic, self.publisher = topic, publisher
 
     def submit(self, job_id: str) -> None:
+        self.send({"job_id": job_id})
+
+    def send(self, message: dict[str, Any]) -> None:
         from google.api_core.exceptions import GoogleAPIError
 
         try:
-            self.publisher.publish(self.topic, _message(job_id)).result(
+            self.publisher.publish(self.topic, json.dumps(message).encode()).result(
                 timeout=PUBLISH_TIMEOUT_SECONDS
             )
         except (GoogleAPIError, TimeoutError) as exc:
@@ -84,10 +85,13 @@ class AzureQueueDispatcher:
         self.client = client
 
     def submit(self, job_id: str) -> None:
+        self.send({"job_id": job_id})
+
+    def send(self, message: dict[str, Any]) -> None:
         from azure.core.exceptions import AzureError
 
         try:
-            self.client.send_message(_message(job_id).decode())
+            self.client.send_message(json.dumps(message))
         except AzureError as exc:
             raise UnavailableError(f"the training queue is unavailable: {exc}") from None
 

@@ -141,6 +141,9 @@ def _attempt(
     try:
         logger.warning("job %s (%s) attempt %s started", job_id, record["kind"], record["attempt"])
         summary = execute(settings, store, record, beat)
+        if record["kind"] == "batch":
+            logger.warning("job %s succeeded: batch %s", job_id, summary["batch_id"])
+            return {"status": SUCCEEDED, "result": summary, "error": None}
         logger.warning(
             "job %s succeeded: version %s, promoted %s",
             job_id,
@@ -160,7 +163,7 @@ def _attempt(
             "status": FAILED,
             "error": {
                 "code": "internal_error",
-                "message": "training failed unexpectedly; see the job log",
+                "message": f"the {record['kind']} job failed unexpectedly; see the job log",
             },
         }
 
@@ -190,6 +193,10 @@ def execute(settings: Settings, store: Store, record: dict[str, Any], beat: Any)
     from core.training.run import train
 
     request = record["request"]
+    if record["kind"] == "batch":
+        from core.batch.jobs import run_batch_job
+
+        return run_batch_job(settings, store, request, beat)
     if record["kind"] == "retrain":
         dataset = retrain_dataset(settings, store, request)
     else:

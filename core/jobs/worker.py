@@ -3,7 +3,8 @@
 `{"job_id": ...}` runs that job (a finished job's message, or one another live worker
 holds, is acknowledged and ignored); `{"action": "sweep"}` (the schedule's message) runs the
 sweep; `{"action": "monitor"}` and `{"action": "retrain"}` (the config's schedules) run the
-monitoring job and queue a scheduled retraining. When a job ends, the oldest job waiting
+monitoring job and queue a scheduled retraining; `{"action": "batch_chunk"}` scores one
+chunk of a batch (core/batch/jobs.py). When a job ends, the oldest job waiting
 for a concurrency slot is dispatched.
 """
 
@@ -35,6 +36,10 @@ def handle_message(body: str | bytes, seconds_left: float | None = None) -> dict
         raise ValidationError("a training queue message must be JSON") from None
     if isinstance(message, dict) and message.get("action") == "sweep":
         return sweep_from_env()
+    if isinstance(message, dict) and message.get("action") == "batch_chunk":
+        from core.batch.jobs import handle_chunk_message
+
+        return handle_chunk_message(message)
     if isinstance(message, dict) and message.get("action") in ("monitor", "retrain"):
         from core.jobs.scheduled import run_scheduled_from_env
 

@@ -1,0 +1,151 @@
+"""A batch's input: one file or a glob, on the local disk or in any store (s3://, gs://,
+az://), as Parquet, CSV or JSON lines; read as Arrow tables, a row range at a time."""
+
+from __future__ import annotations
+
+import fnmatch
+import io
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from core.errors import NotFoundError, ValidationError
+from core.storage import Store, open_store
+
+FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".jsonl": "jsonl",
+           ".ndjson": "jsonl"}  # fmt: skip
+GLOB_CHARS = "*?["
+MAX_INPUT_FILES = 10_000
+
+
+@dataclass(frozen=True)
+class InputFile:
+    store_uri: str  # the folder (a store) the file is in
+    key: str  # its name in that store
+    format: str  # parquet | csv | jsonl
+
+    @property
+    def uri(self) -> str:
+        return f"{self.store_uri.rstrip('/')}/{self.key}"
+
+
+def store_uri_of(location: str) -> str:
+    """A store URI for a folder given as a path or a URI."""
+    if "://" in location:
+        return location
+    return "file://" + os.path.abspath(location or ".")
+
+
+def _split(location: str) -> tuple[str, str]:
+    """(folder, pattern): the folder before the first glob character, the rest a pattern."""
+    first = min((location.find(c) for c in GLOB_CHARS if c in location), default=-1)
+    head = location if first < 0 else location[:first]
+    folder, _, _ = head.rpartition("/")
+    if "://" in location and "://" not in folder + "/":
+        raise ValidationError(f"input '{location}' names no folder inside the bucket")
+    return folder, location[len(folder) + 1 :] if folder else location
+
+
+def resolve_inputs(location: str) -> list[InputFile]:
+    """The files a `--input` names, sorted (a stable order: chunk numbers depend on it)."""
+    if "://" not in location and Path(location).is_dir():
+        location = location.rstrip("/") + "/*"
+    folder, pattern = _split(location)
+    store = open_store(store_uri_of(folder))
+    if not any(c in pattern for c in GLOB_CHARS):
+        keys = [pattern] if store.exists(pattern) else []
+    else:
+        keys = [key for key in store.list("") if fnmatch.fnmatchcase(key, pattern)]
+    files = [InputFile(store.uri, key, _format(key)) for key in sorted(keys) if _readable(key)]
+    if not files:
+        raise NotFoundError(
+            f"input '{location}' matches no Parquet, CSV or JSON-lines file "
+            f"({', '.join(sorted(FORMATS))})"
+        )
+    if len(files) > MAX_INPUT_FILES:
+        raise ValidationError(
+            f"input '{location}' matches {len(files)} files; the limit is "
+            f"{MAX_INPUT_FILES}: merge them, or score them in several batches"
+        )
+    return files
+
+
+def _readable(key: str) -> bool:
+    return Path(key).suffix.lower() in FORMATS
+
+
+def _format(key: str) -> str:
+    return FORMATS[Path(key).suffix.lower()]
+
+
+class InputReader:
+    """Reads the files of one batch, keeping each open store."""
+
+    def __init__(self) -> None:
+        self._stores: dict[str, Store] = {}
+
+    def _bytes(self, file: InputFile) -> bytes:
+        if file.store_uri not in self._stores:
+            self._stores[file.store_uri] = open_store(file.store_uri)
+        return self._stores[file.store_uri].read_bytes(file.key)
+
+    def _local_path(self, file: InputFile) -> str | None:
+        return file.uri.removeprefix("file://") if file.store_uri.startswith("file://") else None
+
+    def row_count(self, file: InputFile) -> int:
+        """Rows in the file (Parquet: from its footer; text formats: parsed)."""
+        if file.format == "parquet":
+            import pyarrow.parquet as pq
+
+            return int(pq.ParquetFile(self._source(file)).metadata.num_rows)
+        return int(self.read(file).num_rows)
+
+    def _source(self, file: InputFile) -> Any:
+        local = self._local_path(file)
+        return local if local is not None else io.BytesIO(self._bytes(file))
+
+    def read(self, file: InputFile, start: int = 0, stop: int | None = None) -> Any:
+        """Rows [start, stop) of the file as an Arrow table (Parquet reads only the row
+        groups that hold them)."""
+        try:
+            table = self._read_range(file, start, stop)
+        except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+            raise ValidationError(f"input '{file.uri}' cannot be read as {file.format}: "
+                                  f"{str(exc).splitlines()[0][:300]}") from None  # fmt: skip
+        return table
+
+    def _read_range(self, file: InputFile, start: int, stop: int | None) -> Any:
+        if file.format == "parquet":
+            return _parquet_rows(self._source(file), start, stop)
+        if file.format == "csv":
+            import pyarrow.csv as pcsv
+
+            table = pcsv.read_csv(self._source(file))
+        else:
+            import pyarrow.json as pjson
+
+            table = pjson.read_json(self._source(file))
+        end = table.num_rows if stop is None else stop
+        return table.slice(start, max(end - start, 0))
+
+
+def _parquet_rows(source: Any, start: int, stop: int | None) -> Any:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    parquet = pq.ParquetFile(source)
+    meta = parquet.metadata
+    end = meta.num_rows if stop is None else min(stop, meta.num_rows)
+    groups, first_row, offset = [], None, 0
+    for index in range(meta.num_row_groups):
+        rows = meta.row_group(index).num_rows
+        if offset < end and offset + rows > start:
+            groups.append(index)
+            first_row = offset if first_row is None else first_row
+        offset += rows
+    if not groups:
+        return parquet.schema_arrow.empty_table()
+    table = parquet.read_row_groups(groups)
+    assert first_row is not None
+    return pa.Table.slice(table, start - first_row, end - start)

@@ -1,0 +1,192 @@
+"""Batch scoring on the local store: every input row is scored once or rejected with a
+reason, the predictions are /predict's, parts are deterministic, and an interrupted or
+repeated batch continues without writing anything twice."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pcsv
+import pyarrow.parquet as pq
+import pytest
+
+from core.batch import sinks
+from core.batch.plan import BatchRequest, chunk_records
+from core.batch.run import plan_batch, score_chunk, score_locally
+from core.batch.status import batch_status
+from core.errors import NotFoundError, ValidationError
+from core.inference import Predictor
+from tests.batch.conftest import FEATURES, feature_table
+
+
+def _inputs(folder: Path) -> int:
+    """Three files in three formats (4,000 + 3,000 + 2,500 rows) with bad rows among them."""
+    folder.mkdir(parents=True, exist_ok=True)
+    first = feature_table(4_000, seed=1).to_pydict()
+    first["petal_width"][7] = float("inf")  # out of range: rejected
+    first["sepal_length"][11] = None  # missing: imputed, scored
+    pq.write_table(pa.table(first), folder / "a.parquet", row_group_size=1_500)
+    second = feature_table(3_000, seed=2, first_id=4_000).to_pydict()
+    second["sepal_width"] = [str(v) for v in second["sepal_width"]]
+    second["sepal_width"][5] = "not a number"  # rejected
+    pcsv.write_csv(pa.table(second), folder / "b.csv")
+    third = feature_table(2_500, seed=3, first_id=7_000).to_pandas()
+    third.to_json(folder / "c.jsonl", orient="records", lines=True)
+    return 9_500
+
+
+def _read_parts(folder: Path) -> Any:
+    return pa.concat_tables([pq.read_table(p) for p in sorted(folder.glob("part-*.parquet"))])
+
+
+def test_a_batch_scores_every_row_once_or_rejects_it_with_a_reason(
+    iris_project: Any, tmp_path: Path
+) -> None:
+    _, store, _ = iris_project
+    total = _inputs(tmp_path / "in")
+    request = BatchRequest(str(tmp_path / "in" / "*"), str(tmp_path / "out"),
+                           id_column="customer", chunk_rows=1_000)  # fmt: skip
+    plan = plan_batch(store, request, "iris")
+    assert plan.rows == total and len(plan.chunks) == 4 + 3 + 3
+    manifest = score_locally(store, plan, workers=1)
+    assert manifest["rows_in"] == total and manifest["rows_out"] == total - 2
+    assert manifest["rejected"]["rows"] == 2
+    assert any("petal_width" in r for r in manifest["rejected"]["reasons"])
+    assert any("sepal_width" in r for r in manifest["rejected"]["reasons"])
+    assert manifest["model"]["version"] == 1 and len(manifest["model"]["sha256"]) == 64
+    written = json.loads((tmp_path / "out" / "_manifest.json").read_text())
+    assert written == manifest
+    parts = _read_parts(tmp_path / "out")
+    rows = parts.column("row").to_pylist()
+    assert len(rows) == len(set(rows)) == total - 2
+    assert sorted(set(range(total)) - set(rows)) == [7, 4_000 + 5]
+    assert parts.column("customer").to_pylist()[:3] == ["c0", "c1", "c2"]
+    rejected = pq.read_table(tmp_path / "out" / "rejected" / "part-00000.parquet").to_pylist()
+    assert rejected[0]["row"] == 7 and "out of range" in rejected[0]["reason"]
+    _same_as_predict(store, tmp_path / "in" / "a.parquet", parts)
+
+
+def _same_as_predict(store: Any, source: Path, parts: Any) -> None:
+    table = pq.read_table(source).slice(20, 50)
+    rows = [{name: row[name] for name in FEATURES} for row in table.to_pylist()]
+    answer = Predictor(store, "iris").predict(rows)
+    scored = parts.filter(pa.compute.is_in(parts.column("row"), pa.array(range(20, 70))))
+    assert scored.column("prediction").to_pylist() == answer["predictions"]
+    classes = answer["classes"]
+    mine = np.column_stack([scored.column(f"probability_{c}").to_numpy() for c in classes])
+    np.testing.assert_allclose(mine, np.asarray(answer["probabilities"]), rtol=1e-6)
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_other_output_formats(iris_project: Any, tmp_path: Path, fmt: str) -> None:
+    _, store, _ = iris_project
+    pq.write_table(feature_table(2_000), tmp_path / "in.parquet")
+    request = BatchRequest(str(tmp_path / "in.parquet"), str(tmp_path / "out"), format=fmt)
+    manifest = score_locally(store, plan_batch(store, request, "iris"), workers=1)
+    assert manifest["parts"][0]["part"] == f"part-00000.{fmt}"
+    text = (tmp_path / "out" / f"part-00000.{fmt}").read_text().splitlines()
+    if fmt == "jsonl":
+        assert len(text) == 2_000
+        assert json.loads(text[0])["prediction"] in ("setosa", "versicolor", "virginica")
+    else:
+        assert len(text) == 2_001 and text[0].startswith('"row","prediction"')
+
+
+def test_an_interrupted_batch_continues_and_writes_nothing_twice(
+    iris_project: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, store, _ = iris_project
+    pq.write_table(feature_table(6_000), tmp_path / "in.parquet")
+    request = BatchRequest(str(tmp_path / "in.parquet"), str(tmp_path / "out"), chunk_rows=1_000)
+    plan = plan_batch(store, request, "iris")
+    writes: list[int] = []
+    original = sinks.FolderSink.write
+
+    def failing(self: Any, chunk: int, predictions: Any, meta: Any) -> Any:
+        writes.append(chunk)
+        if chunk == 3 and writes.count(3) == 1:
+            raise OSError("the disk went away")
+        return original(self, chunk, predictions, meta)
+
+    monkeypatch.setattr(sinks.FolderSink, "write", failing)
+    with pytest.raises(OSError):
+        score_locally(store, plan, workers=1)
+    assert sorted(chunk_records(store, plan)) == [0, 1, 2]
+    assert batch_status(store, plan.batch_id)["state"] == "running"
+    again = plan_batch(store, request, "iris")  # the same command again: the same batch
+    assert again.batch_id == plan.batch_id
+    manifest = score_locally(store, again, workers=1)
+    assert writes == [0, 1, 2, 3, 3, 4, 5]  # chunks 0-2 were not scored again
+    assert manifest["rows_out"] == 6_000
+    rows = _read_parts(tmp_path / "out").column("row").to_pylist()
+    assert sorted(rows) == list(range(6_000))
+    score_locally(store, again, workers=1)  # finished: nothing is redone
+    assert writes == [0, 1, 2, 3, 3, 4, 5]
+    assert batch_status(store, plan.batch_id)["state"] == "succeeded"
+
+
+def test_a_redelivered_chunk_writes_the_same_part(iris_project: Any, tmp_path: Path) -> None:
+    _, store, _ = iris_project
+    pq.write_table(feature_table(3_000), tmp_path / "in.parquet")
+    request = BatchRequest(str(tmp_path / "in.parquet"), str(tmp_path / "out"), chunk_rows=1_000)
+    plan = plan_batch(store, request, "iris")
+    first = score_chunk(store.uri, plan.batch_id, 1)
+    part = (tmp_path / "out" / "part-00001.parquet").read_bytes()
+    store.delete(f"batches/{plan.batch_id}/chunks/00001.json")  # as if its record was lost
+    second = score_chunk(store.uri, plan.batch_id, 1)
+    assert second["sha256"] == first["sha256"]
+    assert (tmp_path / "out" / "part-00001.parquet").read_bytes() == part
+    assert score_chunk(store.uri, plan.batch_id, 1) == second  # recorded: returned as it is
+
+
+def test_a_process_pool_gives_the_same_parts(iris_project: Any, tmp_path: Path) -> None:
+    _, store, _ = iris_project
+    pq.write_table(feature_table(4_000), tmp_path / "in.parquet")
+    alone = score_locally(
+        store,
+        plan_batch(
+            store,
+            BatchRequest(str(tmp_path / "in.parquet"), str(tmp_path / "one"), chunk_rows=1_000),
+            "iris",
+        ),
+        1,
+    )
+    pooled = score_locally(
+        store,
+        plan_batch(
+            store,
+            BatchRequest(str(tmp_path / "in.parquet"), str(tmp_path / "two"), chunk_rows=1_000),
+            "iris",
+        ),
+        2,
+    )
+    assert [p["sha256"] for p in pooled["parts"]] == [p["sha256"] for p in alone["parts"]]
+
+
+def test_bad_batches_are_refused_before_any_work(iris_project: Any, tmp_path: Path) -> None:
+    _, store, _ = iris_project
+    table = feature_table(1_000).drop(["petal_width"])
+    pq.write_table(table, tmp_path / "short.parquet")
+    with pytest.raises(
+        ValidationError, match=r"lacks the model's feature column\(s\) \['petal_width'\]"
+    ):
+        plan_batch(
+            store, BatchRequest(str(tmp_path / "short.parquet"), str(tmp_path / "o")), "iris"
+        )
+    pq.write_table(feature_table(1_000), tmp_path / "ok.parquet")
+    with pytest.raises(NotFoundError, match="no id column 'order'"):
+        plan_batch(store, BatchRequest(str(tmp_path / "ok.parquet"), str(tmp_path / "o"),
+                                       id_column="order"), "iris")  # fmt: skip
+    with pytest.raises(NotFoundError, match="matches no Parquet, CSV or JSON-lines file"):
+        plan_batch(store, BatchRequest(str(tmp_path / "*.orc"), str(tmp_path / "o")), "iris")
+    with pytest.raises(
+        NotFoundError, match=r"model 'tulips' is not in this deployment's store; models there: iris"
+    ):
+        plan_batch(store, BatchRequest(str(tmp_path / "ok.parquet"), str(tmp_path / "o"),
+                                       model="tulips"), "iris")  # fmt: skip
+    with pytest.raises(ValidationError, match="format 'xml'"):
+        plan_batch(store, BatchRequest(str(tmp_path / "ok.parquet"), "o", format="xml"), "iris")
