@@ -90,8 +90,8 @@ def test_post_batch_scores_a_dataset_from_the_store(api: Any) -> None:
     buffer = io.BytesIO()
     pq.write_table(feature_table(3_000), buffer)
     store.write_bytes(key, buffer.getvalue())
-    answer = client.post("/batch", json={"input": key, "chunk_rows": 1_000,
-                                         "id_column": "customer"}, headers=token("predict"))  # fmt: skip
+    body = {"input": key, "chunk_rows": 1_000, "id_column": "customer"}
+    answer = client.post("/batch", json=body, headers=token("predict"))
     assert answer.status_code == 202, answer.text
     job_id = answer.json()["job_id"]
     services.dispatcher.wait()
