@@ -29,6 +29,10 @@ def plan_batch(store: Store, request: BatchRequest, default_model: str) -> Plan:
     """Resolve the input and the model version, check the columns, and plan (or find the
     plan of the same batch, to continue it)."""
     request.check()
+    if request.output and request.output.startswith("kafka://"):
+        from core.batch.kafka import parse_kafka_url
+
+        parse_kafka_url(request.output)
     ref = parse_model_ref(request.model or default_model)
     predictor = Predictor(store, ref.name)
     if not predictor.registry.versions():
@@ -113,7 +117,8 @@ def finalize(store: Store, plan: Plan) -> dict[str, Any] | None:
     if store.exists(key):
         return dict(store.read_json(key))
     manifest = build_manifest(plan, records)
-    open_sink(plan.output, plan.request["format"], plan.batch_id).finish(manifest)
+    if not plan.output.startswith("kafka://"):  # a topic's manifest is the store's alone
+        open_sink(plan.output, plan.request["format"], plan.batch_id).finish(manifest)
     try:
         store.write_new(key, _json(manifest))
     except AlreadyExistsError:
@@ -127,8 +132,8 @@ def build_manifest(plan: Plan, records: dict[int, dict[str, Any]]) -> dict[str, 
     for record in ordered:
         for reason, count in record.get("reasons", {}).items():
             reasons[reason] = reasons.get(reason, 0) + count
-    parts = [{key: r[key] for key in ("part", "bytes", "sha256", "messages", "rows_out",
-                                     "rejected_part") if key in r} for r in ordered]  # fmt: skip
+    fields = ("part", "bytes", "sha256", "topic", "messages", "rows_out", "rejected_part")
+    parts = [{key: r[key] for key in fields if key in r} for r in ordered]
     return {
         "batch_id": plan.batch_id, "input": plan.request["input"], "output": plan.output,
         "format": plan.request["format"], "model": plan.model,
