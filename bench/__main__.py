@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import (
+    batch_scoring,
     data_scale,
     doors,
     drift_scale,
@@ -43,6 +44,7 @@ SECTIONS: dict[str, Callable[[], dict[str, Any]]] = {
     "telemetry_cost": telemetry_cost.run,
     "drift_scale": drift_scale.run,
     "shadow_cost": shadow_cost.run,
+    "batch_scoring": batch_scoring.run,
 }
 
 

@@ -105,14 +105,22 @@ class InputReader:
         local = self._local_path(file)
         return local if local is not None else io.BytesIO(self._bytes(file))
 
-    def read(self, file: InputFile, start: int = 0, stop: int | None = None) -> Any:
+    def read(
+        self, file: InputFile, start: int = 0, stop: int | None = None,
+        renames: dict[str, str] | None = None,
+    ) -> Any:  # fmt: skip
         """Rows [start, stop) of the file as an Arrow table (Parquet reads only the row
-        groups that hold them)."""
+        groups that hold them), columns renamed by `renames` where the new name is free."""
         try:
             table = self._read_range(file, start, stop)
         except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
             raise ValidationError(f"input '{file.uri}' cannot be read as {file.format}: "
                                   f"{str(exc).splitlines()[0][:300]}") from None  # fmt: skip
+        if renames:
+            names = table.column_names
+            table = table.rename_columns(
+                [renames[n] if n in renames and renames[n] not in names else n for n in names]
+            )
         return table
 
     def _read_range(self, file: InputFile, start: int, stop: int | None) -> Any:

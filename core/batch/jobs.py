@@ -52,7 +52,9 @@ def run_batch_job(
     """A batch job's work; its result names the batch (and has the totals when scored here)."""
     from core.jobs.queues import dispatcher_from_env
 
-    plan = plan_batch(store, BatchRequest(**request), settings.config.model_name)
+    mappings = dict(settings.parser.field_mappings)
+    batch = BatchRequest(**{"field_mappings": mappings, **request})
+    plan = plan_batch(store, batch, settings.config.model_name)
     queue = dispatcher_from_env(settings, store)
     if not hasattr(queue, "send"):  # no cloud queue: score here, a process per core
         manifest = score_locally(store, plan, None, progress)

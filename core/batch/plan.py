@@ -35,6 +35,9 @@ class BatchRequest:
     format: str = "parquet"
     id_column: str | None = None
     chunk_rows: int = DEFAULT_CHUNK_ROWS
+    # the project's field_mappings (original name -> feature name): inputs in the source's
+    # own column names are scored as training read them
+    field_mappings: dict[str, str] = field(default_factory=dict)
 
     def check(self) -> None:
         if self.format not in OUTPUT_FORMATS:
@@ -86,7 +89,8 @@ def make_plan(
     identity = {"files": [[f["store_uri"], f["key"], f["rows"]] for f in counted],
                 "model": [model["name"], model["version"], model["sha256"]],
                 "output": request.output, "format": request.format,
-                "id_column": request.id_column, "chunk_rows": request.chunk_rows}  # fmt: skip
+                "id_column": request.id_column, "chunk_rows": request.chunk_rows,
+                "field_mappings": request.field_mappings}  # fmt: skip
     digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:20]
     batch_id = f"b{digest}"
     output = request.output or f"{store.uri.rstrip('/')}/{batch_key(batch_id, 'output')}"

@@ -190,3 +190,17 @@ def test_bad_batches_are_refused_before_any_work(iris_project: Any, tmp_path: Pa
                                        model="tulips"), "iris")  # fmt: skip
     with pytest.raises(ValidationError, match="format 'xml'"):
         plan_batch(store, BatchRequest(str(tmp_path / "ok.parquet"), "o", format="xml"), "iris")
+
+
+def test_inputs_in_the_sources_own_column_names_are_mapped(
+    iris_project: Any, tmp_path: Path
+) -> None:
+    """project_parser_config.json's field_mappings apply: the raw iris CSV scores as is."""
+    settings, store, _ = iris_project
+    source = Path(__file__).parents[2] / "examples" / "iris" / "iris.csv"
+    request = BatchRequest(str(source), str(tmp_path / "out"),
+                           field_mappings=dict(settings.parser.field_mappings))  # fmt: skip
+    manifest = score_locally(store, plan_batch(store, request, "iris"), workers=1)
+    assert manifest["rows_out"] == 150 and manifest["rejected"]["rows"] == 0
+    with pytest.raises(ValidationError, match="lacks the model's feature column"):
+        plan_batch(store, BatchRequest(str(source), str(tmp_path / "unmapped")), "iris")
