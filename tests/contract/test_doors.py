@@ -299,7 +299,8 @@ def azure_project(azurite_server, aws_project: dict, tmp_path_factory) -> Iterat
         function_app.api.state.build_services()  # built now, while the environment is set
         functions = {f.get_function_name(): f for f in function_app.app.get_functions()}
         door, loop = azure_door(functions)
-        yield {"door": door, "functions": functions, "store": store, "env": dict(os.environ)}
+        yield {"door": door, "functions": functions, "store": store, "env": dict(os.environ),
+               "loop": loop}  # fmt: skip
         # As the Functions host does on shutdown: end the ASGI lifespan on its own loop, so
         # AsgiFunctionApp.__del__ has nothing left to wait for.
         if function_app.app.startup_task_done:
@@ -1036,3 +1037,55 @@ def test_the_scheduled_rollout_rolls_back_a_failing_challenger_and_promotes_a_he
     rollback_record = found["records"][-5]
     assert "error rate" in rollback_record["reason"], rollback_record
     assert rollback_record["metrics"]["live"]["challenger"]["errors"] >= 8
+
+
+@pytest.fixture(params=["aws-lambda-runtime", "azure-functions"])
+def protocol_front(
+    request: pytest.FixtureRequest, aws_runtimes: dict, azure_project: dict
+) -> Iterator[tuple[int, Door]]:
+    """An HTTP front (what the cloud's gateway or host does) before the real Lambda runtime
+    or the Azure app, and the door to compare with."""
+    from tests.contract.gateway_front import azure_http, gateway_front, lambda_http_v2
+
+    if request.param == "aws-lambda-runtime":
+        runtime = aws_runtimes["handler"]
+        template = generated_event("v2", "POST", "/predict", {})
+        invoke, door = lambda_http_v2(runtime, template), runtime_door(runtime, "v2")
+    else:
+        invoke = azure_http(azure_project["functions"], azure_project["loop"], str(REPO))
+        door = azure_project["door"]
+    with gateway_front(invoke) as port:
+        yield port, door
+
+
+def test_the_real_protocol_clients_through_the_lambda_and_azure_doors(
+    protocol_front: tuple[int, Door], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """tritonclient.http, the KServe SDK and MLflow's ScoringServerClient, each over HTTP to
+    the real handler: the answers are the door's own /predict answers."""
+    import pandas as pd
+    import requests
+    from mlflow.pyfunc.scoring_server.client import ScoringServerClient
+
+    from tests.protocols.test_oip_clients import run_clients
+    from tests.unit.test_oip import ROWS
+
+    port, door = protocol_front
+    headers = auth("predict")
+    status, expected = door("POST", "/predict", {"instances": ROWS}, headers)
+    assert status == 200, expected
+    found = run_clients(port, headers["Authorization"].removeprefix("Bearer "))
+    for seen in (found["triton"], found["kserve"]):
+        assert seen["live"] and seen["ready"] and seen["model_ready"]
+        assert seen["labels"] == expected["predictions"]
+        flat = [v for row in seen["probabilities"] for v in row]
+        assert flat == pytest.approx([v for row in expected["probabilities"] for v in row])
+    assert found["triton"]["labels_from_matrix"] == expected["predictions"]
+    real_post = requests.post
+    monkeypatch.setattr(requests, "post", lambda url, **kw: real_post(
+        url, **{**kw, "headers": {**kw.get("headers", {}), **headers}}))  # fmt: skip
+    client = ScoringServerClient("127.0.0.1", port)
+    client.wait_server_ready(timeout=30)
+    scored = client.invoke(pd.DataFrame(ROWS).assign(extra="ignored"))
+    assert scored["predictions"] == expected["predictions"]
+    assert client.get_version()

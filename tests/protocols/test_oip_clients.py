@@ -20,13 +20,14 @@ from tests.unit.test_oip import ROWS
 CLIENTS = REPO / ".tools" / "oip" / "bin" / "python"
 
 
-def _run_clients(port: int) -> dict[str, Any]:
+def run_clients(port: int, bearer: str | None = None) -> dict[str, Any]:
+    """What tritonclient.http and the KServe SDK read from the OIP server on `port`."""
     if not CLIENTS.exists():
         message = "the OIP clients are not installed: run `make setup` (.tools/oip)"
         if os.environ.get("CI") == "true":
             pytest.fail(message)
         pytest.skip(message)
-    bearer = token("predict")["Authorization"].removeprefix("Bearer ")
+    bearer = bearer or token("predict")["Authorization"].removeprefix("Bearer ")
     done = subprocess.run(
         [str(CLIENTS), str(REPO / "tests" / "protocols" / "oip_clients.py"),
          f"127.0.0.1:{port}", bearer, json.dumps(ROWS)],
@@ -41,7 +42,7 @@ def test_triton_and_kserve_clients_get_what_predict_gives(served_over_http: int,
     from mlflow.pyfunc.scoring_server.client import ScoringServerClient
 
     ScoringServerClient("127.0.0.1", served_over_http).wait_server_ready(timeout=60)
-    found = _run_clients(served_over_http)
+    found = run_clients(served_over_http)
     client, _ = api
     expected = client.post("/predict", json={"instances": ROWS}, headers=token("predict")).json()
     triton, kserve = found["triton"], found["kserve"]
