@@ -1089,3 +1089,63 @@ def test_the_real_protocol_clients_through_the_lambda_and_azure_doors(
     scored = client.invoke(pd.DataFrame(ROWS).assign(extra="ignored"))
     assert scored["predictions"] == expected["predictions"]
     assert client.get_version()
+
+
+def _drain_sqs(queue_url: str, wanted: Any, seconds: float = 30) -> list[dict]:
+    """The messages on the queue that `wanted(body)` picks, each deleted once received."""
+    import boto3
+
+    sqs, found = boto3.client("sqs"), []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10,
+                                       WaitTimeSeconds=1).get("Messages", [])  # fmt: skip
+        picked = [m for m in messages if wanted(json.loads(m["Body"]))]
+        for message in picked:
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+        found += picked
+        if not messages and found:
+            break
+    return found
+
+
+def test_a_batch_fans_out_on_sqs_and_the_worker_lambda_scores_it(
+    aws_project: dict, worker_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """POST /batch through API Gateway's v2 event; the job's message and then one message
+    per chunk go through the SQS queue (moto) to the worker handler, as the event source
+    mapping delivers them; the last chunk writes the manifest."""
+    import io
+
+    import pyarrow.parquet as pq
+
+    from tests.batch.conftest import feature_table
+
+    door = lambda_door(aws_project["handler"], HTTP_V2)
+    store, queue = aws_project["store"], aws_project["queue"]
+    # The worker Lambda's environment: its queue, not another door's fixture's.
+    monkeypatch.setenv("MLFN_SQS_QUEUE_URL", queue)
+    for other in ("MLFN_AZURE_QUEUE", "MLFN_PUBSUB_TOPIC"):
+        monkeypatch.delenv(other, raising=False)
+    buffer = io.BytesIO()
+    pq.write_table(feature_table(3_500), buffer)
+    store.write_bytes("data/raw/daily/in.parquet", buffer.getvalue())
+    body = {"input": "data/raw/daily/in.parquet", "chunk_rows": 1_000, "id_column": "customer"}
+    status, accepted = door("POST", "/batch", body, auth("predict"))
+    assert status == 202, accepted
+    job_id = accepted["job_id"]
+    (job_message,) = _drain_sqs(queue, lambda m: m.get("job_id") == job_id)
+    report = aws_project["handler"].worker(_sqs_event(job_message, queue), LambdaContext())
+    assert report == {"batchItemFailures": []}
+    chunks = _drain_sqs(queue, lambda m: m.get("action") == "batch_chunk")
+    assert sorted(json.loads(m["Body"])["chunk"] for m in chunks) == [0, 1, 2, 3]
+    for message in [*chunks, chunks[0]]:  # one delivered twice
+        report = aws_project["handler"].worker(_sqs_event(message, queue), LambdaContext())
+        assert report == {"batchItemFailures": []}
+    status, found = door("GET", f"/batch/{job_id}", None, auth("predict"))
+    assert status == 200 and found["result"]["state"] == "dispatched", found
+    batch = found["batch"]
+    assert batch["state"] == "succeeded" and batch["chunks_done"] == 4
+    assert batch["manifest"]["rows_out"] == 3_500
+    parts = [k for k in store.list(f"batches/{batch['batch_id']}/output/") if "part-" in k]
+    assert len(parts) == 4
