@@ -146,24 +146,14 @@ def test_a_redelivered_chunk_writes_the_same_part(iris_project: Any, tmp_path: P
 def test_a_process_pool_gives_the_same_parts(iris_project: Any, tmp_path: Path) -> None:
     _, store, _ = iris_project
     pq.write_table(feature_table(4_000), tmp_path / "in.parquet")
-    alone = score_locally(
-        store,
-        plan_batch(
-            store,
-            BatchRequest(str(tmp_path / "in.parquet"), str(tmp_path / "one"), chunk_rows=1_000),
-            "iris",
-        ),
-        1,
-    )
-    pooled = score_locally(
-        store,
-        plan_batch(
-            store,
-            BatchRequest(str(tmp_path / "in.parquet"), str(tmp_path / "two"), chunk_rows=1_000),
-            "iris",
-        ),
-        2,
-    )
+
+    def scored(output: str, workers: int) -> dict[str, Any]:
+        request = BatchRequest(
+            str(tmp_path / "in.parquet"), str(tmp_path / output), chunk_rows=1_000
+        )
+        return score_locally(store, plan_batch(store, request, "iris"), workers)
+
+    alone, pooled = scored("one", 1), scored("two", 2)
     assert [p["sha256"] for p in pooled["parts"]] == [p["sha256"] for p in alone["parts"]]
 
 
