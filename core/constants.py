@@ -30,3 +30,5 @@ ENV_JWT_SCOPE_PREFIXES = "MLFN_JWT_SCOPE_PREFIXES"  # prefixes stripped, e.g. ap
 ENV_JWT_MAX_TTL = "MLFN_JWT_MAX_TTL"  # seconds a token may live (exp - iat), default 24 h
 DEFAULT_JWT_ISSUER = "mlfn"
 DEFAULT_JWT_AUDIENCE = "mlfn-api"
+# A model reference in a route or a batch: NAME (as config.json's model_name) or NAME@VERSION
+MODEL_REF_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}(@[1-9][0-9]{0,8})?$"

@@ -38,6 +38,7 @@ from core.api.rollout_routes import install_rollout_routes
 from core.api.schemas import JobAccepted, PredictRequest, RetrainRequest, TrainRequest
 from core.auth import Authenticator, Principal
 from core.config import Settings, load_settings
+from core.constants import MODEL_REF_PATTERN
 from core.data.access import check_caller_dataset
 from core.drift.records import latest_report
 from core.errors import (
@@ -72,6 +73,9 @@ DEFAULT_MAX_ROWS = 10_000
 # and any call that must read the store, go to the thread pool so the loop stays responsive.
 INLINE_PREDICT_ROWS = 100
 ROUTING_HEADER = "X-Mlfn-Routing-Key"
+MODEL_REF_TEXT = "NAME (its routing answers) or NAME@VERSION"
+ANY_MODEL_BODY = {"required": True, "content": {"application/json": {"schema": {
+    "$ref": "#/components/schemas/PredictRequest"}}}}  # fmt: skip
 VERSION_HEADER = "X-Mlfn-Model-Version"
 
 
@@ -297,23 +301,27 @@ def _install_predict(app: FastAPI) -> None:
     @app.post(
         "/models/{model}/predict",
         dependencies=[needs("predict")],
-        openapi_extra=SECURED,
+        openapi_extra={**SECURED, "requestBody": ANY_MODEL_BODY},
         responses=errors(404, 413, 422, 503),
     )
     async def predict_model(
         request: Request,
         response: Response,
-        body: PredictRequest,
         later: BackgroundTasks,
-        model: Annotated[str, Path(description="NAME (its routing answers) or NAME@VERSION")],
+        model: Annotated[str, Path(pattern=MODEL_REF_PATTERN, description=MODEL_REF_TEXT)],
     ) -> dict[str, Any]:
         """Predictions from any model in the store: `NAME` (its champion, or its canary
         for the caller's share) or `NAME@VERSION`. Loaded on first use; the process keeps
-        the most recently used models within MLFN_MODEL_CACHE_MB."""
+        the most recently used models within MLFN_MODEL_CACHE_MB. The body is /predict's,
+        checked against the model once it is found (an unknown model is a 404 first)."""
         svc = await get_services(request)
         ref = parse_model_ref(model)
-        rows = rows_from_body(body.model_dump(exclude_none=True))
         predictor = await predictor_of(svc, ref.name)
+        try:
+            body = await request.json()
+        except ValueError:
+            raise ValidationError("the body is not valid JSON; send a JSON object") from None
+        rows = rows_from_body(body)
         return await serve_rows(request, response, later, svc, rows, predictor, ref.version)
 
 

@@ -123,6 +123,22 @@ def row_schema(columns: list[tuple[str, str]], extra: dict[str, Any] | None = No
     }
 
 
+def any_model_predict_body_schema(max_rows: int) -> dict[str, Any]:
+    """/models/{model}/predict: one of the three row shapes, each row an object (the
+    model's own features are checked when it is known)."""
+    rows = {"type": "array", "items": {"type": "object", "minProperties": 1},
+            "minItems": 1, "maxItems": max_rows}  # fmt: skip
+    split = {"type": "object", "required": ["columns", "data"], "additionalProperties": False,
+             "properties": {"columns": {"type": "array", "items": {"type": "string"},
+                                        "minItems": 1},
+                            "data": {"type": "array", "minItems": 1, "maxItems": max_rows,
+                                     "items": {"type": "array"}}}}  # fmt: skip
+    return {"oneOf": [{"type": "object", "properties": {shape: body}, "required": [shape],
+                       "additionalProperties": False}
+                      for shape, body in (("instances", rows), ("dataframe_records", rows),
+                                          ("dataframe_split", split))]}  # fmt: skip
+
+
 def predict_body_schema(columns: list[tuple[str, str]], max_rows: int) -> dict[str, Any]:
     rows = {"type": "array", "items": row_schema(columns), "minItems": 1, "maxItems": max_rows}
     names = [name for name, _ in columns]
@@ -221,6 +237,29 @@ def dataset_schema(raw_path: str, processed_path: str, prefixes: list[str]) -> d
     return {"anyOf": patterns}
 
 
+def batch_input_schema(raw_path: str, processed_path: str, prefixes: list[str]) -> dict[str, Any]:
+    """What POST /batch may read: a key or glob under the raw or processed path, or a URI
+    under one of the data sources (no '..')."""
+    import re
+
+    allowed = [f"^{re.escape(p)}[A-Za-z0-9._/*?-]+$" for p in (raw_path, processed_path)]
+    allowed += [f"^{re.escape(p)}[A-Za-z0-9._~/?=&%*-]*$" for p in prefixes if "://" in p]
+    return {"anyOf": [{"type": "string", "pattern": p, "not": {"pattern": r"\.\."}}
+                      for p in allowed]}  # fmt: skip
+
+
+def batch_body_schema(input_schema: dict[str, Any], kafka_outputs: list[str]) -> dict[str, Any]:
+    from core.api.schemas import BatchBody
+
+    body = BatchBody.model_json_schema()
+    body["properties"]["input"] = input_schema
+    if kafka_outputs:
+        body["properties"]["output"] = {"enum": kafka_outputs}
+    else:
+        body["properties"].pop("output")
+    return body
+
+
 def params_schema(bounds: dict[str, dict[str, tuple[str, float, float]]]) -> dict[str, Any]:
     per_type = {
         model: {
@@ -291,6 +330,14 @@ def retrain_body_schema(
     }
 
 
+def kafka_outputs() -> list[str]:
+    import os
+
+    from core.batch.jobs import KAFKA_OUTPUTS_ENV
+
+    return [u.strip() for u in os.environ.get(KAFKA_OUTPUTS_ENV, "").split(",") if u.strip()]
+
+
 def precise_bodies(schema: dict[str, Any], model: Any, settings: Any, max_rows: int) -> None:
     """Replace the generic request bodies in an OpenAPI document by the champion's."""
     from core.models import PARAM_BOUNDS
@@ -300,10 +347,15 @@ def precise_bodies(schema: dict[str, Any], model: Any, settings: Any, max_rows: 
     dataset = dataset_schema(
         environment.raw_path, environment.processed_path, list(environment.data_sources)
     )
+    batch_inputs = batch_input_schema(
+        environment.raw_path, environment.processed_path, list(environment.data_sources)
+    )
     metadata = model.metadata
     labels = {"enum": metadata["classes"]} if metadata["task"] == "classification" else NUMBER
     bodies = {
         "/predict": predict_body_schema(columns, max_rows),
+        "/models/{model}/predict": any_model_predict_body_schema(max_rows),
+        "/batch": batch_body_schema(batch_inputs, kafka_outputs()),
         "/train": train_body_schema(dataset, params_schema(PARAM_BOUNDS)),
         "/retrain": retrain_body_schema(columns, metadata["target"], labels, dataset),
         "/invocations": invocations_body_schema(columns, max_rows),
@@ -340,5 +392,9 @@ def plain_validation_error(error: dict[str, Any], path: str) -> str:
         return f"{where}: {error.get('input')!r} is not one of {expected}"
     if kind in ("dict_type", "model_attributes_type"):
         return f"{where}: expected a JSON object"
+    if kind == "string_pattern_mismatch" and loc and loc[-1] == "model":
+        return (f"{where}: {error.get('input')!r} is not a model reference; give NAME or "
+                "NAME@VERSION, where NAME is lowercase letters, digits, '-' and '_' and "
+                "VERSION a positive whole number")  # fmt: skip
     message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
     return f"{where}: {message}"

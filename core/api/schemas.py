@@ -16,6 +16,7 @@ from pydantic import (
 )
 
 from core.config import ModelType
+from core.constants import MODEL_REF_PATTERN
 
 
 class _Body(BaseModel):
@@ -126,7 +127,7 @@ class BatchBody(_Body):
         "kafka:// topic listed in MLFN_BATCH_KAFKA_OUTPUTS",
     )
     model: str | None = Field(
-        default=None, pattern=r"^[a-z0-9][a-z0-9_-]{0,62}(@[1-9][0-9]{0,8})?$",
+        default=None, pattern=MODEL_REF_PATTERN,
         description="NAME or NAME@VERSION (default: this deployment's model, its champion)",
     )  # fmt: skip
     format: Literal["parquet", "jsonl", "csv"] = "parquet"

@@ -97,7 +97,7 @@ def test_oip_serves_every_model_too(client: Any) -> None:
         ("/models/tulips/predict", 404, "models there: flowers, iris"),
         ("/models/flowers@9/predict", 404, "no version 9"),
         ("/models/Flowers/predict", 422, "NAME or NAME@VERSION"),
-        ("/models/flowers@latest/predict", 422, "positive whole number"),
+        ("/models/flowers@latest/predict", 422, "positive whole number"),  # the schema says
         ("/models/..%2F..%2Fetc/predict", 404, "not_found"),  # no such route
         ("/models/..@1/predict", 422, "NAME or NAME@VERSION"),
         ("/v2/models/tulips/infer", 404, "models there: flowers, iris"),
