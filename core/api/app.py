@@ -22,8 +22,16 @@ from core.api.conformance import (
     plain_validation_error,
     precise_bodies,
 )
+from core.api.dataplane import (
+    ROUTING_HEADER,
+    VERSION_HEADER,
+    routing_key,
+    run_deferred,
+    score_rows,
+)
 from core.api.docs import install_docs
 from core.api.error_shapes import error_body
+from core.api.fastpath import FastPredict
 from core.api.middleware import (
     PRINCIPAL,
     AuthFirst,
@@ -44,7 +52,6 @@ from core.drift.records import latest_report
 from core.errors import (
     AuthenticationError,
     MlfnError,
-    PayloadTooLargeError,
     ValidationError,
 )
 from core.inference import Predictor, rows_from_body, validate_rows
@@ -69,14 +76,9 @@ JobStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 MAX_ROWS_ENV = "MLFN_MAX_ROWS"
 GATEWAY_ENV = "MLFN_GATEWAY"
 DEFAULT_MAX_ROWS = 10_000
-# Up to this many rows a warm /predict runs on the event loop (0.1 to 0.5 ms); bigger batches,
-# and any call that must read the store, go to the thread pool so the loop stays responsive.
-INLINE_PREDICT_ROWS = 100
-ROUTING_HEADER = "X-Mlfn-Routing-Key"
 MODEL_REF_TEXT = "NAME (its routing answers) or NAME@VERSION"
 ANY_MODEL_BODY = {"required": True, "content": {"application/json": {"schema": {
     "$ref": "#/components/schemas/PredictRequest"}}}}  # fmt: skip
-VERSION_HEADER = "X-Mlfn-Model-Version"
 
 
 @dataclass
@@ -233,7 +235,9 @@ def token_header() -> bytes:
     return b"x-forwarded-authorization" if behind_google else b"authorization"
 
 
-def create_app(services: Services | None = None) -> FastAPI:
+def create_app(services: Services | None = None, fast_predict: bool = True) -> FastAPI:
+    """The app. `fast_predict=False` leaves POST /predict to its FastAPI route alone (the
+    framework-free path must answer the same: tests compare the two)."""
     app = FastAPI(
         title="mlfn",
         version="0.1.0",
@@ -272,7 +276,7 @@ def create_app(services: Services | None = None) -> FastAPI:
     _install_probes(app)
     _install_error_handlers(app)
     _document_bearer_auth(app)
-    _install_middleware(app, build_services, services_once)
+    _install_middleware(app, build_services, services_once, fast_predict)
     return app
 
 
@@ -341,45 +345,28 @@ async def serve_rows(
     predictor: Predictor | None = None,
     version: int | None = None,
 ) -> dict[str, Any]:
-    """The dataplane call of every protocol's predict route: the row limit, the caller's
-    routing key, the version header, the served version for telemetry, and a shadow's
-    scoring after the answer. Small warm batches on the event loop, the rest in the pool.
-    `predictor`: another model than the deployment's own; `version`: that version, not
-    the routing's choice."""
-    if len(rows) > svc.max_rows:
-        raise PayloadTooLargeError(f"{len(rows)} rows is over the limit of {svc.max_rows}")
-    predictor = predictor or svc.predictor
+    """The dataplane call of every protocol's predict route (core/api/dataplane.py), with
+    the version header, the served version for telemetry, and a shadow's scoring after the
+    answer. `predictor`: another model than the deployment's own; `version`: that version,
+    not the routing's choice."""
     request_id = monitoring_context.request_id.get()  # the caller's X-Request-Id, or new
-    key = routing_key_of(request, request_id)
-    shadows: list[Callable[[], None]] = []  # a shadow scores after the answer is sent
-    if version is not None:
-        answer = await run_in_threadpool(predictor.predict_version, version, rows, request_id)
-    elif len(rows) <= INLINE_PREDICT_ROWS and predictor.is_warm():
-        answer = predictor.predict(rows, request_id, key, shadows.append)
-    else:
-        predict = predictor.predict
-        answer = await run_in_threadpool(predict, rows, request_id, key, shadows.append)
+    answer, shadows = await score_rows(
+        predictor or svc.predictor, rows, svc.max_rows, request_id,
+        routing_key_of(request, request_id), version,
+    )  # fmt: skip
     if shadows:
-        later.add_task(_run_on_loop, shadows)
+        later.add_task(run_deferred, shadows)
     version = answer["model"]["version"]
     setattr(request.state, SERVED, (answer["model"]["name"], version, len(rows)))
     response.headers[VERSION_HEADER] = str(version)
     return answer
 
 
-async def _run_on_loop(tasks: list[Callable[[], None]]) -> None:
-    """Small CPU work after the answer, on the loop (no thread hop)."""
-    for task in tasks:
-        task()
-
-
 def routing_key_of(request: Request, request_id: str | None) -> str | None:
     """Who the caller is, for sticky routing between champion and challenger."""
-    explicit = request.headers.get(ROUTING_HEADER)
-    if explicit:
-        return explicit
     user: Principal | None = request.scope.get("state", {}).get(PRINCIPAL)
-    return user.subject if user is not None and user.subject else request_id
+    subject = user.subject if user is not None else None
+    return routing_key(request.headers.get(ROUTING_HEADER), subject, request_id)
 
 
 def _install_training_routes(app: FastAPI) -> None:
@@ -513,9 +500,14 @@ def _install_probes(app: FastAPI) -> None:
 
 
 def _install_middleware(
-    app: FastAPI, build_services: Callable[[], Services], services_once: Callable[[], Any]
+    app: FastAPI,
+    build_services: Callable[[], Services],
+    services_once: Callable[[], Any],
+    fast_predict: bool,
 ) -> None:
     """Outermost last: metrics, CORS, HEAD, the token check before any body is read."""
+    if fast_predict:  # innermost: inside auth, limits and telemetry
+        app.add_middleware(FastPredict, get_services=services_once)
     app.add_middleware(DefaultJsonContentType)
     app.add_middleware(BodyLimit)
 

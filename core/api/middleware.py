@@ -131,5 +131,7 @@ class DefaultJsonContentType:
         if scope["type"] == "http" and scope["method"] in {"POST", "PUT", "PATCH"}:
             headers = scope.get("headers", [])
             if not any(name == b"content-type" for name, _ in headers):
-                scope = {**scope, "headers": [*headers, (b"content-type", b"application/json")]}
+                # in place: what the routes note in the scope (the route, for telemetry)
+                # stays visible to the middleware outside
+                scope["headers"] = [*headers, (b"content-type", b"application/json")]
         await self.app(scope, receive, send)

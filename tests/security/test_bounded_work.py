@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 
 from core.api import create_app
 from tests.conftest import project_settings
+from tests.jobs_helpers import SLOW
 from tests.unit.test_api import ROW, SECRET, local_services, token
 
 PROBES = [
@@ -55,7 +56,8 @@ def test_a_job_over_its_time_limit_is_killed(tmp_path: Path) -> None:
     services = local_services(settings, store, SECRET)
     with TestClient(create_app(services), raise_server_exceptions=False) as client:
         started = time.monotonic()
-        job = client.post("/train", json={}, headers=token("train")).json()
+        # about ten seconds of training, whatever the machine's speed: well over the limit
+        job = client.post("/train", json=SLOW, headers=token("train")).json()
         services.dispatcher.wait()  # type: ignore[attr-defined]
         record = client.get(f"/jobs/{job['job_id']}", headers=token("train")).json()
     assert record["status"] == "failed" and record["error"]["code"] == "timeout", record

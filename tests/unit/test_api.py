@@ -303,7 +303,7 @@ def test_warm_small_predictions_stay_on_the_event_loop(api, monkeypatch) -> None
     big batches and a prediction-log flush (store I/O) go to the thread pool."""
     import threading
 
-    from core.api import app as app_module
+    from core.api import dataplane
     from core.logs import PredictionLog
 
     client, services = api
@@ -315,7 +315,7 @@ def test_warm_small_predictions_stay_on_the_event_loop(api, monkeypatch) -> None
         return real_predict(*args)
 
     monkeypatch.setattr(services.predictor, "predict", recording)
-    monkeypatch.setattr(app_module, "INLINE_PREDICT_ROWS", 3)
+    monkeypatch.setattr(dataplane, "INLINE_PREDICT_ROWS", 3)
     loop_thread = []
 
     async def where() -> None:

@@ -1,0 +1,211 @@
+"""POST /predict without the web framework's per-request work (routing, dependency
+resolution, a pydantic model of the body, response validation): the hot path, as pure ASGI
+inside the same middleware as every route, so the token check before the body, the body
+limit and telemetry still apply.
+
+It answers only what it recognises completely: a JSON body of exactly one of /predict's
+shapes, well formed. Anything else (another content type, a malformed or ambiguous body)
+goes, byte for byte, to the FastAPI route, so every refusal keeps its exact status, code
+and message. Both call the same dataplane (core/api/dataplane.py)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from core.api.dataplane import (
+    VERSION_HEADER,
+    routing_key,
+    run_deferred,
+    score_rows,
+)
+from core.api.error_shapes import error_body
+from core.api.middleware import PRINCIPAL
+from core.api.observe import SERVED
+from core.auth import Authenticator
+from core.errors import AuthenticationError, MlfnError
+from core.monitoring import context as monitoring_context
+
+try:  # the `api` extra brings orjson; the standard library does the same, slower
+    import orjson
+
+    _loads: Callable[[bytes], Any] = orjson.loads
+except ImportError:  # pragma: no cover - exercised where orjson is not installed
+    orjson = None  # type: ignore[assignment]
+    _loads = json.loads
+
+logger = logging.getLogger("mlfn.api")
+ASGIApp = Any
+PREDICT_PATH = "/predict"
+SHAPES = frozenset({"instances", "dataframe_split", "dataframe_records"})
+SPLIT_KEYS = frozenset({"columns", "data", "index"})
+_ROUTING = b"x-mlfn-routing-key"
+_HEADERS = (b"content-type", b"application/json")
+_VERSION = VERSION_HEADER.lower().encode()
+
+
+class _Route:
+    """What telemetry reads of a matched route: its template."""
+
+    path = PREDICT_PATH
+
+
+def route_path(scope: dict[str, Any]) -> str:
+    """The path the router matches (Starlette's rule): without the root path."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    if root and path.startswith(root) and path[len(root) : len(root) + 1] == "/":
+        return path[len(root) :]
+    return path
+
+
+def clean_body(parsed: Any) -> dict[str, Any] | None:
+    """The body as the route's model would hand it on, when it is one of /predict's shapes,
+    well formed; None for anything the route must judge (and word the refusal of)."""
+    if not isinstance(parsed, dict) or len(parsed) != 1:
+        return None
+    (shape, value), = parsed.items()  # fmt: skip
+    if shape not in SHAPES or value is None:
+        return None
+    if shape != "dataframe_split":
+        rows_ok = isinstance(value, list) and all(isinstance(row, dict) for row in value)
+        return parsed if rows_ok else None
+    return _clean_split(value)
+
+
+def _clean_split(split: Any) -> dict[str, Any] | None:
+    if not isinstance(split, dict) or not SPLIT_KEYS.issuperset(split):
+        return None
+    columns, data = split.get("columns"), split.get("data")
+    index = split.get("index")
+    if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
+        return None
+    if not isinstance(data, list) or not all(isinstance(row, list) for row in data):
+        return None
+    if index is not None and not isinstance(index, list):
+        return None
+    kept = {"columns": columns, "data": data}
+    if index is not None:
+        kept["index"] = index
+    return {"dataframe_split": kept}
+
+
+def _json_content(headers: list[tuple[bytes, bytes]]) -> bool:
+    for name, value in headers:
+        if name == b"content-type":
+            return value.split(b";", 1)[0].strip().lower() == b"application/json"
+    return False
+
+
+def _dumps(answer: dict[str, Any]) -> bytes:
+    if orjson is not None:
+        try:
+            return orjson.dumps(answer)
+        except TypeError:  # a type orjson does not know: the standard library's turn
+            pass
+    return json.dumps(answer, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+async def _read_body(receive: Any) -> bytes | None:
+    """The whole body; None when the client went away."""
+    chunks, more = [], True
+    while more:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunks.append(message.get("body", b""))
+        more = message.get("more_body", False)
+    return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Any) -> Callable[[], Awaitable[dict[str, Any]]]:
+    """A receive that hands the already-read body over again, then the client's own."""
+    sent = False
+
+    async def again() -> dict[str, Any]:
+        nonlocal sent
+        if sent:
+            return dict(await receive())
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return again
+
+
+async def _send(send: Any, status: int, data: bytes, extra: list[tuple[bytes, bytes]]) -> None:
+    headers = [_HEADERS, (b"content-length", str(len(data)).encode()), *extra]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": data})
+
+
+async def send_error(send: Any, path: str, exc: MlfnError) -> None:
+    """An error in the route's shape (the same as the app's exception handler's)."""
+    status, body = error_body(path, exc.status, exc.code, exc.message)
+    extra = [(b"www-authenticate", b"Bearer")] if status == 401 else []
+    data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()  # as Starlette's
+    await _send(send, status, data, extra)
+
+
+class FastPredict:
+    """The innermost middleware: POST /predict answered here, everything else passed on."""
+
+    def __init__(self, app: ASGIApp, get_services: Callable[[], Awaitable[Any]]) -> None:
+        self.app, self.get_services = app, get_services
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if (
+            scope["type"] != "http"
+            or scope["method"] != "POST"
+            or route_path(scope) != PREDICT_PATH
+            or not _json_content(scope.get("headers", []))
+        ):
+            await self.app(scope, receive, send)
+            return
+        path = scope["path"]
+        scope["route"] = _Route  # matched: telemetry labels even a refusal with the route
+        try:
+            await self._predict(scope, receive, send)
+        except MlfnError as exc:
+            await send_error(send, path, exc)
+        except Exception as exc:  # the app's own rule: logged, the caller told no more
+            logger.error("unhandled error on POST %s: %r", path, exc)
+            await send_error(send, path, MlfnError("internal error"))
+
+    async def _predict(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        user = scope.get("state", {}).get(PRINCIPAL)
+        if user is None:  # AuthFirst checks every protected route; this never trusts less
+            raise AuthenticationError("missing bearer token (Authorization: Bearer <JWT>)")
+        Authenticator.require(user, "predict")
+        body = await _read_body(receive)
+        if body is None:
+            return
+        try:
+            clean = clean_body(_loads(body)) if body else None
+        except ValueError:
+            clean = None
+        if clean is None:  # the route words the refusal
+            await self.app(scope, _replay(body, receive), send)
+            return
+        await self._answer(scope, send, clean, user)
+
+    async def _answer(
+        self, scope: dict[str, Any], send: Any, body: dict[str, Any], user: Any
+    ) -> None:
+        from core.inference import rows_from_body
+
+        svc = await self.get_services()
+        rows = rows_from_body(body)
+        request_id = monitoring_context.request_id.get()
+        explicit = next((v for k, v in scope.get("headers", []) if k == _ROUTING), None)
+        key = routing_key(explicit and explicit.decode("latin-1"), user.subject, request_id)
+        answer, deferred = await score_rows(svc.predictor, rows, svc.max_rows, request_id, key)
+        version = answer["model"]["version"]
+        scope.setdefault("state", {})[SERVED] = (answer["model"]["name"], version, len(rows))
+        await _send(send, 200, _dumps(answer), [(_VERSION, str(version).encode())])
+        if deferred:  # a shadow's scoring: after the answer, never in its way
+            try:
+                await run_deferred(deferred)
+            except Exception as exc:
+                logger.error("work after the answer to POST %s failed: %r", scope["path"], exc)
