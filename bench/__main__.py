@@ -21,8 +21,10 @@ from bench import (
     doors,
     drift_scale,
     job_isolation,
+    peers,
     predict_latency,
     report,
+    report_peers,
     serving,
     shadow_cost,
     size,
@@ -45,6 +47,7 @@ SECTIONS: dict[str, Callable[[], dict[str, Any]]] = {
     "drift_scale": drift_scale.run,
     "shadow_cost": shadow_cost.run,
     "batch_scoring": batch_scoring.run,
+    "peers": peers.run,
 }
 
 
@@ -76,6 +79,8 @@ def main(argv: list[str] | None = None) -> None:
         text = report.markdown(current, _load(HERE / "results-before.json") or None)
         (HERE / "results.md").write_text(text)
         report.chart(current, HERE / "results.png")
+        if "peers" in current:
+            report_peers.chart(current["peers"], HERE / "latency.png")
         print(text)
 
 

@@ -174,10 +174,36 @@ def _doors(body: bytes, token: str) -> tuple[dict[str, Any], Any]:
             azure_app.app.startup_task_done = False
         loop.close()
 
-    # `mlfn serve` is measured over HTTP (bench/serving.py): in-process, Starlette's
-    # TestClient would time its own thread hops more than the app.
     return {  # the AWS handler leaves the event as it was: one event serves every call
+        "serve_app_asgi": _serve_app_call(loop, body, headers),
         "aws_handler_http_v2": lambda: aws.handler(event, context),
         "gcp_entry_point": gcp_call,
         "azure_http_function": azure_call,
     }, close
+
+
+def _serve_app_call(loop: Any, body: bytes, headers: list[tuple[bytes, bytes]]) -> Any:
+    """`mlfn serve`'s app as uvicorn calls it: one ASGI request in, the answer out (over
+    HTTP, bench/serving.py and bench/peers.py; a test client would time its own threads)."""
+    from core.api import create_app
+
+    app = create_app()
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+             "method": "POST", "scheme": "http", "path": "/predict", "raw_path": b"/predict",
+             "root_path": "", "query_string": b"", "client": ("127.0.0.1", 1),
+             "server": ("127.0.0.1", 8000)}  # fmt: skip
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    def call() -> SimpleNamespace:
+        sent.clear()
+        request = {**scope, "headers": list(headers), "state": {}}
+        loop.run_until_complete(app(request, receive, send))
+        return SimpleNamespace(status_code=sent[0]["status"])
+
+    return call

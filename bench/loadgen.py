@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import re
 import shutil
-import statistics
 import subprocess
 import tempfile
 import time
@@ -34,7 +33,7 @@ def _ms(value: str) -> float:
 
 def parse_wrk(output: str, seconds: float) -> dict[str, Any]:
     """requests/s, p50/p99 (ms) and errors from `wrk --latency` output."""
-    percentiles = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", output, re.MULTILINE))
+    percentiles = dict(re.findall(r"^\s+(50|75|90|99)%\s+(\S+)$", output, re.MULTILINE))
     total = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     sockets = re.search(
@@ -50,19 +49,21 @@ def parse_wrk(output: str, seconds: float) -> dict[str, Any]:
         "requests": total,
         "requests_per_s": round(rate, 1),
         "p50_ms": round(_ms(percentiles["50"]), 3),
+        "p75_ms": round(_ms(percentiles["75"]), 3),
+        "p90_ms": round(_ms(percentiles["90"]), 3),
         "p99_ms": round(_ms(percentiles["99"]), 3),
         "errors": errors,
     }
 
 
-def run_wrk(request: Request, concurrency: int, seconds: int) -> dict[str, Any]:
+def run_wrk(request: Request, concurrency: int, seconds: float, threads: int = 1) -> dict[str, Any]:
     headers = "\n".join(
         f"wrk.headers[{_lua_string(k)}] = {_lua_string(v)}" for k, v in request.headers.items()
     )
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(WRK_SCRIPT.format(body=_lua_string(request.body.decode()), headers=headers))
     try:
-        command = ["wrk", "-t1", f"-c{concurrency}", f"-d{seconds}s", "--latency",
+        command = ["wrk", f"-t{threads}", f"-c{concurrency}", f"-d{seconds}s", "--latency",
                    "-s", script.name, request.url]  # fmt: skip
         result = subprocess.run(
             command,
@@ -74,6 +75,10 @@ def run_wrk(request: Request, concurrency: int, seconds: int) -> dict[str, Any]:
     finally:
         Path(script.name).unlink()
     return parse_wrk(result.stdout, seconds)
+
+
+def _percentile(ordered: list[float], q: int) -> float:
+    return round(ordered[int(q / 100 * (len(ordered) - 1))], 3)
 
 
 async def _httpx_load(request: Request, concurrency: int, seconds: int) -> dict[str, Any]:
@@ -108,8 +113,7 @@ async def _httpx_load(request: Request, concurrency: int, seconds: int) -> dict[
         "seconds": seconds,
         "requests": len(latencies),
         "requests_per_s": round(len(latencies) / elapsed, 1),
-        "p50_ms": round(statistics.median(latencies), 3),
-        "p99_ms": round(latencies[int(0.99 * (len(latencies) - 1))], 3),
+        **{f"p{q}_ms": _percentile(latencies, q) for q in (50, 75, 90, 99)},
         "errors": errors,
     }
 

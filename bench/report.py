@@ -5,10 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from bench import report_peers
+
 GOALS = {
     "cold_start_ratio": 0.25,
-    "overhead_p50_ms": 1.0,
+    "overhead_p50_ms": 0.2,  # the second round's goal (the first: 1 ms)
     "overhead_p99_ms": 3.0,
+    "cold_import_ms": 300.0,
     "throughput_ratio": 2.0,
     "zip_unzipped_mb": 150.0,
     "peak_rss_mb": 200.0,
@@ -18,7 +21,7 @@ GOALS = {
     "scale_predict_p50_ms": 20.0,
     "scale_predict_peak_mb": 1024.0,
 }
-DOORS = ("aws_handler_http_v2", "gcp_entry_point", "azure_http_function")
+DOORS = ("serve_app_asgi", "aws_handler_http_v2", "gcp_entry_point", "azure_http_function")
 
 
 def _mark(ok: bool) -> str:
@@ -56,10 +59,11 @@ def _overhead(doors: dict[str, Any]) -> list[str]:
         f"p99 {bare['p99_ms']} ms. The Predictor (validation, ONNX, answer): p50 "
         f"{doors['bare_predictor']['p50_ms']} ms.",
         "",
-        "| door | p50 / p99 (ms) | overhead p50 (goal ≤ 1 ms) | overhead p99 (goal ≤ 3 ms) |",
+        f"| door | p50 / p99 (ms) | overhead p50 (goal ≤ {GOALS['overhead_p50_ms']} ms) "
+        f"| overhead p99 (goal ≤ {GOALS['overhead_p99_ms']:.0f} ms) |",
         "|---|---|---|---|",
     ]
-    for name in DOORS:
+    for name in (door for door in DOORS if door in doors):
         row = doors[name]
         lines.append(
             f"| {name} | {row['p50_ms']} / {row['p99_ms']} | {row['overhead_p50_ms']} "
@@ -68,7 +72,17 @@ def _overhead(doors: dict[str, Any]) -> list[str]:
             f"({_mark(row['overhead_p99_ms'] <= GOALS['overhead_p99_ms'])}) |"
         )
     imports = ", ".join(f"{k} {v} ms" for k, v in doors["cold_import_ms"].items())
-    return [*lines, "", f"Cold import of each handler module (median of 5): {imports}.", ""]
+    slowest = max(doors["cold_import_ms"].values())
+    return [
+        *lines,
+        "",
+        "Overhead: the door's p50 minus bare onnxruntime's, so it includes the Predictor's "
+        "validation and answer as well as the door.",
+        "",
+        f"Cold import of each handler module (median of 5): {imports} (goal ≤ "
+        f"{GOALS['cold_import_ms']:.0f} ms: {_mark(slowest <= GOALS['cold_import_ms'])}).",
+        "",
+    ]
 
 
 def _throughput(serving: dict[str, Any]) -> list[str]:
@@ -355,7 +369,7 @@ def _before_after(results: dict[str, Any], before: dict[str, Any] | None) -> lis
         "|---|---|---|",
     ]
     for name in DOORS:
-        if name in before.get("doors", {}):
+        if name in before.get("doors", {}) and name in results["doors"]:
             lines.append(
                 f"| {name} overhead p50 / p99 (ms) | {before['doors'][name]['overhead_p50_ms']} / "
                 f"{before['doors'][name]['overhead_p99_ms']} | "
@@ -403,6 +417,7 @@ def markdown(results: dict[str, Any], before: dict[str, Any] | None = None) -> s
         *_drift_scale(results.get("drift_scale")),
         *_shadow(results.get("shadow_cost")),
         *_batch(results.get("batch_scoring")),
+        *report_peers.markdown(results.get("peers")),
         *_before_after(results, before),
         *_extras(results),
     ]
@@ -441,10 +456,11 @@ def chart(results: dict[str, Any], path: Path) -> None:
     axes[0][1].set_xticks([i + 0.2 for i in range(len(models))], models)
     axes[0][1].legend()
     doors = results["doors"]
-    axes[1][0].bar([d.replace("_", "\n", 1) for d in DOORS],
-                   [doors[d]["overhead_p50_ms"] for d in DOORS], label="p50")  # fmt: skip
-    axes[1][0].plot([d.replace("_", "\n", 1) for d in DOORS],
-                    [doors[d]["overhead_p99_ms"] for d in DOORS], "ro", label="p99")  # fmt: skip
+    shown = [door for door in DOORS if door in doors]
+    axes[1][0].bar([d.replace("_", "\n", 1) for d in shown],
+                   [doors[d]["overhead_p50_ms"] for d in shown], label="p50")  # fmt: skip
+    axes[1][0].plot([d.replace("_", "\n", 1) for d in shown],
+                    [doors[d]["overhead_p99_ms"] for d in shown], "ro", label="p99")  # fmt: skip
     axes[1][0].axhline(GOALS["overhead_p50_ms"], color="grey", linestyle="--", label="p50 goal")
     axes[1][0].set(title="Per-request overhead over onnxruntime (ms)")
     axes[1][0].legend()

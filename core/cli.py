@@ -174,7 +174,10 @@ def cmd_serve(args: argparse.Namespace) -> None:
         return
     services = services_for(settings)
     print(serve_banner(services, args.host, args.port), file=sys.stderr, flush=True)
-    uvicorn.run(create_app(services), host=args.host, port=args.port, log_level="warning")
+    uvicorn.run(
+        create_app(services), host=args.host, port=args.port, log_level="warning",
+        access_log=False,  # each request is one RequestDone event (core/monitoring)
+    )  # fmt: skip
 
 
 def serve_banner(services: Any, host: str, port: int) -> str:

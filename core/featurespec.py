@@ -254,9 +254,18 @@ def _plain_numbers(rows: list[dict[str, Any]], names: list[str]) -> np.ndarray |
         return None
 
 
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def _out_of_float32(values: np.ndarray) -> np.ndarray:
+    """True where a value is ±inf or beyond float32's range; NaN (missing) is not."""
+    with np.errstate(invalid="ignore"):
+        return np.abs(values) > FLOAT32_MAX
+
+
 def encode_numeric_block(names: list[str], matrix: np.ndarray) -> np.ndarray:
     """float32 inputs of several numeric columns at once ([rows, columns] float64 in)."""
-    bad = np.isinf(matrix) | (np.abs(np.nan_to_num(matrix)) > np.finfo(np.float32).max)
+    bad = _out_of_float32(matrix)
     if bad.any():
         column = int(np.nonzero(bad)[1][0])
         _finite(names[column], matrix[:, column])  # raises, naming the row and the column
@@ -273,7 +282,7 @@ def _numbers(name: str, values: Sequence[Any] | np.ndarray) -> np.ndarray:
 
 
 def _finite(name: str, values: np.ndarray) -> np.ndarray:
-    bad = np.isinf(values) | (np.abs(np.nan_to_num(values)) > np.finfo(np.float32).max)
+    bad = _out_of_float32(values)
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
         raise ValidationError(

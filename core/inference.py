@@ -170,6 +170,21 @@ class Predictor:
         self._plan, self._checked_at = plan, now
         return plan
 
+    def prime(self) -> list[int]:
+        """Load the routing's models and run each session once on an example row, off the
+        record (no prediction, log line or metric of a prediction): what an instance should
+        hold before a SnapStart snapshot or provisioned traffic. The versions primed."""
+        plan = self.plan()
+        models = [plan.champion, *([plan.challenger_model] if plan.challenger_model else [])]
+        for model in models:
+            model.session.run(None, model.spec.encode_rows([model.spec.example_row()]))
+        return [model.version for model in models]
+
+    def recheck(self) -> None:
+        """Read the routing again before the next answer (a restored snapshot's time has
+        moved on since the routing was read)."""
+        self._checked_at = -math.inf
+
     def _refresh(self) -> Plan:
         routing = self.registry.routing()
         if routing.champion is None:

@@ -262,6 +262,7 @@ def create_app(services: Services | None = None, fast_predict: bool = True) -> F
         return await run_in_threadpool(build_services)  # reads config, opens the store
 
     app.state.build_services = build_services
+    app.state.built = state  # {"services": ...} once built (read, never written, outside)
     app.state.get_services = services_once
 
     _install_predict(app)

@@ -59,6 +59,7 @@ PUBLIC_PATHS = frozenset(
      "/v2", "/v2/health/live", "/v2/health/ready"}  # and the Open Inference Protocol's
 )  # fmt: skip
 PUBLIC_PREFIXES = ("/docs/static/",)  # Swagger UI's and ReDoc's own files
+SEEN_PATHS = 512  # paths whose protection is remembered (ids make paths many: bounded)
 PRINCIPAL = "mlfn_principal"  # where the authenticated caller waits in the ASGI scope's state
 
 
@@ -76,13 +77,22 @@ class AuthFirst:
     ) -> None:
         self.app, self.get_authenticator, self.routes = app, get_authenticator, routes
         self.header = header  # behind Google API Gateway: x-forwarded-authorization
+        self._seen: dict[str, bool] = {}
 
     def _protected(self, path: str) -> bool:
-        """A path served by a route other than the public ones (unknown paths get a 404)."""
+        """A path served by a route other than the public ones (unknown paths get a 404).
+        Remembered for the last few hundred paths: the routes do not change once built."""
+        known = self._seen.get(path)
+        if known is not None:
+            return known
         if path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES):
             return False
         regexes = (getattr(route, "path_regex", None) for route in self.routes())
-        return any(regex is not None and regex.match(path) for regex in regexes)
+        protected = any(regex is not None and regex.match(path) for regex in regexes)
+        if len(self._seen) >= SEEN_PATHS:
+            self._seen.clear()
+        self._seen[path] = protected
+        return protected
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if (

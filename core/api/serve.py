@@ -53,7 +53,7 @@ def serve_workers(settings: Settings, host: str, port: int, workers: int) -> Non
     try:
         uvicorn.run(
             "core.api.serve:app_factory", factory=True, host=host, port=port,
-            workers=workers, log_level="warning",
+            workers=workers, log_level="warning", access_log=False,
         )  # fmt: skip
     finally:
         shutil.rmtree(shared, ignore_errors=True)

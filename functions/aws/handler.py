@@ -8,6 +8,7 @@ batch item failures so only failed messages are retried, then dead-lettered.
 from __future__ import annotations
 
 import os
+import random
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -21,7 +22,7 @@ from mangum import Mangum
 
 from core import constants
 from core.api import create_app
-from core.errors import ConfigError
+from core.errors import ConfigError, MlfnError
 from core.jobs import handle_message
 from core.monitoring import use_door
 
@@ -63,6 +64,35 @@ def _tracer() -> Any:
 
 
 tracer = _tracer()
+
+
+def prime_before_snapshot() -> None:
+    """SnapStart: before the snapshot, build the services, load the champion (and any
+    challenger) and run its session once, so a restored instance answers its first request
+    warm. With no champion yet the instance loads it on first use, as without SnapStart."""
+    try:
+        versions = app.state.build_services().predictor.prime()
+    except MlfnError as exc:
+        logger.warning("not primed before the snapshot", extra={"reason": exc.message})
+        return
+    logger.info("primed before the snapshot", extra={"versions": versions})
+
+
+def after_restore() -> None:
+    """SnapStart: each restored instance draws its own random numbers (prediction-log
+    sampling, retry jitter) and reads the routing again before its first answer."""
+    random.seed()
+    if "services" in app.state.built:
+        app.state.build_services().predictor.recheck()
+
+
+try:  # Lambda's Python runtimes (3.12+) ship it; elsewhere there is no snapshot to prime
+    from snapshot_restore_py import register_after_restore, register_before_snapshot
+except ImportError:
+    pass
+else:
+    register_before_snapshot(prime_before_snapshot)
+    register_after_restore(after_restore)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -32,7 +32,8 @@ def test_wrk_output_parsed_with_units_and_errors() -> None:
     parsed = parse_wrk(WRK_OUTPUT, 1)
     assert parsed == {
         "tool": "wrk", "seconds": 1, "requests": 1048, "requests_per_s": 1047.2,
-        "p50_ms": 0.812, "p99_ms": 1140.0, "errors": 1048 + 3}  # fmt: skip
+        "p50_ms": 0.812, "p75_ms": 2.73, "p90_ms": 4.86, "p99_ms": 1140.0,
+        "errors": 1048 + 3}  # fmt: skip
 
 
 def _results(rps: tuple[float, float], overhead_p50: float) -> dict[str, object]:
@@ -61,7 +62,7 @@ def _results(rps: tuple[float, float], overhead_p50: float) -> dict[str, object]
             "memory": dict.fromkeys(("lambda_rie", "mlfn_serve", "mlflow_serve"), memory)}},
         "doors": {"bare_onnxruntime": {"calls": 2000, "p50_ms": 0.05, "p99_ms": 0.1},
                   "bare_predictor": {"p50_ms": 0.07},
-                  "cold_import_ms": {"aws": 700.0},
+                  "cold_import_ms": {"aws": 250.0},
                   **dict.fromkeys(("aws_handler_http_v2", "gcp_entry_point",
                                    "azure_http_function"), door)},
         "size": {"zip_mb": 50, "unzipped_mb": 140.0, "files": 10,
@@ -77,7 +78,7 @@ def _results(rps: tuple[float, float], overhead_p50: float) -> dict[str, object]
 
 @pytest.mark.parametrize(
     ("rps", "overhead", "missed"),
-    [((400.0, 150.0), 0.6, 0), ((250.0, 150.0), 0.6, 1), ((400.0, 150.0), 1.4, 3)],
+    [((400.0, 150.0), 0.15, 0), ((250.0, 150.0), 0.15, 1), ((400.0, 150.0), 0.6, 3)],
 )
 def test_report_marks_each_missed_goal(
     rps: tuple[float, float], overhead: float, missed: int, tmp_path: Path
@@ -107,3 +108,45 @@ def test_data_scale_marks_each_goal() -> None:
     cells = line.split("|")
     assert "**missed**" in cells[2] and "met" in cells[3] and "met" in cells[4]
     assert _data_scale(None) == []
+
+
+def _peers_result(rates: dict[str, float], growth: float) -> dict:
+    from bench.peers import GOALS, SERVERS
+
+    def run(rate: float) -> dict:
+        return {"requests_per_s": rate, "p50_ms": 1.0, "p75_ms": 1.5, "p90_ms": 2.0,
+                "p99_ms": 4.0, "errors": 0}  # fmt: skip
+
+    return {
+        "load": "wrk -t2 -c10, 3 runs of 10 s (median run)", "cpus": 2,
+        "servers": {name: {"median_run": run(rates[name])} for name in SERVERS},
+        "cold_start_s": dict.fromkeys(SERVERS, 0.5),
+        "best_peer": "mlserver",
+        "ratio_to_bare": round(rates["mlfn_serve"] / rates["bare_limit"], 3),
+        "ratio_to_best_peer": round(rates["mlfn_serve"] / rates["mlserver"], 2),
+        "memory": {"marks": {"10000": {"requests": 10_500, "rss_mb": 120.0},
+                             "100000": {"requests": 101_000, "rss_mb": 120.0 + growth}},
+                   "growth_mb": growth},
+        "goals": GOALS,
+    }  # fmt: skip
+
+
+def test_peers_section_marks_each_goal() -> None:
+    from bench import report_peers
+
+    rates = {"bare_limit": 10_000, "mlfn_serve": 8_500, "mlserver": 1_000, "bentoml": 300,
+             "mlflow_serve": 200}  # fmt: skip
+    text = "\n".join(report_peers.markdown(_peers_result(rates, 0.2)))
+    assert "×0.85 (goal ≥ 0.8) met" in text and "×8.5 (goal ≥ 2.0) met" in text  # noqa: RUF001
+    assert "| mlserver | 1,000 |" in text and "**missed**" not in text
+    slower = {**rates, "mlfn_serve": 1_500}
+    text = "\n".join(report_peers.markdown(_peers_result(slower, 30.0)))
+    assert text.count("**missed**") == 3  # the limit, the peers, the memory growth
+
+
+def test_latency_chart_is_a_png(tmp_path: Path) -> None:
+    from bench import report_peers
+
+    rates = dict.fromkeys(("bare_limit", "mlfn_serve", "mlserver", "bentoml", "mlflow_serve"), 1)
+    report_peers.chart(_peers_result(rates, 0.0), tmp_path / "latency.png")
+    assert (tmp_path / "latency.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
