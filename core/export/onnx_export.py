@@ -90,6 +90,8 @@ def to_onnx(
     pipeline was trained on (they become the graph's `label` output)."""
     from skl2onnx import convert_sklearn
 
+    from core.export.trees import compact_tree_ensembles, vectorized_trees
+
     preprocessor, estimator = pipeline.named_steps["preprocess"], pipeline.named_steps["model"]
     torch_mlp = sys.modules.get("core.models.torch_mlp")  # never import torch just to ask
     try:
@@ -101,11 +103,13 @@ def to_onnx(
             )
             model = _join_torch(pre, estimator, task)
         else:
-            model = convert_sklearn(
-                pipeline,
-                initial_types=_initial_types(spec),
-                options=_converter_options(preprocessor, estimator),
-            )
+            with vectorized_trees():
+                model = convert_sklearn(
+                    pipeline,
+                    initial_types=_initial_types(spec),
+                    options=_converter_options(preprocessor, estimator),
+                )
+            compact_tree_ensembles(model)
         return _serving_interface(model, spec, classes if task == "classification" else None)
     except Exception as exc:  # converters raise many kinds; all mean "cannot export"
         raise ExportError(f"ONNX export of {type(estimator).__name__} failed: {exc}") from exc
@@ -316,7 +320,10 @@ def parity_check(
     if task == "classification":
         native_proba = np.asarray(pipeline.predict_proba(frame), dtype=np.float64)
         ours, proba = graph_predictions(outputs, native_proba.shape[1])
-        theirs = np.asarray(pipeline.predict(frame)).astype(np.int64)
+        # the pipeline's own rule for its label (the most probable class, first on a tie),
+        # without scoring every row a second time through predict()
+        classes = np.asarray(pipeline.classes_)
+        theirs = classes[np.argmax(native_proba, axis=1)].astype(np.int64)
         assert proba is not None
         same = ours == theirs
         diff = float(np.max(np.abs(proba - native_proba)))
