@@ -51,28 +51,46 @@ def encode_target(column: pd.Series, task: str, name: str) -> Targets:
     if task == "regression":
         values = column.to_numpy(dtype="float64", na_value=np.nan)
         return Targets(values, np.ones(len(values), dtype=bool), None)
-    labels = [label_value(v) for v in column.to_numpy(dtype=object)]
+    labels, per_row = _label_groups(column)
     keys = [label_key(v) for v in labels]
-    counts: dict[str, int] = {}
-    for key in keys:
-        counts[key] = counts.get(key, 0) + 1
-    rare = sorted(key for key, count in counts.items() if count < MIN_CLASS_ROWS)
+    counts = np.bincount(per_row, minlength=len(labels))
+    rare = sorted(key for key, count in zip(keys, counts.tolist(), strict=True)
+                  if count < MIN_CLASS_ROWS)  # fmt: skip
     notes = [
-        f"target '{name}': class {key} has {counts[key]} row: dropped (a class needs at "
-        f"least {MIN_CLASS_ROWS} rows, one to learn from and one to hold out)"
+        f"target '{name}': class {key} has {counts[keys.index(key)]} row: dropped (a class "
+        f"needs at least {MIN_CLASS_ROWS} rows, one to learn from and one to hold out)"
         for key in rare
     ]
-    keep = np.asarray([counts[key] >= MIN_CLASS_ROWS for key in keys], dtype=bool)
-    kept = [label for label, ok in zip(labels, keep, strict=True) if ok]
-    classes = sorted({label_key(v): v for v in kept}.values(), key=_order)
+    keep = counts[per_row] >= MIN_CLASS_ROWS
+    classes = sorted((v for v, n in zip(labels, counts.tolist(), strict=True)
+                      if n >= MIN_CLASS_ROWS), key=_order)  # fmt: skip
     if len(classes) < 2:
         raise DataError(
             f"target '{name}' has fewer than two classes with {MIN_CLASS_ROWS}+ rows; "
             "classification needs at least two"
         )
     index = {label_key(v): i for i, v in enumerate(classes)}
-    y = np.asarray([index[label_key(v)] for v in kept], dtype=np.int64)
-    return Targets(y, keep, classes, notes)
+    position = np.asarray([index.get(key, -1) for key in keys], dtype=np.int64)
+    return Targets(position[per_row[keep]], keep, classes, notes)
+
+
+def _label_groups(column: pd.Series) -> tuple[list[Any], np.ndarray]:
+    """(the distinct labels, each row's position among them): one label per label_key, so
+    1 and 1.0 are one class while true, 1 and "1" are three. Grouped by pandas when its
+    equality agrees with label_key (one kind of value); row by row otherwise."""
+    import pandas as pd
+
+    codes, uniques = pd.factorize(column, use_na_sentinel=False)
+    values = [label_value(v) for v in np.asarray(uniques, dtype=object)]
+    kinds = {"bool" if isinstance(v, bool) else "number" if isinstance(v, int | float)
+             else type(v).__name__ for v in values}  # fmt: skip
+    if len(kinds) > 1:  # pandas would merge True with 1: group by the key instead
+        values = [label_value(v) for v in column.to_numpy(dtype=object)]
+        codes = np.arange(len(values))
+    first: dict[str, int] = {}
+    merged = np.asarray([first.setdefault(label_key(v), len(first)) for v in values])
+    labels = list({label_key(v): v for v in values}.values())
+    return labels, merged[np.asarray(codes, dtype=np.int64)] if len(values) else merged
 
 
 def label_tensor_values(classes: list[Any]) -> np.ndarray:
