@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
 from fastapi import BackgroundTasks, Depends, FastAPI, Header, Path, Query, Request
@@ -16,8 +13,6 @@ from starlette.exceptions import HTTPException
 
 from core.api.batch_routes import install_batch_routes
 from core.api.conformance import (
-    HeadAsGet,
-    add_cors,
     errors,
     plain_validation_error,
     precise_bodies,
@@ -31,105 +26,38 @@ from core.api.dataplane import (
 )
 from core.api.docs import install_docs
 from core.api.error_shapes import error_body
-from core.api.fastpath import FastPredict
 from core.api.middleware import (
     PRINCIPAL,
-    AuthFirst,
-    BodyLimit,
-    DefaultJsonContentType,
 )
 from core.api.mlflow_routes import install_mlflow_routes
 from core.api.monitoring_routes import install_monitoring_routes
-from core.api.observe import SERVED, TelemetryMiddleware
+from core.api.observe import SERVED
 from core.api.oip_routes import install_oip_routes
 from core.api.rollout_routes import install_rollout_routes
 from core.api.schemas import JobAccepted, PredictRequest, RetrainRequest, TrainRequest
+from core.api.services import Services, ServicesHolder
+from core.api.stack import middleware_layers
 from core.auth import Authenticator, Principal
-from core.config import Settings, load_settings
 from core.constants import MODEL_REF_PATTERN
 from core.data.access import check_caller_dataset
-from core.drift.records import latest_report
 from core.errors import (
     AuthenticationError,
     MlfnError,
     ValidationError,
 )
 from core.inference import Predictor, rows_from_body, validate_rows
-from core.jobs.local import LocalDispatcher
-from core.jobs.manage import MAX_LIMIT, JobCensus, cancel_job, get_job, list_jobs
-from core.jobs.record import JOB_ID, JobStore, public_view
-from core.jobs.submit import Dispatcher, submit_job
-from core.logs import PredictionLog, prediction_log_sample
-from core.model_pool import ModelPool, parse_model_ref
+from core.jobs.manage import MAX_LIMIT, cancel_job, get_job, list_jobs
+from core.jobs.record import JOB_ID, public_view
+from core.jobs.submit import submit_job
+from core.model_pool import parse_model_ref
 from core.models import check_caller_params
-from core.monitoring import Sink, Telemetry
 from core.monitoring import context as monitoring_context
-from core.monitoring.jobs import report_job
-from core.monitoring.prometheus import PrometheusSink
-from core.monitoring.scrape import ChampionGauge, DriftGauges, JobGauges
-from core.monitoring.telemetry import door_sinks, telemetry_enabled
-from core.registry import ModelRegistry
-from core.storage import Store, open_store
 
 logger = logging.getLogger("mlfn.api")
 JobStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
-MAX_ROWS_ENV = "MLFN_MAX_ROWS"
-GATEWAY_ENV = "MLFN_GATEWAY"
-DEFAULT_MAX_ROWS = 10_000
 MODEL_REF_TEXT = "NAME (its routing answers) or NAME@VERSION"
 ANY_MODEL_BODY = {"required": True, "content": {"application/json": {"schema": {
     "$ref": "#/components/schemas/PredictRequest"}}}}  # fmt: skip
-
-
-@dataclass
-class Services:
-    """What the routes need, built once per process (per warm function instance)."""
-
-    settings: Settings
-    store: Store
-    dispatcher: Dispatcher
-    auth: Authenticator = field(default_factory=Authenticator)
-    prometheus: PrometheusSink = field(default_factory=PrometheusSink)
-    extra_sinks: tuple[Sink, ...] = ()  # beyond Prometheus and the door's own
-    max_rows: int = field(
-        default_factory=lambda: int(os.environ.get(MAX_ROWS_ENV, DEFAULT_MAX_ROWS))
-    )
-
-    def __post_init__(self) -> None:
-        from core.gateway_trust import GatewayTrust
-
-        if self.auth.gateway is None:
-            self.auth.gateway = GatewayTrust.from_env(self.auth.settings)
-        self.telemetry = Telemetry([self.prometheus, *door_sinks(), *self.extra_sinks])
-        log = None
-        logging_wanted = os.environ.get("MLFN_PREDICTION_LOG", "")
-        operated = self.settings.config.monitoring or self.settings.config.rollout
-        if logging_wanted == "on" or (operated and logging_wanted != "off"):
-            log = PredictionLog(self.store, sample=prediction_log_sample())
-        model_name = self.settings.config.model_name
-        self.prometheus.expect(model_name)
-        self.predictor = Predictor(self.store, model_name, log=log, telemetry=self.telemetry)
-        self.registry = ModelRegistry(self.store, model_name)
-        self.models = ModelPool(self.store, self.predictor, self.telemetry)
-        self.jobs = JobStore(self.store)
-        self.prometheus.read_at_scrape(JobGauges(JobCensus(self.jobs).counts))
-        self.prometheus.read_at_scrape(
-            ChampionGauge(model_name, lambda: self.predictor.current().version)
-        )
-        if self.settings.config.monitoring is not None:
-            self.prometheus.read_at_scrape(
-                DriftGauges(model_name, lambda: latest_report(self.store, model_name))
-            )
-        if isinstance(self.dispatcher, LocalDispatcher):  # outcomes are seen in this process
-            self.dispatcher.on_finished = lambda job: report_job(self.telemetry, job)
-
-    @classmethod
-    def from_env(cls, dispatcher: Dispatcher | None = None) -> Services:
-        settings = load_settings()
-        store = open_store(settings.store_uri)
-        from core.jobs.queues import dispatcher_from_env
-
-        return cls(settings, store, dispatcher or dispatcher_from_env(settings, store))
 
 
 def _error(status: int, code: str, message: str, path: str = "") -> JSONResponse:
@@ -227,17 +155,15 @@ def _document_bearer_auth(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def token_header() -> bytes:
-    """Where the caller's bearer token is. Behind Google API Gateway (MLFN_GATEWAY=google)
-    `Authorization` holds the gateway's own ID token for the private function, and the
-    caller's moves to `X-Forwarded-Authorization`; it is checked in full all the same."""
-    behind_google = os.environ.get(GATEWAY_ENV) == "google"
-    return b"x-forwarded-authorization" if behind_google else b"authorization"
-
-
-def create_app(services: Services | None = None, fast_predict: bool = True) -> FastAPI:
+def create_app(
+    services: Services | None = None,
+    fast_predict: bool = True,
+    holder: ServicesHolder | None = None,
+    middleware: bool = True,
+) -> FastAPI:
     """The app. `fast_predict=False` leaves POST /predict to its FastAPI route alone (the
-    framework-free path must answer the same: tests compare the two)."""
+    framework-free path must answer the same: tests compare the two). `holder`: services
+    shared with an app around this one; `middleware=False`: that app runs the layers."""
     app = FastAPI(
         title="mlfn",
         version="0.1.0",
@@ -249,21 +175,10 @@ def create_app(services: Services | None = None, fast_predict: bool = True) -> F
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     install_docs(app)
-    state: dict[str, Services] = {}
-
-    def build_services() -> Services:
-        if "services" not in state:  # built lazily: importing the handler stays cheap
-            state.setdefault("services", services or Services.from_env())
-        return state["services"]
-
-    async def services_once() -> Services:
-        if "services" in state:
-            return state["services"]
-        return await run_in_threadpool(build_services)  # reads config, opens the store
-
-    app.state.build_services = build_services
-    app.state.built = state  # {"services": ...} once built (read, never written, outside)
-    app.state.get_services = services_once
+    holder = holder or ServicesHolder(services)
+    app.state.build_services = holder.build
+    app.state.built = holder.built  # {"services": ...} once built (read, never written)
+    app.state.get_services = holder.get
 
     _install_predict(app)
     _install_training_routes(app)
@@ -277,7 +192,9 @@ def create_app(services: Services | None = None, fast_predict: bool = True) -> F
     _install_probes(app)
     _install_error_handlers(app)
     _document_bearer_auth(app)
-    _install_middleware(app, build_services, services_once, fast_predict)
+    if middleware:  # added innermost first: Starlette wraps each around the ones before
+        for layer, options in middleware_layers(holder, lambda: app.routes, fast_predict):
+            app.add_middleware(layer, **options)
     return app
 
 
@@ -498,30 +415,6 @@ def _install_probes(app: FastAPI) -> None:
         from prometheus_client import CONTENT_TYPE_LATEST
 
         return Response(svc.prometheus.exposition(), media_type=CONTENT_TYPE_LATEST)
-
-
-def _install_middleware(
-    app: FastAPI,
-    build_services: Callable[[], Services],
-    services_once: Callable[[], Any],
-    fast_predict: bool,
-) -> None:
-    """Outermost last: metrics, CORS, HEAD, the token check before any body is read."""
-    if fast_predict:  # innermost: inside auth, limits and telemetry
-        app.add_middleware(FastPredict, get_services=services_once)
-    app.add_middleware(DefaultJsonContentType)
-    app.add_middleware(BodyLimit)
-
-    async def authenticator() -> Authenticator:
-        return (await services_once()).auth
-
-    app.add_middleware(
-        AuthFirst, get_authenticator=authenticator, routes=lambda: app.routes, header=token_header()
-    )
-    app.add_middleware(HeadAsGet)
-    add_cors(app)
-    if telemetry_enabled():  # MLFN_TELEMETRY=off: no request ids, spans or events at all
-        app.add_middleware(TelemetryMiddleware, get_telemetry=lambda: build_services().telemetry)
 
 
 def _submit(

@@ -77,20 +77,20 @@ class HeadAsGet:
         await self.app({**scope, "method": "GET"}, receive, headers_only)
 
 
-def add_cors(app: Any) -> None:
-    """CORS for the origins in MLFN_CORS_ORIGINS (none by default: same-origin only)."""
+def cors_layer() -> tuple[Any, dict[str, Any]] | None:
+    """CORS for the origins in MLFN_CORS_ORIGINS (none by default: same-origin only), as a
+    middleware layer (core/api/stack.py)."""
     origins = [o.strip() for o in os.environ.get(ENV_CORS_ORIGINS, "").split(",") if o.strip()]
     if not origins:
-        return
+        return None
     from starlette.middleware.cors import CORSMiddleware
 
-    app.add_middleware(
-        CORSMiddleware,
-        allow_origins=origins,
-        allow_methods=["GET", "POST", "HEAD", "OPTIONS"],
-        allow_headers=["authorization", "content-type", "idempotency-key", "x-request-id"],
-        max_age=600,
-    )
+    return CORSMiddleware, {
+        "allow_origins": origins,
+        "allow_methods": ["GET", "POST", "HEAD", "OPTIONS"],
+        "allow_headers": ["authorization", "content-type", "idempotency-key", "x-request-id"],
+        "max_age": 600,
+    }
 
 
 # --- Request bodies as precise as the checks behind them (from the champion's features) ---

@@ -74,15 +74,17 @@ class AuthFirst:
         get_authenticator: Callable[[], Any],
         routes: Callable[[], Any],
         header: bytes = b"authorization",
+        protected: tuple[str, ...] = (),
     ) -> None:
         self.app, self.get_authenticator, self.routes = app, get_authenticator, routes
         self.header = header  # behind Google API Gateway: x-forwarded-authorization
+        self._known = dict.fromkeys(protected, True)  # never forgotten, never asked
         self._seen: dict[str, bool] = {}
 
     def _protected(self, path: str) -> bool:
         """A path served by a route other than the public ones (unknown paths get a 404).
         Remembered for the last few hundred paths: the routes do not change once built."""
-        known = self._seen.get(path)
+        known = self._known.get(path, self._seen.get(path))
         if known is not None:
             return known
         if path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES):

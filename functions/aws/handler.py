@@ -7,21 +7,17 @@ batch item failures so only failed messages are retried, then dead-lettered.
 
 from __future__ import annotations
 
+import functools
 import os
 import random
 from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
 from mangum import Mangum
 
 from core import constants
-from core.api import create_app
+from core.api.door import door_app
 from core.errors import ConfigError, MlfnError
 from core.jobs import handle_message
 from core.monitoring import use_door
@@ -46,10 +42,10 @@ def load_jwt_secret() -> None:
 
 load_jwt_secret()
 use_door("aws")  # this cloud's telemetry sinks, JSON logs and (when configured) traces
-app = create_app()  # services (store, model) load on first use and stay for the warm instance
+# services (store, model) load on first use and stay for the warm instance; FastAPI only
+# for a request other than POST /predict
+app = door_app()
 _asgi = Mangum(app, lifespan="off")
-# Failed messages are reported one by one (ReportBatchItemFailures), even when all fail.
-_batch = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
 def _tracer() -> Any:
@@ -117,4 +113,15 @@ def _run(record: Any, lambda_context: Any = None) -> None:
 
 @logger.inject_lambda_context
 def worker(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return process_partial_response(event, _run, _batch, context)
+    from aws_lambda_powertools.utilities.batch import process_partial_response
+
+    return process_partial_response(event, _run, _batch_processor(), context)
+
+
+@functools.cache
+def _batch_processor() -> Any:
+    """Failed messages are reported one by one (ReportBatchItemFailures), even when all
+    fail. Made on the worker's first message: the API function never imports it."""
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
+
+    return BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)

@@ -15,7 +15,7 @@ import os
 
 import azure.functions as func
 
-from core.api import create_app
+from core.api.door import door_app
 from core.jobs import handle_message
 from core.jobs.scheduled import run_scheduled_from_env
 from core.jobs.schedules import SWEEP
@@ -25,7 +25,7 @@ from core.monitoring import use_door
 QUEUE_NAME = "mlfn-training"
 
 use_door("azure")  # this cloud's telemetry sinks, JSON logs and (when configured) traces
-api = create_app()  # services (store, model) load on first use and stay for the instance
+api = door_app()  # services (store, model) load on first use and stay for the instance
 # Behind API Management (`mlfn deploy azure` with azure.apim) the HTTP trigger needs the
 # function key, which only the gateway holds; otherwise the app checks the JWT alone.
 behind_apim = os.environ.get("MLFN_AZURE_AUTH_LEVEL") == "function"

@@ -14,13 +14,13 @@ from functions_framework import aio
 from starlette.requests import Request
 from starlette.responses import Response
 
-from core.api import create_app
 from core.api.bridge import call_asgi
+from core.api.door import door_app
 from core.jobs import handle_message
 from core.monitoring import use_door
 
 use_door("gcp")  # this cloud's telemetry sinks, JSON logs and (when configured) traces
-app = create_app()  # services (store, model) load on first use and stay for the instance
+app = door_app()  # services (store, model) load on first use and stay for the instance
 
 
 @aio.http

@@ -4,6 +4,7 @@ run once, off the record — and make a restored instance re-read the routing an
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import math
 import random
@@ -43,7 +44,10 @@ def cold_handler(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[An
     clear_cache()  # no session left over from the training in this process
     import functions.aws.handler as handler
 
+    loop = asyncio.new_event_loop()  # Mangum runs on the current loop; an earlier test's is closed
+    asyncio.set_event_loop(loop)
     yield importlib.reload(handler)
+    loop.close()
     snapshot_restore_py._before_snapshot_registry.clear()
     snapshot_restore_py._after_restore_registry.clear()
 
