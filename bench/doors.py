@@ -131,12 +131,35 @@ def run() -> dict[str, Any]:
 
 
 def _doors(body: bytes, token: str) -> tuple[dict[str, Any], Any]:
-    import azure.functions as func
-    from starlette.requests import Request
-
-    import functions.aws.handler as aws
+    """Each door's /predict as a call, on one event loop, and how to close them."""
     import functions.azure.function_app as azure_app
-    import functions.gcp.main as gcp
+
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    headers = [
+        (b"authorization", f"Bearer {token}".encode()),
+        (b"content-type", b"application/json"),
+    ]
+
+    def close() -> None:
+        # End the Azure app's ASGI lifespan on its loop, or its __del__ waits forever at exit.
+        if azure_app.app.startup_task_done:
+            loop.run_until_complete(azure_app.app.middleware.notify_shutdown())
+            azure_app.app.startup_task_done = False
+        loop.close()
+
+    return {
+        "serve_app_asgi": _serve_app_call(loop, body, headers),
+        "aws_handler_http_v2": _aws_call(body, token),
+        "gcp_entry_point": _gcp_call(loop, body, headers),
+        "azure_http_function": _azure_call(loop, body, token),
+    }, close
+
+
+def _aws_call(body: bytes, token: str) -> Any:
+    """The handler with an API Gateway v2 event (it leaves the event as it was: one event
+    serves every call)."""
+    import functions.aws.handler as aws
 
     event = json.loads((REPO / "tests" / "events" / "apigw_http_v2.json").read_text())
     event.update(body=base64.b64encode(body).decode(), isBase64Encoded=True)
@@ -147,70 +170,49 @@ def _doors(body: bytes, token: str) -> tuple[dict[str, Any], Any]:
         aws_request_id="r",
         invoked_function_arn="arn:aws:lambda:us-east-1:1:function:mlfn",
     )
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    headers = [
-        (b"authorization", f"Bearer {token}".encode()),
-        (b"content-type", b"application/json"),
-    ]
+    return lambda: aws.handler(event, context)
 
-    def gcp_call() -> Any:
-        scope = {
-            "type": "http",
-            "method": "POST",
-            "path": "/predict",
-            "raw_path": b"/predict",
-            "query_string": b"",
-            "headers": headers,
-            "http_version": "1.1",
-            "scheme": "https",
-            "server": ("localhost", 443),
-            "client": ("127.0.0.1", 1),
-            "root_path": "",
-        }
 
-        async def receive() -> dict[str, Any]:
-            return {"type": "http.request", "body": body, "more_body": False}
+def _gcp_call(loop: Any, body: bytes, headers: list[tuple[bytes, bytes]]) -> Any:
+    """functions-framework's aio entry point with a Starlette request."""
+    from starlette.requests import Request
 
-        return (
-            loop.run_until_complete(gcp.api.__wrapped__(Request(scope, receive)))
-            if hasattr(gcp.api, "__wrapped__")
-            else loop.run_until_complete(gcp.api(Request(scope, receive)))
-        )
+    import functions.gcp.main as gcp
 
-    azure_http = {f.get_function_name(): f for f in azure_app.app.get_functions()}[
-        "http_app_func"
-    ].get_user_function()
-    azure_context = SimpleNamespace(
-        invocation_id="i",
-        function_name="http_app_func",
-        function_directory=str(REPO),
-        trace_context=None,
-        retry_context=None,
-    )
+    scope = {"type": "http", "method": "POST", "path": "/predict", "raw_path": b"/predict",
+             "query_string": b"", "headers": headers, "http_version": "1.1",
+             "scheme": "https", "server": ("localhost", 443), "client": ("127.0.0.1", 1),
+             "root_path": ""}  # fmt: skip
+    entry = getattr(gcp.api, "__wrapped__", gcp.api)
 
-    def azure_call() -> Any:
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return lambda: loop.run_until_complete(entry(Request(scope, receive)))
+
+
+def _azure_call(loop: Any, body: bytes, token: str) -> Any:
+    """The Azure Functions app's HTTP function with an HttpRequest."""
+    import azure.functions as func
+
+    import functions.azure.function_app as azure_app
+
+    functions = {f.get_function_name(): f for f in azure_app.app.get_functions()}
+    azure_http = functions["http_app_func"].get_user_function()
+    context = SimpleNamespace(invocation_id="i", function_name="http_app_func",
+                              function_directory=str(REPO), trace_context=None,
+                              retry_context=None)  # fmt: skip
+
+    def call() -> Any:
         request = func.HttpRequest(
             "POST",
             "http://localhost/predict",
             body=body,
             headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
         )
-        return loop.run_until_complete(azure_http(request, azure_context))
+        return loop.run_until_complete(azure_http(request, context))
 
-    def close() -> None:
-        # End the Azure app's ASGI lifespan on its loop, or its __del__ waits forever at exit.
-        if azure_app.app.startup_task_done:
-            loop.run_until_complete(azure_app.app.middleware.notify_shutdown())
-            azure_app.app.startup_task_done = False
-        loop.close()
-
-    return {  # the AWS handler leaves the event as it was: one event serves every call
-        "serve_app_asgi": _serve_app_call(loop, body, headers),
-        "aws_handler_http_v2": lambda: aws.handler(event, context),
-        "gcp_entry_point": gcp_call,
-        "azure_http_function": azure_call,
-    }, close
+    return call
 
 
 def _serve_app_call(loop: Any, body: bytes, headers: list[tuple[bytes, bytes]]) -> Any:

@@ -8,8 +8,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from starlette.concurrency import run_in_threadpool
-
 from core.errors import PayloadTooLargeError
 
 if TYPE_CHECKING:
@@ -43,10 +41,13 @@ async def score_rows(
     if len(rows) > max_rows:
         raise PayloadTooLargeError(f"{len(rows)} rows is over the limit of {max_rows}")
     shadows: Deferred = []
+    if version is None and len(rows) <= INLINE_PREDICT_ROWS and predictor.is_warm():
+        answer = predictor.predict(rows, request_id, key, shadows.append)
+        return answer, shadows
+    from starlette.concurrency import run_in_threadpool  # only when the loop must not wait
+
     if version is not None:
         answer = await run_in_threadpool(predictor.predict_version, version, rows, request_id)
-    elif len(rows) <= INLINE_PREDICT_ROWS and predictor.is_warm():
-        answer = predictor.predict(rows, request_id, key, shadows.append)
     else:
         predict = predictor.predict
         answer = await run_in_threadpool(predict, rows, request_id, key, shadows.append)

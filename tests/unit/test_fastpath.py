@@ -97,7 +97,7 @@ def test_raw_bodies_and_content_types_answer_alike(twin_clients, content: bytes,
     assert _seen(_post(fast, content, **headers)) == _seen(_post(slow, content, **headers))
 
 
-def test_scopes_limits_and_routing_answer_alike(twin_clients, monkeypatch) -> None:
+def test_scopes_and_limits_answer_alike(twin_clients, monkeypatch) -> None:
     fast, slow, services = twin_clients
     good = b'{"instances": [%s]}' % ",".join(["{}"] * 3).encode()
     for client in (fast, slow):  # the model loaded in both, so both are warm alike
