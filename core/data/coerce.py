@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
 
 NUMBER = r"\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*"
 LEADING_ZERO_ID = r"\s*[+-]?0\d.*"
+LEADING_ZERO_PREFIX = r"^[ +\-]*0[0-9]"  # the same, as an Arrow (RE2) prefix match
 TARGET_BOOL_WORDS = {"true": True, "false": False}
 FEATURE_BOOL_WORDS = {**TARGET_BOOL_WORDS, "yes": True, "no": False}
 TEXT_KINDS = ("categorical", "text")
@@ -43,6 +45,11 @@ def coerce_column(
 ) -> pd.Series:
     import pandas as pd
 
+    if isinstance(column.dtype, pd.ArrowDtype):  # read by Arrow (core.data.formats)
+        numbers = None if declared in TEXT_KINDS else _arrow_numbers(column)
+        if numbers is not None:
+            return numbers
+        column = _object_text(column)
     if declared in TEXT_KINDS:
         return _as_text(column)
     if pd.api.types.is_bool_dtype(column) or pd.api.types.is_numeric_dtype(column):
@@ -76,19 +83,71 @@ def _coerce_texts(column: pd.Series, present: pd.Series, bool_words: dict[str, b
             return pd.Series(pd.NA, index=column.index, dtype="boolean").mask(
                 column.notna(), flags.reindex(column.index)
             )
-    numbers = pd.to_numeric(present, errors="coerce")
+    distinct = present.drop_duplicates()  # judged once per distinct value: a few for labels
+    if _finite_numbers(distinct) is None or _has_leading_zero_ids(distinct):
+        return column.astype(object)
+    numbers = _finite_numbers(present if len(distinct) < len(present) else distinct)
+    assert numbers is not None  # every distinct value is a finite number
+    return _as_number(numbers.reindex(column.index))
+
+
+def _finite_numbers(texts: pd.Series) -> pd.Series | None:
+    """The texts as numbers (padding spaces allowed), or None unless every one is finite."""
+    import pandas as pd
+
+    numbers = pd.to_numeric(texts, errors="coerce")
     if numbers.isna().any():  # perhaps padded with spaces
-        numbers = pd.to_numeric(present.str.strip(), errors="coerce")
+        numbers = pd.to_numeric(texts.str.strip(), errors="coerce")
     finite = numbers.notna().all() and np.isfinite(numbers.to_numpy(dtype="float64")).all()
-    if finite and not _has_leading_zero_ids(present):
-        return _as_number(numbers.reindex(column.index))
-    return column.astype(object)
+    return numbers if finite else None
+
+
+def _arrow_numbers(column: pd.Series) -> pd.Series | None:
+    """The column as numbers when Arrow's strict parser reads every present value as a
+    finite number and none is a leading-zero identifier; None leaves the judgement (spaces,
+    booleans, words) to the pandas path below, which decides the same for these columns."""
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    texts = pa.chunked_array(column.array.__arrow_array__())
+    present = texts.drop_null()
+    if len(present) == 0:
+        return None
+    try:
+        numbers = pc.cast(texts, pa.float64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    if not np.isfinite(pc.drop_null(numbers).to_numpy()).all():  # "inf", "NAN": text
+        return None
+    if pc.any(pc.match_substring_regex(present, LEADING_ZERO_PREFIX)).as_py():
+        return None
+    values = numbers.to_numpy(zero_copy_only=False)  # missing values: NaN
+    return _as_number(pd.Series(values, index=column.index, name=column.name))
+
+
+def _object_text(column: pd.Series) -> pd.Series:
+    """Arrow strings as pandas' own reader gives them (its text dtype, NaN where missing)."""
+    import pandas as pd
+
+    values = column.to_numpy(dtype=object, na_value=np.nan)
+    return pd.Series(values, index=column.index, name=column.name, dtype=_reader_text_dtype())
+
+
+@functools.cache
+def _reader_text_dtype() -> Any:
+    """The dtype pandas' CSV reader gives text columns (object before pandas 3, `str` since)."""
+    import io
+
+    import pandas as pd
+
+    return pd.read_csv(io.StringIO("text\nx"), dtype=str)["text"].dtype
 
 
 def _has_leading_zero_ids(texts: pd.Series) -> bool:
     """Some value is a zero followed by a digit ("02139"): an identifier, not a number."""
     as_arrow = texts.astype("string[pyarrow]")  # one RE2 pass in Arrow, not ten in numpy
-    return bool(as_arrow.str.match(r"[ +\-]*0[0-9]").any())
+    return bool(as_arrow.str.match(LEADING_ZERO_PREFIX).any())
 
 
 def _all_numbers(present: pd.Series) -> bool:

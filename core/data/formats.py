@@ -66,9 +66,15 @@ def sniff_separator(text: str) -> str:
 
 
 def read_delimited(text: str, origin: str, separator: str | None) -> pd.DataFrame:
+    """Every column as text. Arrow's reader first (columns as Arrow strings, ten times
+    faster); pandas' for whatever Arrow declines (ragged rows, an index column, duplicate or
+    blank names), and for every refusal's wording."""
     import pandas as pd
 
     sep = separator or sniff_separator(text)
+    fast = _read_delimited_arrow(text, sep)
+    if fast is not None:
+        return fast
     try:
         return pd.read_csv(
             io.StringIO(text),
@@ -86,6 +92,36 @@ def read_delimited(text: str, origin: str, separator: str | None) -> pd.DataFram
             f"source '{origin}' cannot be read with the {shown} separator: {exc}; "
             'set "separator" in the parser config'
         ) from None
+
+
+def _read_delimited_arrow(text: str, sep: str) -> pd.DataFrame | None:
+    """The frame pandas would read, with Arrow string columns; None when Arrow's reading
+    could differ from pandas' (then pandas reads it)."""
+    import pandas as pd
+    import pyarrow as pa
+    from pyarrow import csv as arrow_csv
+
+    try:
+        names = next(csv.reader(io.StringIO(text[:SNIFF_BYTES]), delimiter=sep))
+    except (csv.Error, StopIteration):
+        return None
+    if len(set(names)) != len(names) or not all(names):
+        return None  # pandas renames duplicates and blanks ("a.1", "Unnamed: 0")
+    options = arrow_csv.ConvertOptions(
+        column_types={name: pa.string() for name in names},
+        null_values=MISSING_TEXT,
+        strings_can_be_null=True,
+        quoted_strings_can_be_null=True,
+    )
+    parse = arrow_csv.ParseOptions(delimiter=sep, newlines_in_values=True)
+    try:
+        table = arrow_csv.read_csv(io.BytesIO(text.encode()), parse_options=parse,
+                                   convert_options=options)  # fmt: skip
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    if table.column_names != names or not all(t == pa.string() for t in table.schema.types):
+        return None
+    return table.to_pandas(types_mapper={pa.string(): pd.ArrowDtype(pa.string())}.get)
 
 
 def read_json_lines(text: str, origin: str) -> list[Any]:
