@@ -90,7 +90,7 @@ def to_onnx(
     pipeline was trained on (they become the graph's `label` output)."""
     from skl2onnx import convert_sklearn
 
-    from core.export.trees import compact_tree_ensembles, vectorized_trees
+    from core.export.trees import vectorized_trees
 
     preprocessor, estimator = pipeline.named_steps["preprocess"], pipeline.named_steps["model"]
     torch_mlp = sys.modules.get("core.models.torch_mlp")  # never import torch just to ask
@@ -103,13 +103,12 @@ def to_onnx(
             )
             model = _join_torch(pre, estimator, task)
         else:
-            with vectorized_trees():
+            with vectorized_trees(compact=True):
                 model = convert_sklearn(
                     pipeline,
                     initial_types=_initial_types(spec),
                     options=_converter_options(preprocessor, estimator),
                 )
-            compact_tree_ensembles(model)
         return _serving_interface(model, spec, classes if task == "classification" else None)
     except Exception as exc:  # converters raise many kinds; all mean "cannot export"
         raise ExportError(f"ONNX export of {type(estimator).__name__} failed: {exc}") from exc

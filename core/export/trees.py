@@ -22,6 +22,9 @@ WALKERS = ("random_forest", "decision_tree", "gradient_boosting")
 WALK = "add_tree_to_attribute_pairs"
 ENSEMBLES = frozenset({"TreeEnsembleClassifier", "TreeEnsembleRegressor"})
 DEFAULTS = {"nodes_hitrates": 1.0, "nodes_missing_value_tracks_true": 0}
+# Forest properties computed over every tree, which skl2onnx's attribute listing would read.
+FOREST_WIDE = ("estimators_samples_", "feature_importances_")
+LONG_LIST = 1024  # attribute lists typed by numpy (shorter ones: onnx's own way)
 
 
 def _thresholds(tree: Any, branch: np.ndarray, adjust: bool, dtype: Any) -> list[float]:
@@ -100,61 +103,124 @@ def add_tree_vectorized(
     attr_pairs[f"{prefix}_weights"].extend(weights.ravel().tolist())
 
 
+def typed_make_attribute(original: Any) -> Any:
+    """onnx.helper.make_attribute, with a long list's element type found by numpy in one
+    pass instead of a Python set of every element's type, and a long list of strings (the
+    nodes' modes: two distinct words) encoded once per distinct string. The attribute made
+    is the same; anything numpy cannot type plainly goes to `original`."""
+    from onnx import AttributeProto
+
+    def make_attribute(
+        key: str, value: Any, doc_string: str | None = None, attr_type: int | None = None
+    ) -> Any:
+        if attr_type is not None or not isinstance(value, list) or len(value) < LONG_LIST:
+            return original(key, value, doc_string, attr_type)
+        typed = np.asarray(value)
+        kind = typed.dtype.kind if typed.ndim == 1 else "O"
+        if kind in "iub":
+            return original(key, value, doc_string, AttributeProto.INTS)
+        if kind == "f":
+            return original(key, value, doc_string, AttributeProto.FLOATS)
+        if kind != "U":
+            return original(key, value, doc_string, attr_type)
+        attribute = original(key, value[:1], doc_string, AttributeProto.STRINGS)
+        encoded = {text: text.encode("utf-8") for text in set(value)}
+        del attribute.strings[:]
+        attribute.strings.extend(map(encoded.__getitem__, value))
+        return attribute
+
+    return make_attribute
+
+
+def compacting_make_node(original: Any) -> Any:
+    """onnx.helper.make_node, with a tree ensemble's attributes compacted before they
+    become protobuf (`compact_attributes`): no round trip through the graph afterwards."""
+
+    def make_node(op_type: str, *args: Any, **kwargs: Any) -> Any:
+        if op_type in ENSEMBLES:
+            kwargs = compact_attributes(op_type, kwargs)
+        return original(op_type, *args, **kwargs)
+
+    return make_node
+
+
 @contextmanager
-def vectorized_trees() -> Iterator[None]:
-    """skl2onnx's tree converters with the vectorised walk, for the block's conversions.
-    A conversion in another thread meanwhile is unharmed: both walks give the same
-    attributes."""
+def vectorized_trees(compact: bool = False) -> Iterator[None]:
+    """skl2onnx's tree converters with the vectorised walk and attribute typing, for the
+    block's conversions (`compact`: tree ensembles compacted as they are made), and forests
+    that do not draw every tree's bootstrap sample again each time skl2onnx lists their
+    attributes (`dir()` reads `estimators_samples_` and `feature_importances_`, each a pass
+    over every tree; nothing in a conversion uses them). A
+    conversion in another thread meanwhile is unharmed: both ways give the same
+    attributes, and an uncompacted graph answers as a compacted one."""
+    from onnx import helper
+    from skl2onnx.common import _container
+    from sklearn.ensemble._forest import BaseForest
+
     modules = [importlib.import_module(f"skl2onnx.operator_converters.{n}") for n in WALKERS]
-    saved = [getattr(module, WALK) for module in modules]
-    for module in modules:
-        setattr(module, WALK, add_tree_vectorized)
+    patches: list[tuple[Any, str, Any]] = [(m, WALK, add_tree_vectorized) for m in modules]
+    patches.append((helper, "make_attribute", typed_make_attribute(helper.make_attribute)))
+    patches += [(BaseForest, name, property(_not_listed)) for name in FOREST_WIDE]
+    if compact:
+        patches.append((_container, "make_node", compacting_make_node(_container.make_node)))
+    saved = [(owner, name, owner.__dict__[name]) for owner, name, _ in patches]
+    for owner, name, replacement in patches:
+        setattr(owner, name, replacement)
     try:
         yield
     finally:
-        for module, original in zip(modules, saved, strict=True):
-            setattr(module, WALK, original)
+        for owner, name, original in saved:
+            setattr(owner, name, original)
 
 
-def _values(attribute: Any) -> np.ndarray:
-    from onnx import helper
+def _not_listed(forest: Any) -> Any:
+    raise AttributeError("not read while converting")
 
-    return np.asarray(helper.get_attribute_value(attribute))
+
+def compact_attributes(op_type: str, attributes: dict[str, Any]) -> dict[str, Any]:
+    """A tree ensemble's attributes (lists or arrays, by name) without those equal to ONNX
+    Runtime's defaults and, for a classifier, without zero class weights. Attributes left
+    as they were are the very objects given."""
+    kept = {name: value for name, value in attributes.items() if not _is_default(name, value)}
+    if op_type == "TreeEnsembleClassifier":
+        kept.update(_nonzero_weights(kept))
+    return kept
+
+
+def _is_default(name: str, value: Any) -> bool:
+    default = DEFAULTS.get(name)
+    return default is not None and bool(np.all(np.asarray(value) == default))
+
+
+def _nonzero_weights(attributes: dict[str, Any]) -> dict[str, list[Any]]:
+    """The class_* lists without zero weights; {} when nothing is to drop, in the binary
+    form (one weight per leaf, read in its own way), or when a class would lose every
+    weight."""
+    weights = np.asarray(attributes["class_weights"], dtype=np.float32)  # as ONNX holds them
+    keep = weights != 0
+    ids = np.asarray(attributes["class_ids"])
+    classes = np.unique(ids)
+    if keep.all() or len(classes) < 3 or len(np.unique(ids[keep])) != len(classes):
+        return {}
+    columns = ("class_treeids", "class_nodeids", "class_ids")
+    kept = {name: np.asarray(attributes[name])[keep].tolist() for name in columns}
+    kept["class_weights"] = weights[keep].tolist()
+    return kept
 
 
 def compact_tree_ensembles(model: Any) -> None:
-    """Drop attributes equal to ONNX Runtime's defaults and zero class weights, in place."""
+    """`compact_attributes` on the tree ensembles of a graph already made, in place."""
+    from onnx import helper
+
     for node in model.graph.node:
         if node.op_type not in ENSEMBLES:
             continue
-        kept = [a for a in node.attribute if not _is_default(a)]
-        if node.op_type == "TreeEnsembleClassifier":
-            kept = _without_zero_weights(kept)
+        values = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        kept = compact_attributes(node.op_type, values)
+        rebuilt = [
+            a if kept[a.name] is values[a.name] else helper.make_attribute(a.name, kept[a.name])
+            for a in node.attribute
+            if a.name in kept
+        ]
         del node.attribute[:]
-        node.attribute.extend(kept)
-
-
-def _is_default(attribute: Any) -> bool:
-    default = DEFAULTS.get(attribute.name)
-    return default is not None and bool(np.all(_values(attribute) == default))
-
-
-def _without_zero_weights(attributes: list[Any]) -> list[Any]:
-    from onnx import helper
-
-    named = {attribute.name: attribute for attribute in attributes}
-    weights = _values(named["class_weights"])
-    keep = weights != 0
-    ids = _values(named["class_ids"])
-    classes = np.unique(ids)
-    if keep.all() or len(classes) < 3 or len(np.unique(ids[keep])) != len(classes):
-        # nothing to drop; or the binary form (one weight per leaf, read in its own way);
-        # or a class would lose every weight
-        return attributes
-    columns = ("class_treeids", "class_nodeids", "class_ids")
-    rebuilt = {name: helper.make_attribute(name, _values(named[name])[keep].tolist())
-               for name in columns}  # fmt: skip
-    rebuilt["class_weights"] = helper.make_attribute(
-        "class_weights", weights[keep].astype(np.float32).tolist()
-    )
-    return [rebuilt.get(attribute.name, attribute) for attribute in attributes]
+        node.attribute.extend(rebuilt)

@@ -53,7 +53,7 @@ def _convert(model: Any, dtype: Any = np.float32) -> Any:
 
 def _attributes(graph: Any) -> dict[str, Any]:
     return {
-        f"{node.op_type}.{attribute.name}": helper.get_attribute_value(attribute)
+        f"{node.op_type}.{attribute.name}": (attribute.type, helper.get_attribute_value(attribute))
         for node in graph.graph.node
         for attribute in node.attribute
     }
@@ -94,3 +94,22 @@ def test_compaction_keeps_every_answer_in_a_smaller_graph(model: Any, y: np.ndar
     for expected, found in zip(before, after, strict=True):
         np.testing.assert_array_equal(found, expected)
     assert len(graph.SerializeToString()) < size
+
+
+@pytest.mark.parametrize(("model", "y"), CASES, ids=IDS)
+def test_compacting_while_converting_gives_the_compacted_graph(model: Any, y: np.ndarray) -> None:
+    model.fit(X, y)
+    reference = _convert(model)
+    compact_tree_ensembles(reference)
+    with vectorized_trees(compact=True):
+        made = _convert(model)
+    assert _attributes(made) == _attributes(reference)
+
+
+def test_forest_properties_are_back_after_converting() -> None:
+    model = RandomForestClassifier(n_estimators=3, random_state=0).fit(X, Y_MULTI)
+    with vectorized_trees(compact=True):
+        _convert(model)
+        assert not hasattr(model, "estimators_samples_")  # not drawn while converting
+    assert len(model.estimators_samples_) == 3
+    assert model.feature_importances_.shape == (5,)
