@@ -8,11 +8,14 @@ classification, `variable` for regression.
 
 from __future__ import annotations
 
+import functools
 import io
 import sys
 import warnings
+from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
@@ -271,10 +274,45 @@ def onnx_session(model_bytes: bytes) -> Any:
     return ort.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
 
 
+# Sessions made within `reusing_sessions`, by the identity of their graph's bytes: a
+# training run scores the same graph for parity, its drift reference and the comparison
+# with the champion, and a forest's session takes a quarter of a second to make.
+_SESSIONS: ContextVar[dict[int, tuple[bytes, Any]] | None] = ContextVar(
+    "mlfn_graph_sessions", default=None
+)
+Call = TypeVar("Call", bound=Callable[..., Any])
+
+
+def reusing_sessions(function: Call) -> Call:
+    """`function`, with each graph's session made once during a call (then dropped)."""
+
+    @functools.wraps(function)
+    def reusing(*args: Any, **kwargs: Any) -> Any:
+        token = _SESSIONS.set({})
+        try:
+            return function(*args, **kwargs)
+        finally:
+            _SESSIONS.reset(token)
+
+    return reusing  # type: ignore[return-value]
+
+
+def _session_for(model_bytes: bytes) -> Any:
+    sessions = _SESSIONS.get()
+    if sessions is None:
+        return onnx_session(model_bytes)
+    known = sessions.get(id(model_bytes))
+    if known is not None and known[0] is model_bytes:
+        return known[1]
+    session = onnx_session(model_bytes)
+    sessions[id(model_bytes)] = (model_bytes, session)  # the bytes kept: the id stays theirs
+    return session
+
+
 def run_graph(model_bytes: bytes, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Every output of the graph by name; ExportError when onnxruntime cannot run it."""
     try:
-        session = onnx_session(model_bytes)
+        session = _session_for(model_bytes)
         values = session.run(None, feeds)
     except Exception as exc:  # onnxruntime raises its own untyped errors
         raise ExportError(f"onnxruntime failed: {exc}") from None

@@ -18,6 +18,7 @@ from core.data.versions import dataset_manifest
 from core.drift.profile import PROFILE_FILE
 from core.errors import ConfigError, ConflictError, DataError, MlfnError
 from core.export.native import save_native
+from core.export.onnx_export import reusing_sessions
 from core.features import build_feature_spec
 from core.featurespec import FeatureSpec
 from core.lineage import lineage_record, lineage_tags
@@ -210,6 +211,7 @@ def _candidate_row(exported: Exported) -> dict[str, Any]:
     }
 
 
+@reusing_sessions
 def train(
     settings: Settings,
     store: Store,

@@ -135,3 +135,33 @@ def test_only_exact_ties_may_break_differently() -> None:
     assert _tied_rows(differs, onnx, native, native_proba, 1e-4) == 1
     assert _tied_rows(differs[:1], onnx[:1], native[:1], native_proba[:1], 1e-4) == 1
     assert _tied_rows(np.array([False]), onnx[2:], native[2:], native_proba[2:], 1e-4) == 0
+
+
+def test_a_training_run_makes_each_graph_s_session_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    from core.export import onnx_export
+
+    config, spec, classes, split = prepared("products")
+    candidate = fit_candidate("logistic_regression", spec, split, config, {})
+    model_bytes = to_onnx(candidate.pipeline, spec, config.task, classes).SerializeToString()
+    feeds = onnx_feeds(split.X_test, spec)
+    made: list[bytes] = []
+    real = onnx_export.onnx_session
+    monkeypatch.setattr(onnx_export, "onnx_session", lambda b: made.append(b) or real(b))
+
+    @onnx_export.reusing_sessions
+    def three_scorings(data: bytes) -> list[dict[str, np.ndarray]]:
+        return [run_graph(data, feeds) for _ in range(3)]
+
+    first, _, third = three_scorings(model_bytes)
+    assert len(made) == 1
+    np.testing.assert_array_equal(first["label"], third["label"])
+    run_graph(model_bytes, feeds)  # outside a run: nothing kept
+    run_graph(model_bytes, feeds)
+    assert len(made) == 3
+
+    @onnx_export.reusing_sessions
+    def two_graphs(data: bytes, other: bytes) -> None:
+        run_graph(data, feeds), run_graph(other, feeds), run_graph(data, feeds)
+
+    two_graphs(model_bytes, bytes(bytearray(model_bytes)))  # equal bytes, another object
+    assert len(made) == 5
