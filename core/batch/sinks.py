@@ -11,6 +11,7 @@ import json
 from typing import Any, Protocol
 
 from core.batch.inputs import store_uri_of
+from core.parquet import table_parquet
 from core.storage import Store, open_store
 
 EXTENSIONS = {"parquet": "parquet", "jsonl": "jsonl", "csv": "csv"}
@@ -28,9 +29,7 @@ class Sink(Protocol):
 def table_bytes(table: Any, fmt: str) -> bytes:
     buffer = io.BytesIO()
     if fmt == "parquet":
-        import pyarrow.parquet as pq
-
-        pq.write_table(table, buffer)
+        return table_parquet(table)
     elif fmt == "csv":
         import pyarrow.csv as pcsv
 

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import functools
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -26,18 +27,26 @@ LEADING_ZERO_PREFIX = r"^[ +\-]*0[0-9]"  # the same, as an Arrow (RE2) prefix ma
 TARGET_BOOL_WORDS = {"true": True, "false": False}
 FEATURE_BOOL_WORDS = {**TARGET_BOOL_WORDS, "yes": True, "no": False}
 TEXT_KINDS = ("categorical", "text")
+PARALLEL_CELLS = 1_000_000  # frames this big are typed two columns at a time
 
 
 def coerce_frame(frame: pd.DataFrame, declared: dict[str, str], target: str | None) -> pd.DataFrame:
     """The frame with every column typed (see the module docstring)."""
     import pandas as pd
 
-    columns = {}
-    for name in frame.columns:
-        kind = declared.get(str(name))
+    names = list(frame.columns)
+    series = [frame[name] for name in names]  # taken here: the workers share no frame
+
+    def typed(name: Any, column: pd.Series) -> pd.Series:
         words = TARGET_BOOL_WORDS if name == target else FEATURE_BOOL_WORDS
-        columns[name] = coerce_column(frame[name], kind, words)
-    return pd.DataFrame(columns, index=frame.index)
+        return coerce_column(column, declared.get(str(name)), words)
+
+    if frame.size >= PARALLEL_CELLS and len(names) > 1:  # Arrow's kernels leave the GIL
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="mlfn-coerce") as pool:
+            columns = list(pool.map(typed, names, series))
+    else:
+        columns = [typed(name, column) for name, column in zip(names, series, strict=True)]
+    return pd.DataFrame(dict(zip(names, columns, strict=True)), index=frame.index)
 
 
 def coerce_column(

@@ -15,6 +15,7 @@ from core.data.fetch import FetchGuard
 from core.data.formats import decode, decompress, read_delimited, read_json, read_json_lines
 from core.data.sources import RawData, extract_records, public_source, read_source
 from core.errors import DataError, NotFoundError
+from core.parquet import frame_parquet
 from core.storage import Store, join_key
 
 if TYPE_CHECKING:
@@ -148,9 +149,20 @@ def dataset_sha256(frame: pd.DataFrame) -> str:
             values[np.isnan(values)] = np.nan  # one bit pattern for every missing value
             digest.update(np.ascontiguousarray(values).tobytes())
         else:
-            texts = ("\x00" if pd.isna(v) else str(v) for v in column.astype(object))
-            digest.update("\x1e".join(texts).encode("utf-8"))
+            digest.update("\x1e".join(_texts(column)).encode("utf-8"))
     return digest.hexdigest()
+
+
+def _texts(column: pd.Series) -> list[str]:
+    """Each value as str(), "\x00" where missing (one C-level pass, not a Python loop)."""
+    import numpy as np
+    import pandas as pd
+
+    values = column.to_numpy(dtype=object)
+    texts = list(map(str, values))
+    for at in np.flatnonzero(pd.isna(values)).tolist():
+        texts[at] = "\x00"
+    return texts
 
 
 def ingest(
@@ -208,9 +220,7 @@ def save_dataset(
     key = join_key(environment.processed_path, f"{sha}.parquet")
     created = not store.exists(key)
     if created:
-        buffer = io.BytesIO()
-        frame.to_parquet(buffer, index=False)
-        store.write_bytes(key, buffer.getvalue())
+        store.write_bytes(key, frame_parquet(frame))
         manifest = {
             "sha256": sha,
             "rows": len(frame),

@@ -8,12 +8,13 @@
 
 from __future__ import annotations
 
-import io
 import json
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from core.parquet import frame_parquet
 
 SAMPLE_ROWS = 5000
 PREDICTION = "__prediction__"
@@ -124,13 +125,11 @@ def build_reference(
         "prediction": feature_profile(pd.Series(predictions), prediction_kind),
         "task": task,
     }
-    buffer = io.BytesIO()
     stored = sample.copy()
     for name in stored.columns:  # mixed-type columns as text: Parquet needs one type
         if stored[name].dtype == object:
             stored[name] = stored[name].map(_as_text)
-    stored.to_parquet(buffer, index=False)
     return {
         PROFILE_FILE: json.dumps(profile, default=float).encode(),
-        SAMPLE_FILE: buffer.getvalue(),
+        SAMPLE_FILE: frame_parquet(stored),
     }

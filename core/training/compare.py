@@ -17,6 +17,7 @@ from core.export.native import load_native
 from core.export.onnx_export import graph_predictions, onnx_feeds, run_graph
 from core.features import prepare_frame
 from core.featurespec import FeatureSpec
+from core.parquet import frame_parquet
 from core.registry import ONNX_FILE, ChampionPointer, ModelRegistry
 from core.training.candidates import Split
 from core.training.select import graph_metrics, true_labels
@@ -89,9 +90,7 @@ def reference_file(split: Split, classes: list[Any] | None, target: str) -> byte
     frame = split.raw_test.head(REFERENCE_MAX_ROWS).copy()
     labels = true_labels(split, classes)[:REFERENCE_MAX_ROWS]
     frame[target] = labels
-    buffer = io.BytesIO()
-    frame.to_parquet(buffer, index=False)
-    return buffer.getvalue()
+    return frame_parquet(frame)
 
 
 def score_graph(

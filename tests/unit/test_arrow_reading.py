@@ -73,3 +73,19 @@ def test_declared_text_columns_stay_text_as_written(monkeypatch: pytest.MonkeyPa
     expected = coerce_frame(_by_pandas(text, monkeypatch), declared, "x")
     pd.testing.assert_frame_equal(got, expected)
     assert got["code"].tolist() == ["12", "7"]
+
+
+def test_columns_typed_in_parallel_come_out_as_typed_one_by_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from core.data import coerce
+
+    text = "".join(TRICKY["labels"].splitlines(keepends=True)[:1]) + "".join(
+        f"{i},{'setosa' if i % 3 else 'virginica'}\n" for i in range(500)
+    )
+    frame = formats.read_delimited(text, "t.csv", None)
+    frame["zip"] = [f"0{i}" for i in range(500)]
+    one_by_one = coerce_frame(frame, {}, "label")
+    monkeypatch.setattr(coerce, "PARALLEL_CELLS", 0)
+    pd.testing.assert_frame_equal(coerce_frame(frame, {}, "label"), one_by_one)
+    assert one_by_one["x"].dtype == "int64" and one_by_one["zip"].iloc[1] == "01"

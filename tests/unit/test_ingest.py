@@ -241,3 +241,18 @@ def test_dataset_hash_depends_on_content_only() -> None:
     assert dataset_sha256(base) != dataset_sha256(base.assign(y=["a", "", "c"]))
     assert dataset_sha256(base) != dataset_sha256(base.rename(columns={"x": "z"}))
     assert dataset_sha256(base) != dataset_sha256(base.iloc[[1, 0, 2]])
+
+
+def test_the_dataset_hash_reads_text_as_written_and_missing_as_nul() -> None:
+    import hashlib
+
+    import numpy as np
+    import pandas as pd
+
+    from core.data.ingest import dataset_sha256
+
+    column = pd.Series(["a", None, np.nan, 3, True, 2.5, "ü"], dtype=object)
+    frame = pd.DataFrame({"t": column})
+    digest = hashlib.sha256(json.dumps(["t", "text"]).encode())
+    digest.update("a\x1e\x00\x1e\x00\x1e3\x1eTrue\x1e2.5\x1eü".encode())
+    assert dataset_sha256(frame) == digest.hexdigest()

@@ -1,0 +1,30 @@
+"""Parquet as mlfn writes it (datasets, drift samples, reference rows, batch output):
+dictionary encoding only for columns that are not floating point. Arrow tries a dictionary
+for every column by default, and on measured floats that is wasted work — for a 100k x 21
+dataset it was five sixths of the write time, and the file came out a fifth larger."""
+
+from __future__ import annotations
+
+import io
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+def table_parquet(table: Any) -> bytes:
+    """An Arrow table as Parquet bytes."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    dictionary = [field.name for field in table.schema if not pa.types.is_floating(field.type)]
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer, use_dictionary=dictionary)
+    return buffer.getvalue()
+
+
+def frame_parquet(frame: pd.DataFrame) -> bytes:
+    """A frame as Parquet bytes, without its index (as `frame.to_parquet(index=False)`)."""
+    import pyarrow as pa
+
+    return table_parquet(pa.Table.from_pandas(frame, preserve_index=False))
