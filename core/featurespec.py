@@ -166,7 +166,9 @@ class FeatureSpec:
         numeric = [c for c in self.columns if c.kind == "numeric"]
         plain = _plain_numbers(rows, [c.name for c in numeric])
         if plain is not None:  # every numeric value a JSON number: one vectorised pass
-            block = encode_numeric_block([c.name for c in numeric], plain)
+            small = plain.size <= SMALL_BLOCK  # range checked value by value already
+            names = [c.name for c in numeric]
+            block = plain.astype(np.float32) if small else encode_numeric_block(names, plain)
             feeds.update({c.input: block[:, k] for k, c in enumerate(numeric)})
         for column in self.columns:
             if plain is None or column.kind != "numeric":
@@ -241,12 +243,23 @@ def encode_column(column: ColumnSpec, values: Sequence[Any] | np.ndarray) -> dic
     return {column.input: np.asarray(texts, dtype=object)}
 
 
+SMALL_BLOCK = 256  # up to this many values, checked in Python (numpy's per-call cost wins)
+
+
 def _plain_numbers(rows: list[dict[str, Any]], names: list[str]) -> np.ndarray | None:
-    """The [rows, names] matrix when every value is an int or a float, else None."""
+    """The [rows, names] matrix when every value is an int or a float, else None. A small
+    matrix is also checked for float32's range here (None when out: the per-value path
+    names the row and the column), so its block needs no numpy pass of its own."""
     if not names:
         return None
     values = [row[name] for row in rows for name in names]
-    if not all(type(v) is float or type(v) is int for v in values):
+    if len(values) <= SMALL_BLOCK:
+        for value in values:
+            if type(value) is not float and type(value) is not int:
+                return None
+            if not -FLOAT32_MAX <= value <= FLOAT32_MAX and value == value:  # NaN: missing
+                return None
+    elif not all(type(v) is float or type(v) is int for v in values):
         return None
     try:
         return np.asarray(values, dtype=np.float64).reshape(len(rows), len(names))
@@ -258,9 +271,9 @@ FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def _out_of_float32(values: np.ndarray) -> np.ndarray:
-    """True where a value is ±inf or beyond float32's range; NaN (missing) is not."""
-    with np.errstate(invalid="ignore"):
-        return np.abs(values) > FLOAT32_MAX
+    """True where a value is ±inf or beyond float32's range; NaN (missing) is not (a
+    comparison with NaN is False, and raises no floating-point warning)."""
+    return np.abs(values) > FLOAT32_MAX
 
 
 def encode_numeric_block(names: list[str], matrix: np.ndarray) -> np.ndarray:

@@ -322,14 +322,14 @@ class Predictor:
         answer: dict[str, Any] = {"model": {"name": self.registry.name, "version": model.version}}
         if model.metadata["task"] == "classification":
             classes = model.metadata["classes"]
-            proba = np.column_stack([outputs[f"probability_{k}"] for k in range(len(classes))])
-            # The first most probable class, as training scored it (and as the graph's label).
-            best = np.argmax(proba, axis=1)
-            answer["predictions"] = [classes[i] for i in best.tolist()]
-            answer["probabilities"] = proba.astype(float).tolist()
+            columns = [outputs[f"probability_{k}"] for k in range(len(classes))]
+            probabilities, best = class_probabilities(columns)
+            answer["predictions"] = [classes[i] for i in best]
+            answer["probabilities"] = probabilities
             answer["classes"] = classes
             if self.telemetry.sinks:
-                self._tell_classes(model.version, answer["predictions"], proba)
+                confidences = [row[i] for row, i in zip(probabilities, best, strict=True)]
+                self._tell_classes(model.version, answer["predictions"], confidences)
         else:
             answer["predictions"] = np.asarray(outputs["variable"], dtype=float).tolist()
             if self.telemetry.sinks:
@@ -352,14 +352,30 @@ class Predictor:
         answer["prediction_ids"] = [f"{base}-{i}" for i in range(len(answer["predictions"]))]
         return answer
 
-    def _tell_classes(self, version: int, predicted: list[Any], proba: np.ndarray) -> None:
+    def _tell_classes(self, version: int, predicted: list[Any], confidences: list[float]) -> None:
+        """`confidences`: each predicted class's probability."""
         counts: dict[str, int] = {}
         for label in predicted:
             counts[str(label)] = counts.get(str(label), 0) + 1
-        confidences = proba.max(axis=1).tolist()  # the predicted class's probability
         self.telemetry.emit_soon(
             Predicted(self.registry.name, version, "classification", counts, confidences)
         )
+
+
+SMALL_ANSWER_ROWS = 16  # up to this many rows, the answer is built in Python (numpy's
+# per-call cost is more than the work); beyond it, numpy. Both give the same values.
+
+
+def class_probabilities(columns: list[np.ndarray]) -> tuple[list[list[float]], list[int]]:
+    """Each row's class probabilities (one float32 array per class in, Python floats out)
+    and its first most probable class, as training scored it (and as the graph's label)."""
+    if len(columns[0]) <= SMALL_ANSWER_ROWS:
+        rows = [list(row) for row in zip(*(column.tolist() for column in columns), strict=True)]
+        if all(value == value for row in rows for value in row):  # NaN: numpy's argmax rule
+            width = range(len(columns))
+            return rows, [max(width, key=row.__getitem__) for row in rows]
+    proba = np.column_stack(columns)
+    return proba.astype(float).tolist(), np.argmax(proba, axis=1).tolist()
 
 
 def clear_cache() -> None:

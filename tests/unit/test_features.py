@@ -149,3 +149,18 @@ def test_tree_models_get_unscaled_numbers() -> None:
     assert list(unscaled[:, 0]) == [1.0, 3.0, 2.0]  # median-imputed only
     scaled = build_preprocessor(spec, 10).fit_transform(frame)
     assert abs(scaled[:, 0].mean()) < 1e-9
+
+
+@pytest.mark.parametrize("rows", [1, 3, 200])  # checked in Python up to 256 values, numpy beyond
+def test_small_and_large_numeric_batches_are_checked_alike(rows: int) -> None:
+    spec = _spec(a="numeric", b="numeric")
+    good = [{"a": float(i), "b": i} for i in range(rows)]
+    good[0]["a"] = float("nan")
+    good[-1]["b"] = 3.4028234663852886e38  # float32's largest: allowed
+    feeds = spec.encode_rows(good)
+    assert math.isnan(feeds["a"][0]) and feeds["b"].dtype == np.float32
+    for bad in (1e39, float("-inf"), 10**400):
+        rows_with_bad = [dict(row) for row in good]
+        rows_with_bad[-1]["b"] = bad
+        with pytest.raises(ValidationError, match=f"row {rows - 1}: feature 'b' is out of range"):
+            spec.encode_rows(rows_with_bad)

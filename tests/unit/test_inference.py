@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from core.config import Settings
@@ -127,3 +128,20 @@ print(json.dumps({{"answer": answer, "heavy": heavy}}))
     report = json.loads(result.stdout)
     assert report["answer"]["predictions"] == ["setosa"]
     assert report["heavy"] == []
+
+
+@pytest.mark.parametrize("rows", [1, 3, 16, 17, 200])
+def test_class_probabilities_are_numpy_s_for_every_batch_size(rows: int) -> None:
+    from core import inference
+
+    rng = np.random.default_rng(rows)
+    columns = [rng.random(rows).astype(np.float32) for _ in range(3)]
+    columns[1][::4] = columns[0][::4]  # ties: the first class wins, as numpy's argmax
+    if rows in (3, 200):  # NaN: numpy's rule too (the first NaN wins)
+        columns[2][2] = np.nan
+    proba = np.column_stack(columns)
+    expected = (proba.astype(float).tolist(), np.argmax(proba, axis=1).tolist())
+    found = inference.class_probabilities(columns)
+    np.testing.assert_array_equal(np.array(found[0]), np.array(expected[0]))
+    assert found[1] == expected[1]
+    assert all(type(v) is float for row in found[0] for v in row)
