@@ -345,3 +345,31 @@ def test_a_failing_challenger_reaches_every_clouds_sink(capsys) -> None:
     text = generate_latest(prometheus.registry).decode()
     assert ('mlfn_challenger_errors_total{code="inference_error",mode="canary",model="iris",'
             'version="4"} 2.0') in text  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("dimensions", "metrics"),
+    [
+        ({"model": "iris", "version": "3", "route": "/predict"},
+         [("Requests", "Count", [1.0]), ("Latency", "Milliseconds", [0.42])]),
+        ({"model": "iris", "version": "3", "class": "Virginica é"},
+         [("Predictions", "Count", [2])]),
+        ({"kind": "train"}, [("Confidence", "None", [i / 200 for i in range(150)])]),
+    ],
+)  # fmt: skip
+def test_emf_documents_are_the_ones_powertools_makes(
+    dimensions: dict[str, str], metrics: list[tuple[str, str, list[Any]]]
+) -> None:
+    from aws_lambda_powertools.metrics import EphemeralMetrics
+
+    from core.monitoring.emf import emf_document
+
+    labels = {**dimensions, "service": "mlfn"}
+    powertools = EphemeralMetrics(namespace="mlfn", service="mlfn")
+    metric_set = {
+        name: {"Unit": unit, "StorageResolution": 60, "Value": [float(v) for v in values[:100]]}
+        for name, unit, values in metrics
+    }
+    expected = powertools.serialize_metric_set(metric_set, labels, {})
+    ours = emf_document("mlfn", labels, metrics, expected["_aws"]["Timestamp"])
+    assert json.dumps(ours) == json.dumps(expected)
