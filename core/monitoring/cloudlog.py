@@ -7,7 +7,6 @@ same lines (its log stream shows them; nothing there reads the Google names)."""
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from datetime import UTC, datetime
@@ -23,6 +22,7 @@ from core.monitoring.events import (
     Predicted,
     RequestDone,
 )
+from core.monitoring.jsonline import json_line
 
 
 class CloudLoggingSink:
@@ -35,7 +35,7 @@ class CloudLoggingSink:
     def _write(self, entry: dict[str, Any]) -> None:
         entry["time"] = datetime.now(UTC).isoformat(timespec="microseconds")
         stream = self.stream or sys.stdout
-        stream.write(json.dumps(entry, default=str) + "\n")
+        stream.write(json_line(entry))
 
     def _trace(self, entry: dict[str, Any], trace_id: str | None, span_id: str | None) -> None:
         if trace_id and self.project:

@@ -7,7 +7,6 @@ millisecond per event, for metric names and units that are this module's own con
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
@@ -23,20 +22,11 @@ from core.monitoring.events import (
     Predicted,
     RequestDone,
 )
+from core.monitoring.jsonline import json_line
 
 NAMESPACE = "mlfn"
 MAX_VALUES = 100  # EMF takes up to 100 values per metric and line
 Metrics = list[tuple[str, str, list[Any]]]
-
-try:  # the `api` extra brings orjson
-    import orjson
-
-    def _line(document: dict[str, Any]) -> str:
-        return orjson.dumps(document).decode() + "\n"
-except ImportError:  # pragma: no cover - exercised where orjson is not installed
-
-    def _line(document: dict[str, Any]) -> str:
-        return json.dumps(document, separators=(",", ":")) + "\n"
 
 
 def emf_document(
@@ -66,7 +56,7 @@ class EmfSink:
         labels = {name: label or "none" for name, label in dimensions.items()}
         labels["service"] = self.service
         now_ms = int(time.time() * 1000)
-        sys.stdout.write(_line(emf_document(self.namespace, labels, metrics, now_ms)))
+        sys.stdout.write(json_line(emf_document(self.namespace, labels, metrics, now_ms)))
 
     def emit(self, event: Event) -> None:
         if isinstance(event, RequestDone):
