@@ -65,13 +65,33 @@ def _fingerprint(column: pd.Series) -> str:
     return hashlib.sha256(hashes.tobytes()).hexdigest()
 
 
+def _constant(column: pd.Series) -> bool:
+    """One value in every row, missing counted as a value (as `nunique(dropna=False) <= 1`,
+    without hashing the column: one comparison with its first value)."""
+    import pandas as pd
+
+    if len(column) == 0:
+        return True
+    first = column.iloc[0]
+    if pd.api.types.is_scalar(first) and pd.isna(first):
+        return bool(column.isna().all())
+    try:
+        return bool((column == first).all())
+    except (TypeError, ValueError):  # values that do not compare: hash them, as before
+        pass
+    try:
+        return bool(column.nunique(dropna=False) <= 1)
+    except TypeError:  # nor hash: not known to be constant
+        return False
+
+
 def useless_columns(frame: pd.DataFrame, names: list[str]) -> dict[str, str]:
     """Constant columns and exact duplicates of an earlier column, with the reason."""
     dropped: dict[str, str] = {}
     seen: dict[str, str] = {}
     for name in names:
         column = frame[name]
-        if column.nunique(dropna=False) <= 1:
+        if _constant(column):
             dropped[name] = "constant: a single value in every row"
             continue
         print_ = _fingerprint(column)

@@ -164,3 +164,23 @@ def test_small_and_large_numeric_batches_are_checked_alike(rows: int) -> None:
         rows_with_bad[-1]["b"] = bad
         with pytest.raises(ValidationError, match=f"row {rows - 1}: feature 'b' is out of range"):
             spec.encode_rows(rows_with_bad)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [[1.0, 1.0, 1.0], [1.0, None, 1.0], [None, None], [float("nan"), 1.0], ["a", "a"], ["a", "b"],
+     [1, 1.0, True], [1, "1"], [], [2.5], [{"a": 1}, {"a": 2}]],
+)  # fmt: skip
+def test_a_constant_column_is_what_nunique_calls_one_value(values: list[object]) -> None:
+    import pandas as pd
+
+    from core.features import _constant
+
+    column = pd.Series(values, dtype=object)
+    try:
+        expected = column.nunique(dropna=False) <= 1
+    except TypeError:  # unhashable values: the comparison decides alone
+        expected = all(v == values[0] for v in values)
+    assert _constant(column) == expected
+    if all(isinstance(v, float) for v in values):
+        assert _constant(column.astype(float)) == expected
