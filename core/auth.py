@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from core import constants
+from core import constants, jws
 from core.errors import AuthenticationError, MissingScopeError, UnavailableError
 
 LEEWAY_SECONDS = 30
@@ -184,25 +184,16 @@ class Authenticator:
 
     def _verify(self, token: str) -> tuple[Principal, float]:
         """The principal of a token that passes every check, and its `exp`."""
-        from jose import jwt
-
         if self.settings.secret is None and self.jwks is None:
             raise AuthenticationError("authentication is not configured on this server")
-        try:
-            header = jwt.get_unverified_header(token)
-        except Exception:  # jose raises several kinds for a malformed token
-            raise AuthenticationError("invalid token: not a well-formed JWT") from None
-        if not isinstance(header, dict):
-            raise AuthenticationError("invalid token: not a well-formed JWT")
-        if "crit" in header:
+        parsed = jws.parse(token)
+        if "crit" in parsed.header:
             raise AuthenticationError("invalid token: unsupported critical header parameters")
-        key, algorithm = self._key_for(header)
-        try:
-            claims = jwt.decode(token, key, algorithms=[algorithm], options=SIGNATURE_ONLY)
-        except Exception:  # a bad signature, or a key that does not fit the algorithm
-            raise AuthenticationError("invalid token: the signature does not verify") from None
-        if not isinstance(claims, dict):
-            raise AuthenticationError("invalid token: the claims are not an object")
+        key, algorithm = self._key_for(parsed.header)
+        if algorithm == "HS256":  # the standard library's HMAC (core/jws.py)
+            claims = jws.hs256_claims(parsed, key)
+        else:
+            claims = _asymmetric_claims(token, key, algorithm)
         expires = check_claims(claims, self.settings, time.time())
         scopes = self.settings.mlfn_scopes(scope_names(claims, self.settings.scope_claims))
         return Principal(str(claims["sub"]), scopes), expires
@@ -224,6 +215,19 @@ class Authenticator:
     def require(principal: Principal, scope: str) -> None:
         if scope not in principal.scopes:
             raise MissingScopeError(f"this call needs the '{scope}' scope")
+
+
+def _asymmetric_claims(token: str, key: Any, algorithm: str) -> dict[str, Any]:
+    """The claims of an RS256/ES256 token whose signature verifies with `key` (python-jose)."""
+    from jose import jwt
+
+    try:
+        claims = jwt.decode(token, key, algorithms=[algorithm], options=SIGNATURE_ONLY)
+    except Exception:  # a bad signature, or a key that does not fit the algorithm
+        raise AuthenticationError("invalid token: the signature does not verify") from None
+    if not isinstance(claims, dict):
+        raise AuthenticationError("invalid token: the claims are not an object")
+    return claims
 
 
 SIGNATURE_ONLY = {  # the claims are checked by check_claims, strictly

@@ -158,10 +158,11 @@ def test_rs256_from_jwks_with_rate_limited_refresh() -> None:
 
 def test_a_verified_token_is_remembered_until_its_exp(monkeypatch: pytest.MonkeyPatch) -> None:
     import core.auth
+    from core import jws
 
     decodes = []
-    real_decode = jwt.decode
-    monkeypatch.setattr(jwt, "decode", lambda *a, **k: decodes.append(1) or real_decode(*a, **k))
+    real_verify = jws.hs256_claims
+    monkeypatch.setattr(jws, "hs256_claims", lambda *a: decodes.append(1) or real_verify(*a))
     auth = Authenticator(SETTINGS)
     token = jwt.encode(claims(exp=int(time.time()) + 120), SECRET, algorithm="HS256")
     for _ in range(3):
@@ -185,3 +186,54 @@ def test_remembered_tokens_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     for subject in ("a", "b", "c", "d"):
         auth.authenticate(bearer(jwt.encode(claims(sub=subject), SECRET, algorithm="HS256")))
     assert len(auth._verified) <= 3
+
+
+def _segment(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _tokens() -> dict[str, str]:
+    good = jwt.encode(claims(name="Zoë ✓"), SECRET, "HS256")
+    head, body, signature = good.split(".")
+    array_body = _segment(b"[1, 2]")
+    array_input = f"{head}.{array_body}".encode()
+    import hashlib
+    import hmac
+
+    array_signature = _segment(hmac.new(SECRET.encode(), array_input, hashlib.sha256).digest())
+    return {
+        "good": good,
+        "other secret": jwt.encode(claims(), "another-secret-0123456789abcdef", "HS256"),
+        "payload changed": f"{head}.{_segment(json.dumps(claims(sub='mallory')).encode())}"
+        f".{signature}",
+        "signature cut": f"{head}.{body}.{signature[:-4]}",
+        "no signature": f"{head}.{body}.",
+        "claims an array": f"{head}.{array_body}.{array_signature}",
+        "four segments": f"{good}.{signature}",
+        "padded": f"{head}.{body}.{signature}==",
+        "stray character": f"{head}.{body[:5]}*{body[5:]}.{signature}",
+        "header not json": f"{_segment(b'not json')}.{body}.{signature}",
+    }
+
+
+@pytest.mark.parametrize("name", sorted(_tokens()))
+def test_hs256_by_the_standard_library_never_accepts_what_jose_refuses(name: str) -> None:
+    """core/jws.py against python-jose: the same claims where both accept; where jose
+    refuses, a 401 (jws is stricter about the segments' alphabet, never laxer)."""
+    from core import jws
+
+    token = _tokens()[name]
+    try:
+        expected = jwt.decode(token, SECRET, algorithms=["HS256"], options={"verify_aud": False})
+    except Exception:
+        expected = None
+    try:
+        found = jws.hs256_claims(jws.parse(token), SECRET)
+    except AuthenticationError as exc:
+        assert exc.status == 401 and exc.message.startswith("invalid token")
+        found = None
+    if expected is None:
+        assert found is None
+    elif found is not None:
+        assert found == expected
+    assert (found is not None) == (name == "good")
