@@ -44,13 +44,13 @@ async def score_rows(
     if version is None and len(rows) <= INLINE_PREDICT_ROWS and predictor.is_warm():
         answer = predictor.predict(rows, request_id, key, shadows.append)
         return answer, shadows
-    from starlette.concurrency import run_in_threadpool  # only when the loop must not wait
+    from core.api.offload import in_thread  # only when the loop must not wait
 
     if version is not None:
-        answer = await run_in_threadpool(predictor.predict_version, version, rows, request_id)
+        answer = await in_thread(predictor.predict_version, version, rows, request_id)
     else:
         predict = predictor.predict
-        answer = await run_in_threadpool(predict, rows, request_id, key, shadows.append)
+        answer = await in_thread(predict, rows, request_id, key, shadows.append)
     return answer, shadows
 
 

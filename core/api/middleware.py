@@ -33,9 +33,9 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        too_large = PayloadTooLargeError(f"the request body is over {self.limit // 2**20} MB")
-        declared = dict(scope.get("headers", [])).get(b"content-length")
+        declared = next((v for k, v in scope.get("headers", ()) if k == b"content-length"), None)
         if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            too_large = self._too_large()
             shaped = error_body(scope["path"], too_large.status, too_large.code, too_large.message)
             await _send_json(send, *shaped)
             return
@@ -47,10 +47,13 @@ class BodyLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.limit:
-                    raise too_large
+                    raise self._too_large()
             return message
 
         await self.app(scope, counted, send)
+
+    def _too_large(self) -> PayloadTooLargeError:
+        return PayloadTooLargeError(f"the request body is over {self.limit // 2**20} MB")
 
 
 PUBLIC_PATHS = frozenset(
@@ -117,19 +120,19 @@ class AuthFirst:
         await self.app(scope, receive, send)
 
     async def _principal(self, authorization: str | None, scope: dict[str, Any]) -> Any:
-        from starlette.concurrency import run_in_threadpool
-
         try:
             authenticator = await self.get_authenticator()
         except MlfnError as exc:
             logger.error("services cannot be built: %s", exc.message)
             raise UnavailableError("the service is not ready; its log says why") from None
+        if authenticator.gateway is None and authenticator.jwks is None:
+            return authenticator.authenticate(authorization)  # HS256: CPU only, on the loop
+        from core.api.offload import in_thread  # only for work that may wait
+
         if authenticator.gateway is not None:  # MLFN_TRUST_GATEWAY: its vouched-for claims
             headers = dict(scope.get("headers", []))
-            return await run_in_threadpool(authenticator.gateway.principal, headers)
-        if authenticator.jwks is not None:  # may fetch the issuer's keys
-            return await run_in_threadpool(authenticator.authenticate, authorization)
-        return authenticator.authenticate(authorization)  # HS256: CPU only
+            return await in_thread(authenticator.gateway.principal, headers)
+        return await in_thread(authenticator.authenticate, authorization)  # JWKS
 
 
 class DefaultJsonContentType:

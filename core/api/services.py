@@ -98,6 +98,6 @@ class ServicesHolder:
         thread pool the first time."""
         if "services" in self.built:
             return self.built["services"]
-        from starlette.concurrency import run_in_threadpool
+        from core.api.offload import in_thread
 
-        return await run_in_threadpool(self.build)
+        return await in_thread(self.build)
