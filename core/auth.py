@@ -21,7 +21,6 @@ import json
 import os
 import threading
 import time
-import urllib.request
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -117,6 +116,8 @@ def discovered_jwks_url(issuer: str) -> str:
 
 
 def fetch_jwks(url: str) -> dict[str, Any]:
+    import urllib.request  # only where keys are fetched: http.client is not cheap to import
+
     with urllib.request.urlopen(url, timeout=5) as answer:  # noqa: S310 (https from config)
         data: dict[str, Any] = json.load(answer)
     return data
