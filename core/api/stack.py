@@ -9,8 +9,8 @@ import os
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from core.api.conformance import HeadAsGet, cors_layer
 from core.api.fastpath import FastPredict
+from core.api.http_layers import HeadAsGet, cors_layer
 from core.api.middleware import AuthFirst, BodyLimit, DefaultJsonContentType
 from core.api.observe import TelemetryMiddleware
 from core.api.services import ServicesHolder
