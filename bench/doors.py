@@ -54,17 +54,17 @@ def _import_ms(env: dict[str, str], module: str, preloaded: tuple[str, ...], run
     return round(statistics.median(samples) * 1000, 1)
 
 
-def cold_imports(env: dict[str, str], runs: int = 5) -> dict[str, float]:
+def cold_imports(env: dict[str, str], runs: int = 7) -> dict[str, float]:
     """Median ms to import each handler module in a fresh interpreter."""
     return {name: _import_ms(env, module, (), runs) for name, module in MODULES.items()}
 
 
-def cold_imports_on_platform(env: dict[str, str], runs: int = 5) -> dict[str, float]:
+def cold_imports_on_platform(env: dict[str, str], runs: int = 7) -> dict[str, float]:
     """The same, with the platform's own modules already imported, as its worker has them
     when it loads the handler: what the handler itself adds to a cold start."""
     return {
-        name: _import_ms(env, MODULES[name], PLATFORM_MODULES.get(name, ()), runs)
-        for name in ("aws", "gcp", "azure")
+        name: _import_ms(env, MODULES[name], preloaded, runs)
+        for name, preloaded in PLATFORM_MODULES.items()
     }
 
 
