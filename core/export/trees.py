@@ -124,7 +124,9 @@ def typed_make_attribute(original: Any) -> Any:
         if kind != "U":
             return original(key, value, doc_string, attr_type)
         attribute = original(key, value[:1], doc_string, AttributeProto.STRINGS)
-        encoded = {text: text.encode("utf-8") for text in set(value)}
+        encoded = {  # onnx's own rule: str as UTF-8, bytes as they are
+            text: text.encode("utf-8") if isinstance(text, str) else text for text in set(value)
+        }
         del attribute.strings[:]
         attribute.strings.extend(map(encoded.__getitem__, value))
         return attribute

@@ -113,3 +113,21 @@ def test_forest_properties_are_back_after_converting() -> None:
         assert not hasattr(model, "estimators_samples_")  # not drawn while converting
     assert len(model.estimators_samples_) == 3
     assert model.feature_importances_.shape == (5,)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [list(range(2000)), [True, 1] * 1000, [0.5, 2] * 1000, ["LEAF", "BRANCH_LEQ"] * 1000,
+     ["a", b"b"] * 1000, [np.float32(0.25), 1] * 1000, [[1, 2]] * 1500],
+)  # fmt: skip
+def test_long_attribute_lists_are_made_as_onnx_makes_them(value: list[Any]) -> None:
+    from core.export.trees import typed_make_attribute
+
+    fast = typed_make_attribute(helper.make_attribute)
+    try:
+        expected = helper.make_attribute("x", value)
+    except (ValueError, TypeError) as exc:
+        with pytest.raises(type(exc)):
+            fast("x", value)
+        return
+    assert fast("x", value) == expected
