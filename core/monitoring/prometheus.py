@@ -47,9 +47,6 @@ JOB_ENDS = ("succeeded", "failed", "cancelled")
 JOB_BUCKETS = (1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 10800.0)
 
 
-REMEMBERED_KINDS = 4096  # kinds of request whose series are remembered (bounded)
-
-
 def _version(version: int | None) -> str:
     return "" if version is None else str(version)
 
@@ -59,7 +56,6 @@ class PrometheusSink:
         self.registry = CollectorRegistry()
         self._scraped: list[Any] = []
         self._children: dict[tuple[Any, ...], Any] = {}  # labels() validates and locks: ~2 µs
-        self._request_children: dict[tuple[Any, ...], tuple[Any, Any]] = {}  # by RequestDone
         self._define(self.registry)
         self._handlers: dict[type, Callable[[Any], None]] = {
             RequestDone: self._request, Predicted: self._predicted, ModelLoaded: self._loaded,
@@ -137,19 +133,10 @@ class PrometheusSink:
         self._handlers[type(event)](event)
 
     def _request(self, event: RequestDone) -> None:
-        key = (event.route, event.method, event.status, event.error_code, event.version)
-        pair = self._request_children.get(key)
-        if pair is None:  # the series of this kind of request, found once
-            if len(self._request_children) >= REMEMBERED_KINDS:
-                self._request_children.clear()
-            version = _version(event.version)
-            code, status = event.error_code or "", str(event.status)
-            pair = self._request_children[key] = (
-                self._child(self.requests, event.route, event.method, status, code, version),
-                self._child(self.latency, event.route, version),
-            )
-        pair[0].inc()
-        pair[1].observe(event.seconds)
+        version = _version(event.version)
+        code, status = event.error_code or "", str(event.status)
+        self._child(self.requests, event.route, event.method, status, code, version).inc()
+        self._child(self.latency, event.route, version).observe(event.seconds)
 
     def _predicted(self, event: Predicted) -> None:
         model, version = event.model, str(event.version)
