@@ -11,6 +11,7 @@ class it has no weight for), so the graph carries only what changes an answer.""
 from __future__ import annotations
 
 import importlib
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -136,14 +137,57 @@ def typed_make_attribute(original: Any) -> Any:
 
 def compacting_make_node(original: Any) -> Any:
     """onnx.helper.make_node, with a tree ensemble's attributes compacted before they
-    become protobuf (`compact_attributes`): no round trip through the graph afterwards."""
+    become protobuf (`compact_attributes`) when the calling thread asked for it: no round
+    trip through the graph afterwards."""
 
     def make_node(op_type: str, *args: Any, **kwargs: Any) -> Any:
-        if op_type in ENSEMBLES:
+        if op_type in ENSEMBLES and _CONVERTING.get(threading.get_ident(), False):
             kwargs = compact_attributes(op_type, kwargs)
         return original(op_type, *args, **kwargs)
 
     return make_node
+
+
+def unlisted_while_converting(original: property) -> property:
+    """A forest property that the converting thread's attribute listing does not compute
+    (AttributeError there); every other thread reads it as always."""
+
+    def read(forest: Any) -> Any:
+        if threading.get_ident() in _CONVERTING:
+            raise AttributeError("not read while converting")
+        return original.fget(forest)  # type: ignore[misc]
+
+    return property(read, doc=original.__doc__)
+
+
+_LOCK = threading.Lock()
+_CONVERTING: dict[int, bool] = {}  # thread ident -> compact, for the threads converting now
+_INSTALLED: list[tuple[Any, str, Any]] = []  # (owner, name, original) while any thread is
+_DEPTH = [0]  # conversions under way, nested ones included
+
+
+def _install() -> None:
+    from onnx import helper
+    from skl2onnx.common import _container
+    from sklearn.ensemble._forest import BaseForest
+
+    modules = [importlib.import_module(f"skl2onnx.operator_converters.{n}") for n in WALKERS]
+    patches: list[tuple[Any, str, Any]] = [(m, WALK, add_tree_vectorized) for m in modules]
+    patches.append((helper, "make_attribute", typed_make_attribute(helper.make_attribute)))
+    patches.append((_container, "make_node", compacting_make_node(_container.make_node)))
+    patches += [
+        (BaseForest, name, unlisted_while_converting(BaseForest.__dict__[name]))
+        for name in FOREST_WIDE
+    ]
+    for owner, name, replacement in patches:
+        _INSTALLED.append((owner, name, owner.__dict__[name]))
+        setattr(owner, name, replacement)
+
+
+def _restore() -> None:
+    while _INSTALLED:
+        owner, name, original = _INSTALLED.pop()
+        setattr(owner, name, original)
 
 
 @contextmanager
@@ -152,31 +196,28 @@ def vectorized_trees(compact: bool = False) -> Iterator[None]:
     block's conversions (`compact`: tree ensembles compacted as they are made), and forests
     that do not draw every tree's bootstrap sample again each time skl2onnx lists their
     attributes (`dir()` reads `estimators_samples_` and `feature_importances_`, each a pass
-    over every tree; nothing in a conversion uses them). A
-    conversion in another thread meanwhile is unharmed: both ways give the same
-    attributes, and an uncompacted graph answers as a compacted one."""
-    from onnx import helper
-    from skl2onnx.common import _container
-    from sklearn.ensemble._forest import BaseForest
-
-    modules = [importlib.import_module(f"skl2onnx.operator_converters.{n}") for n in WALKERS]
-    patches: list[tuple[Any, str, Any]] = [(m, WALK, add_tree_vectorized) for m in modules]
-    patches.append((helper, "make_attribute", typed_make_attribute(helper.make_attribute)))
-    patches += [(BaseForest, name, property(_not_listed)) for name in FOREST_WIDE]
-    if compact:
-        patches.append((_container, "make_node", compacting_make_node(_container.make_node)))
-    saved = [(owner, name, owner.__dict__[name]) for owner, name, _ in patches]
-    for owner, name, replacement in patches:
-        setattr(owner, name, replacement)
+    over every tree; nothing in a conversion uses them). The patches are installed by the
+    first conversion under way and removed by the last; compacting and the forests'
+    properties follow each thread's own request, so other threads, converting or not, see
+    what they would see without it."""
+    ident = threading.get_ident()
+    with _LOCK:
+        if _DEPTH[0] == 0:
+            _install()
+        _DEPTH[0] += 1
+        outer = _CONVERTING.get(ident)
+        _CONVERTING[ident] = compact
     try:
         yield
     finally:
-        for owner, name, original in saved:
-            setattr(owner, name, original)
-
-
-def _not_listed(forest: Any) -> Any:
-    raise AttributeError("not read while converting")
+        with _LOCK:
+            if outer is None:
+                del _CONVERTING[ident]
+            else:
+                _CONVERTING[ident] = outer
+            _DEPTH[0] -= 1
+            if _DEPTH[0] == 0:
+                _restore()
 
 
 def compact_attributes(op_type: str, attributes: dict[str, Any]) -> dict[str, Any]:

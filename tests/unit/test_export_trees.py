@@ -18,7 +18,7 @@ from sklearn.ensemble import (
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
 from core.export.onnx_export import onnx_session
-from core.export.trees import compact_tree_ensembles, vectorized_trees
+from core.export.trees import FOREST_WIDE, compact_tree_ensembles, vectorized_trees
 
 RNG = np.random.default_rng(7)
 X = RNG.normal(size=(600, 5)) * [1, 10, 0.01, 1e4, 3]
@@ -107,12 +107,48 @@ def test_compacting_while_converting_gives_the_compacted_graph(model: Any, y: np
 
 
 def test_forest_properties_are_back_after_converting() -> None:
+    import threading
+
+    from sklearn.ensemble._forest import BaseForest
+
+    originals = {name: BaseForest.__dict__[name] for name in FOREST_WIDE}
     model = RandomForestClassifier(n_estimators=3, random_state=0).fit(X, Y_MULTI)
+    elsewhere: list[Any] = []
     with vectorized_trees(compact=True):
         _convert(model)
         assert not hasattr(model, "estimators_samples_")  # not drawn while converting
+        with vectorized_trees():  # nested: still this thread's conversion
+            assert not hasattr(model, "feature_importances_")
+        assert not hasattr(model, "feature_importances_")
+        reader = threading.Thread(target=lambda: elsewhere.append(model.feature_importances_))
+        reader.start()
+        reader.join()
+    assert elsewhere[0].shape == (5,)  # another thread read it as always
     assert len(model.estimators_samples_) == 3
-    assert model.feature_importances_.shape == (5,)
+    assert {name: BaseForest.__dict__[name] for name in FOREST_WIDE} == originals
+
+
+def test_a_thread_converting_without_compaction_gets_skl2onnx_s_graph() -> None:
+    import threading
+
+    model = RandomForestClassifier(n_estimators=4, random_state=0).fit(X, Y_MULTI)
+    reference = _attributes(_convert(model))
+    found: list[Any] = []
+    entered, done = threading.Event(), threading.Event()
+
+    def compacting() -> None:
+        with vectorized_trees(compact=True):
+            entered.set()
+            done.wait(30)
+
+    other = threading.Thread(target=compacting)
+    other.start()
+    entered.wait(30)
+    with vectorized_trees():
+        found.append(_attributes(_convert(model)))
+    done.set()
+    other.join()
+    assert found[0] == reference
 
 
 @pytest.mark.parametrize(
