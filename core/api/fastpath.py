@@ -27,13 +27,13 @@ from core.api.observe import SERVED
 from core.auth import Authenticator
 from core.errors import AuthenticationError, MlfnError
 from core.monitoring import context as monitoring_context
+from core.monitoring.jsonline import json_bytes
 
 try:  # the `api` extra brings orjson; the standard library does the same, slower
     import orjson
 
     _loads: Callable[[bytes], Any] = orjson.loads
 except ImportError:  # pragma: no cover - exercised where orjson is not installed
-    orjson = None  # type: ignore[assignment]
     _loads = json.loads
 
 logger = logging.getLogger("mlfn.api")
@@ -97,15 +97,6 @@ def _json_content(headers: list[tuple[bytes, bytes]]) -> bool:
         if name == b"content-type":
             return value.split(b";", 1)[0].strip().lower() == b"application/json"
     return False
-
-
-def _dumps(answer: dict[str, Any]) -> bytes:
-    if orjson is not None:
-        try:
-            return orjson.dumps(answer)
-        except TypeError:  # a type orjson does not know: the standard library's turn
-            pass
-    return json.dumps(answer, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 async def _read_body(receive: Any) -> bytes | None:
@@ -203,7 +194,7 @@ class FastPredict:
         answer, deferred = await score_rows(svc.predictor, rows, svc.max_rows, request_id, key)
         version = answer["model"]["version"]
         scope.setdefault("state", {})[SERVED] = (answer["model"]["name"], version, len(rows))
-        await _send(send, 200, _dumps(answer), [(_VERSION, str(version).encode())])
+        await _send(send, 200, json_bytes(answer), [(_VERSION, str(version).encode())])
         if deferred:  # a shadow's scoring: after the answer, never in its way
             try:
                 await run_deferred(deferred)

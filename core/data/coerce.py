@@ -125,7 +125,7 @@ def _arrow_numbers(column: pd.Series) -> pd.Series | None:
         return None
     try:
         numbers = pc.cast(texts, pa.float64())
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+    except pa.ArrowException:  # any refusal of Arrow's: the pandas way decides
         return None
     if not np.isfinite(pc.drop_null(numbers).to_numpy()).all():  # "inf", "NAN": text
         return None

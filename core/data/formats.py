@@ -117,7 +117,7 @@ def _read_delimited_arrow(text: str, sep: str) -> pd.DataFrame | None:
     try:
         table = arrow_csv.read_csv(io.BytesIO(text.encode()), parse_options=parse,
                                    convert_options=options)  # fmt: skip
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+    except pa.ArrowException:  # any refusal of Arrow's: the pandas way decides
         return None
     if table.column_names != names or not all(t == pa.string() for t in table.schema.types):
         return None

@@ -15,11 +15,18 @@ except ImportError:  # pragma: no cover - exercised where orjson is not installe
     orjson = None  # type: ignore[assignment]
 
 
-def json_line(document: dict[str, Any], default: Callable[[Any], Any] = str) -> str:
-    """The document on one line, newline included."""
+def json_bytes(document: Any, default: Callable[[Any], Any] | None = None) -> bytes:
+    """The document as compact UTF-8 JSON: orjson's, or the standard library's for what
+    orjson does not take (then `default`, if given, for what neither knows)."""
     if orjson is not None:
         try:
-            return orjson.dumps(document, default=default).decode() + "\n"
+            return orjson.dumps(document, default=default)
         except TypeError:  # e.g. a dict key orjson does not take: the standard library's turn
             pass
-    return json.dumps(document, default=default, ensure_ascii=False, separators=(",", ":")) + "\n"
+    text = json.dumps(document, default=default, ensure_ascii=False, separators=(",", ":"))
+    return text.encode()
+
+
+def json_line(document: dict[str, Any], default: Callable[[Any], Any] = str) -> str:
+    """The document on one line, newline included."""
+    return json_bytes(document, default).decode() + "\n"
