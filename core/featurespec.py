@@ -164,14 +164,11 @@ class FeatureSpec:
         check_rows(rows, self.names, frozenset(self.dropped))
         feeds: dict[str, np.ndarray] = {}
         numeric = [c for c in self.columns if c.kind == "numeric"]
-        plain = _plain_numbers(rows, [c.name for c in numeric])
-        if plain is not None:  # every numeric value a JSON number: one vectorised pass
-            small = plain.size <= SMALL_BLOCK  # range checked value by value already
-            names = [c.name for c in numeric]
-            block = plain.astype(np.float32) if small else encode_numeric_block(names, plain)
+        block = _plain_block(rows, [c.name for c in numeric])
+        if block is not None:  # every numeric value a JSON number: one vectorised pass
             feeds.update({c.input: block[:, k] for k, c in enumerate(numeric)})
         for column in self.columns:
-            if plain is None or column.kind != "numeric":
+            if block is None or column.kind != "numeric":
                 feeds.update(encode_column(column, [row[column.name] for row in rows]))
         return self.graph_feeds(feeds)
 
@@ -246,25 +243,28 @@ def encode_column(column: ColumnSpec, values: Sequence[Any] | np.ndarray) -> dic
 SMALL_BLOCK = 256  # up to this many values, checked in Python (numpy's per-call cost wins)
 
 
-def _plain_numbers(rows: list[dict[str, Any]], names: list[str]) -> np.ndarray | None:
-    """The [rows, names] matrix when every value is an int or a float, else None. A small
-    matrix is also checked for float32's range here (None when out: the per-value path
-    names the row and the column), so its block needs no numpy pass of its own."""
+def _plain_block(rows: list[dict[str, Any]], names: list[str]) -> np.ndarray | None:
+    """The float32 [rows, names] block when every value is an int or a float, in float32's
+    range (or a ValidationError naming the row and the column); None when some value needs
+    the per-value path. A small block is typed and range-checked value by value (numpy's
+    per-call cost is more than the work), a big one by numpy."""
     if not names:
         return None
     values = [row[name] for row in rows for name in names]
-    if len(values) <= SMALL_BLOCK:
+    small = len(values) <= SMALL_BLOCK
+    if small:
         for value in values:
             if type(value) is not float and type(value) is not int:
                 return None
             if not -FLOAT32_MAX <= value <= FLOAT32_MAX and value == value:  # NaN: missing
-                return None
+                return None  # the per-value path names the row and the column
     elif not all(type(v) is float or type(v) is int for v in values):
         return None
     try:
-        return np.asarray(values, dtype=np.float64).reshape(len(rows), len(names))
+        matrix = np.asarray(values, dtype=np.float64).reshape(len(rows), len(names))
     except OverflowError:  # an integer beyond float64: the per-value path names it
         return None
+    return matrix.astype(np.float32) if small else encode_numeric_block(names, matrix)
 
 
 FLOAT32_MAX = float(np.finfo(np.float32).max)
