@@ -5,7 +5,6 @@ dataset it was five sixths of the write time, and the file came out a fifth larg
 
 from __future__ import annotations
 
-import io
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -18,9 +17,9 @@ def table_parquet(table: Any) -> bytes:
     import pyarrow.parquet as pq
 
     dictionary = [field.name for field in table.schema if not pa.types.is_floating(field.type)]
-    buffer = io.BytesIO()
-    pq.write_table(table, buffer, use_dictionary=dictionary)
-    return buffer.getvalue()
+    stream = pa.BufferOutputStream()  # grows in place; io.BytesIO copied it twice as often
+    pq.write_table(table, stream, use_dictionary=dictionary)
+    return stream.getvalue().to_pybytes()
 
 
 def frame_parquet(frame: pd.DataFrame) -> bytes:
