@@ -16,10 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from core.data.arrow_text import any_leading_zero_number
 from core.schema import category_text
 
 if TYPE_CHECKING:
     import pandas as pd
+    import pyarrow as pa
 
 NUMBER = r"\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*"
 LEADING_ZERO_ID = r"\s*[+-]?0\d.*"
@@ -129,10 +131,22 @@ def _arrow_numbers(column: pd.Series) -> pd.Series | None:
         return None
     if not np.isfinite(pc.drop_null(numbers).to_numpy()).all():  # "inf", "NAN": text
         return None
-    if pc.any(pc.match_substring_regex(present, LEADING_ZERO_PREFIX)).as_py():
+    if _leading_zero_ids(present):
         return None
     values = numbers.to_numpy(zero_copy_only=False)  # missing values: NaN
     return _as_number(pd.Series(values, index=column.index, name=column.name))
+
+
+def _leading_zero_ids(texts: pa.ChunkedArray) -> bool:
+    """Some value is a zero followed by a digit (`LEADING_ZERO_PREFIX`), tested on the
+    strings' bytes at once for Arrow's string types (a regular expression per string
+    costs more than reading the file)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if pa.types.is_string(texts.type) or pa.types.is_large_string(texts.type):
+        return any_leading_zero_number(texts)
+    return bool(pc.any(pc.match_substring_regex(texts, LEADING_ZERO_PREFIX)).as_py())
 
 
 def _object_text(column: pd.Series) -> pd.Series:

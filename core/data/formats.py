@@ -69,12 +69,30 @@ def read_delimited(text: str, origin: str, separator: str | None) -> pd.DataFram
     """Every column as text. Arrow's reader first (columns as Arrow strings, ten times
     faster); pandas' for whatever Arrow declines (ragged rows, an index column, duplicate or
     blank names), and for every refusal's wording."""
-    import pandas as pd
-
     sep = separator or sniff_separator(text)
-    fast = _read_delimited_arrow(text, sep)
+    fast = _read_delimited_arrow(text[:SNIFF_BYTES], text.encode(), sep)
+    return fast if fast is not None else _read_delimited_pandas(text, origin, sep)
+
+
+def read_delimited_bytes(
+    data: bytes, origin: str, separator: str | None, encoding: str
+) -> pd.DataFrame:
+    """`read_delimited` of a file's bytes. UTF-8 goes to Arrow undecoded (Arrow skips a
+    byte-order mark and refuses a bad byte, and then the decoding names it); any other
+    encoding is decoded first."""
+    if encoding.lower().replace("_", "-") not in ("utf-8", "utf8"):
+        return read_delimited(decode(data, origin, encoding), origin, separator)
+    head = data[:SNIFF_BYTES].decode("utf-8-sig", errors="ignore")  # may cut a character
+    sep = separator or sniff_separator(head)
+    fast = _read_delimited_arrow(head, data, sep)
     if fast is not None:
         return fast
+    return _read_delimited_pandas(decode(data, origin, encoding), origin, sep)
+
+
+def _read_delimited_pandas(text: str, origin: str, sep: str) -> pd.DataFrame:
+    import pandas as pd
+
     try:
         return pd.read_csv(
             io.StringIO(text),
@@ -94,15 +112,15 @@ def read_delimited(text: str, origin: str, separator: str | None) -> pd.DataFram
         ) from None
 
 
-def _read_delimited_arrow(text: str, sep: str) -> pd.DataFrame | None:
+def _read_delimited_arrow(head: str, data: bytes, sep: str) -> pd.DataFrame | None:
     """The frame pandas would read, with Arrow string columns; None when Arrow's reading
-    could differ from pandas' (then pandas reads it)."""
+    could differ from pandas' (then pandas reads it). `head`: the text's start (names)."""
     import pandas as pd
     import pyarrow as pa
     from pyarrow import csv as arrow_csv
 
     try:
-        names = next(csv.reader(io.StringIO(text[:SNIFF_BYTES]), delimiter=sep))
+        names = next(csv.reader(io.StringIO(head), delimiter=sep))
     except (csv.Error, StopIteration):
         return None
     if len(set(names)) != len(names) or not all(names):
@@ -115,11 +133,11 @@ def _read_delimited_arrow(text: str, sep: str) -> pd.DataFrame | None:
     )
     parse = arrow_csv.ParseOptions(delimiter=sep, newlines_in_values=True)
     try:
-        table = arrow_csv.read_csv(io.BytesIO(text.encode()), parse_options=parse,
-                                   convert_options=options)  # fmt: skip
-    except pa.ArrowException:  # any refusal of Arrow's: the pandas way decides
+        table = arrow_csv.read_csv(io.BytesIO(data), parse_options=parse, convert_options=options)
+        read_names = table.column_names  # decoded here: a bad byte in a name raises
+    except (pa.ArrowException, UnicodeDecodeError):  # any refusal: the pandas way decides
         return None
-    if table.column_names != names or not all(t == pa.string() for t in table.schema.types):
+    if read_names != names or not all(t == pa.string() for t in table.schema.types):
         return None
     return table.to_pandas(types_mapper={pa.string(): pd.ArrowDtype(pa.string())}.get)
 

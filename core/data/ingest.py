@@ -12,7 +12,13 @@ from typing import TYPE_CHECKING, Any
 from core.config import ParserConfig, ProjectConfig, Settings
 from core.data.coerce import coerce_frame
 from core.data.fetch import FetchGuard
-from core.data.formats import decode, decompress, read_delimited, read_json, read_json_lines
+from core.data.formats import (
+    decode,
+    decompress,
+    read_delimited_bytes,
+    read_json,
+    read_json_lines,
+)
 from core.data.sources import RawData, extract_records, public_source, read_source
 from core.errors import DataError, NotFoundError
 from core.parquet import frame_parquet
@@ -58,10 +64,10 @@ def parse_raw(raw: RawData, parser: ParserConfig | None = None) -> pd.DataFrame:
             return pd.read_parquet(io.BytesIO(data))
         except (OSError, ValueError) as exc:
             raise DataError(f"source '{raw.origin}' cannot be read as Parquet: {exc}") from None
-    text = decode(data, raw.origin, parser.encoding)
     if raw.fmt in ("csv", "tsv"):
         separator = parser.separator or ("\t" if raw.fmt == "tsv" else None)
-        return read_delimited(text, raw.origin, separator)
+        return read_delimited_bytes(data, raw.origin, separator, parser.encoding)
+    text = decode(data, raw.origin, parser.encoding)
     if raw.fmt == "jsonl":
         records = extract_records(read_json_lines(text, raw.origin), None, raw.origin)
     else:

@@ -27,6 +27,8 @@ TRICKY = {
     "signed zero and plus": "a,b\n-0,+1\n+.5,1.\n",
     "huge numbers": "a,b\n1e400,1\n2,2\n",
     "big integers": "a,b\n9007199254740993,1\n2,2\n",
+    "signed leading zero": "a,b\n -007,1\n2,2\n",
+    "zero point is a number": "a,b\n0.5,1\n-0.25,2\n",
 }
 FALLBACKS = {
     "duplicate names": "a,a\n1,2\n",
@@ -89,3 +91,54 @@ def test_columns_typed_in_parallel_come_out_as_typed_one_by_one(
     monkeypatch.setattr(coerce, "PARALLEL_CELLS", 0)
     pd.testing.assert_frame_equal(coerce_frame(frame, {}, "label"), one_by_one)
     assert one_by_one["x"].dtype == "int64" and one_by_one["zip"].iloc[1] == "01"
+
+
+def test_leading_zero_test_on_bytes_agrees_with_the_regular_expression() -> None:
+    """The byte-level test (core.data.arrow_text) against Arrow's RE2 on the pattern it
+    replaces, over random strings of the characters that matter, nulls, slices and chunks
+    included."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from core.data.arrow_text import any_leading_zero_number
+    from core.data.coerce import LEADING_ZERO_PREFIX
+
+    rng = np.random.default_rng(11)
+    alphabet = [" ", "+", "-", "0", "1", "9", ".", "a", "é", "\t"]
+    for trial in range(400):
+        texts = [
+            None if rng.random() < 0.1 else "".join(rng.choice(alphabet, rng.integers(0, 5)))
+            for _ in range(rng.integers(1, 6))
+        ]
+        kind = pa.large_string() if trial % 2 else pa.string()
+        array = pa.array(["00", *texts], type=kind).slice(1)  # a slice: offset 1
+        chunked = pa.chunked_array([array, pa.array(texts[:1], type=kind)])
+        expected = pc.any(pc.match_substring_regex(chunked, LEADING_ZERO_PREFIX)).as_py()
+        assert any_leading_zero_number(chunked) == bool(expected), texts
+
+
+@pytest.mark.parametrize(
+    ("data", "encoding"),
+    [
+        (b"\xef\xbb\xbfname,x\nzo\xc3\xab,1\n", "utf-8"),  # a byte-order mark
+        ("name;x\nzoë;1\n".encode("latin-1"), "latin-1"),
+        (b"name,x\nplain,1\n", "UTF_8"),
+    ],
+)
+def test_bytes_read_as_their_decoded_text_reads(data: bytes, encoding: str) -> None:
+    """Undecoded UTF-8 goes to Arrow as bytes; the frame is the one the decoded text gives."""
+    text = formats.decode(data, "t.csv", encoding)
+    expected = coerce_frame(formats.read_delimited(text, "t.csv", None), {}, "x")
+    got = coerce_frame(formats.read_delimited_bytes(data, "t.csv", None, encoding), {}, "x")
+    pd.testing.assert_frame_equal(got, expected)
+    assert got["name"].tolist() == ["zoë"] if b"zo" in data else ["plain"]
+
+
+@pytest.mark.parametrize("data", [b"name,x\nzo\xff,1\n", b"na\xffme,x\nzo,1\n"])
+def test_a_bad_byte_is_named_as_the_decoding_names_it(data: bytes) -> None:
+    from core.errors import DataError
+
+    with pytest.raises(DataError, match="line 2, column 3: byte 0xff is not valid utf-8"
+                       if data.startswith(b"name") else "line 1, column 3: byte 0xff"):  # fmt: skip
+        formats.read_delimited_bytes(data, "t.csv", None, "utf-8")
