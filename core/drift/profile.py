@@ -64,14 +64,18 @@ def category_values(series: pd.Series) -> pd.Series:
 
 
 def _numeric_profile(values: pd.Series) -> dict[str, Any]:
-    present = values.dropna()
-    if present.empty:
+    """Quantiles (linear, as pandas'), mean, population std and a Sturges histogram, in
+    numpy: pandas' own reductions cost ten times as much on a training set's columns."""
+    present = values.to_numpy(dtype=np.float64)
+    present = present[~np.isnan(present)]
+    if present.size == 0:
         return {"quantiles": None, "histogram": None}
+    quantiles = np.percentile(present, [q * 100 for q in QUANTILES])
     counts, edges = np.histogram(present, bins="sturges")
     return {
-        "quantiles": dict(zip(map(str, QUANTILES), present.quantile(QUANTILES), strict=True)),
+        "quantiles": dict(zip(map(str, QUANTILES), quantiles.tolist(), strict=True)),
         "mean": float(present.mean()),
-        "std": float(present.std(ddof=0)),
+        "std": float(present.std()),
         "histogram": {"edges": edges.tolist(), "counts": counts.tolist()},
     }
 
@@ -101,6 +105,11 @@ def feature_profile(series: pd.Series, kind: str) -> dict[str, Any]:
     }
 
 
+def features_profile(frame: pd.DataFrame, kinds: dict[str, str]) -> dict[str, Any]:
+    """The profile of each feature of the training rows, by name."""
+    return {name: feature_profile(frame[name], kind) for name, kind in kinds.items()}
+
+
 def _as_text(value: Any) -> Any:
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return None
@@ -113,15 +122,17 @@ def build_reference(
     kinds: dict[str, str],
     predictions: list[Any],
     task: str,
+    features: dict[str, Any] | None = None,
 ) -> dict[str, bytes]:
     """The two reference files of a version: the profile of its training rows (original
-    columns), and `sample` (from `reference_sample`) with the model's predictions for it."""
+    columns), and `sample` (from `reference_sample`) with the model's predictions for it.
+    `features`: `features_profile(frame, kinds)` when made already (during the fit)."""
     sample = sample[list(kinds)].assign(**{PREDICTION: predictions})
     prediction_kind = "categorical" if task == "classification" else "numeric"
     profile = {
         "rows": len(frame),
         "sample_rows": len(sample),
-        "features": {name: feature_profile(frame[name], kind) for name, kind in kinds.items()},
+        "features": features or features_profile(frame, kinds),
         "prediction": feature_profile(pd.Series(predictions), prediction_kind),
         "task": task,
     }

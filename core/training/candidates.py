@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from core.config import LOWER_IS_BETTER, ProjectConfig
-from core.errors import ConfigError, TrainingError
+from core.config import ProjectConfig
+from core.errors import TrainingError
 from core.features import build_preprocessor, prepare_frame
 from core.featurespec import FeatureSpec
 from core.models import SUPPORTS_CLASS_WEIGHT, TREE_MODELS, build_estimator
@@ -45,7 +45,7 @@ class Split:
 class Candidate:
     model_type: str
     pipeline: Pipeline
-    metrics: dict[str, float]
+    metrics: dict[str, float]  # on the held-out rows, set when exported (core.training.select)
     params: dict[str, Any]
     fit_seconds: float
     extra: dict[str, Any] = field(default_factory=dict)
@@ -105,7 +105,8 @@ def oversample(X: pd.DataFrame, y: np.ndarray, seed: int) -> tuple[pd.DataFrame,
 
 
 def score(pipeline: Any, X: pd.DataFrame, y: np.ndarray, task: str) -> dict[str, float]:
-    """The native pipeline's metrics (the exported graph's replace them once it has parity)."""
+    """The native pipeline's metrics: a candidate's when its graph lacks parity (else the
+    graph's own, core.training.select)."""
     predictions = pipeline.predict(X)
     if task == "classification":
         return classification_metrics(y, predictions, pipeline.predict_proba(X), pipeline.classes_)
@@ -145,14 +146,5 @@ def fit_candidate(
     except (ValueError, TypeError) as exc:
         raise TrainingError(f"training {model_type} failed: {exc}") from exc
     seconds = time.perf_counter() - started
-    metrics = score(pipeline, split.X_test, split.y_test, task)
     extra = {"epochs_run": estimator.n_epochs_} if model_type == "neural_network" else {}
-    return Candidate(model_type, pipeline, metrics, estimator.get_params(), seconds, extra)
-
-
-def best_candidate(candidates: list[Candidate], metric: str) -> Candidate:
-    missing = [c.model_type for c in candidates if metric not in c.metrics]
-    if missing:
-        raise ConfigError(f"primary metric '{metric}' could not be computed for {missing}")
-    pick = min if metric in LOWER_IS_BETTER else max
-    return pick(candidates, key=lambda c: c.metrics[metric])
+    return Candidate(model_type, pipeline, {}, estimator.get_params(), seconds, extra)

@@ -3,11 +3,12 @@ profiled, and a seeded sample of them with the model's own predictions."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from core.drift.profile import build_reference, reference_sample
+from core.drift.profile import build_reference, features_profile, reference_sample
 from core.export.onnx_export import graph_predictions, onnx_feeds, run_graph
 from core.features import prepare_frame
 
@@ -18,9 +19,25 @@ if TYPE_CHECKING:
     from core.training.select import Exported
 
 
-def reference_files(frame: pd.DataFrame, data: TrainingData, best: Exported) -> dict[str, bytes]:
+def profile_meanwhile(frame: pd.DataFrame, data: TrainingData) -> Future[dict[str, Any]]:
+    """The training rows' feature profile, made on a thread of its own while the candidates
+    fit (numpy leaves the GIL for both): it needs the rows and the specification only."""
+    kinds = {column.name: column.kind for column in data.spec.columns}
+    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlfn-profile")
+    try:
+        return executor.submit(features_profile, frame, kinds)
+    finally:
+        executor.shutdown(wait=False)  # the thread ends with its one task
+
+
+def reference_files(
+    frame: pd.DataFrame,
+    data: TrainingData,
+    best: Exported,
+    features: Future[dict[str, Any]] | None = None,
+) -> dict[str, bytes]:
     """The drift reference of the new version: its training rows profiled, and a seeded
-    sample of them with the model's own predictions."""
+    sample of them with the model's own predictions. `features`: `profile_meanwhile`'s."""
     spec, classes = data.spec, data.classes
     sample = reference_sample(frame, data.config.random_seed)
     prepared = prepare_frame(sample, spec)
@@ -31,4 +48,6 @@ def reference_files(frame: pd.DataFrame, data: TrainingData, best: Exported) -> 
         predicted = np.asarray(best.candidate.pipeline.predict(prepared))
     labels = [classes[int(i)] for i in predicted] if classes else predicted.tolist()
     kinds = {column.name: column.kind for column in spec.columns}
-    return build_reference(frame, sample, kinds, labels, data.config.resolved_task)
+    task = data.config.resolved_task
+    profiled = features.result() if features is not None else None
+    return build_reference(frame, sample, kinds, labels, task, profiled)

@@ -39,7 +39,7 @@ from core.training.compare import (
     split_basis,
 )
 from core.training.metrics import is_better
-from core.training.reference import reference_files
+from core.training.reference import profile_meanwhile, reference_files
 from core.training.select import Exported, choose, export_candidate
 from core.training.targets import encode_target
 
@@ -153,11 +153,6 @@ def _fit_all(
             )
         )
         progress.advance(task_id)
-    missing = [c.model_type for c in candidates if data.config.metric not in c.metrics]
-    if missing:
-        raise ConfigError(
-            f"primary metric '{data.config.metric}' could not be computed for {missing}"
-        )
     return candidates
 
 
@@ -241,6 +236,7 @@ def train(
     if existing is not None:
         return _reuse(registry, existing, champion, config, (dataset, store, settings, started),
                       may_promote, progress)  # fmt: skip
+    features = profile_meanwhile(frame, data)
     candidates, exported, system = _fit_and_export(data, chosen, all_params, progress)
     best, passed_over = choose(exported, config.metric)
     data.notes.extend(passed_over)
@@ -252,7 +248,7 @@ def train(
     metadata.update(fingerprint=fingerprint, lineage=_lineage(settings, store, dataset, data,
                                                               chosen, all_params))  # fmt: skip
     progress.start("registering", 1)  # the last checkpoint before the registry changes
-    reference = reference_files(frame, data, best)
+    reference = reference_files(frame, data, best, features)
     version, promoted, reason = _register(
         registry, champion, data, best, metadata, (promote, reason), may_promote, reference
     )
@@ -485,6 +481,13 @@ def _fit_and_export(
                 )
             )
             progress.advance(task_id)
+    missing = [
+        e.candidate.model_type for e in exported if data.config.metric not in e.candidate.metrics
+    ]
+    if missing:
+        raise ConfigError(
+            f"primary metric '{data.config.metric}' could not be computed for {missing}"
+        )
     return candidates, exported, monitor.summary()
 
 

@@ -26,7 +26,7 @@ from core.export.onnx_export import (
     to_onnx,
 )
 from core.featurespec import FeatureSpec
-from core.training.candidates import Candidate, Split
+from core.training.candidates import Candidate, Split, score
 from core.training.metrics import classification_metrics, regression_metrics
 from core.training.targets import label_key
 
@@ -45,13 +45,36 @@ def graph_metrics(
     y_labels: list[Any], predicted: np.ndarray, proba: np.ndarray | None, classes: list[Any] | None
 ) -> dict[str, float]:
     """Metrics of a graph's predictions (class indices into `classes`, or values) against
-    the true labels; labels compare by their JSON text, so two versions are comparable."""
+    the true labels; labels compare by their JSON text, so two versions are comparable.
+    Scored as class numbers (a label the model does not know gets a number past its
+    classes): the same metrics as on the texts, without sorting strings."""
     if classes is None:
         return regression_metrics(np.asarray(y_labels, dtype=np.float64), predicted)
-    keys = [label_key(c) for c in classes]
+    numbers = {label_key(c): at for at, c in enumerate(classes)}
     return classification_metrics(
-        [label_key(v) for v in y_labels], [keys[i] for i in predicted], proba, keys
+        label_numbers(y_labels, numbers),
+        np.asarray(predicted, dtype=np.int64),
+        proba,
+        list(range(len(classes))),
     )
+
+
+def label_numbers(labels: list[Any], numbers: dict[str, int]) -> np.ndarray:
+    """Each label's number by its JSON text; texts not in `numbers` are added to it. Each
+    distinct (type, value) is turned into text once."""
+    texts: dict[tuple[type, Any], int] = {}
+    coded = np.empty(len(labels), dtype=np.int64)
+    for at, label in enumerate(labels):
+        try:
+            coded[at] = texts[(type(label), label)]
+        except KeyError:
+            text = label_key(label)
+            number = numbers.setdefault(text, len(numbers))
+            texts[(type(label), label)] = number
+            coded[at] = number
+        except TypeError:  # an unhashable label (a list): by its text each time
+            coded[at] = numbers.setdefault(label_key(label), len(numbers))
+    return coded
 
 
 def true_labels(split: Split, classes: list[Any] | None) -> list[Any]:
@@ -86,11 +109,14 @@ def export_candidate(
         seconds = round(time.perf_counter() - started, 3)
         report = ParityReport(False, len(split.X_test), 0.0, float("inf"), exc.message)
         candidate.extra["scored_on"] = "native"
+        candidate.metrics = score(candidate.pipeline, split.X_test, split.y_test, task)
         return Exported(candidate, None, None, report, seconds, 0.0)
     parity_seconds = round(time.perf_counter() - converted, 3)
     if parity.ok:
         predicted, proba = graph_predictions(outputs, len(classes or []))
         candidate.metrics = graph_metrics(true_labels(split, classes), predicted, proba, classes)
+    else:
+        candidate.metrics = score(candidate.pipeline, split.X_test, split.y_test, task)
     candidate.extra["scored_on"] = "onnx" if parity.ok else "native"
     return Exported(
         candidate,

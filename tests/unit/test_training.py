@@ -347,3 +347,27 @@ def test_mlfn_train_uses_this_model_s_last_ingest_not_another_s(tmp_path: Path) 
     assert main(["ingest", "--config", str(iris), "--store", shared]) == 0
     assert main(["train", "--config", str(diabetes), "--store", shared, "--json",
                  "--model-type", "linear_regression"]) == 0  # fmt: skip
+
+
+@pytest.mark.parametrize("classes", [["no", "yes"], [1, 2.5, "3"], [True, 1, "x", None]])
+def test_graph_metrics_by_number_agree_with_metrics_on_label_texts(classes: list) -> None:
+    """Scoring class numbers gives the metrics scoring the labels' JSON texts gives, an
+    unknown true label (counted as wrong) and labels equal in Python (True, 1) included."""
+    from core.training.metrics import classification_metrics
+    from core.training.select import graph_metrics
+    from core.training.targets import label_key
+
+    rng = np.random.default_rng(7)
+    known = len(classes)
+    truth = [*classes, "unknown", 1.0][: known + 1] if known > 2 else classes
+    y_labels = [truth[i] for i in rng.integers(0, len(truth), 400)]
+    y_labels[: len(classes)] = classes  # every class at least once: AUC is computed
+    predicted = rng.integers(0, known, 400)
+    proba = rng.random((400, known))
+    proba /= proba.sum(axis=1, keepdims=True)
+    keys = [label_key(c) for c in classes]
+    by_text = classification_metrics(
+        [label_key(v) for v in y_labels], [keys[i] for i in predicted], proba, keys
+    )
+    assert graph_metrics(y_labels, predicted, proba, classes) == pytest.approx(by_text)
+    assert ("roc_auc" in by_text) == (len(set(map(label_key, y_labels))) == known)
