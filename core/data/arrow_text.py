@@ -14,14 +14,18 @@ import numpy as np
 if TYPE_CHECKING:
     import pyarrow as pa
 
-SIGN_OR_SPACE = np.zeros(256, dtype=bool)  # a lookup table: byte -> skipped before the zero
-SIGN_OR_SPACE[list(b" +-")] = True
+SPACE, PLUS, MINUS = b" +-"  # the bytes skipped before the zero
 ZERO, NINE = ord("0"), ord("9")
+COMBINED_BYTES = 2**30  # chunks joined below this size (string offsets are 32-bit)
 
 
 def any_leading_zero_number(texts: pa.ChunkedArray) -> bool:
     """Whether some present string is, after spaces and signs, a zero followed by a digit
     ("02139", " -007"): the regular expression `^[ +\\-]*0[0-9]`, for every string at once."""
+    import pyarrow as pa
+
+    if texts.num_chunks > 1 and texts.nbytes < COMBINED_BYTES:  # one pass, not one a chunk
+        texts = pa.chunked_array([texts.combine_chunks()])
     return any(_leading_zero_in(chunk) for chunk in texts.chunks if len(chunk))
 
 
@@ -30,16 +34,18 @@ def _leading_zero_in(chunk: pa.Array) -> bool:
     if chunk.null_count:
         present = np.asarray(chunk.is_valid())
         starts, ends = starts[present], ends[present]
-    at = starts.copy()
+    if data.size == 0:
+        return False
+    at = starts.copy()  # reads past a string's end are clipped, then masked by `at < ends`
     while True:  # past the spaces and signs each string starts with (usually one step)
-        inside = at < ends
-        skip = inside.copy()
-        skip[inside] = SIGN_OR_SPACE[data[at[inside]]]
+        first = data.take(at, mode="clip")
+        skip = (at < ends) & ((first == SPACE) | (first == PLUS) | (first == MINUS))
         if not skip.any():
             break
         at += skip
-    zero = at + 1 < ends
-    zero[zero] = data[at[zero]] == ZERO
+    zero = (at + 1 < ends) & (data.take(at, mode="clip") == ZERO)
+    if not zero.any():
+        return False
     digit = data[at[zero] + 1]
     return bool(((digit >= ZERO) & (digit <= NINE)).any())
 

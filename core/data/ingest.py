@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -181,19 +182,27 @@ def ingest(
     """Read a source into the store as a dataset version. `guard` limits what a source an
     HTTP caller named may reach (core.data.access); `remember` makes it the dataset
     `mlfn train` uses next (the CLI's own ingests only)."""
-    environment = settings.environment
     raw = read_source(settings.data_source(source), settings.parser.records_key, guard)
-    raw_sha = hashlib.sha256(raw.data).hexdigest()
-    suffix = f"{raw.fmt}.gz" if raw.data.startswith(b"\x1f\x8b") else raw.fmt
-    raw_key = join_key(environment.raw_path, raw.name, f"{raw_sha}.{suffix}")
-    if not store.exists(raw_key):
-        store.write_bytes(raw_key, raw.data)
-
-    frame = apply_parser(parse_raw(raw, settings.parser), settings.parser, raw.origin)
-    dataset = save_dataset(settings, store, frame, raw.origin, raw_key)
+    # The raw copy is hashed and written on a thread while the rows are parsed and checked
+    # (hashlib and file writes leave the GIL): a bad file's raw copy is kept all the same.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlfn-raw") as pool:
+        raw_key = pool.submit(store_raw, store, settings.environment.raw_path, raw)
+        frame = apply_parser(parse_raw(raw, settings.parser), settings.parser, raw.origin)
+        dataset = save_dataset(settings, store, frame, raw.origin, raw_key)
+    raw_key.result()  # a failed raw write fails the ingest even when the dataset was known
     if remember:
         store.write_json(_latest_key(settings), dataset.to_dict())
     return dataset
+
+
+def store_raw(store: Store, raw_path: str, raw: RawData) -> str:
+    """The source's bytes in the store under their SHA-256 (once); their key."""
+    raw_sha = hashlib.sha256(raw.data).hexdigest()
+    suffix = f"{raw.fmt}.gz" if raw.data.startswith(b"\x1f\x8b") else raw.fmt
+    raw_key = join_key(raw_path, raw.name, f"{raw_sha}.{suffix}")
+    if not store.exists(raw_key):
+        store.write_bytes(raw_key, raw.data)
+    return raw_key
 
 
 def latest_dataset(settings: Settings, store: Store) -> DatasetVersion | None:
@@ -214,9 +223,14 @@ def _latest_key(settings: Settings) -> str:
 
 
 def save_dataset(
-    settings: Settings, store: Store, frame: pd.DataFrame, origin: str, raw_key: str | None = None
+    settings: Settings,
+    store: Store,
+    frame: pd.DataFrame,
+    origin: str,
+    raw_key: str | Future[str] | None = None,
 ) -> DatasetVersion:
-    """Check a frame of (already renamed) fields and store it as a content-addressed version."""
+    """Check a frame of (already renamed) fields and store it as a content-addressed version.
+    `raw_key`: the raw copy's key, or its write under way (`store_raw` on a thread)."""
     config, environment = settings.config, settings.environment
     frame = coerce_frame(frame, dict(config.feature_types), config.target)
     given = len(frame)
@@ -232,7 +246,7 @@ def save_dataset(
             "rows": len(frame),
             "columns": {name: str(dtype) for name, dtype in frame.dtypes.items()},
             "source": public_source(origin),
-            "raw_key": raw_key,
+            "raw_key": raw_key.result() if isinstance(raw_key, Future) else raw_key,
             "dropped_rows": dropped_rows,
             "created_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
         }

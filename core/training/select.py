@@ -27,7 +27,7 @@ from core.export.onnx_export import (
 )
 from core.featurespec import FeatureSpec
 from core.training.candidates import Candidate, Split, score
-from core.training.metrics import classification_metrics, regression_metrics
+from core.training.metrics import coded_classification_metrics, regression_metrics
 from core.training.targets import label_key
 
 
@@ -51,12 +51,8 @@ def graph_metrics(
     if classes is None:
         return regression_metrics(np.asarray(y_labels, dtype=np.float64), predicted)
     numbers = {label_key(c): at for at, c in enumerate(classes)}
-    return classification_metrics(
-        label_numbers(y_labels, numbers),
-        np.asarray(predicted, dtype=np.int64),
-        proba,
-        list(range(len(classes))),
-    )
+    coded = label_numbers(y_labels, numbers)
+    return coded_classification_metrics(coded, np.asarray(predicted), proba, len(classes))
 
 
 def label_numbers(labels: list[Any], numbers: dict[str, int]) -> np.ndarray:

@@ -256,3 +256,35 @@ def test_the_dataset_hash_reads_text_as_written_and_missing_as_nul() -> None:
     digest = hashlib.sha256(json.dumps(["t", "text"]).encode())
     digest.update("a\x1e\x00\x1e\x00\x1e3\x1eTrue\x1e2.5\x1eü".encode())
     assert dataset_sha256(frame) == digest.hexdigest()
+
+
+class _RawWriteFails:
+    """A store whose raw-copy writes fail (its other calls go to the real store)."""
+
+    def __init__(self, store: object) -> None:
+        self._store = store
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._store, name)
+
+    def write_bytes(self, key: str, data: bytes) -> None:
+        if key.startswith("data/raw/"):
+            raise OSError("disk full")
+        self._store.write_bytes(key, data)  # type: ignore[attr-defined]
+
+
+def test_the_raw_copy_written_beside_the_parse_fails_the_ingest_and_a_bad_file_keeps_it(
+    tmp_path: Path,
+) -> None:
+    """The raw copy is hashed and written on a thread while the rows are parsed: its failure
+    still fails the ingest (with the dataset already stored, it is not hidden), and a file
+    whose rows are refused still leaves its raw copy, as before."""
+    settings, store = project_settings(tmp_path)
+    with pytest.raises(OSError, match="disk full"):
+        ingest(settings, _RawWriteFails(store))  # type: ignore[arg-type]
+    assert not store.list("data/raw/")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("sepal_length,species\n1,a\n")  # the configured features are missing
+    with pytest.raises(DataError):
+        ingest(settings, store, source=str(bad))
+    assert [key.rsplit("/", 1)[0] for key in store.list("data/raw/")] == ["data/raw/bad"]

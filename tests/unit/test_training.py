@@ -371,3 +371,33 @@ def test_graph_metrics_by_number_agree_with_metrics_on_label_texts(classes: list
     )
     assert graph_metrics(y_labels, predicted, proba, classes) == pytest.approx(by_text)
     assert ("roc_auc" in by_text) == (len(set(map(label_key, y_labels))) == known)
+
+
+@pytest.mark.parametrize("n_classes", [2, 3, 5])
+@pytest.mark.parametrize("ties", [False, True])
+def test_coded_metrics_are_scikit_learn_s(n_classes: int, ties: bool) -> None:
+    """The numpy metrics of coded labels against scikit-learn's on the same codes: tied
+    scores, a class never predicted, and true labels the model does not know included."""
+    from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
+
+    from core.training.metrics import coded_classification_metrics
+
+    rng = np.random.default_rng(n_classes * 10 + ties)
+    for trial in range(30):
+        rows = int(rng.integers(n_classes, 300))
+        y_true = rng.integers(0, n_classes + (trial % 3 == 0), rows)  # a third: unknown codes
+        y_pred = rng.integers(0, max(n_classes - (trial % 2), 1), rows)
+        proba = rng.random((rows, n_classes))
+        proba = np.round(proba, 1) + 1e-3 if ties else proba
+        proba /= proba.sum(axis=1, keepdims=True)
+        got = coded_classification_metrics(y_true, y_pred, proba, n_classes)
+        assert got["accuracy"] == pytest.approx(accuracy_score(y_true, y_pred))
+        f1 = f1_score(y_true, y_pred, average="macro", zero_division=0)
+        assert got["f1_macro"] == pytest.approx(f1)
+        exact = set(y_true.tolist()) == set(range(n_classes))
+        assert ("roc_auc" in got) == exact
+        if exact:
+            labels = list(range(n_classes))
+            auc = (roc_auc_score(y_true == 1, proba[:, 1]) if n_classes == 2 else
+                   roc_auc_score(y_true, proba, multi_class="ovr", labels=labels))  # fmt: skip
+            assert got["roc_auc"] == pytest.approx(auc)
