@@ -9,7 +9,6 @@ through `core.featurespec`, the same code the predict path runs.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +33,7 @@ if TYPE_CHECKING:
 
 TEXT_MIN_AVERAGE_WORDS = 4.0
 TEXT_MIN_UNIQUE_RATIO = 0.5
+PROBE_ROWS = 64  # rows sampled to find duplicate columns (then compared in full)
 ISO_DATE = re.compile(
     r"\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?)?(Z|[+-]\d{2}:?\d{2})?"
 )
@@ -58,11 +58,14 @@ def infer_kind(column: pd.Series) -> str:
     return "text" if is_text else "categorical"
 
 
-def _fingerprint(column: pd.Series) -> str:
+def _probe_key(column: pd.Series) -> tuple[str, bytes]:
+    """Equal for equal columns, and cheap: the dtype and the hashes of a fixed sample of
+    rows (a full column's hash cost more than the rest of the feature specification)."""
     import pandas as pd
 
-    hashes = pd.util.hash_pandas_object(column, index=False).to_numpy()
-    return hashlib.sha256(hashes.tobytes()).hexdigest()
+    at = np.linspace(0, len(column) - 1, num=min(len(column), PROBE_ROWS), dtype=np.int64)
+    sample = column.iloc[at]
+    return str(column.dtype), pd.util.hash_pandas_object(sample, index=False).to_numpy().tobytes()
 
 
 def _constant(column: pd.Series) -> bool:
@@ -88,17 +91,18 @@ def _constant(column: pd.Series) -> bool:
 def useless_columns(frame: pd.DataFrame, names: list[str]) -> dict[str, str]:
     """Constant columns and exact duplicates of an earlier column, with the reason."""
     dropped: dict[str, str] = {}
-    seen: dict[str, str] = {}
+    seen: dict[tuple[str, bytes], list[str]] = {}  # probe -> the kept columns with it
     for name in names:
         column = frame[name]
         if _constant(column):
             dropped[name] = "constant: a single value in every row"
             continue
-        print_ = _fingerprint(column)
-        if print_ in seen and frame[seen[print_]].equals(column):
-            dropped[name] = f"duplicate of '{seen[print_]}'"
+        alike = seen.setdefault(_probe_key(column), [])
+        original = next((kept for kept in alike if frame[kept].equals(column)), None)
+        if original is not None:
+            dropped[name] = f"duplicate of '{original}'"
             continue
-        seen[print_] = name
+        alike.append(name)
     return dropped
 
 

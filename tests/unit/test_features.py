@@ -184,3 +184,16 @@ def test_a_constant_column_is_what_nunique_calls_one_value(values: list[object])
     assert _constant(column) == expected
     if all(isinstance(v, float) for v in values):
         assert _constant(column.astype(float)) == expected
+
+
+def test_duplicates_are_found_in_full_even_where_sampled_rows_agree() -> None:
+    """Columns that agree on every sampled row but differ elsewhere are kept; a copy of the
+    second of them is found although the first has the same sample."""
+    from core.features import PROBE_ROWS, useless_columns
+
+    rows = PROBE_ROWS * 50
+    base = np.arange(rows, dtype=np.float64)
+    other = base.copy()
+    other[1] = -1.0  # row 1 is not sampled (rows 0, ~50, ~100, ... are)
+    frame = pd.DataFrame({"a": base, "b": other, "c": other.copy(), "d": base.astype(np.int64)})
+    assert useless_columns(frame, ["a", "b", "c", "d"]) == {"c": "duplicate of 'b'"}
