@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from core.errors import (
     UnavailableError,
 )
 from core.storage.base import Store, retry_attempts, split_uri, translated
+from core.storage.s3_lean import LeanS3Reader
 
 # Provider error code -> our error. Anything else becomes UnavailableError.
 ERRORS: dict[str, type[MlfnError]] = {
@@ -34,17 +36,27 @@ class S3Store(Store):
     def __init__(self, uri: str, client: Any = None) -> None:
         super().__init__(uri)
         self.bucket, self.prefix = split_uri(uri, "s3")
-        if client is None:
-            import boto3
-            from botocore.config import Config
+        self._client = client
+        # Reads without boto3 where the environment allows (core.storage.s3_lean): a cold
+        # start that only serves never imports it.
+        self._reader = None if client is not None else LeanS3Reader.from_environment(self.bucket)
+        self._client_lock = threading.Lock()
 
-            config = Config(
-                retries={"max_attempts": retry_attempts(), "mode": "standard"},
-                connect_timeout=5,
-                read_timeout=60,
-            )
-            client = boto3.client("s3", config=config)  # honours AWS_ENDPOINT_URL_S3
-        self.client = client
+    @property
+    def client(self) -> Any:
+        """boto3's S3 client, made on first use (writes, lists, what the reader declines)."""
+        with self._client_lock:
+            if self._client is None:
+                import boto3
+                from botocore.config import Config
+
+                config = Config(
+                    retries={"max_attempts": retry_attempts(), "mode": "standard"},
+                    connect_timeout=5,
+                    read_timeout=60,
+                )
+                self._client = boto3.client("s3", config=config)  # honours AWS_ENDPOINT_URL_S3
+            return self._client
 
     def _key(self, key: str) -> str:
         return f"{self.prefix}/{key}" if self.prefix else key
@@ -76,6 +88,10 @@ class S3Store(Store):
             raise self._translate(exc, key, action) from None
 
     def read_with_token(self, key: str) -> tuple[bytes, str]:
+        if self._reader is not None:
+            answer = self._lean_read(key)
+            if answer is not None:
+                return answer
         from botocore.exceptions import BotoCoreError, ClientError
 
         answer = self._call("read", key, "get_object", Key=self._key(key))
@@ -83,6 +99,18 @@ class S3Store(Store):
             return answer["Body"].read(), str(answer["ETag"])
         except (ClientError, BotoCoreError) as exc:
             raise self._translate(exc, key, "read") from None
+
+    def _lean_read(self, key: str) -> tuple[bytes, str] | None:
+        """The object by a signed GET; None for boto3 to read (any answer but 200 and 404,
+        or a network failure: boto3 retries, follows and words them)."""
+        assert self._reader is not None
+        try:
+            answer = self._reader.get(self._key(key))
+        except OSError:
+            return None
+        if answer.status == 404:
+            raise translated(NotFoundError, f"{self.uri}/{key}", "read", "S3: 404")
+        return (answer.body, answer.etag) if answer.status == 200 and answer.etag else None
 
     def read_bytes(self, key: str) -> bytes:
         return self.read_with_token(key)[0]

@@ -1,0 +1,170 @@
+"""S3 reads without boto3: a GET signed with AWS Signature Version 4, over http.client.
+
+Importing boto3 and building its S3 client take about a quarter of a second, and a Lambda
+cold start pays them before the first model byte arrives, although serving only reads (the
+routing, the metadata, the graph). This reader does those reads when the environment holds
+static credentials, as Lambda's always does (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+AWS_SESSION_TOKEN), and a region. It answers only what it understands: 200 (the bytes and
+their ETag) and 404; any other answer, and any network failure, is left to boto3 (its
+retries, its redirects, its error messages), as is every write.
+
+It contacts the endpoint boto3 would: AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL (path-style
+addressing, as the S3-compatible servers expect), else the bucket's regional endpoint.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import http.client
+import os
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import quote, urlsplit
+
+EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+TIMEOUT_S = 60.0
+# Settings that make boto3 pick another endpoint than the plain regional one: left to it.
+ENDPOINT_SETTINGS = (
+    "AWS_USE_FIPS_ENDPOINT",
+    "AWS_USE_DUALSTACK_ENDPOINT",
+    "AWS_S3_US_EAST_1_REGIONAL_ENDPOINT",
+)
+
+
+@dataclass(frozen=True)
+class Credentials:
+    access_key: str
+    secret_key: str
+    token: str | None = None
+
+    def __repr__(self) -> str:  # never the secret, not even in a traceback
+        return f"Credentials(access_key={self.access_key!r}, secret_key='***')"
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a bucket's objects are: scheme, host (with a port if any), path prefix."""
+
+    scheme: str
+    host: str
+    prefix: str  # "/bucket" (path style) or "" (the bucket in the host name)
+
+
+def signed_headers(
+    host: str, path: str, credentials: Credentials, region: str, now: datetime
+) -> dict[str, str]:
+    """The headers of a signed GET of `path` (already URI-encoded) from `host`: SigV4 with
+    the empty payload's hash, as botocore signs an S3 GetObject."""
+    stamp, day = now.strftime("%Y%m%dT%H%M%SZ"), now.strftime("%Y%m%d")
+    headers = {"host": host, "x-amz-content-sha256": EMPTY_SHA256, "x-amz-date": stamp}
+    if credentials.token:
+        headers["x-amz-security-token"] = credentials.token
+    names = ";".join(sorted(headers))
+    canonical = "\n".join(
+        ["GET", path, "", *(f"{name}:{headers[name]}" for name in sorted(headers)), "",
+         names, EMPTY_SHA256]
+    )  # fmt: skip
+    scope = f"{day}/{region}/s3/aws4_request"
+    to_sign = "\n".join(
+        ["AWS4-HMAC-SHA256", stamp, scope, hashlib.sha256(canonical.encode()).hexdigest()]
+    )
+    key = ("AWS4" + credentials.secret_key).encode()
+    for part in (day, region, "s3", "aws4_request"):
+        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    signature = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+    headers["authorization"] = (
+        f"AWS4-HMAC-SHA256 Credential={credentials.access_key}/{scope}, "
+        f"SignedHeaders={names}, Signature={signature}"
+    )
+    return headers
+
+
+def bucket_target(bucket: str, region: str, environ: Mapping[str, str]) -> Target | None:
+    """The endpoint boto3 would use for `bucket`; None where the rules are boto3's alone."""
+    endpoint = environ.get("AWS_ENDPOINT_URL_S3") or environ.get("AWS_ENDPOINT_URL")
+    if endpoint:
+        parts = urlsplit(endpoint)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.path.strip("/"):
+            return None
+        return Target(parts.scheme, parts.netloc, f"/{bucket}")
+    if "." in bucket or bucket != bucket.lower():  # not a plain host name: boto3 decides
+        return None
+    return Target("https", f"{bucket}.s3.{region}.amazonaws.com", "")
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: bytes
+    etag: str
+
+
+class LeanS3Reader:
+    """Signed GETs of one bucket's objects, one kept-alive connection per thread."""
+
+    def __init__(self, target: Target, region: str, credentials: Credentials) -> None:
+        self.target, self.region, self.credentials = target, region, credentials
+        self._local = threading.local()
+
+    @classmethod
+    def from_environment(
+        cls, bucket: str, environ: Mapping[str, str] = os.environ
+    ) -> LeanS3Reader | None:
+        """A reader when the environment says everything boto3 would use: static keys, a
+        region and no endpoint setting of boto3's own; None otherwise (boto3 reads)."""
+        access, secret = environ.get("AWS_ACCESS_KEY_ID"), environ.get("AWS_SECRET_ACCESS_KEY")
+        region = environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION")
+        if not (access and secret and region) or any(environ.get(k) for k in ENDPOINT_SETTINGS):
+            return None
+        target = bucket_target(bucket, region, environ)
+        if target is None:
+            return None
+        return cls(target, region, Credentials(access, secret, environ.get("AWS_SESSION_TOKEN")))
+
+    def get(self, key: str) -> Answer:
+        """One signed GET (once more on a new connection when a kept-alive one had been
+        closed by the server). Raises OSError when the network fails; the caller then asks
+        boto3."""
+        path = f"{self.target.prefix}/{quote(key, safe='/~')}"
+        reused = getattr(self._local, "connection", None) is not None
+        try:
+            return self._get(path)
+        except (OSError, http.client.HTTPException) as exc:
+            if not reused:
+                raise OSError(f"S3 GET failed: {exc!r}") from None
+        try:
+            return self._get(path)
+        except (OSError, http.client.HTTPException) as exc:
+            raise OSError(f"S3 GET failed: {exc!r}") from None
+
+    def _get(self, path: str) -> Answer:
+        headers = signed_headers(
+            self.target.host, path, self.credentials, self.region, datetime.now(UTC)
+        )
+        connection = self._connection()
+        try:
+            connection.request("GET", path, headers=headers)
+            response = connection.getresponse()
+            body = response.read()
+        except BaseException:
+            self._local.connection = None
+            connection.close()
+            raise
+        if response.will_close:
+            self._local.connection = None
+        return Answer(response.status, body, response.getheader("ETag") or "")
+
+    def _connection(self) -> http.client.HTTPConnection:
+        connection: http.client.HTTPConnection | None = getattr(self._local, "connection", None)
+        if connection is None:
+            kind = (
+                http.client.HTTPSConnection
+                if self.target.scheme == "https"
+                else http.client.HTTPConnection
+            )
+            connection = kind(self.target.host, timeout=TIMEOUT_S)
+            self._local.connection = connection
+        return connection
