@@ -4,9 +4,10 @@ Importing boto3 and building its S3 client take about a quarter of a second, and
 cold start pays them before the first model byte arrives, although serving only reads (the
 routing, the metadata, the graph). This reader does those reads when the environment holds
 static credentials, as Lambda's always does (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
-AWS_SESSION_TOKEN), and a region. It answers only what it understands: 200 (the bytes and
-their ETag) and 404; any other answer, and any network failure, is left to boto3 (its
-retries, its redirects, its error messages), as is every write.
+AWS_SESSION_TOKEN), and a region, and no profile or shared config file could say otherwise.
+It answers only what it understands: 200 (the bytes and their ETag) and 404; any other
+answer, and any network failure, is left to boto3 (its retries, its redirects, its error
+messages), as is every write.
 
 It contacts the endpoint boto3 would: AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL (path-style
 addressing, as the S3-compatible servers expect), else the bucket's regional endpoint.
@@ -22,6 +23,7 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
@@ -95,6 +97,11 @@ def bucket_target(bucket: str, region: str, environ: Mapping[str, str]) -> Targe
     return Target("https", f"{bucket}.s3.{region}.amazonaws.com", "")
 
 
+def _shared_config(environ: Mapping[str, str]) -> Path:
+    """The AWS shared config file boto3 would read (its endpoint_url settings included)."""
+    return Path(environ.get("AWS_CONFIG_FILE") or "~/.aws/config").expanduser()
+
+
 @dataclass(frozen=True)
 class Answer:
     status: int
@@ -118,6 +125,8 @@ class LeanS3Reader:
         access, secret = environ.get("AWS_ACCESS_KEY_ID"), environ.get("AWS_SECRET_ACCESS_KEY")
         region = environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION")
         if not (access and secret and region) or any(environ.get(k) for k in ENDPOINT_SETTINGS):
+            return None
+        if environ.get("AWS_PROFILE") or _shared_config(environ).exists():  # may name endpoints
             return None
         target = bucket_target(bucket, region, environ)
         if target is None:

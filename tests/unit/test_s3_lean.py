@@ -58,11 +58,14 @@ ENV = {"AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s", "AWS_REGION": "eu
         ({k: v for k, v in ENV.items() if k != "AWS_SECRET_ACCESS_KEY"}, "models", None),
         (ENV, "my.dotted.bucket", None),
         ({**ENV, "AWS_ENDPOINT_URL_S3": "http://host/with/path"}, "m", None),
+        ({**ENV, "AWS_PROFILE": "dev"}, "models", None),
+        ({**ENV, "AWS_CONFIG_FILE": __file__}, "models", None),  # a file that exists
     ],
 )  # fmt: skip
 def test_the_reader_reads_only_where_the_environment_says_all(
     environ: dict[str, str], bucket: str, expected: Target | None
 ) -> None:
+    environ = {"AWS_CONFIG_FILE": "/nonexistent/aws-config", **environ}
     reader = LeanS3Reader.from_environment(bucket, environ)
     assert (reader.target if reader else None) == expected
 
@@ -110,7 +113,8 @@ class _Body:
 def s3_like(monkeypatch: pytest.MonkeyPatch) -> Any:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Answers)
     Thread(target=server.serve_forever, daemon=True).start()
-    environ = {**ENV, "AWS_ENDPOINT_URL_S3": f"http://127.0.0.1:{server.server_port}"}
+    environ = {**ENV, "AWS_ENDPOINT_URL_S3": f"http://127.0.0.1:{server.server_port}",
+               "AWS_CONFIG_FILE": "/nonexistent/aws-config"}  # fmt: skip
     for name, value in environ.items():
         monkeypatch.setenv(name, value)
     yield server
@@ -144,7 +148,9 @@ def test_200_and_404_are_read_without_boto3_and_the_rest_goes_to_it(s3_like: Any
 def test_a_network_failure_is_left_to_boto3(monkeypatch: pytest.MonkeyPatch) -> None:
     from tests.integration.emulators import free_port
 
-    for name, value in {**ENV, "AWS_ENDPOINT_URL_S3": f"http://127.0.0.1:{free_port()}"}.items():
+    environ = {**ENV, "AWS_ENDPOINT_URL_S3": f"http://127.0.0.1:{free_port()}",
+               "AWS_CONFIG_FILE": "/nonexistent/aws-config"}  # fmt: skip
+    for name, value in environ.items():
         monkeypatch.setenv(name, value)
     store, boto = _store_with_fake_boto()
     assert store.read_bytes("any/key") == b"from boto3" and boto.calls == 1
