@@ -11,7 +11,6 @@ import logging
 import math
 import os
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -115,6 +114,12 @@ class Plan:
     challenger: Challenger | None = None
     challenger_model: LoadedModel | None = None
     challenger_error: str = ""
+
+
+def new_prediction_base() -> str:
+    """128 random bits as 32 hex digits, like uuid4().hex without its object (a few µs of
+    every request): row i's prediction id is f"{base}-{i}"."""
+    return os.urandom(16).hex()
 
 
 class Predictor:
@@ -233,7 +238,7 @@ class Predictor:
         the answer is sent), or at once without one."""
         started = time.perf_counter()
         plan = self.plan()
-        base = uuid.uuid4().hex  # row i's prediction id is f"{base}-{i}" (POST /feedback)
+        base = new_prediction_base()  # row i's prediction id is f"{base}-{i}" (POST /feedback)
         challenger = plan.challenger
         chosen = challenger is not None and assigned(
             self.registry.name, routing_key or request_id or base, challenger.weight
@@ -255,7 +260,7 @@ class Predictor:
         for `/versions/{v}`); it must be a complete version with an ONNX graph."""
         started = time.perf_counter()
         model = self.predict_version_model(version)
-        return self._score(model, rows, uuid.uuid4().hex, request_id, started, "pinned")
+        return self._score(model, rows, new_prediction_base(), request_id, started, "pinned")
 
     def predict_version_model(self, version: int) -> LoadedModel:
         """One named version's loaded model (404 for a version that does not exist)."""
