@@ -158,3 +158,13 @@ def test_latency_chart_is_a_png(tmp_path: Path) -> None:
     rates = dict.fromkeys(("bare_limit", "mlfn_serve", "mlserver", "bentoml", "mlflow_serve"), 1)
     report_peers.chart(_peers_result(rates, 0.0), tmp_path / "latency.png")
     assert (tmp_path / "latency.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_each_handler_s_first_answer_is_marked_against_the_goal() -> None:
+    from bench.report import _first_predict
+
+    text = "".join(_first_predict({"cold_first_predict_ms": {"aws": 300.0, "gcp": 420.5}}))
+    assert "aws 300.0 ms, gcp 420.5 ms (goal ≤ 500 ms: met)" in text
+    slow = "".join(_first_predict({"cold_first_predict_ms": {"aws": 300.0, "azure": 612.0}}))
+    assert "(goal ≤ 500 ms: **missed**)" in slow
+    assert "aws 323.9 ms" in "".join(_first_predict({"cold_first_predict_ms": 323.9}))
