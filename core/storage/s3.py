@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,8 @@ from core.errors import (
 )
 from core.storage.base import Store, retry_attempts, split_uri, translated
 from core.storage.s3_lean import LeanS3Reader
+
+logger = logging.getLogger("mlfn.storage")
 
 # Provider error code -> our error. Anything else becomes UnavailableError.
 ERRORS: dict[str, type[MlfnError]] = {
@@ -88,8 +91,9 @@ class S3Store(Store):
             raise self._translate(exc, key, action) from None
 
     def read_with_token(self, key: str) -> tuple[bytes, str]:
-        if self._reader is not None:
-            answer = self._lean_read(key)
+        reader = self._reader  # once: another thread may stop lean reads meanwhile
+        if reader is not None:
+            answer = self._lean_read(reader, key)
             if answer is not None:
                 return answer
         from botocore.exceptions import BotoCoreError, ClientError
@@ -100,17 +104,26 @@ class S3Store(Store):
         except (ClientError, BotoCoreError) as exc:
             raise self._translate(exc, key, "read") from None
 
-    def _lean_read(self, key: str) -> tuple[bytes, str] | None:
+    def _lean_read(self, reader: LeanS3Reader, key: str) -> tuple[bytes, str] | None:
         """The object by a signed GET; None for boto3 to read (any answer but 200 and 404,
-        or a network failure: boto3 retries, follows and words them)."""
-        assert self._reader is not None
+        or a network failure: boto3 retries, follows and words them). After one such answer
+        boto3 reads everything (a bucket in another region would otherwise cost two round
+        trips a read, and boto3 is loaded by then anyway)."""
         try:
-            answer = self._reader.get(self._key(key))
-        except OSError:
+            answer = reader.get(self._key(key))
+        except OSError as exc:
+            self._stop_lean_reads(f"{exc}")
             return None
         if answer.status == 404:
             raise translated(NotFoundError, f"{self.uri}/{key}", "read", "S3: 404")
-        return (answer.body, answer.etag) if answer.status == 200 and answer.etag else None
+        if answer.status == 200 and answer.etag:
+            return answer.body, answer.etag
+        self._stop_lean_reads(f"HTTP {answer.status}")
+        return None
+
+    def _stop_lean_reads(self, why: str) -> None:
+        logger.info("S3 reads of %s go through boto3 from now on (signed GET: %s)", self.uri, why)
+        self._reader = None
 
     def read_bytes(self, key: str) -> bytes:
         return self.read_with_token(key)[0]
