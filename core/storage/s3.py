@@ -116,8 +116,9 @@ class S3Store(Store):
             return None
         if answer.status == 404:
             raise translated(NotFoundError, f"{self.uri}/{key}", "read", "S3: 404")
-        if answer.status == 200 and answer.etag:
-            return answer.body, answer.etag
+        etag = answer.headers.get("etag")
+        if answer.status == 200 and etag:
+            return answer.body, etag
         self._stop_lean_reads(f"HTTP {answer.status}")
         return None
 

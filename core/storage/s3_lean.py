@@ -17,17 +17,16 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import http.client
 import os
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
+from core.storage.lean_http import Answer, KeptConnections
+
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
-TIMEOUT_S = 60.0
 # Settings that make boto3 pick another endpoint than the plain regional one: left to it.
 ENDPOINT_SETTINGS = (
     "AWS_USE_FIPS_ENDPOINT",
@@ -102,19 +101,12 @@ def _shared_config(environ: Mapping[str, str]) -> Path:
     return Path(environ.get("AWS_CONFIG_FILE") or "~/.aws/config").expanduser()
 
 
-@dataclass(frozen=True)
-class Answer:
-    status: int
-    body: bytes
-    etag: str
-
-
 class LeanS3Reader:
-    """Signed GETs of one bucket's objects, one kept-alive connection per thread."""
+    """Signed GETs of one bucket's objects."""
 
     def __init__(self, target: Target, region: str, credentials: Credentials) -> None:
         self.target, self.region, self.credentials = target, region, credentials
-        self._local = threading.local()
+        self.connections = KeptConnections(target.scheme, target.host)
 
     @classmethod
     def from_environment(
@@ -134,46 +126,10 @@ class LeanS3Reader:
         return cls(target, region, Credentials(access, secret, environ.get("AWS_SESSION_TOKEN")))
 
     def get(self, key: str) -> Answer:
-        """One signed GET (once more on a new connection when a kept-alive one had been
-        closed by the server). Raises OSError when the network fails; the caller then asks
-        boto3."""
+        """One signed GET of `key`. Raises OSError when the network fails (the caller then
+        asks boto3)."""
         path = f"{self.target.prefix}/{quote(key, safe='/~')}"
-        reused = getattr(self._local, "connection", None) is not None
-        try:
-            return self._get(path)
-        except (OSError, http.client.HTTPException) as exc:
-            if not reused:
-                raise OSError(f"S3 GET failed: {exc!r}") from None
-        try:
-            return self._get(path)
-        except (OSError, http.client.HTTPException) as exc:
-            raise OSError(f"S3 GET failed: {exc!r}") from None
-
-    def _get(self, path: str) -> Answer:
-        headers = signed_headers(
-            self.target.host, path, self.credentials, self.region, datetime.now(UTC)
+        now = datetime.now(UTC)
+        return self.connections.get(
+            path, signed_headers(self.target.host, path, self.credentials, self.region, now)
         )
-        connection = self._connection()
-        try:
-            connection.request("GET", path, headers=headers)
-            response = connection.getresponse()
-            body = response.read()
-        except BaseException:
-            self._local.connection = None
-            connection.close()
-            raise
-        if response.will_close:
-            self._local.connection = None
-        return Answer(response.status, body, response.getheader("ETag") or "")
-
-    def _connection(self) -> http.client.HTTPConnection:
-        connection: http.client.HTTPConnection | None = getattr(self._local, "connection", None)
-        if connection is None:
-            kind = (
-                http.client.HTTPSConnection
-                if self.target.scheme == "https"
-                else http.client.HTTPConnection
-            )
-            connection = kind(self.target.host, timeout=TIMEOUT_S)
-            self._local.connection = connection
-        return connection

@@ -1,0 +1,68 @@
+"""GETs over kept-alive http.client connections, one per thread: the transport of the
+stores' SDK-free readers (core.storage.s3_lean, core.storage.gcs_lean), which spare a
+serving cold start the import of a cloud SDK."""
+
+from __future__ import annotations
+
+import http.client
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+TIMEOUT_S = 60.0
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: bytes
+    headers: dict[str, str]  # names in lower case
+
+
+class KeptConnections:
+    """GETs to one host; a connection per thread, kept alive between requests."""
+
+    def __init__(self, scheme: str, host: str, timeout: float = TIMEOUT_S) -> None:
+        self.scheme, self.host, self.timeout = scheme, host, timeout
+        self._local = threading.local()
+
+    def get(self, path: str, headers: Mapping[str, str]) -> Answer:
+        """One GET (once more on a new connection when a kept-alive one had been closed by
+        the server). Raises OSError when the network fails."""
+        reused = getattr(self._local, "connection", None) is not None
+        try:
+            return self._get(path, headers)
+        except (OSError, http.client.HTTPException) as exc:
+            if not reused:
+                raise OSError(f"GET {self.host} failed: {exc!r}") from None
+        try:
+            return self._get(path, headers)
+        except (OSError, http.client.HTTPException) as exc:
+            raise OSError(f"GET {self.host} failed: {exc!r}") from None
+
+    def _get(self, path: str, headers: Mapping[str, str]) -> Answer:
+        connection = self._connection()
+        try:
+            connection.request("GET", path, headers=dict(headers))
+            response = connection.getresponse()
+            body = response.read()
+        except BaseException:
+            self._local.connection = None
+            connection.close()
+            raise
+        if response.will_close:
+            self._local.connection = None
+        answer_headers = {name.lower(): value for name, value in response.getheaders()}
+        return Answer(response.status, body, answer_headers)
+
+    def _connection(self) -> http.client.HTTPConnection:
+        connection: http.client.HTTPConnection | None = getattr(self._local, "connection", None)
+        if connection is None:
+            kind = (
+                http.client.HTTPSConnection
+                if self.scheme == "https"
+                else http.client.HTTPConnection
+            )
+            connection = kind(self.host, timeout=self.timeout)
+            self._local.connection = connection
+        return connection
