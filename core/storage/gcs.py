@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +18,10 @@ from core.errors import (
     UnavailableError,
 )
 from core.storage.base import Store, retry_attempts, split_uri, translated
+from core.storage.gcs_lean import LeanGCSReader
+from core.storage.lean_http import Answer
+
+logger = logging.getLogger("mlfn.storage")
 
 # HTTP status of google.api_core errors -> our error. Anything else becomes UnavailableError.
 ERRORS: dict[int, type[MlfnError]] = {
@@ -46,12 +53,38 @@ def default_client() -> Any:
         ) from None
 
 
+def _generation_of(answer: Answer) -> str:
+    """The "generation" of an object resource, digits only; "" when there is none."""
+    try:
+        generation = str(json.loads(answer.body)["generation"])
+    except (ValueError, KeyError, TypeError):
+        return ""
+    return generation if generation.isdigit() else ""
+
+
 class GCSStore(Store):
     def __init__(self, uri: str, client: Any = None) -> None:
         super().__init__(uri)
         self.bucket_name, self.prefix = split_uri(uri, "gs")
-        self.client = client if client is not None else default_client()
-        self.bucket = self.client.bucket(self.bucket_name)
+        self._client, self._bucket = client, None
+        # Reads without the SDK where the environment allows (core.storage.gcs_lean): a cold
+        # start that only serves never imports it.
+        self._reader = None if client is not None else LeanGCSReader.from_environment()
+        self._client_lock = threading.Lock()
+
+    @property
+    def client(self) -> Any:
+        """The SDK's client, made on first use (writes, lists, what the reader declines)."""
+        with self._client_lock:
+            if self._client is None:
+                self._client = default_client()
+            return self._client
+
+    @property
+    def bucket(self) -> Any:
+        if self._bucket is None:
+            self._bucket = self.client.bucket(self.bucket_name)
+        return self._bucket
 
     def _name(self, key: str) -> str:
         return f"{self.prefix}/{key}" if self.prefix else key
@@ -78,6 +111,11 @@ class GCSStore(Store):
 
     def read_with_token(self, key: str) -> tuple[bytes, str]:
         """The generation from the object's metadata, then the bytes of that generation."""
+        reader = self._reader  # once: another thread may stop lean reads meanwhile
+        if reader is not None:
+            found = self._lean_read(reader, key, with_generation=True)
+            if found is not None:
+                return found
         try:
             blob = self.bucket.get_blob(
                 self._name(key), timeout=TIMEOUT_SECONDS, retry=self._retry()
@@ -92,7 +130,46 @@ class GCSStore(Store):
             raise self._translate(exc, key, "read") from None
         return data, str(generation)
 
+    def _lean_read(
+        self, reader: LeanGCSReader, key: str, with_generation: bool
+    ) -> tuple[bytes, str] | None:
+        """The object (and its generation) by the JSON API; None for the SDK to read (any
+        answer but 200 and 404, or a network failure). After one such answer the SDK reads
+        everything: it is loaded by then."""
+        name = self._name(key)
+        try:
+            generation = ""
+            if with_generation:
+                resource = reader.generation(self.bucket_name, name)
+                generation = _generation_of(resource) if resource.status == 200 else ""
+                if not generation:
+                    self._declined(resource, key)
+                    return None
+            answer = reader.media(self.bucket_name, name, generation or None)
+        except OSError as exc:
+            self._stop_lean_reads(f"{exc}")
+            return None
+        if answer.status == 200:
+            return answer.body, generation
+        self._declined(answer, key)
+        return None
+
+    def _declined(self, answer: Answer, key: str) -> None:
+        """A 404 is the object's absence; anything else hands reading to the SDK."""
+        if answer.status == 404:
+            raise NotFoundError(f"{self.uri}/{key} does not exist")
+        self._stop_lean_reads(f"HTTP {answer.status}")
+
+    def _stop_lean_reads(self, why: str) -> None:
+        logger.info("GCS reads of %s go through the SDK from now on (JSON API: %s)", self.uri, why)
+        self._reader = None
+
     def read_bytes(self, key: str) -> bytes:
+        reader = self._reader
+        if reader is not None:
+            found = self._lean_read(reader, key, with_generation=False)
+            if found is not None:
+                return found[0]
         try:
             return bytes(
                 self.bucket.blob(self._name(key)).download_as_bytes(
