@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +17,10 @@ from core.errors import (
     NotFoundError,
     UnavailableError,
 )
+from core.storage.azure_lean import LeanBlobReader
 from core.storage.base import Store, retry_attempts, split_uri, translated
+
+logger = logging.getLogger("mlfn.storage")
 
 CONNECTION_STRING_ENV = "AZURE_STORAGE_CONNECTION_STRING"
 # HTTP status -> our error. Anything else (and no answer at all) becomes UnavailableError.
@@ -50,8 +55,26 @@ class AzureBlobStore(Store):
     def __init__(self, uri: str, service: Any = None) -> None:
         super().__init__(uri)
         self.container_name, self.prefix = split_uri(uri, "az")
-        self.service = service if service is not None else default_service()
-        self.container = self.service.get_container_client(self.container_name)
+        self._service, self._container = service, None
+        # Reads without the SDK where the connection string allows (core.storage.azure_lean):
+        # a cold start that only serves never imports it.
+        self._reader = None if service is not None else LeanBlobReader.from_environment()
+        self._service_lock = threading.Lock()
+
+    @property
+    def service(self) -> Any:
+        """The SDK's service client, made on first use (writes, lists, what the reader
+        declines)."""
+        with self._service_lock:
+            if self._service is None:
+                self._service = default_service()
+            return self._service
+
+    @property
+    def container(self) -> Any:
+        if self._container is None:
+            self._container = self.service.get_container_client(self.container_name)
+        return self._container
 
     def _name(self, key: str) -> str:
         return f"{self.prefix}/{key}" if self.prefix else key
@@ -68,6 +91,11 @@ class AzureBlobStore(Store):
         return self.container.get_blob_client(self._name(key))
 
     def read_with_token(self, key: str) -> tuple[bytes, str]:
+        reader = self._reader  # once: another thread may stop lean reads meanwhile
+        if reader is not None:
+            found = self._lean_read(reader, key)
+            if found is not None:
+                return found
         from azure.core.exceptions import AzureError
 
         try:
@@ -75,6 +103,27 @@ class AzureBlobStore(Store):
             return download.readall(), str(download.properties.etag)
         except AzureError as exc:
             raise self._translate(exc, key, "read") from None
+
+    def _lean_read(self, reader: LeanBlobReader, key: str) -> tuple[bytes, str] | None:
+        """The blob by a signed Get Blob; None for the SDK to read (any answer but 200 and
+        404, or a network failure). After one such answer the SDK reads everything: it is
+        loaded by then."""
+        try:
+            answer = reader.get(self.container_name, self._name(key))
+        except OSError as exc:
+            self._stop_lean_reads(f"{exc}")
+            return None
+        if answer.status == 404:
+            raise NotFoundError(f"{self.uri}/{key} does not exist")
+        etag = answer.headers.get("etag")
+        if answer.status == 200 and etag:
+            return answer.body, etag
+        self._stop_lean_reads(f"HTTP {answer.status}")
+        return None
+
+    def _stop_lean_reads(self, why: str) -> None:
+        logger.info("Blob reads of %s go through the SDK from now on (Get Blob: %s)", self.uri, why)
+        self._reader = None
 
     def read_bytes(self, key: str) -> bytes:
         return self.read_with_token(key)[0]
