@@ -17,6 +17,7 @@ from typing import Any
 
 from bench import (
     batch_scoring,
+    cloud_cold,
     data_scale,
     doors,
     drift_scale,
@@ -48,6 +49,7 @@ SECTIONS: dict[str, Callable[[], dict[str, Any]]] = {
     "shadow_cost": shadow_cost.run,
     "batch_scoring": batch_scoring.run,
     "peers": peers.run,
+    "cloud_cold_start": cloud_cold.run,
 }
 
 

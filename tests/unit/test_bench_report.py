@@ -168,3 +168,15 @@ def test_each_handler_s_first_answer_is_marked_against_the_goal() -> None:
     slow = "".join(_first_predict({"cold_first_predict_ms": {"aws": 300.0, "azure": 612.0}}))
     assert "(goal ≤ 500 ms: **missed**)" in slow
     assert "aws 323.9 ms" in "".join(_first_predict({"cold_first_predict_ms": 323.9}))
+
+
+def test_the_handlers_cold_starts_on_their_own_clouds_stores_are_marked() -> None:
+    from bench.report import _cloud_cold
+
+    found = {"runs": 5, "goal_ms": 500.0,
+             "gcp": {"store": "gs://cold", "median_ms": 480.2, "samples_ms": []},
+             "azure": {"store": "az://cold", "median_ms": 512.0, "samples_ms": []}}  # fmt: skip
+    text = "".join(_cloud_cold(found))
+    assert "gcp 480.2 ms (model on the GCS emulator), azure 512.0 ms (model on Azurite)" in text
+    assert "(goal ≤ 500 ms: **missed**)" in text
+    assert _cloud_cold(None) == []
