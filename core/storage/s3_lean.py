@@ -102,10 +102,11 @@ def _shared_config(environ: Mapping[str, str]) -> Path:
 
 
 class LeanS3Reader:
-    """Signed GETs of one bucket's objects."""
+    """Signed GETs of one bucket's objects. The credentials are read from the environment
+    at each request: a SnapStart-restored Lambda gets fresh ones in the same variables."""
 
-    def __init__(self, target: Target, region: str, credentials: Credentials) -> None:
-        self.target, self.region, self.credentials = target, region, credentials
+    def __init__(self, target: Target, region: str, environ: Mapping[str, str]) -> None:
+        self.target, self.region, self.environ = target, region, environ
         self.connections = KeptConnections(target.scheme, target.host)
 
     @classmethod
@@ -114,22 +115,31 @@ class LeanS3Reader:
     ) -> LeanS3Reader | None:
         """A reader when the environment says everything boto3 would use: static keys, a
         region and no endpoint setting of boto3's own; None otherwise (boto3 reads)."""
-        access, secret = environ.get("AWS_ACCESS_KEY_ID"), environ.get("AWS_SECRET_ACCESS_KEY")
         region = environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION")
-        if not (access and secret and region) or any(environ.get(k) for k in ENDPOINT_SETTINGS):
+        if not (environment_credentials(environ) and region):
+            return None
+        if any(environ.get(k) for k in ENDPOINT_SETTINGS):
             return None
         if environ.get("AWS_PROFILE") or _shared_config(environ).exists():  # may name endpoints
             return None
         target = bucket_target(bucket, region, environ)
-        if target is None:
-            return None
-        return cls(target, region, Credentials(access, secret, environ.get("AWS_SESSION_TOKEN")))
+        return None if target is None else cls(target, region, environ)
 
     def get(self, key: str) -> Answer:
-        """One signed GET of `key`. Raises OSError when the network fails (the caller then
-        asks boto3)."""
+        """One signed GET of `key`. Raises OSError when the network fails or the keys have
+        left the environment (the caller then asks boto3)."""
+        credentials = environment_credentials(self.environ)
+        if credentials is None:
+            raise OSError("no AWS keys in the environment any more")
         path = f"{self.target.prefix}/{quote(key, safe='/~')}"
         now = datetime.now(UTC)
         return self.connections.get(
-            path, signed_headers(self.target.host, path, self.credentials, self.region, now)
+            path, signed_headers(self.target.host, path, credentials, self.region, now)
         )
+
+
+def environment_credentials(environ: Mapping[str, str]) -> Credentials | None:
+    access, secret = environ.get("AWS_ACCESS_KEY_ID"), environ.get("AWS_SECRET_ACCESS_KEY")
+    if not (access and secret):
+        return None
+    return Credentials(access, secret, environ.get("AWS_SESSION_TOKEN"))

@@ -3,6 +3,7 @@ only where boto3 would read the same, and it leaves every other answer to boto3.
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from threading import Thread
@@ -162,3 +163,15 @@ def test_a_client_given_is_used_for_every_read() -> None:
     boto = _Boto()
     store = S3Store("s3://bucket", client=boto)
     assert store._reader is None and store.read_bytes("k") == b"from boto3"
+
+
+def test_each_request_signs_with_the_keys_in_the_environment_then(s3_like: Any) -> None:
+    """A SnapStart-restored Lambda finds fresh keys in the same variables: they sign the
+    next read, not the ones seen when the store was made."""
+    store, boto = _store_with_fake_boto()
+    store.read_bytes("200/first")
+    os.environ["AWS_ACCESS_KEY_ID"] = "restored"
+    store.read_bytes("200/second")
+    credentials = [h["authorization"].split("Credential=")[1].split("/")[0]
+                   for h in _Answers.seen[-2:]]  # fmt: skip
+    assert credentials == ["k", "restored"] and boto.calls == 0
