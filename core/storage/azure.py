@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import threading
 from pathlib import Path
@@ -19,8 +18,7 @@ from core.errors import (
 )
 from core.storage.azure_lean import LeanBlobReader
 from core.storage.base import Store, retry_attempts, split_uri, translated
-
-logger = logging.getLogger("mlfn.storage")
+from core.storage.lean_http import LeanReads, etag_of
 
 CONNECTION_STRING_ENV = "AZURE_STORAGE_CONNECTION_STRING"
 # HTTP status -> our error. Anything else (and no answer at all) becomes UnavailableError.
@@ -51,7 +49,7 @@ def default_service() -> Any:
     )
 
 
-class AzureBlobStore(Store):
+class AzureBlobStore(LeanReads, Store):
     def __init__(self, uri: str, service: Any = None) -> None:
         super().__init__(uri)
         self.container_name, self.prefix = split_uri(uri, "az")
@@ -60,6 +58,8 @@ class AzureBlobStore(Store):
         # a cold start that only serves never imports it.
         self._reader = None if service is not None else LeanBlobReader.from_environment()
         self._service_lock = threading.Lock()
+        if self._reader is None:
+            self.service  # noqa: B018 - made now: a missing connection string is said at once
 
     @property
     def service(self) -> Any:
@@ -93,7 +93,8 @@ class AzureBlobStore(Store):
     def read_with_token(self, key: str) -> tuple[bytes, str]:
         reader = self._reader  # once: another thread may stop lean reads meanwhile
         if reader is not None:
-            found = self._lean_read(reader, key)
+            name = self._name(key)
+            found = self._lean_outcome(lambda: reader.get(self.container_name, name), key, etag_of)
             if found is not None:
                 return found
         from azure.core.exceptions import AzureError
@@ -103,27 +104,6 @@ class AzureBlobStore(Store):
             return download.readall(), str(download.properties.etag)
         except AzureError as exc:
             raise self._translate(exc, key, "read") from None
-
-    def _lean_read(self, reader: LeanBlobReader, key: str) -> tuple[bytes, str] | None:
-        """The blob by a signed Get Blob; None for the SDK to read (any answer but 200 and
-        404, or a network failure). After one such answer the SDK reads everything: it is
-        loaded by then."""
-        try:
-            answer = reader.get(self.container_name, self._name(key))
-        except OSError as exc:
-            self._stop_lean_reads(f"{exc}")
-            return None
-        if answer.status == 404:
-            raise NotFoundError(f"{self.uri}/{key} does not exist")
-        etag = answer.headers.get("etag")
-        if answer.status == 200 and etag:
-            return answer.body, etag
-        self._stop_lean_reads(f"HTTP {answer.status}")
-        return None
-
-    def _stop_lean_reads(self, why: str) -> None:
-        logger.info("Blob reads of %s go through the SDK from now on (Get Blob: %s)", self.uri, why)
-        self._reader = None
 
     def read_bytes(self, key: str) -> bytes:
         return self.read_with_token(key)[0]

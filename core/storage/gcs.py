@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
 import threading
 from pathlib import Path
@@ -19,9 +18,7 @@ from core.errors import (
 )
 from core.storage.base import Store, retry_attempts, split_uri, translated
 from core.storage.gcs_lean import LeanGCSReader
-from core.storage.lean_http import Answer
-
-logger = logging.getLogger("mlfn.storage")
+from core.storage.lean_http import Answer, LeanReads
 
 # HTTP status of google.api_core errors -> our error. Anything else becomes UnavailableError.
 ERRORS: dict[int, type[MlfnError]] = {
@@ -62,7 +59,7 @@ def _generation_of(answer: Answer) -> str:
     return generation if generation.isdigit() else ""
 
 
-class GCSStore(Store):
+class GCSStore(LeanReads, Store):
     def __init__(self, uri: str, client: Any = None) -> None:
         super().__init__(uri)
         self.bucket_name, self.prefix = split_uri(uri, "gs")
@@ -71,6 +68,8 @@ class GCSStore(Store):
         # start that only serves never imports it.
         self._reader = None if client is not None else LeanGCSReader.from_environment()
         self._client_lock = threading.Lock()
+        if self._reader is None:
+            self.client  # noqa: B018 - made now: missing credentials are said at once
 
     @property
     def client(self) -> Any:
@@ -133,36 +132,21 @@ class GCSStore(Store):
     def _lean_read(
         self, reader: LeanGCSReader, key: str, with_generation: bool
     ) -> tuple[bytes, str] | None:
-        """The object (and its generation) by the JSON API; None for the SDK to read (any
-        answer but 200 and 404, or a network failure). After one such answer the SDK reads
-        everything: it is loaded by then."""
-        name = self._name(key)
-        try:
-            generation = ""
-            if with_generation:
-                resource = reader.generation(self.bucket_name, name)
-                generation = _generation_of(resource) if resource.status == 200 else ""
-                if not generation:
-                    self._declined(resource, key)
-                    return None
-            answer = reader.media(self.bucket_name, name, generation or None)
-        except OSError as exc:
-            self._stop_lean_reads(f"{exc}")
-            return None
-        if answer.status == 200:
-            return answer.body, generation
-        self._declined(answer, key)
-        return None
-
-    def _declined(self, answer: Answer, key: str) -> None:
-        """A 404 is the object's absence; anything else hands reading to the SDK."""
-        if answer.status == 404:
-            raise NotFoundError(f"{self.uri}/{key} does not exist")
-        self._stop_lean_reads(f"HTTP {answer.status}")
-
-    def _stop_lean_reads(self, why: str) -> None:
-        logger.info("GCS reads of %s go through the SDK from now on (JSON API: %s)", self.uri, why)
-        self._reader = None
+        """The object (and its generation, when asked: the resource's, then the bytes of
+        that generation only) by the JSON API; None when the SDK must read."""
+        name, generation = self._name(key), ""
+        if with_generation:
+            resource = self._lean_outcome(
+                lambda: reader.generation(self.bucket_name, name), key, _generation_of
+            )
+            if resource is None:
+                return None
+            generation = resource[1]
+        return self._lean_outcome(
+            lambda: reader.media(self.bucket_name, name, generation or None),
+            key,
+            lambda _: generation or "-",  # any 200 is taken; read_bytes drops the token
+        )
 
     def read_bytes(self, key: str) -> bytes:
         reader = self._reader

@@ -1,15 +1,20 @@
 """GETs over kept-alive http.client connections, one per thread: the transport of the
-stores' SDK-free readers (core.storage.s3_lean, core.storage.gcs_lean), which spare a
-serving cold start the import of a cloud SDK."""
+stores' SDK-free readers (core.storage.s3_lean, gcs_lean, azure_lean), which spare a serving
+cold start the import of a cloud SDK; and what a store does with their answers."""
 
 from __future__ import annotations
 
 import http.client
+import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
+
+from core.errors import NotFoundError
 
 TIMEOUT_S = 60.0
+logger = logging.getLogger("mlfn.storage")
 
 
 @dataclass(frozen=True)
@@ -66,3 +71,37 @@ class KeptConnections:
             connection = kind(self.host, timeout=self.timeout)
             self._local.connection = connection
         return connection
+
+
+class LeanReads:
+    """What a store does with its SDK-free reader's answers: a 200 is the object, a 404 its
+    absence; anything else (and a network failure) leaves that read and every later one to
+    the SDK, which retries, follows and words them, and is loaded by then anyway."""
+
+    uri: str
+    _reader: Any
+
+    def _lean_outcome(
+        self, fetch: Callable[[], Answer], key: str, token_of: Callable[[Answer], str]
+    ) -> tuple[bytes, str] | None:
+        """(bytes, token) from `fetch`'s 200 with a token; None when the SDK must read."""
+        try:
+            answer = fetch()
+        except OSError as exc:
+            self._stop_lean_reads(f"{exc}")
+            return None
+        if answer.status == 404:
+            raise NotFoundError(f"{self.uri}/{key} does not exist")
+        token = token_of(answer) if answer.status == 200 else ""
+        if token:
+            return answer.body, token
+        self._stop_lean_reads(f"HTTP {answer.status}")
+        return None
+
+    def _stop_lean_reads(self, why: str) -> None:
+        logger.info("reads of %s go through the SDK from now on (SDK-free read: %s)", self.uri, why)
+        self._reader = None
+
+
+def etag_of(answer: Answer) -> str:
+    return answer.headers.get("etag", "")

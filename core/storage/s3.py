@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 from pathlib import Path
 from typing import Any
@@ -16,9 +15,8 @@ from core.errors import (
     UnavailableError,
 )
 from core.storage.base import Store, retry_attempts, split_uri, translated
+from core.storage.lean_http import LeanReads, etag_of
 from core.storage.s3_lean import LeanS3Reader
-
-logger = logging.getLogger("mlfn.storage")
 
 # Provider error code -> our error. Anything else becomes UnavailableError.
 ERRORS: dict[str, type[MlfnError]] = {
@@ -35,7 +33,7 @@ ERRORS: dict[str, type[MlfnError]] = {
 }
 
 
-class S3Store(Store):
+class S3Store(LeanReads, Store):
     def __init__(self, uri: str, client: Any = None) -> None:
         super().__init__(uri)
         self.bucket, self.prefix = split_uri(uri, "s3")
@@ -93,9 +91,9 @@ class S3Store(Store):
     def read_with_token(self, key: str) -> tuple[bytes, str]:
         reader = self._reader  # once: another thread may stop lean reads meanwhile
         if reader is not None:
-            answer = self._lean_read(reader, key)
-            if answer is not None:
-                return answer
+            found = self._lean_outcome(lambda: reader.get(self._key(key)), key, etag_of)
+            if found is not None:
+                return found
         from botocore.exceptions import BotoCoreError, ClientError
 
         answer = self._call("read", key, "get_object", Key=self._key(key))
@@ -103,28 +101,6 @@ class S3Store(Store):
             return answer["Body"].read(), str(answer["ETag"])
         except (ClientError, BotoCoreError) as exc:
             raise self._translate(exc, key, "read") from None
-
-    def _lean_read(self, reader: LeanS3Reader, key: str) -> tuple[bytes, str] | None:
-        """The object by a signed GET; None for boto3 to read (any answer but 200 and 404,
-        or a network failure: boto3 retries, follows and words them). After one such answer
-        boto3 reads everything (a bucket in another region would otherwise cost two round
-        trips a read, and boto3 is loaded by then anyway)."""
-        try:
-            answer = reader.get(self._key(key))
-        except OSError as exc:
-            self._stop_lean_reads(f"{exc}")
-            return None
-        if answer.status == 404:
-            raise translated(NotFoundError, f"{self.uri}/{key}", "read", "S3: 404")
-        etag = answer.headers.get("etag")
-        if answer.status == 200 and etag:
-            return answer.body, etag
-        self._stop_lean_reads(f"HTTP {answer.status}")
-        return None
-
-    def _stop_lean_reads(self, why: str) -> None:
-        logger.info("S3 reads of %s go through boto3 from now on (signed GET: %s)", self.uri, why)
-        self._reader = None
 
     def read_bytes(self, key: str) -> bytes:
         return self.read_with_token(key)[0]
