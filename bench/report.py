@@ -228,13 +228,20 @@ def _size_and_memory(size: dict[str, Any], serving: dict[str, Any]) -> list[str]
     return [*lines, ""]
 
 
+def _runs_text(runs: int | dict[str, int]) -> str:
+    if isinstance(runs, int):
+        return str(runs)
+    return ", ".join(f"{count} ({model})" for model, count in runs.items())
+
+
 def _training(train: dict[str, Any]) -> list[str]:
     lines = [
         f"## 6. Training: `mlfn train` vs a plain scikit-learn fit ({train['rows']:,} rows × "
         f"{train['features']} features)",
         "",
-        f"Warm, in one process, best of {train.get('runs', 1)}. The plain reference reads the "
-        "CSV with pandas, then fits the same pipeline on the same rows.",
+        f"Warm, in one process, best of {_runs_text(train.get('runs', 1))}, `mlfn train` and "
+        "the plain reference alternated run by run. The plain reference reads the CSV with "
+        "pandas, then fits the same pipeline on the same rows.",
         "",
         "| model | tracking | mlfn train (s) | fit | ONNX export | parity check | tracking "
         "| graph MB | artifact MB |",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -22,11 +22,12 @@ from core.data.formats import (
 )
 from core.data.sources import RawData, extract_records, public_source, read_source
 from core.errors import DataError, NotFoundError
-from core.parquet import frame_parquet
+from core.parquet import table_parquet
 from core.storage import Store, join_key
 
 if TYPE_CHECKING:
     import pandas as pd
+    import pyarrow as pa
 
 CLASSIFICATION_MAX_INTEGER_CLASSES = 50
 LATEST_DATASET = "latest"  # under the processed path: <model>.json, what `mlfn ingest` made last
@@ -182,17 +183,45 @@ def ingest(
     """Read a source into the store as a dataset version. `guard` limits what a source an
     HTTP caller named may reach (core.data.access); `remember` makes it the dataset
     `mlfn train` uses next (the CLI's own ingests only)."""
-    raw = read_source(settings.data_source(source), settings.parser.records_key, guard)
-    # The raw copy is hashed and written on a thread while the rows are parsed and checked
-    # (hashlib and file writes leave the GIL): a bad file's raw copy is kept all the same.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlfn-raw") as pool:
-        raw_key = pool.submit(store_raw, store, settings.environment.raw_path, raw)
-        frame = apply_parser(parse_raw(raw, settings.parser), settings.parser, raw.origin)
-        dataset = save_dataset(settings, store, frame, raw.origin, raw_key)
-    raw_key.result()  # a failed raw write fails the ingest even when the dataset was known
+    staged = stage_ingest(settings, store, source, guard)
+    staged.stored.result()
     if remember:
-        store.write_json(_latest_key(settings), dataset.to_dict())
-    return dataset
+        store.write_json(_latest_key(settings), staged.version.to_dict())
+    return staged.version
+
+
+@dataclass(frozen=True)
+class StagedDataset:
+    """A dataset version whose rows are ready while its files are still being written:
+    `frame` is what `load_dataset` gives back once they are (the same Arrow table, turned
+    into pandas the same way); `stored` ends when the raw copy, the Parquet and the manifest
+    are in the store (and raises what failed)."""
+
+    version: DatasetVersion
+    frame: pd.DataFrame
+    stored: Future[None]
+
+
+def stage_ingest(
+    settings: Settings, store: Store, source: str | None = None, guard: FetchGuard | None = None
+) -> StagedDataset:
+    """`ingest` whose writes go on on a thread: the raw copy while the rows are parsed and
+    typed, then the Parquet while the caller trains (hashing, encoding and file writes leave
+    the GIL). A file whose rows are refused still leaves its raw copy."""
+    raw = read_source(settings.data_source(source), settings.parser.records_key, guard)
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlfn-ingest")
+    try:
+        raw_key = pool.submit(store_raw, store, settings.environment.raw_path, raw)
+        try:
+            frame = apply_parser(parse_raw(raw, settings.parser), settings.parser, raw.origin)
+            checked = checked_dataset(settings, store, frame, raw.origin)
+        except BaseException:
+            wait([raw_key])  # the raw copy is kept; the rows' own error goes first
+            raise
+        stored = pool.submit(_write_dataset, store, checked, raw_key)
+    finally:
+        pool.shutdown(wait=False)  # its thread ends with the writes
+    return StagedDataset(checked.version, checked.table.to_pandas(), stored)
 
 
 def store_raw(store: Store, raw_path: str, raw: RawData) -> str:
@@ -223,37 +252,60 @@ def _latest_key(settings: Settings) -> str:
 
 
 def save_dataset(
-    settings: Settings,
-    store: Store,
-    frame: pd.DataFrame,
-    origin: str,
-    raw_key: str | Future[str] | None = None,
+    settings: Settings, store: Store, frame: pd.DataFrame, origin: str, raw_key: str | None = None
 ) -> DatasetVersion:
-    """Check a frame of (already renamed) fields and store it as a content-addressed version.
-    `raw_key`: the raw copy's key, or its write under way (`store_raw` on a thread)."""
+    """Check a frame of (already renamed) fields and store it as a content-addressed version."""
+    checked = checked_dataset(settings, store, frame, origin)
+    _write_dataset(store, checked, raw_key)
+    return checked.version
+
+
+@dataclass(frozen=True)
+class CheckedDataset:
+    """A frame typed and checked, as the Arrow table its Parquet is written from."""
+
+    version: DatasetVersion
+    table: pa.Table
+    manifest: dict[str, Any]
+
+
+def checked_dataset(
+    settings: Settings, store: Store, frame: pd.DataFrame, origin: str
+) -> CheckedDataset:
+    import pyarrow as pa
+
     config, environment = settings.config, settings.environment
     frame = coerce_frame(frame, dict(config.feature_types), config.target)
     given = len(frame)
     frame = check_dataset(frame, config, origin)
-    dropped_rows = given - len(frame)
     sha = dataset_sha256(frame)
     key = join_key(environment.processed_path, f"{sha}.parquet")
     created = not store.exists(key)
-    if created:
-        store.write_bytes(key, frame_parquet(frame))
-        manifest = {
-            "sha256": sha,
-            "rows": len(frame),
-            "columns": {name: str(dtype) for name, dtype in frame.dtypes.items()},
-            "source": public_source(origin),
-            "raw_key": raw_key.result() if isinstance(raw_key, Future) else raw_key,
-            "dropped_rows": dropped_rows,
-            "created_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
-        }
-        store.write_json(key.removesuffix(".parquet") + ".json", manifest)
-    return DatasetVersion(
-        sha, len(frame), [str(c) for c in frame.columns], key, origin, created, dropped_rows
-    )
+    manifest = {
+        "sha256": sha,
+        "rows": len(frame),
+        "columns": {name: str(dtype) for name, dtype in frame.dtypes.items()},
+        "source": public_source(origin),
+        "raw_key": None,
+        "dropped_rows": given - len(frame),
+        "created_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
+    }
+    version = DatasetVersion(sha, len(frame), [str(c) for c in frame.columns], key, origin,
+                             created, given - len(frame))  # fmt: skip
+    return CheckedDataset(version, pa.Table.from_pandas(frame, preserve_index=False), manifest)
+
+
+def _write_dataset(
+    store: Store, checked: CheckedDataset, raw_key: str | Future[str] | None
+) -> None:
+    """The Parquet and its manifest, unless the version was there already; `raw_key`: the
+    raw copy's key, or its write under way (which must succeed all the same)."""
+    raw = raw_key.result() if isinstance(raw_key, Future) else raw_key
+    version = checked.version
+    if version.created:
+        store.write_bytes(version.key, table_parquet(checked.table))
+        manifest = {**checked.manifest, "raw_key": raw}
+        store.write_json(version.key.removesuffix(".parquet") + ".json", manifest)
 
 
 def load_dataset(store: Store, settings: Settings, sha256: str) -> pd.DataFrame:

@@ -6,6 +6,7 @@ import hashlib
 import json
 import platform
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError
@@ -13,7 +14,7 @@ from importlib.metadata import version as package_version
 from typing import TYPE_CHECKING, Any
 
 from core.config import ProjectConfig, Settings
-from core.data.ingest import DatasetVersion, infer_task, ingest, load_dataset
+from core.data.ingest import DatasetVersion, infer_task, load_dataset, stage_ingest
 from core.data.versions import dataset_manifest
 from core.drift.profile import PROFILE_FILE
 from core.errors import ConfigError, ConflictError, DataError, MlfnError
@@ -223,8 +224,7 @@ def train(
     `may_promote=False` (a train-scoped caller's own data) registers the version only.
     `labelled`: recent labelled live rows the challenger must also win on (monitoring)."""
     started = time.perf_counter()
-    dataset = dataset or ingest(settings, store)
-    frame = load_dataset(store, settings, dataset.sha256)
+    dataset, frame, stored = _dataset_rows(settings, store, dataset)
     data = prepare_training(settings.config, frame)
     config = data.config
     registry = ModelRegistry(store, config.model_name)
@@ -234,6 +234,7 @@ def train(
     fingerprint = training_fingerprint(config, dataset.sha256, chosen, all_params, may_promote)
     existing = None if force else registry.newest_with("fingerprint", fingerprint)
     if existing is not None:
+        stored()  # the dataset's files are in the store before anything refers to them
         return _reuse(registry, existing, champion, config, (dataset, store, settings, started),
                       may_promote, progress)  # fmt: skip
     features = profile_meanwhile(frame, data)
@@ -247,6 +248,7 @@ def train(
     metadata = _metadata(data, best, exported, dataset, None, system)
     metadata.update(fingerprint=fingerprint, lineage=_lineage(settings, store, dataset, data,
                                                               chosen, all_params))  # fmt: skip
+    stored()  # written while the candidates fit; a failed write stops here, nothing registered
     progress.start("registering", 1)  # the last checkpoint before the registry changes
     reference = reference_files(frame, data, best, features)
     version, promoted, reason = _register(
@@ -268,6 +270,18 @@ def train(
     _track(store, summary, candidates, best, data, dataset, settings, chosen, reference)
     summary["seconds"] = round(time.perf_counter() - started, 3)
     return summary
+
+
+def _dataset_rows(
+    settings: Settings, store: Store, dataset: DatasetVersion | None
+) -> tuple[DatasetVersion, pd.DataFrame, Callable[[], None]]:
+    """The dataset, its rows, and a call that returns once its files are in the store: a
+    new ingest's Parquet is written while the candidates fit (core.data.ingest.stage_ingest:
+    its in-memory rows are those the stored file gives back)."""
+    if dataset is not None:
+        return dataset, load_dataset(store, settings, dataset.sha256), lambda: None
+    staged = stage_ingest(settings, store)
+    return staged.version, staged.frame, staged.stored.result
 
 
 def _decide_on_labels_too(

@@ -288,3 +288,54 @@ def test_the_raw_copy_written_beside_the_parse_fails_the_ingest_and_a_bad_file_k
     with pytest.raises(DataError):
         ingest(settings, store, source=str(bad))
     assert [key.rsplit("/", 1)[0] for key in store.list("data/raw/")] == ["data/raw/bad"]
+
+
+def test_the_rows_trained_on_at_once_are_those_the_stored_dataset_gives_back(
+    tmp_path: Path,
+) -> None:
+    """`mlfn train` without a dataset trains on the staged rows while their Parquet is
+    written: they must be exactly what load_dataset reads later (a retrain), for every kind
+    of column coercion makes — floats, integers, nullable booleans, text with leading-zero
+    ids, missing values and dates as text."""
+    from core.data.ingest import stage_ingest
+
+    source = tmp_path / "mixed.csv"
+    source.write_text(
+        "x,n,flag,zip,when,note,species\n"
+        "1.5,3,yes,02139,2024-01-02,a b,setosa\n"
+        ",4,no,10001,2024-02-03,,versicolor\n"
+        '2.25,,yes,00501,,"c, d",virginica\n'
+        "-0.5,7,,94105,2024-03-04,e,setosa\n"
+    )
+    settings, store = project_settings(
+        tmp_path, features=["x", "n", "flag", "zip", "when", "note"], feature_types={}
+    )
+    parser = settings.parser.model_copy(update={"selected_fields": []})  # every column
+    settings = settings.__class__(settings.config, parser, settings.config_path, "dev",
+                                  settings.store_uri)  # fmt: skip
+    staged = stage_ingest(settings, store, str(source))
+    staged.stored.result()
+    stored = load_dataset(store, settings, staged.version.sha256)
+    pd.testing.assert_frame_equal(staged.frame, stored, check_exact=True)
+    assert {str(t) for t in stored.dtypes} >= {"float64", "boolean"}
+    assert stored["zip"].tolist()[:3] == ["02139", "10001", "00501"]
+
+
+def test_a_failed_dataset_write_stops_training_before_anything_is_registered(
+    tmp_path: Path,
+) -> None:
+    """The Parquet is written while the candidates fit; its failure is raised before the
+    registry changes, so no version refers to a dataset that is not stored."""
+    from core.training.run import train
+
+    settings, store = project_settings(tmp_path)
+
+    class ParquetFails(_RawWriteFails):
+        def write_bytes(self, key: str, data: bytes) -> None:
+            if key.endswith(".parquet"):
+                raise OSError("disk full")
+            self._store.write_bytes(key, data)  # type: ignore[attr-defined]
+
+    with pytest.raises(OSError, match="disk full"):
+        train(settings, ParquetFails(store), model_types=["logistic_regression"])  # type: ignore[arg-type]
+    assert not store.list("models/")
