@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -53,11 +52,10 @@ class AzureBlobStore(LeanReads, Store):
     def __init__(self, uri: str, service: Any = None) -> None:
         super().__init__(uri)
         self.container_name, self.prefix = split_uri(uri, "az")
-        self._service, self._container = service, None
+        self._container = None
         # Reads without the SDK where the connection string allows (core.storage.azure_lean):
         # a cold start that only serves never imports it.
-        self._reader = None if service is not None else LeanBlobReader.from_environment()
-        self._service_lock = threading.Lock()
+        self._set_up_reads(service, LeanBlobReader.from_environment)
         if self._reader is None:
             self.service  # noqa: B018 - made now: a missing connection string is said at once
 
@@ -65,10 +63,7 @@ class AzureBlobStore(LeanReads, Store):
     def service(self) -> Any:
         """The SDK's service client, made on first use (writes, lists, what the reader
         declines)."""
-        with self._service_lock:
-            if self._service is None:
-                self._service = default_service()
-            return self._service
+        return self._sdk(default_service)
 
     @property
     def container(self) -> Any:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -63,21 +62,17 @@ class GCSStore(LeanReads, Store):
     def __init__(self, uri: str, client: Any = None) -> None:
         super().__init__(uri)
         self.bucket_name, self.prefix = split_uri(uri, "gs")
-        self._client, self._bucket = client, None
+        self._bucket = None
         # Reads without the SDK where the environment allows (core.storage.gcs_lean): a cold
         # start that only serves never imports it.
-        self._reader = None if client is not None else LeanGCSReader.from_environment()
-        self._client_lock = threading.Lock()
+        self._set_up_reads(client, LeanGCSReader.from_environment)
         if self._reader is None:
             self.client  # noqa: B018 - made now: missing credentials are said at once
 
     @property
     def client(self) -> Any:
         """The SDK's client, made on first use (writes, lists, what the reader declines)."""
-        with self._client_lock:
-            if self._client is None:
-                self._client = default_client()
-            return self._client
+        return self._sdk(default_client)
 
     @property
     def bucket(self) -> Any:

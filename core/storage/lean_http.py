@@ -81,6 +81,19 @@ class LeanReads:
     uri: str
     _reader: Any
 
+    def _set_up_reads(self, sdk_client: Any, reader: Callable[[], Any]) -> None:
+        """`sdk_client`: the SDK's client a caller gave (then the SDK does every read); else
+        `reader()`, the SDK-free reader the environment allows (None: none does)."""
+        self._sdk_client, self._sdk_lock = sdk_client, threading.Lock()
+        self._reader = None if sdk_client is not None else reader()
+
+    def _sdk(self, make: Callable[[], Any]) -> Any:
+        """The SDK's client, made by `make` on first use (writes, lists, declined reads)."""
+        with self._sdk_lock:
+            if self._sdk_client is None:
+                self._sdk_client = make()
+            return self._sdk_client
+
     def _lean_outcome(
         self, fetch: Callable[[], Answer], key: str, token_of: Callable[[Answer], str]
     ) -> tuple[bytes, str] | None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -33,31 +32,30 @@ ERRORS: dict[str, type[MlfnError]] = {
 }
 
 
+def _boto3_client() -> Any:
+    import boto3
+    from botocore.config import Config
+
+    config = Config(
+        retries={"max_attempts": retry_attempts(), "mode": "standard"},
+        connect_timeout=5,
+        read_timeout=60,
+    )
+    return boto3.client("s3", config=config)  # honours AWS_ENDPOINT_URL_S3
+
+
 class S3Store(LeanReads, Store):
     def __init__(self, uri: str, client: Any = None) -> None:
         super().__init__(uri)
         self.bucket, self.prefix = split_uri(uri, "s3")
-        self._client = client
         # Reads without boto3 where the environment allows (core.storage.s3_lean): a cold
         # start that only serves never imports it.
-        self._reader = None if client is not None else LeanS3Reader.from_environment(self.bucket)
-        self._client_lock = threading.Lock()
+        self._set_up_reads(client, lambda: LeanS3Reader.from_environment(self.bucket))
 
     @property
     def client(self) -> Any:
         """boto3's S3 client, made on first use (writes, lists, what the reader declines)."""
-        with self._client_lock:
-            if self._client is None:
-                import boto3
-                from botocore.config import Config
-
-                config = Config(
-                    retries={"max_attempts": retry_attempts(), "mode": "standard"},
-                    connect_timeout=5,
-                    read_timeout=60,
-                )
-                self._client = boto3.client("s3", config=config)  # honours AWS_ENDPOINT_URL_S3
-            return self._client
+        return self._sdk(_boto3_client)
 
     def _key(self, key: str) -> str:
         return f"{self.prefix}/{key}" if self.prefix else key

@@ -122,7 +122,7 @@ class _Sdk:
 def test_200_and_404_without_the_sdk_and_then_the_sdk_for_the_rest(blobs: None) -> None:
     store = AzureBlobStore("az://box")
     assert store._reader is not None
-    store._service, _Sdk.calls = _Sdk(), 0
+    store._sdk_client, _Sdk.calls = _Sdk(), 0
     assert store.read_with_token("200.json") == (b"the bytes", '"0x8D"')
     with pytest.raises(NotFoundError, match="az://box/404 does not exist"):
         store.read_bytes("404")

@@ -81,7 +81,7 @@ class _Sdk:
 
 def _store(google: str) -> tuple[GCSStore, _Sdk]:
     store = GCSStore("gs://bucket/models", client=_Sdk())
-    sdk = store._client
+    sdk = store._sdk_client
     store._reader = LeanGCSReader("http", google, MetadataToken(google))
     return store, sdk
 

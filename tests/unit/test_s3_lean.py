@@ -127,7 +127,7 @@ def _store_with_fake_boto() -> tuple[S3Store, _Boto]:
     store = S3Store("s3://bucket")
     assert store._reader is not None
     boto = _Boto()
-    store._client = boto
+    store._sdk_client = boto
     return store, boto
 
 
