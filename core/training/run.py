@@ -251,18 +251,12 @@ def train(
     stored()  # written while the candidates fit; a failed write stops here, nothing registered
     progress.start("registering", 1)  # the last checkpoint before the registry changes
     reference = reference_files(frame, data, best, features)
-    version, promoted, reason = _register(
+    registered = _register(
         registry, champion, data, best, metadata, (promote, reason), may_promote, reference
     )
     summary = {
         **_outcome(metadata, data, best, dataset),
-        "model_name": config.model_name,
-        "version": version,
-        "promoted": promoted,
-        "reason": reason,
-        "champion": _version_of(registry.champion()),
-        "champion_metrics": champion_metrics,
-        "previous_champion": _version_of(champion),
+        **_registered(registry, champion, registered, champion_metrics),
         "store": store.uri,
         "env": settings.env,
         **_timings_and_lineage(exported, metadata),
@@ -270,6 +264,26 @@ def train(
     _track(store, summary, candidates, best, data, dataset, settings, chosen, reference)
     summary["seconds"] = round(time.perf_counter() - started, 3)
     return summary
+
+
+def _registered(
+    registry: ModelRegistry,
+    champion: ChampionPointer | None,
+    registered: tuple[int, bool, str],
+    champion_metrics: dict[str, float] | None,
+) -> dict[str, Any]:
+    """The summary's account of the registry: the new version, whether it was promoted and
+    why, and the champion before and after."""
+    version, promoted, reason = registered
+    return {
+        "model_name": registry.name,
+        "version": version,
+        "promoted": promoted,
+        "reason": reason,
+        "champion": _version_of(registry.champion()),
+        "champion_metrics": champion_metrics,
+        "previous_champion": _version_of(champion),
+    }
 
 
 def _dataset_rows(
