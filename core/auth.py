@@ -170,9 +170,8 @@ class Authenticator:
         self.gateway: Any = None  # a GatewayTrust when the deployment trusts its gateway
 
     def authenticate(self, authorization: str | None) -> Principal:
-        scheme, _, token = (authorization or "").partition(" ")
-        token = token.strip()
-        if scheme.lower() != "bearer" or not token:
+        token = _bearer_token(authorization)
+        if not token:
             raise AuthenticationError("missing bearer token (Authorization: Bearer <JWT>)")
         known = self._verified.get(token)
         if known is not None and time.time() < known[1]:
@@ -182,6 +181,15 @@ class Authenticator:
             self._verified.clear()
         self._verified[token] = (principal, min(expires, time.time() + VERIFIED_TTL_SECONDS))
         return principal
+
+    def verified_before(self, authorization: str) -> Principal | None:
+        """The principal of a bearer token that passed every check before and has not run
+        out since; None for any other (`authenticate` then checks it in full, or refuses).
+        A lookup only: it never verifies, so it never fails."""
+        known = self._verified.get(_bearer_token(authorization))
+        if known is not None and time.time() < known[1]:
+            return known[0]
+        return None
 
     def _verify(self, token: str) -> tuple[Principal, float]:
         """The principal of a token that passes every check, and its `exp`."""
@@ -216,6 +224,12 @@ class Authenticator:
     def require(principal: Principal, scope: str) -> None:
         if scope not in principal.scopes:
             raise MissingScopeError(f"this call needs the '{scope}' scope")
+
+
+def _bearer_token(authorization: str | None) -> str:
+    """The token of `Bearer <token>` (the scheme in any case); "" for anything else."""
+    scheme, _, token = (authorization or "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
 
 
 def _asymmetric_claims(token: str, key: Any, algorithm: str) -> dict[str, Any]:

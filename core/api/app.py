@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Annotated, Any, Literal
 
@@ -36,7 +37,7 @@ from core.api.oip_routes import install_oip_routes
 from core.api.rollout_routes import install_rollout_routes
 from core.api.schemas import JobAccepted, PredictRequest, RetrainRequest, TrainRequest
 from core.api.services import Services, ServicesHolder
-from core.api.stack import middleware_layers
+from core.api.stack import in_front, middleware_layers
 from core.auth import Authenticator, Principal
 from core.constants import MODEL_REF_PATTERN
 from core.data.access import check_caller_dataset
@@ -155,6 +156,18 @@ def _document_bearer_auth(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
+class MlfnAPI(FastAPI):
+    """FastAPI with the hot lane in front of its whole stack (core/api/hotlane.py)."""
+
+    lane: Any = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if self.lane is None:
+            await super().__call__(scope, receive, send)
+        else:
+            await self.lane(scope, receive, send)
+
+
 def create_app(
     services: Services | None = None,
     fast_predict: bool = True,
@@ -164,7 +177,7 @@ def create_app(
     """The app. `fast_predict=False` leaves POST /predict to its FastAPI route alone (the
     framework-free path must answer the same: tests compare the two). `holder`: services
     shared with an app around this one; `middleware=False`: that app runs the layers."""
-    app = FastAPI(
+    app = MlfnAPI(
         title="mlfn",
         version="0.1.0",
         description="Train and serve ML models as serverless functions.",
@@ -195,6 +208,8 @@ def create_app(
     if middleware:  # added innermost first: Starlette wraps each around the ones before
         for layer, options in middleware_layers(holder, lambda: app.routes, fast_predict):
             app.add_middleware(layer, **options)
+        if fast_predict:
+            app.lane = in_front(functools.partial(FastAPI.__call__, app), holder)
     return app
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from core.api.fastpath import PREDICT_PATH
 from core.api.services import Services, ServicesHolder
-from core.api.stack import middleware_layers, wrapped
+from core.api.stack import in_front, middleware_layers, wrapped
 
 
 class DoorApp:
@@ -24,7 +24,7 @@ class DoorApp:
         )
         self._full: Any = None
         layers = middleware_layers(self.holder, self._routes, protected=(PREDICT_PATH,))
-        self._asgi = wrapped(self._inner, layers)
+        self._asgi = in_front(wrapped(self._inner, layers), self.holder)
 
     def full(self) -> Any:
         """The FastAPI app of every route (no middleware of its own: the layers are here)."""

@@ -46,7 +46,7 @@ _HEADERS = (b"content-type", b"application/json")
 _VERSION = VERSION_HEADER.lower().encode()
 
 
-class _Route:
+class PredictRoute:
     """What telemetry reads of a matched route: its template."""
 
     path = PREDICT_PATH
@@ -92,14 +92,14 @@ def _clean_split(split: Any) -> dict[str, Any] | None:
     return {"dataframe_split": kept}
 
 
-def _json_content(headers: list[tuple[bytes, bytes]]) -> bool:
+def json_content(headers: list[tuple[bytes, bytes]]) -> bool:
     for name, value in headers:
         if name == b"content-type":
             return value.split(b";", 1)[0].strip().lower() == b"application/json"
     return False
 
 
-async def _read_body(receive: Any) -> bytes | None:
+async def read_body(receive: Any) -> bytes | None:
     """The whole body; None when the client went away."""
     chunks, more = [], True
     while more:
@@ -111,7 +111,7 @@ async def _read_body(receive: Any) -> bytes | None:
     return b"".join(chunks)
 
 
-def _replay(body: bytes, receive: Any) -> Callable[[], Awaitable[dict[str, Any]]]:
+def replay(body: bytes, receive: Any) -> Callable[[], Awaitable[dict[str, Any]]]:
     """A receive that hands the already-read body over again, then the client's own."""
     sent = False
 
@@ -123,6 +123,14 @@ def _replay(body: bytes, receive: Any) -> Callable[[], Awaitable[dict[str, Any]]
         return {"type": "http.request", "body": body, "more_body": False}
 
     return again
+
+
+def clean_json(body: bytes) -> dict[str, Any] | None:
+    """The body, parsed, when it is one of /predict's shapes, well formed (`clean_body`)."""
+    try:
+        return clean_body(_loads(body)) if body else None
+    except ValueError:
+        return None
 
 
 async def _send(send: Any, status: int, data: bytes, extra: list[tuple[bytes, bytes]]) -> None:
@@ -139,6 +147,18 @@ async def send_error(send: Any, path: str, exc: MlfnError) -> None:
     await _send(send, status, data, extra)
 
 
+async def answered(scope: dict[str, Any], send: Any, work: Awaitable[None]) -> None:
+    """`work`, with a failure answered as the app's exception handlers would: an MlfnError
+    with its own status and code, anything else logged and a 500 that tells no more."""
+    try:
+        await work
+    except MlfnError as exc:
+        await send_error(send, scope["path"], exc)
+    except Exception as exc:  # the app's own rule: logged, the caller told no more
+        logger.error("unhandled error on POST %s: %r", scope["path"], exc)
+        await send_error(send, scope["path"], MlfnError("internal error"))
+
+
 class FastPredict:
     """The innermost middleware: POST /predict answered here, everything else passed on."""
 
@@ -150,53 +170,44 @@ class FastPredict:
             scope["type"] != "http"
             or scope["method"] != "POST"
             or route_path(scope) != PREDICT_PATH
-            or not _json_content(scope.get("headers", []))
+            or not json_content(scope.get("headers", []))
         ):
             await self.app(scope, receive, send)
             return
-        path = scope["path"]
-        scope["route"] = _Route  # matched: telemetry labels even a refusal with the route
-        try:
-            await self._predict(scope, receive, send)
-        except MlfnError as exc:
-            await send_error(send, path, exc)
-        except Exception as exc:  # the app's own rule: logged, the caller told no more
-            logger.error("unhandled error on POST %s: %r", path, exc)
-            await send_error(send, path, MlfnError("internal error"))
+        scope["route"] = PredictRoute  # matched: telemetry labels even a refusal with the route
+        await answered(scope, send, self._predict(scope, receive, send))
 
     async def _predict(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         user = scope.get("state", {}).get(PRINCIPAL)
         if user is None:  # AuthFirst checks every protected route; this never trusts less
             raise AuthenticationError("missing bearer token (Authorization: Bearer <JWT>)")
         Authenticator.require(user, "predict")
-        body = await _read_body(receive)
+        body = await read_body(receive)
         if body is None:
             return
-        try:
-            clean = clean_body(_loads(body)) if body else None
-        except ValueError:
-            clean = None
+        clean = clean_json(body)
         if clean is None:  # the route words the refusal
-            await self.app(scope, _replay(body, receive), send)
+            await self.app(scope, replay(body, receive), send)
             return
-        await self._answer(scope, send, clean, user)
+        await answer_rows(scope, send, clean, user, await self.get_services())
 
-    async def _answer(
-        self, scope: dict[str, Any], send: Any, body: dict[str, Any], user: Any
-    ) -> None:
-        from core.inference import rows_from_body
 
-        svc = await self.get_services()
-        rows = rows_from_body(body)
-        request_id = monitoring_context.request_id.get()
-        explicit = next((v for k, v in scope.get("headers", []) if k == _ROUTING), None)
-        key = routing_key(explicit and explicit.decode("latin-1"), user.subject, request_id)
-        answer, deferred = await score_rows(svc.predictor, rows, svc.max_rows, request_id, key)
-        version = answer["model"]["version"]
-        scope.setdefault("state", {})[SERVED] = (answer["model"]["name"], version, len(rows))
-        await _send(send, 200, json_bytes(answer), [(_VERSION, str(version).encode())])
-        if deferred:  # a shadow's scoring: after the answer, never in its way
-            try:
-                await run_deferred(deferred)
-            except Exception as exc:
-                logger.error("work after the answer to POST %s failed: %r", scope["path"], exc)
+async def answer_rows(
+    scope: dict[str, Any], send: Any, body: dict[str, Any], user: Any, svc: Any
+) -> None:
+    """The answer to a clean /predict body (`clean_body`) from an authorised caller."""
+    from core.inference import rows_from_body
+
+    rows = rows_from_body(body)
+    request_id = monitoring_context.request_id.get()
+    explicit = next((v for k, v in scope.get("headers", []) if k == _ROUTING), None)
+    key = routing_key(explicit and explicit.decode("latin-1"), user.subject, request_id)
+    answer, deferred = await score_rows(svc.predictor, rows, svc.max_rows, request_id, key)
+    version = answer["model"]["version"]
+    scope.setdefault("state", {})[SERVED] = (answer["model"]["name"], version, len(rows))
+    await _send(send, 200, json_bytes(answer), [(_VERSION, str(version).encode())])
+    if deferred:  # a shadow's scoring: after the answer, never in its way
+        try:
+            await run_deferred(deferred)
+        except Exception as exc:
+            logger.error("work after the answer to POST %s failed: %r", scope["path"], exc)

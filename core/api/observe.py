@@ -5,9 +5,10 @@ with the route template, status, latency, error code and the model version that 
 
 from __future__ import annotations
 
+import functools
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from core.monitoring import RequestDone, Telemetry, tracing
@@ -29,8 +30,8 @@ class _Call:
     """One request as the middleware follows it: its ids, and what the app sent back
     (status, size, the start of an error body)."""
 
-    def __init__(self, send: Any, scope: dict[str, Any]) -> None:
-        self.send, self.started = send, time.perf_counter()
+    def __init__(self, send: Any, scope: dict[str, Any], started: float | None = None) -> None:
+        self.send, self.started = send, time.perf_counter() if started is None else started
         self.headers = dict(scope.get("headers", []))
         self.request_id = ctx.request_id_from(
             self.headers.get(b"x-request-id", b"").decode("latin-1")
@@ -55,6 +56,9 @@ class _Call:
         await self.send(message)
 
 
+Answer = Callable[[Any], Awaitable[None]]  # the app's answer, given the send to use
+
+
 class TelemetryMiddleware:
     def __init__(self, app: ASGIApp, get_telemetry: Callable[[], Telemetry]) -> None:
         self.app, self.get_telemetry = app, get_telemetry
@@ -63,35 +67,53 @@ class TelemetryMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        call = _Call(send, scope)
-        if not tracing.active():  # the common case: no span to open
-            await self._serve(scope, receive, call)
-            return
-        parent = f"00-{call.trace_id}-{call.span_id}-01" if call.trace_id and call.span_id else None
-        name = f"{scope['method']} {scope['path']}"
-        with tracing.span(name, "http", call.request_id, parent) as span:
-            call.trace_id, call.span_id = tracing.ids_of(span)
-            await self._serve(scope, receive, call, span)
+        await observed(scope, send, functools.partial(self.app, scope, receive), self.get_telemetry)
 
-    async def _serve(
-        self, scope: dict[str, Any], receive: Any, call: _Call, span: Any = None
-    ) -> None:
-        waiting: list[Any] = []  # events the request's code emits, sent after its answer
-        tokens = (ctx.request_id.set(call.request_id), ctx.trace_id.set(call.trace_id),
-                  ctx.span_id.set(call.span_id), ctx.pending.set(waiting))  # fmt: skip
-        try:
-            await self.app(scope, receive, call)
-        except Exception:  # answered by the outermost handler as a 500 internal_error
-            call.status, call.error = 500, b'{"error":{"code":"internal_error"}}'
-            raise
-        finally:
-            for variable, token in zip(_VARIABLES, tokens, strict=True):
-                variable.reset(token)  # type: ignore[attr-defined]
-            event = _event(scope, call)
-            _describe(span, event)
-            for telemetry, earlier in waiting:
-                telemetry.emit(earlier)
-            self.get_telemetry().emit(event)
+
+async def observed(
+    scope: dict[str, Any],
+    send: Any,
+    answer: Answer,
+    get_telemetry: Callable[[], Telemetry],
+    started: float | None = None,
+) -> None:
+    """`answer` run as one observed request: its request id and trace in the log context,
+    its span when tracing is on, and its RequestDone event once it is answered. `started`:
+    when the request came in, if before this call."""
+    call = _Call(send, scope, started)
+    if not tracing.active():  # the common case: no span to open
+        await _serve(scope, answer, call, get_telemetry)
+        return
+    parent = f"00-{call.trace_id}-{call.span_id}-01" if call.trace_id and call.span_id else None
+    name = f"{scope['method']} {scope['path']}"
+    with tracing.span(name, "http", call.request_id, parent) as span:
+        call.trace_id, call.span_id = tracing.ids_of(span)
+        await _serve(scope, answer, call, get_telemetry, span)
+
+
+async def _serve(
+    scope: dict[str, Any],
+    answer: Answer,
+    call: _Call,
+    get_telemetry: Callable[[], Telemetry],
+    span: Any = None,
+) -> None:
+    waiting: list[Any] = []  # events the request's code emits, sent after its answer
+    tokens = (ctx.request_id.set(call.request_id), ctx.trace_id.set(call.trace_id),
+              ctx.span_id.set(call.span_id), ctx.pending.set(waiting))  # fmt: skip
+    try:
+        await answer(call)
+    except Exception:  # answered by the outermost handler as a 500 internal_error
+        call.status, call.error = 500, b'{"error":{"code":"internal_error"}}'
+        raise
+    finally:
+        for variable, token in zip(_VARIABLES, tokens, strict=True):
+            variable.reset(token)  # type: ignore[attr-defined]
+        event = _event(scope, call)
+        _describe(span, event)
+        for telemetry, earlier in waiting:
+            telemetry.emit(earlier)
+        get_telemetry().emit(event)
 
 
 _VARIABLES = (ctx.request_id, ctx.trace_id, ctx.span_id, ctx.pending)

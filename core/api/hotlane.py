@@ -1,0 +1,122 @@
+"""The hot lane: POST /predict's common case answered in one step, before the layers.
+
+Every request passes a dozen ASGI layers (the framework's error handler, telemetry, CORS,
+HEAD, the token check, the body limit, JSON as the default type, the fast path), each a
+coroutine and a scope lookup: on a one-row prediction they cost more than the model. The
+lane stands in front of them and takes a request only when each layer's verdict is known
+from its headers alone, and known to be "go on":
+
+- POST to /predict, JSON (or no content type), a declared Content-Length within the limit;
+- exactly one token header, holding a token that passed every check before and has not
+  expired since (`Authenticator.verified_before`: a lookup, never a verification), whose
+  principal has the `predict` scope; no gateway-trust mode;
+- no `Origin` header when CORS is on (CORS passes such requests through untouched).
+
+It then reads the body and answers a clean one (`clean_json`) through the same dataplane,
+error shapes and telemetry (`observed`: request id, trace, RequestDone) as the fast path.
+Anything else — a new token, a missing scope, a chunked or oversized body, a malformed or
+ambiguous body (replayed byte for byte) — goes to the layers, which word every refusal."""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable
+from typing import Any
+
+from core.api.fastpath import (
+    PREDICT_PATH,
+    PredictRoute,
+    answer_rows,
+    answered,
+    clean_json,
+    read_body,
+    replay,
+    route_path,
+)
+from core.api.middleware import MAX_BODY_BYTES, PRINCIPAL
+from core.api.observe import observed
+from core.api.services import ServicesHolder
+from core.monitoring import Telemetry
+
+ASGIApp = Any
+_JSON = b"application/json"
+
+
+class HotLane:
+    """In front of `layers` (the app with all its middleware): what it takes it answers,
+    the rest goes to `layers` unchanged."""
+
+    def __init__(
+        self,
+        layers: ASGIApp,
+        holder: ServicesHolder,
+        token_header: bytes,
+        get_telemetry: Callable[[], Telemetry] | None,
+        cors: bool,
+        limit: int = MAX_BODY_BYTES,
+    ) -> None:
+        self.layers, self.holder, self.header = layers, holder, token_header
+        self.get_telemetry, self.cors, self.limit = get_telemetry, cors, limit
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        user = self._caller(scope)
+        if user is None:
+            await self.layers(scope, receive, send)
+            return
+        started = time.perf_counter()
+        body = await read_body(receive)
+        if body is None:  # the client went away
+            return
+        clean = clean_json(body)
+        if clean is None:  # the layers word the refusal
+            await self.layers(scope, replay(body, receive), send)
+            return
+        scope["route"] = PredictRoute
+        scope.setdefault("state", {})[PRINCIPAL] = user
+        answer = functools.partial(self._answer, scope, clean, user)
+        if self.get_telemetry is None:  # MLFN_TELEMETRY=off
+            await answer(send)
+        else:
+            await observed(scope, send, answer, self.get_telemetry, started)
+
+    async def _answer(self, scope: dict[str, Any], clean: Any, user: Any, send: Any) -> None:
+        svc = self.holder.built["services"]
+        await answered(scope, send, answer_rows(scope, send, clean, user, svc))
+
+    def _caller(self, scope: dict[str, Any]) -> Any:
+        """The principal when the lane takes this request, else None."""
+        if scope["type"] != "http" or scope["method"] != "POST":
+            return None
+        if route_path(scope) != PREDICT_PATH or "services" not in self.holder.built:
+            return None
+        token = self._token(scope["headers"])
+        if token is None:
+            return None
+        auth = self.holder.built["services"].auth
+        if auth.gateway is not None:
+            return None
+        user = auth.verified_before(token.decode("latin-1"))
+        if user is None or "predict" not in user.scopes:
+            return None
+        return user
+
+    def _token(self, headers: list[tuple[bytes, bytes]]) -> bytes | None:
+        """The one token header's value, when the headers leave every layer nothing to do."""
+        tokens, content_type, length = [], None, None
+        for name, value in headers:
+            if name == self.header:
+                tokens.append(value)
+            elif name == b"content-type":
+                content_type = value if content_type is None else content_type
+            elif name == b"content-length":
+                length = value
+            elif name == b"transfer-encoding" or (name == b"origin" and self.cors):
+                return None
+        if len(tokens) != 1 or length is None or not length.isdigit():
+            return None
+        if int(length) > self.limit:
+            return None
+        if content_type is not None and content_type.split(b";", 1)[0].strip().lower() != _JSON:
+            return None
+        return tokens[0]
