@@ -131,7 +131,10 @@ def _read_delimited_arrow(head: str, data: bytes, sep: str) -> pd.DataFrame | No
         strings_can_be_null=True,
         quoted_strings_can_be_null=True,
     )
-    parse = arrow_csv.ParseOptions(delimiter=sep, newlines_in_values=True)
+    # Without a quote character no value can hold a line break, and Arrow then splits the
+    # file at line breaks across its threads (with them allowed it must scan serially).
+    quoted = data.find(b'"') >= 0
+    parse = arrow_csv.ParseOptions(delimiter=sep, newlines_in_values=quoted)
     try:
         table = arrow_csv.read_csv(io.BytesIO(data), parse_options=parse, convert_options=options)
         read_names = table.column_names  # decoded here: a bad byte in a name raises

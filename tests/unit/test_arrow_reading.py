@@ -20,6 +20,8 @@ TRICKY = {
     "NAN spelled otherwise": "a,b\nNAN,1\n2,2\n",
     "labels": "x,label\n1,setosa\n2,virginica\n3,setosa\n",
     "quoted newline": 'note,x\n"two\nlines",1\nplain,2\n',
+    "quoted carriage return": 'note,x\r\n"two\r\nlines",1\r\nplain,2\r\n',
+    "windows line ends": "a,b\r\n1,2\r\n3,4\r\n",
     "quoted empty is missing": 'a,b\n"",1\n2,2\n',
     "all missing": "a,b\n,1\n,2\n",
     "semicolons": "a;b\n1,5;2\n3;4\n",
@@ -36,6 +38,7 @@ FALLBACKS = {
     "ragged rows": "a,b\n1,2,3\n4,5\n",
     "short rows": "a,b,c\n1,2\n3,4,5\n",
     "index column": "a,b\nx,1,2\ny,3,4\n",
+    "old mac line ends": "a,b\r1,2\r3,4\r",
 }
 
 
@@ -56,6 +59,21 @@ def test_arrow_and_pandas_readings_coerce_to_the_same_frame(
     expected = coerce_frame(_by_pandas(text, monkeypatch), {}, target)
     got = coerce_frame(by_arrow, {}, target)
     pd.testing.assert_frame_equal(got, expected)
+
+
+@pytest.mark.parametrize("quoted", [False, True])
+def test_a_file_of_many_blocks_reads_as_pandas_reads_it(
+    quoted: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Arrow reads in 1 MB blocks on several threads: unquoted, split at line breaks; with
+    a quote anywhere (here a line break inside the very last value), serially."""
+    rows = [f"{i},{i * 0.5},name{i % 7}" for i in range(120_000)]
+    text = "a,b,c\n" + "\n".join(rows) + ('\n1,2,"two\nlines"\n' if quoted else "\n")
+    by_arrow = formats.read_delimited(text, "big.csv", None)
+    assert all(isinstance(t, pd.ArrowDtype) for t in by_arrow.dtypes), "Arrow read it"
+    expected = coerce_frame(_by_pandas(text, monkeypatch), {}, "c")
+    pd.testing.assert_frame_equal(coerce_frame(by_arrow, {}, "c"), expected)
+    assert len(by_arrow) == len(rows) + quoted
 
 
 @pytest.mark.parametrize("name", sorted(FALLBACKS))
