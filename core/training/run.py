@@ -45,6 +45,7 @@ from core.training.select import Exported, choose, export_candidate
 from core.training.targets import encode_target
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
 LIBRARIES = (
@@ -91,12 +92,22 @@ def prepare_training(config: ProjectConfig, frame: pd.DataFrame) -> TrainingData
     config = config.with_task(infer_task(frame[config.target]))
     task = config.resolved_task
     targets = encode_target(frame[config.target], task, config.target)
-    kept = frame.loc[targets.keep].reset_index(drop=True)
+    kept = _rows_kept(frame, targets.keep)
     spec = build_feature_spec(kept, config)
     split = split_dataset(kept, targets.y, spec, config)
     notes = [f"feature '{name}': dropped, {why}" for name, why in spec.dropped.items()]
     notes += targets.notes + list(split.notes)
     return TrainingData(config, spec, targets.classes, split, notes)
+
+
+def _rows_kept(frame: pd.DataFrame, keep: np.ndarray) -> pd.DataFrame:
+    """The rows whose target is kept, numbered from 0: the frame itself when that is all
+    of them, already so numbered (a copy of a 100k-row frame costs more than the check)."""
+    import pandas as pd
+
+    if keep.all() and frame.index.equals(pd.RangeIndex(len(frame))):
+        return frame
+    return frame.loc[keep].reset_index(drop=True)
 
 
 def _decide(
