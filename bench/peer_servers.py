@@ -124,6 +124,7 @@ def build(scratch: Path) -> dict[str, Peer]:
     return {
         "bare_limit": _bare(scratch, graph),
         "mlfn_serve": _mlfn(scratch, config),
+        "mlfn_serve_telemetry_off": _mlfn(scratch, config, "mlfn_serve_telemetry_off", "off"),
         "mlserver": _mlserver(scratch, model, label),
         "bentoml": _bentoml(scratch, model, label),
         "mlflow_serve": _mlflow(scratch, model, label),
@@ -140,17 +141,20 @@ def _bare(scratch: Path, graph: Path) -> Peer:
     return Peer("bare_limit", lambda: _process(REPO, "bare_limit", argv, {}), request)
 
 
-def _mlfn(scratch: Path, config: Path) -> Peer:
+def _mlfn(scratch: Path, config: Path, name: str = "mlfn_serve", telemetry: str = "on") -> Peer:
+    """`mlfn serve`; with `telemetry="off"` (MLFN_TELEMETRY=off): no request ids, metrics or
+    events, to show what they cost."""
     from core.auth import mint_token
 
     port = emulators.free_port()
     argv = [str(BIN / "mlfn"), "serve", "--port", str(port)]
-    env = {"MLFN_CONFIG": str(config), "MLFN_TRACKING": "off", "MLFN_JWT_SECRET": SECRET}
+    env = {"MLFN_CONFIG": str(config), "MLFN_TRACKING": "off", "MLFN_JWT_SECRET": SECRET,
+           "MLFN_TELEMETRY": telemetry}  # fmt: skip
     token = mint_token(SECRET, ["predict"], ttl=3600 * 6)
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     request = Request(f"http://127.0.0.1:{port}/predict", split_body(), headers,
                       lambda a: a["model"]["name"] == "iris")  # fmt: skip
-    return Peer("mlfn_serve", lambda: _process(scratch / "mlfn", "mlfn_serve", argv, env), request)
+    return Peer(name, lambda: _process(scratch / "mlfn", name, argv, env), request)
 
 
 def _mlserver(scratch: Path, model: Path, label: str) -> Peer:

@@ -4,6 +4,8 @@ request, the same load generator (wrk -t2 -c10):
 
 - `bare_limit`: bench/bare_server.py — the same ONNX graph, no auth, no validation;
 - `mlfn_serve`: `mlfn serve` with a bearer JWT, telemetry on;
+- `mlfn_serve_telemetry_off`: the same with MLFN_TELEMETRY=off (no request ids, metrics or
+  events): what the telemetry costs, for comparison only;
 - `mlserver`: MLServer with its scikit-learn runtime (`parallel_workers: 0`: with uvloop
   0.23 MLServer's worker pool does not start), V2 inference protocol;
 - `bentoml`: a BentoML service calling the same scikit-learn pipeline;
@@ -30,7 +32,8 @@ from bench.loadgen import run_wrk
 from bench.peer_servers import Peer
 from bench.processes import Served
 
-SERVERS = ("bare_limit", "mlfn_serve", "mlserver", "bentoml", "mlflow_serve")
+SERVERS = ("bare_limit", "mlfn_serve", "mlfn_serve_telemetry_off", "mlserver", "bentoml",
+           "mlflow_serve")  # fmt: skip
 PEERS = ("mlserver", "bentoml", "mlflow_serve")
 THREADS, CONCURRENCY, SECONDS, RUNS = 2, 10, 10, 3
 COLD_RUNS = 3
@@ -101,6 +104,9 @@ def _ratios(loads: dict[str, Any]) -> dict[str, Any]:
         "requests_per_s": rate,
         "best_peer": best_peer,
         "ratio_to_bare": round(rate["mlfn_serve"] / rate["bare_limit"], 3),
+        "ratio_to_bare_telemetry_off": round(
+            rate["mlfn_serve_telemetry_off"] / rate["bare_limit"], 3
+        ),
         "ratio_to_best_peer": round(rate["mlfn_serve"] / rate[best_peer], 2),
     }
 

@@ -17,12 +17,22 @@ def _mark(ok: bool) -> str:
 
 def _rows(found: dict[str, Any]) -> list[str]:
     rows = []
-    for name in SERVERS:
+    for name in (name for name in SERVERS if name in found["servers"]):
         run = found["servers"][name]["median_run"]
         times = " | ".join(str(run[p]) for p in PERCENTILES)
         cold = found["cold_start_s"][name]
         rows.append(f"| {name} | {run['requests_per_s']:,} | {times} | {cold} | {run['errors']} |")
     return rows
+
+
+def _telemetry_off(found: dict[str, Any]) -> list[str]:
+    ratio = found.get("ratio_to_bare_telemetry_off")
+    if ratio is None:
+        return []
+    return [
+        f"- with MLFN_TELEMETRY=off (no request ids, metrics or events; on by default): "
+        f"×{ratio} of the bare limit — what the telemetry costs, for comparison"
+    ]
 
 
 def markdown(found: dict[str, Any] | None) -> list[str]:
@@ -46,6 +56,7 @@ def markdown(found: dict[str, Any] | None) -> list[str]:
         "",
         f"- `mlfn serve` ÷ bare limit: ×{found['ratio_to_bare']} (goal ≥ "
         f"{goals['ratio_to_bare']}) {_mark(found['ratio_to_bare'] >= goals['ratio_to_bare'])}",
+        *_telemetry_off(found),
         f"- `mlfn serve` ÷ the best peer ({found['best_peer']}): ×{found['ratio_to_best_peer']} "
         f"(goal ≥ {goals['ratio_to_best_peer']}) "
         f"{_mark(found['ratio_to_best_peer'] >= goals['ratio_to_best_peer'])}",
@@ -67,7 +78,7 @@ def chart(found: dict[str, Any], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     figure, axis = plt.subplots(figsize=(9, 5))
-    for name in SERVERS:
+    for name in (name for name in SERVERS if name in found["servers"]):
         run = found["servers"][name]["median_run"]
         axis.plot([p[:-3] for p in PERCENTILES], [run[p] for p in PERCENTILES], "o-", label=name)
     axis.set(title="Latency percentiles, one-row requests, wrk -c10 (ms, log scale)",
