@@ -132,6 +132,8 @@ def _peers_result(rates: dict[str, float], growth: float) -> dict:
         "best_peer": "mlserver",
         "ratio_to_bare": round(rates["mlfn_serve"] / rates["bare_limit"], 3),
         "ratio_to_best_peer": round(rates["mlfn_serve"] / rates["mlserver"], 2),
+        "ratio_to_bare_telemetry_off": round(
+            rates["mlfn_serve_telemetry_off"] / rates["bare_limit"], 3),
         "memory": {"marks": {"10000": {"requests": 10_500, "rss_mb": 120.0},
                              "100000": {"requests": 101_000, "rss_mb": 120.0 + growth}},
                    "growth_mb": growth},
@@ -142,10 +144,11 @@ def _peers_result(rates: dict[str, float], growth: float) -> dict:
 def test_peers_section_marks_each_goal() -> None:
     from bench import report_peers
 
-    rates = {"bare_limit": 10_000, "mlfn_serve": 8_500, "mlserver": 1_000, "bentoml": 300,
-             "mlflow_serve": 200}  # fmt: skip
+    rates = {"bare_limit": 10_000, "mlfn_serve": 8_500, "mlfn_serve_telemetry_off": 9_000,
+             "mlserver": 1_000, "bentoml": 300, "mlflow_serve": 200}  # fmt: skip
     text = "\n".join(report_peers.markdown(_peers_result(rates, 0.2)))
     assert "×0.85 (goal ≥ 0.8) met" in text and "×8.5 (goal ≥ 2.0) met" in text  # noqa: RUF001
+    assert "MLFN_TELEMETRY=off" in text and "×0.9 of the bare limit" in text  # noqa: RUF001
     assert "| mlserver | 1,000 |" in text and "**missed**" not in text
     slower = {**rates, "mlfn_serve": 1_500}
     text = "\n".join(report_peers.markdown(_peers_result(slower, 30.0)))
@@ -155,7 +158,7 @@ def test_peers_section_marks_each_goal() -> None:
 def test_latency_chart_is_a_png(tmp_path: Path) -> None:
     from bench import report_peers
 
-    rates = dict.fromkeys(("bare_limit", "mlfn_serve", "mlserver", "bentoml", "mlflow_serve"), 1)
+    rates = dict.fromkeys(report_peers.SERVERS, 1)
     report_peers.chart(_peers_result(rates, 0.0), tmp_path / "latency.png")
     assert (tmp_path / "latency.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
