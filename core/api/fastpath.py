@@ -93,10 +93,16 @@ def _clean_split(split: Any) -> dict[str, Any] | None:
 
 
 def json_content(headers: list[tuple[bytes, bytes]]) -> bool:
+    """The request's (first) Content-Type is JSON."""
     for name, value in headers:
         if name == b"content-type":
-            return value.split(b";", 1)[0].strip().lower() == b"application/json"
+            return is_json(value)
     return False
+
+
+def is_json(content_type: bytes) -> bool:
+    """A Content-Type value of JSON, whatever its parameters and case."""
+    return content_type.split(b";", 1)[0].strip().lower() == b"application/json"
 
 
 async def read_body(receive: Any) -> bytes | None:

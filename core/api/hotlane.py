@@ -30,6 +30,7 @@ from core.api.fastpath import (
     answer_rows,
     answered,
     clean_json,
+    is_json,
     read_body,
     replay,
     route_path,
@@ -40,7 +41,6 @@ from core.api.services import ServicesHolder
 from core.monitoring import Telemetry
 
 ASGIApp = Any
-_JSON = b"application/json"
 
 
 class HotLane:
@@ -68,7 +68,9 @@ class HotLane:
         body = await read_body(receive)
         if body is None:  # the client went away
             return
-        clean = clean_json(body)
+        # over the limit whatever the header declared (a door's event may say anything):
+        # the layers count it again and refuse it
+        clean = clean_json(body) if len(body) <= self.limit else None
         if clean is None:  # the layers word the refusal
             await self.layers(scope, replay(body, receive), send)
             return
@@ -117,6 +119,6 @@ class HotLane:
             return None
         if int(length) > self.limit:
             return None
-        if content_type is not None and content_type.split(b";", 1)[0].strip().lower() != _JSON:
+        if content_type is not None and not is_json(content_type):
             return None
         return tokens[0]

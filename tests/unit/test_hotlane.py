@@ -106,6 +106,33 @@ def test_an_oversized_body_is_refused_by_the_layers(lanes) -> None:
     assert _seen(a) == _seen(b) and a.status_code == 413 and passed == 1
 
 
+def test_a_body_over_the_limit_is_refused_whatever_its_header_declared(lanes) -> None:
+    """A door's event carries whatever Content-Length it was given: the lane holds the body
+    it read to the limit itself, and the layers refuse it."""
+    import asyncio
+
+    fast, _, layers = lanes
+    big = b'{"instances": [' + b" " * MAX_BODY_BYTES + b"]}"
+    headers = [(b"authorization", KNOWN["Authorization"].encode()),
+               (b"content-type", b"application/json"), (b"content-length", b"20")]  # fmt: skip
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+             "method": "POST", "scheme": "https", "path": "/predict", "raw_path": b"/predict",
+             "root_path": "", "query_string": b"", "headers": headers, "state": {},
+             "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 443)}  # fmt: skip
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": big, "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    before = layers.calls
+    asyncio.run(fast.app(scope, receive, send))
+    assert sent[0]["status"] == 413 and layers.calls == before + 1
+    assert json.loads(sent[1]["body"])["error"]["code"] == "payload_too_large"
+
+
 def test_an_expired_token_is_checked_again_and_refused(lanes, monkeypatch) -> None:
     fast, _, layers = lanes
     services = fast.app.lane.holder.built["services"]
