@@ -153,12 +153,23 @@ def dataset_sha256(frame: pd.DataFrame) -> str:
         numeric = pd.api.types.is_numeric_dtype(column)
         digest.update(json.dumps([str(name), "numeric" if numeric else "text"]).encode())
         if numeric:
-            values = column.to_numpy(dtype="float64", na_value=np.nan, copy=True)
-            values[np.isnan(values)] = np.nan  # one bit pattern for every missing value
-            digest.update(np.ascontiguousarray(values).tobytes())
+            digest.update(_float64_bytes(column))
         else:
             digest.update("\x1e".join(_texts(column)).encode("utf-8"))
     return digest.hexdigest()
+
+
+def _float64_bytes(column: pd.Series) -> memoryview:
+    """A numeric column as contiguous float64 values, every missing value one NaN bit
+    pattern; copied only when it is not float64 already or has a missing value."""
+    import numpy as np
+
+    values = np.ascontiguousarray(column.to_numpy(dtype="float64", na_value=np.nan))
+    missing = np.isnan(values)
+    if missing.any():
+        values = values.copy()
+        values[missing] = np.nan
+    return values.data.cast("B")
 
 
 def _texts(column: pd.Series) -> list[str]:
