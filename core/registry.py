@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,7 @@ from core.storage import Store, encode_json, join_key
 METADATA_FILE = "metadata.json"
 ONNX_FILE = "model.onnx"
 MAX_VERSION_CLAIMS = 100
+PARALLEL_WRITES = 4  # a version's files written at once
 
 
 @dataclass(frozen=True)
@@ -98,8 +100,7 @@ class ModelRegistry:
                 self.store.write_new(self._key(version, first), files[first])
             except AlreadyExistsError:
                 continue  # another writer took this number
-            for filename in rest:
-                self.store.write_new(self._key(version, filename), files[filename])
+            self._write_rest(version, {name: files[name] for name in rest})
             record = {
                 **metadata,
                 "version": version,
@@ -109,6 +110,22 @@ class ModelRegistry:
             self.store.write_new(self._key(version, METADATA_FILE), encode_json(record))
             return version
         raise ConflictError(f"could not claim a version number for '{self.name}'")
+
+    def _write_rest(self, version: int, files: dict[str, bytes]) -> None:
+        """A claimed version's other files, written side by side (each write waits on the
+        store: a disk's fsync, a cloud's round trip); the first failure is raised once all
+        have ended, and the version stays incomplete (no metadata) as after any failure."""
+        if len(files) < 2:
+            for filename, data in files.items():
+                self.store.write_new(self._key(version, filename), data)
+            return
+        with ThreadPoolExecutor(min(len(files), PARALLEL_WRITES), "mlfn-registry") as pool:
+            writes = [
+                pool.submit(self.store.write_new, self._key(version, filename), data)
+                for filename, data in files.items()
+            ]
+        for write in writes:
+            write.result()
 
     def routing(self) -> Routing:
         return read_routing(self.store, self.name)
