@@ -9,7 +9,7 @@ that describe the store (jobs by status, the champion) are read at scrape time i
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from prometheus_client import (
@@ -30,6 +30,7 @@ from core.monitoring.events import (
     Predicted,
     RequestDone,
 )
+from core.monitoring.tally import Key, Tally, TallyDrain, hand_over, histogram_cells_writable
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 disable_created_metrics()  # no *_created series: half the text, nothing a query needs
@@ -56,6 +57,12 @@ class PrometheusSink:
         self.registry = CollectorRegistry()
         self._scraped: list[Any] = []
         self._children: dict[tuple[Any, ...], Any] = {}  # labels() validates and locks: ~2 µs
+        # one process: the per-request series are tallied, handed over when read (tally.py)
+        self._tally = (
+            Tally() if not os.environ.get(MULTIPROC_ENV) and histogram_cells_writable() else None
+        )
+        if self._tally is not None:
+            self.registry.register(TallyDrain(self._hand_over))  # first: collected first
         self._define(self.registry)
         self._handlers: dict[type, Callable[[Any], None]] = {
             RequestDone: self._request, Predicted: self._predicted, ModelLoaded: self._loaded,
@@ -135,22 +142,38 @@ class PrometheusSink:
     def _request(self, event: RequestDone) -> None:
         version = _version(event.version)
         code, status = event.error_code or "", str(event.status)
-        self._child(self.requests, event.route, event.method, status, code, version).inc()
-        self._child(self.latency, event.route, version).observe(event.seconds)
+        self._inc((self.requests, event.route, event.method, status, code, version))
+        self._observe((self.latency, event.route, version), LATENCY_BUCKETS, (event.seconds,))
 
     def _predicted(self, event: Predicted) -> None:
         model, version = event.model, str(event.version)
-        self._child(self.rows, model, version).inc(event.rows)
+        self._inc((self.rows, model, version), event.rows)
         for label, count in event.classes.items():
-            self._child(self.classes, model, version, label).inc(count)
+            self._inc((self.classes, model, version, label), count)
         if event.confidences:
-            confidence = self._child(self.confidence, model, version)
-            for value in event.confidences:
-                confidence.observe(value)
+            self._observe((self.confidence, model, version), CONFIDENCE_BUCKETS,
+                          event.confidences)  # fmt: skip
         if event.values:
-            values = self._child(self.values, model, version)
-            for value in event.values:
-                values.observe(value)
+            self._observe((self.values, model, version), VALUE_BUCKETS, event.values)
+
+    def _inc(self, key: Key, amount: float = 1) -> None:
+        """A counter of the per-request series (`key`: the metric, then its labels)."""
+        if self._tally is None:
+            self._child(*key).inc(amount)
+        else:
+            self._tally.add(key, amount)
+
+    def _observe(self, key: Key, bounds: Sequence[float], values: Iterable[float]) -> None:
+        if self._tally is None:
+            histogram = self._child(*key)
+            for value in values:
+                histogram.observe(value)
+        else:
+            self._tally.observe(key, bounds, values)
+
+    def _hand_over(self) -> None:
+        if self._tally is not None:
+            hand_over(*self._tally.drain(), self._child)
 
     def _challenger_failed(self, event: ChallengerFailed) -> None:
         labels = (event.model, str(event.version), event.mode, event.error_code)
