@@ -32,6 +32,12 @@ def request_id_from(value: str | None) -> str:
 def trace_from_headers(headers: dict[bytes, bytes]) -> tuple[str | None, str | None]:
     """(trace id, parent span id) from W3C traceparent, Google's X-Cloud-Trace-Context or
     AWS's X-Amzn-Trace-Id, in that order; ids in W3C's hex form."""
+    if (
+        b"traceparent" not in headers
+        and b"x-cloud-trace-context" not in headers
+        and b"x-amzn-trace-id" not in headers
+    ):  # the common case: no trace to continue
+        return None, None
     parent = headers.get(b"traceparent", b"").decode("latin-1").strip().lower()
     found = TRACEPARENT.match(parent)
     if found and found.group(1) != "0" * 32:
