@@ -9,16 +9,13 @@ from __future__ import annotations
 import json
 import os
 import statistics
-import subprocess
-import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.common import REPO, scratch_project
-from bench.doors import FIRST_PREDICT, ROW, SECRET
+from bench.common import scratch_project
+from bench.doors import ROW, SECRET, first_answer_ms
 from tests.integration import emulators
 
 RUNS = 5
@@ -53,13 +50,7 @@ CLOUDS = {"gcp": ("gs://cold", _gcs), "azure": ("az://cold", _azurite)}
 
 
 def _first_answers(door: str, env: dict[str, str], body: bytes, token: str) -> list[float]:
-    samples = []
-    for _ in range(RUNS):
-        started = time.perf_counter()
-        subprocess.run([sys.executable, "-c", FIRST_PREDICT[door], "-", body.decode(), token],
-                       cwd=REPO, env=env, check=True, capture_output=True)  # fmt: skip
-        samples.append(round((time.perf_counter() - started) * 1000, 1))
-    return samples
+    return [first_answer_ms(door, env, "-", body, token) for _ in range(RUNS)]
 
 
 def _one_cloud(door: str, folder: Path) -> dict[str, Any]:
