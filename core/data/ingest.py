@@ -144,7 +144,6 @@ def check_dataset(frame: pd.DataFrame, config: ProjectConfig, origin: str) -> pd
 def dataset_sha256(frame: pd.DataFrame) -> str:
     """A content hash of the rows, independent of file format and encoder versions: numeric
     columns as float64 bytes (so 1 and 1.0 agree), other columns as their joined text."""
-    import numpy as np
     import pandas as pd
 
     digest = hashlib.sha256()
