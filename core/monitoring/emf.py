@@ -7,7 +7,6 @@ millisecond per event, for metric names and units that are this module's own con
 
 from __future__ import annotations
 
-import functools
 import os
 import sys
 import time
@@ -34,8 +33,11 @@ def emf_document(
     namespace: str, dimensions: dict[str, str], metrics: Metrics, timestamp_ms: int
 ) -> dict[str, Any]:
     """One EMF document: one directive with one dimension set, each metric's values."""
-    units = tuple((name, unit) for name, unit, _ in metrics)
-    directive = _directive(namespace, tuple(dimensions), units)
+    directive = {
+        "Namespace": namespace,
+        "Dimensions": [list(dimensions)],
+        "Metrics": [{"Name": name, "Unit": unit} for name, unit, _ in metrics],
+    }
     document: dict[str, Any] = {
         "_aws": {"Timestamp": timestamp_ms, "CloudWatchMetrics": [directive]},
         **dimensions,
@@ -45,31 +47,16 @@ def emf_document(
     return document
 
 
-@functools.lru_cache(maxsize=256)
-def _directive(
-    namespace: str, dimensions: tuple[str, ...], units: tuple[tuple[str, str], ...]
-) -> dict[str, Any]:
-    """A document's metric directive, made once per shape (the sink's shapes are few) and
-    only ever serialised, never changed."""
-    return {
-        "Namespace": namespace,
-        "Dimensions": [list(dimensions)],
-        "Metrics": [{"Name": name, "Unit": unit} for name, unit in units],
-    }
-
-
 class EmfSink:
     def __init__(self, namespace: str | None = None, service: str | None = None) -> None:
         self.namespace = namespace or os.environ.get("POWERTOOLS_METRICS_NAMESPACE", NAMESPACE)
         self.service = service or os.environ.get("POWERTOOLS_SERVICE_NAME", "mlfn")
 
     def _blob(self, dimensions: dict[str, str], metrics: Metrics) -> None:
-        sys.stdout.write(self._line(dimensions, metrics, int(time.time() * 1000)))
-
-    def _line(self, dimensions: dict[str, str], metrics: Metrics, now_ms: int) -> str:
         labels = {name: label or "none" for name, label in dimensions.items()}
         labels["service"] = self.service
-        return json_line(emf_document(self.namespace, labels, metrics, now_ms))
+        now_ms = int(time.time() * 1000)
+        sys.stdout.write(json_line(emf_document(self.namespace, labels, metrics, now_ms)))
 
     def emit(self, event: Event) -> None:
         if isinstance(event, RequestDone):
@@ -120,12 +107,9 @@ class EmfSink:
             metrics.append(("Confidence", "None", list(event.confidences)))
         if event.values:
             metrics.append(("PredictedValue", "None", list(event.values)))
-        now_ms = int(time.time() * 1000)
-        lines = [self._line(dimensions, metrics, now_ms)]
+        self._blob(dimensions, metrics)
         for label, count in event.classes.items():
-            by_class = {**dimensions, "class": label}
-            lines.append(self._line(by_class, [("Predictions", "Count", [count])], now_ms))
-        sys.stdout.write("".join(lines))  # one write for the event's lines
+            self._blob({**dimensions, "class": label}, [("Predictions", "Count", [count])])
 
     def _job(self, event: JobFinished) -> None:
         metrics: list[tuple[str, str, list[Any]]] = [
