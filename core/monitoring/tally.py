@@ -1,8 +1,9 @@
 """Counts kept between scrapes, for the series every request moves.
 
-prometheus_client takes a lock and a few calls per counter increment and per histogram
-observation: on a one-row /predict its nine updates cost more than the ONNX call. A `Tally`
-keeps them as plain numbers instead (one lock per event), and hands them over to the
+prometheus_client runs a few checks, calls and locks per counter increment and per
+histogram observation: on a one-row /predict its updates cost about as much as the ONNX
+call. A `Tally` keeps them as plain additions instead (one short lock per series updated),
+and hands them over to the
 client's own series whenever the registry is read (`TallyDrain`, registered first), so a
 scrape sees every request answered before it, exactly as if each had been written at once.
 
