@@ -20,6 +20,7 @@ from core.api.door import door_app
 from core.errors import ConfigError, MlfnError
 from core.jobs import handle_message
 from core.monitoring import use_door
+from functions.aws.http_events import HttpApiEvents
 
 logger = Logger(service="mlfn")
 
@@ -44,7 +45,9 @@ use_door("aws")  # this cloud's telemetry sinks, JSON logs and (when configured)
 # services (store, model) load on first use and stay for the warm instance; FastAPI only
 # for a request other than POST /predict
 app = door_app()
-_asgi = Mangum(app, lifespan="off")
+
+
+_asgi = Mangum(app, lifespan="off", custom_handlers=[HttpApiEvents])
 
 
 def _tracer() -> Any:
