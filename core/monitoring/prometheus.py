@@ -9,6 +9,7 @@ that describe the store (jobs by status, the champion) are read at scrape time i
 from __future__ import annotations
 
 import os
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -46,6 +47,8 @@ LOAD_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 JOB_KINDS = ("train", "retrain")
 JOB_ENDS = ("succeeded", "failed", "cancelled")
 JOB_BUCKETS = (1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 10800.0)
+PER_REQUEST = frozenset({RequestDone, Predicted})  # the events every /predict emits
+QUEUED_EVENTS = 64  # with a tally, per-request events are counted this many at a time
 
 
 def _version(version: int | None) -> str:
@@ -61,7 +64,11 @@ class PrometheusSink:
         self._tally = (
             Tally() if not os.environ.get(MULTIPROC_ENV) and histogram_cells_writable() else None
         )
+        # with a tally, per-request events wait in a short queue and are counted in a run:
+        # the same few lines many times over, rather than between a request's other work
+        self._queue: deque[Event] | None = None
         if self._tally is not None:
+            self._queue = deque()
             self.registry.register(TallyDrain(self._hand_over))  # first: collected first
         self._define(self.registry)
         self._handlers: dict[type, Callable[[Any], None]] = {
@@ -137,7 +144,24 @@ class PrometheusSink:
         )
 
     def emit(self, event: Event) -> None:
-        self._handlers[type(event)](event)
+        queue = self._queue
+        if queue is None or type(event) not in PER_REQUEST:
+            self._handlers[type(event)](event)
+            return
+        queue.append(event)
+        if len(queue) >= QUEUED_EVENTS:
+            self._count_queued(queue)
+
+    def _count_queued(self, queue: deque[Event]) -> None:
+        """Count what the queue holds (other threads may be counting it too: each event is
+        taken once, by whoever pops it)."""
+        handlers = self._handlers
+        for _ in range(len(queue)):
+            try:
+                event = queue.popleft()
+            except IndexError:
+                return
+            handlers[type(event)](event)
 
     def _request(self, event: RequestDone) -> None:
         version = _version(event.version)
@@ -172,6 +196,8 @@ class PrometheusSink:
             self._tally.observe(key, bounds, values)
 
     def _hand_over(self) -> None:
+        if self._queue is not None:
+            self._count_queued(self._queue)
         if self._tally is not None:
             hand_over(*self._tally.drain(), self._child)
 

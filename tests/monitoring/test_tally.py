@@ -11,8 +11,8 @@ import threading
 import pytest
 from prometheus_client import generate_latest
 
-from core.monitoring.events import Predicted, RequestDone
-from core.monitoring.prometheus import MULTIPROC_ENV, PrometheusSink
+from core.monitoring.events import ModelLoaded, Predicted, RequestDone
+from core.monitoring.prometheus import MULTIPROC_ENV, QUEUED_EVENTS, PrometheusSink
 from core.monitoring.tally import Tally, histogram_cells_writable
 
 
@@ -38,7 +38,7 @@ def _events(seed: int, count: int) -> list[RequestDone | Predicted]:
 
 def _written_through() -> PrometheusSink:
     sink = PrometheusSink()
-    sink._tally = None  # every update written at once: the reference
+    sink._tally, sink._queue = None, None  # every update written at once: the reference
     return sink
 
 
@@ -98,6 +98,25 @@ def test_nothing_is_counted_twice_or_lost_across_threads() -> None:
     assert len(scrapes) == 20
 
 
+def test_the_queue_stays_short_and_a_scrape_empties_it() -> None:
+    tallied = PrometheusSink()
+    assert tallied._queue is not None
+    done = RequestDone(route="/predict", method="POST", status=200, seconds=0.002, version=1)
+    lengths = []
+    for _ in range(QUEUED_EVENTS * 5 + 3):
+        tallied.emit(done)
+        lengths.append(len(tallied._queue))
+    assert max(lengths) < QUEUED_EVENTS and lengths[-1] == 3  # counted a run at a time
+    tallied.emit(ModelLoaded("iris", 1, 0.2, cache_hit=False))  # a rare event is counted at once
+    assert len(tallied._queue) == 3
+    text = tallied.exposition().decode()
+    assert len(tallied._queue) == 0
+    assert (
+        f'mlfn_request_seconds_count{{route="/predict",version="1"}} {QUEUED_EVENTS * 5 + 3}.0'
+        in text
+    )
+
+
 def test_nan_falls_in_no_bucket_but_joins_the_sum() -> None:
     tally = Tally()
     tally.observe(("metric",), (1.0, 2.0), [0.5, 1.0, 1.5, 9.0, math.nan])
@@ -111,7 +130,7 @@ def test_nan_falls_in_no_bucket_but_joins_the_sum() -> None:
 def test_with_several_workers_the_sink_writes_through(monkeypatch, tmp_path) -> None:
     monkeypatch.setenv(MULTIPROC_ENV, str(tmp_path))
     sink = PrometheusSink()
-    assert sink._tally is None
+    assert sink._tally is None and sink._queue is None
     sink.emit(RequestDone(route="/predict", method="POST", status=200, seconds=0.001))
     # written into the series at once (in a real worker: its shared file), no drain between
     assert 'mlfn_requests_total{code="",method="POST"' in generate_latest(sink.registry).decode()
