@@ -27,7 +27,7 @@ from core.errors import (
 )
 from core.featurespec import FeatureSpec
 from core.logs import PredictionLog
-from core.model_cache import SessionCache
+from core.model_cache import SessionCache, session_threads
 from core.monitoring import ChallengerFailed, ModelLoaded, Predicted, Telemetry
 from core.registry import ONNX_FILE, ModelRegistry
 from core.routing import Challenger, assigned
@@ -70,6 +70,7 @@ def _load(registry: ModelRegistry, version: int) -> LoadedModel:
             )
         options = ort.SessionOptions()
         options.log_severity_level = 3
+        options.intra_op_num_threads = session_threads()
         model_bytes = registry.read_file(version, ONNX_FILE, metadata)
         try:
             session = ort.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])

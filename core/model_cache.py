@@ -20,6 +20,7 @@ from core.errors import ConfigError
 
 CACHE_MB_ENV = "MLFN_MODEL_CACHE_MB"
 DEFAULT_CACHE_MB = 512.0
+THREADS_ENV = "MLFN_ONNX_THREADS"
 Key = tuple[str, str, int]  # (store uri, model name, version)
 V = TypeVar("V")
 
@@ -34,6 +35,24 @@ def cache_budget_bytes() -> int:
     if not megabytes > 0:
         raise ConfigError(f"{CACHE_MB_ENV} must be a positive number of megabytes (got {raw!r})")
     return int(megabytes * 1024 * 1024)
+
+
+def session_threads() -> int:
+    """$MLFN_ONNX_THREADS: the threads each ONNX session may use for one request (default 1;
+    0: ONNX Runtime's own choice, one per core); a clear error for a bad value.
+
+    One thread by default: a server's concurrent requests, or a function instance's one
+    request on its share of a vCPU, already keep the cores busy, and a session's pool costs
+    CPU for every call — its threads spin waiting for work (a one-row forest: 23 µs of CPU
+    on one thread, 33 µs on two for 19 µs of wall time)."""
+    raw = os.environ.get(THREADS_ENV, "").strip()
+    if not raw:
+        return 1
+    if not raw.isdigit():
+        raise ConfigError(
+            f"{THREADS_ENV} must be a whole number of threads, 0 for one per core (got {raw!r})"
+        )
+    return int(raw)
 
 
 class SessionCache(Generic[V]):

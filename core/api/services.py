@@ -16,6 +16,7 @@ from core.jobs.manage import JobCensus
 from core.jobs.record import JobStore
 from core.jobs.submit import Dispatcher
 from core.logs import PredictionLog, prediction_log_sample
+from core.model_cache import cache_budget_bytes, session_threads
 from core.model_pool import ModelPool
 from core.monitoring import Sink, Telemetry
 from core.monitoring.jobs import report_job
@@ -46,6 +47,7 @@ class Services:
     def __post_init__(self) -> None:
         from core.gateway_trust import GatewayTrust
 
+        cache_budget_bytes(), session_threads()  # a bad value stops the start, named
         if self.auth.gateway is None:
             self.auth.gateway = GatewayTrust.from_env(self.auth.settings)
         self.telemetry = Telemetry([self.prometheus, *door_sinks(), *self.extra_sinks])

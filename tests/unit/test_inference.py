@@ -10,9 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from core import inference
 from core.config import Settings
-from core.errors import ModelUnavailableError, ValidationError
+from core.errors import ConfigError, ModelUnavailableError, ValidationError
 from core.inference import Predictor, rows_from_body
+from core.model_cache import session_threads
 from core.registry import ModelRegistry
 from core.storage import Store
 from core.training.run import train
@@ -101,6 +103,30 @@ def test_session_cached_per_version_and_refreshed_on_promotion(tmp_path: Path) -
     ModelRegistry(store, "iris").promote(1, ModelRegistry(store, "iris").champion())
     assert predictor.predict([ROW])["model"]["version"] == 1
     assert predictor.current() is first  # the old session is reused, not reloaded
+
+
+def test_sessions_use_one_thread_unless_told(
+    trained_iris: tuple[Settings, Store], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, store = trained_iris
+    inference.clear_cache()
+    session = Predictor(store, "iris").current().session
+    assert session.get_session_options().intra_op_num_threads == 1
+    monkeypatch.setenv("MLFN_ONNX_THREADS", "3")
+    inference.clear_cache()
+    session = Predictor(store, "iris").current().session
+    assert session.get_session_options().intra_op_num_threads == 3
+    assert Predictor(store, "iris").predict([ROW])["predictions"] == ["setosa"]
+    inference.clear_cache()
+
+
+@pytest.mark.parametrize("raw", ["two", "-1", "1.5"])
+def test_a_bad_thread_count_is_named(raw: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MLFN_ONNX_THREADS", raw)
+    with pytest.raises(ConfigError, match="MLFN_ONNX_THREADS must be a whole number"):
+        session_threads()
+    monkeypatch.setenv("MLFN_ONNX_THREADS", " 0 ")
+    assert session_threads() == 0  # ONNX Runtime's own choice
 
 
 def test_champion_pointer_is_rechecked_only_after_the_ttl(tmp_path: Path) -> None:
