@@ -21,6 +21,7 @@ import numpy as np
 
 from core.errors import ExportError
 from core.featurespec import FLOAT_BLOCK_INPUT
+from core.model_cache import session_threads
 
 if TYPE_CHECKING:
     import onnx
@@ -267,10 +268,15 @@ def _join_torch(pre: onnx.ModelProto, estimator: Any, task: str) -> onnx.ModelPr
 
 
 def onnx_session(model_bytes: bytes) -> Any:
+    """A session set up as the served one is: the same threads ($MLFN_ONNX_THREADS), so a
+    forest's sums — and the class it picks where two probabilities tie — are the same in
+    parity checks, drift references and serving (on two threads the trees are summed in
+    another order)."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.log_severity_level = 3
+    options.intra_op_num_threads = session_threads()
     return ort.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
 
 

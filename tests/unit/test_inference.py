@@ -13,9 +13,10 @@ import pytest
 from core import inference
 from core.config import Settings
 from core.errors import ConfigError, ModelUnavailableError, ValidationError
+from core.export.onnx_export import onnx_session
 from core.inference import Predictor, rows_from_body
 from core.model_cache import session_threads
-from core.registry import ModelRegistry
+from core.registry import ONNX_FILE, ModelRegistry
 from core.storage import Store
 from core.training.run import train
 from tests.conftest import REPO, project_settings
@@ -118,6 +119,18 @@ def test_sessions_use_one_thread_unless_told(
     assert session.get_session_options().intra_op_num_threads == 3
     assert Predictor(store, "iris").predict([ROW])["predictions"] == ["setosa"]
     inference.clear_cache()
+
+
+def test_training_scores_graphs_on_the_served_threads(
+    trained_iris: tuple[Settings, Store], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Parity checks and drift references run the graph as serving does: a forest summed
+    on two threads can pick the other class where two probabilities tie."""
+    _, store = trained_iris
+    graph = ModelRegistry(store, "iris").read_file(1, ONNX_FILE)
+    assert onnx_session(graph).get_session_options().intra_op_num_threads == 1
+    monkeypatch.setenv("MLFN_ONNX_THREADS", "2")
+    assert onnx_session(graph).get_session_options().intra_op_num_threads == 2
 
 
 @pytest.mark.parametrize("raw", ["two", "-1", "1.5"])
