@@ -33,6 +33,7 @@ from bench import (
     telemetry_cost,
     train_time,
 )
+from bench.common import compile_sources
 
 HERE = Path(__file__).parent
 SECTIONS: dict[str, Callable[[], dict[str, Any]]] = {
@@ -67,6 +68,7 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"unknown section(s) {unknown}; expected some of {list(SECTIONS)}")
     target = HERE / ("results-before.json" if args.baseline else "results.json")
     results = _load(target)
+    compile_sources()
     for name in args.sections or list(SECTIONS):
         print(f"bench: {name} ...", flush=True)
         results[name] = SECTIONS[name]()
