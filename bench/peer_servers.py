@@ -106,10 +106,13 @@ def split_body() -> bytes:
     return json.dumps({"dataframe_split": {"columns": FEATURES, "data": [ROW]}}).encode()
 
 
-def _process(directory: Path, name: str, argv: list[str], env: dict[str, str]) -> Served:
+def _process(
+    directory: Path, name: str, argv: list[str], env: dict[str, str], cwd: Path | None = None
+) -> Served:
+    """A server run in `cwd` (default `directory`), its log in `directory`."""
     import os
 
-    return Served(name, argv, {**os.environ, **env}, directory, directory / f"{name}.log")
+    return Served(name, argv, {**os.environ, **env}, cwd or directory, directory / f"{name}.log")
 
 
 def _first_label(answer: Any) -> Any:
@@ -138,7 +141,7 @@ def _bare(scratch: Path, graph: Path) -> Peer:
     request = Request(
         f"http://127.0.0.1:{port}/predict", split_body(), headers, lambda a: bool(_first_label(a))
     )
-    return Peer("bare_limit", lambda: _process(REPO, "bare_limit", argv, {}), request)
+    return Peer("bare_limit", lambda: _process(scratch, "bare_limit", argv, {}, REPO), request)
 
 
 def _mlfn(scratch: Path, config: Path, name: str = "mlfn_serve", telemetry: str = "on") -> Peer:
