@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from core.errors import (
+    ConfigError,
     CorruptModelError,
     MlfnError,
     ModelUnavailableError,
@@ -27,7 +28,7 @@ from core.errors import (
 )
 from core.featurespec import FeatureSpec
 from core.logs import PredictionLog
-from core.model_cache import SessionCache, session_threads
+from core.model_cache import SessionCache, new_session
 from core.monitoring import ChallengerFailed, ModelLoaded, Predicted, Telemetry
 from core.registry import ONNX_FILE, ModelRegistry
 from core.routing import Challenger, assigned
@@ -60,22 +61,19 @@ def _load(registry: ModelRegistry, version: int) -> LoadedModel:
         cached = _SESSIONS.get(key)
         if cached is not None:
             return cached
-        import onnxruntime as ort
-
         metadata = registry.metadata(version)
         if ONNX_FILE not in metadata["files"]:
             raise ModelUnavailableError(
                 f"model '{registry.name}' version {version} has no ONNX graph and needs the "
                 "heavy runtime (scikit-learn/torch): install 'mlfn[train]' and load it natively"
             )
-        options = ort.SessionOptions()
-        options.log_severity_level = 3
-        options.intra_op_num_threads = session_threads()
         model_bytes = registry.read_file(version, ONNX_FILE, metadata)
         try:
-            session = ort.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
+            session = new_session(model_bytes)
             spec = FeatureSpec.of_version(metadata)
             _check_interface(metadata, [o.name for o in session.get_outputs()])
+        except ConfigError:
+            raise  # $MLFN_ONNX_THREADS, named: the environment's fault, not the model's
         except Exception as exc:  # onnxruntime raises its own untyped errors
             raise CorruptModelError(
                 f"model '{registry.name}' version {version} cannot be loaded "

@@ -14,7 +14,7 @@ import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from core.errors import ConfigError
 
@@ -53,6 +53,19 @@ def session_threads() -> int:
             f"{THREADS_ENV} must be a whole number of threads, 0 for one per core (got {raw!r})"
         )
     return int(raw)
+
+
+def new_session(model_bytes: bytes) -> Any:
+    """An ONNX Runtime session as mlfn runs every graph — served, parity-checked, profiled
+    for drift: CPU, quiet, on `session_threads()`. One setup for all, so a forest's sums
+    (and the class it picks where two probabilities tie) are the same everywhere: on two
+    threads the trees are summed in another order."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    options.intra_op_num_threads = session_threads()
+    return ort.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
 
 
 class SessionCache(Generic[V]):

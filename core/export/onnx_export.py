@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
-from core.errors import ExportError
+from core.errors import ConfigError, ExportError
 from core.featurespec import FLOAT_BLOCK_INPUT
-from core.model_cache import session_threads
+from core.model_cache import new_session
 
 if TYPE_CHECKING:
     import onnx
@@ -268,16 +268,8 @@ def _join_torch(pre: onnx.ModelProto, estimator: Any, task: str) -> onnx.ModelPr
 
 
 def onnx_session(model_bytes: bytes) -> Any:
-    """A session set up as the served one is: the same threads ($MLFN_ONNX_THREADS), so a
-    forest's sums — and the class it picks where two probabilities tie — are the same in
-    parity checks, drift references and serving (on two threads the trees are summed in
-    another order)."""
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
-    options.intra_op_num_threads = session_threads()
-    return ort.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
+    """A session made as the served one is (`new_session`)."""
+    return new_session(model_bytes)
 
 
 # Sessions made within `reusing_sessions`, by the identity of their graph's bytes: a
@@ -320,6 +312,8 @@ def run_graph(model_bytes: bytes, feeds: dict[str, np.ndarray]) -> dict[str, np.
     try:
         session = _session_for(model_bytes)
         values = session.run(None, feeds)
+    except ConfigError:
+        raise  # the environment's fault ($MLFN_ONNX_THREADS), named as such
     except Exception as exc:  # onnxruntime raises its own untyped errors
         raise ExportError(f"onnxruntime failed: {exc}") from None
     return dict(zip([o.name for o in session.get_outputs()], values, strict=True))

@@ -23,6 +23,7 @@ from core.export.onnx_export import reusing_sessions
 from core.features import build_feature_spec
 from core.featurespec import FeatureSpec
 from core.lineage import lineage_record, lineage_tags
+from core.model_cache import session_threads
 from core.progress import NULL_PROGRESS, Progress
 from core.registry import ONNX_FILE, ChampionPointer, ModelRegistry
 from core.storage import Store
@@ -235,6 +236,7 @@ def train(
     `may_promote=False` (a train-scoped caller's own data) registers the version only.
     `labelled`: recent labelled live rows the challenger must also win on (monitoring)."""
     started = time.perf_counter()
+    session_threads()  # a bad value stops training here, named, not as a failed export
     dataset, frame, stored = _dataset_rows(settings, store, dataset)
     data = prepare_training(settings.config, frame)
     config = data.config

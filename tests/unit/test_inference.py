@@ -133,6 +133,18 @@ def test_training_scores_graphs_on_the_served_threads(
     assert onnx_session(graph).get_session_options().intra_op_num_threads == 2
 
 
+def test_a_bad_thread_count_is_named_when_a_model_loads(
+    trained_iris: tuple[Settings, Store], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The environment named, not the model called corrupt."""
+    _, store = trained_iris
+    inference.clear_cache()
+    monkeypatch.setenv("MLFN_ONNX_THREADS", "many")
+    with pytest.raises(ConfigError, match="MLFN_ONNX_THREADS must be a whole number"):
+        Predictor(store, "iris").predict([ROW])
+    inference.clear_cache()
+
+
 @pytest.mark.parametrize("raw", ["two", "-1", "1.5"])
 def test_a_bad_thread_count_is_named(raw: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MLFN_ONNX_THREADS", raw)

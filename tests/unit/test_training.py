@@ -58,6 +58,25 @@ def test_classification_end_to_end(tmp_path: Path) -> None:
     assert answer["predictions"] == ["virginica"] and answer["model"]["version"] == 1
 
 
+def test_a_bad_thread_count_stops_training_before_anything_is_registered(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not a version without its graph, forced in as champion: the variable named, nothing
+    registered, the champion still serving."""
+    settings, store = project_settings(tmp_path)
+    train(settings, store, model_types=["logistic_regression"])
+    monkeypatch.setenv("MLFN_ONNX_THREADS", "two")
+    with pytest.raises(ConfigError, match="MLFN_ONNX_THREADS must be a whole number"):
+        train(settings, store, force=True)
+    registry = ModelRegistry(store, "iris")
+    assert registry.versions() == [1]
+    champion = registry.champion()
+    assert champion is not None and champion.version == 1
+    monkeypatch.delenv("MLFN_ONNX_THREADS")
+    row = {"sepal_length": 6.7, "sepal_width": 3.0, "petal_length": 5.2, "petal_width": 2.3}
+    assert Predictor(store, "iris").predict([row])["model"]["version"] == 1
+
+
 def test_regression_end_to_end(tmp_path: Path) -> None:
     settings, store = project_settings(tmp_path, "diabetes")
     summary = train(settings, store)
