@@ -28,7 +28,7 @@ from core.errors import (
 )
 from core.featurespec import FeatureSpec
 from core.logs import PredictionLog
-from core.model_cache import SessionCache, new_session
+from core.model_cache import GraphRun, SessionCache, graph_runner, new_session
 from core.monitoring import ChallengerFailed, ModelLoaded, Predicted, Telemetry
 from core.registry import ONNX_FILE, ModelRegistry
 from core.routing import Challenger, assigned
@@ -45,7 +45,8 @@ class LoadedModel:
     metadata: dict[str, Any]
     session: Any  # onnxruntime.InferenceSession
     spec: FeatureSpec
-    output_names: tuple[str, ...] = ()
+    output_names: tuple[str, ...]  # what `run` returns: the probabilities, or the value
+    run: GraphRun  # feeds in, the outputs `output_names` names out
 
     @property
     def schema(self) -> list[dict[str, Any]]:
@@ -71,7 +72,7 @@ def _load(registry: ModelRegistry, version: int) -> LoadedModel:
         try:
             session = new_session(model_bytes)
             spec = FeatureSpec.of_version(metadata)
-            _check_interface(metadata, [o.name for o in session.get_outputs()])
+            outputs = answer_outputs(metadata, [o.name for o in session.get_outputs()])
         except ConfigError:
             raise  # $MLFN_ONNX_THREADS, named: the environment's fault, not the model's
         except Exception as exc:  # onnxruntime raises its own untyped errors
@@ -79,15 +80,16 @@ def _load(registry: ModelRegistry, version: int) -> LoadedModel:
                 f"model '{registry.name}' version {version} cannot be loaded "
                 f"({type(exc).__name__}); promote a healthy version"
             ) from None
-        outputs = tuple(o.name for o in session.get_outputs())
-        loaded = LoadedModel(version, metadata, session, spec, outputs)
+        run = graph_runner(session, outputs)
+        loaded = LoadedModel(version, metadata, session, spec, tuple(outputs), run)
         for name, number in (k[1:] for k in _SESSIONS.put(key, loaded, len(model_bytes))):
             logger.info("unloaded model '%s' version %s (MLFN_MODEL_CACHE_MB)", name, number)
         return loaded
 
 
-def _check_interface(metadata: dict[str, Any], outputs: list[str]) -> None:
-    """The graph's outputs are what the metadata's task and classes say (ValueError if not)."""
+def answer_outputs(metadata: dict[str, Any], outputs: list[str]) -> list[str]:
+    """The graph's outputs an answer is made of (`probability_k` per class, or `variable`),
+    checked against what the graph has (ValueError if it lacks one)."""
     if metadata["task"] == "classification":
         wanted = [f"probability_{k}" for k in range(len(metadata["classes"]))]
     elif metadata["task"] == "regression":
@@ -96,6 +98,7 @@ def _check_interface(metadata: dict[str, Any], outputs: list[str]) -> None:
         raise ValueError(metadata["task"])
     if not wanted or not set(wanted) <= set(outputs):
         raise ValueError("the graph's outputs do not match the metadata")
+    return wanted
 
 
 def validate_rows(rows: Any, spec: FeatureSpec) -> dict[str, np.ndarray]:
@@ -181,7 +184,7 @@ class Predictor:
         plan = self.plan()
         models = [plan.champion, *([plan.challenger_model] if plan.challenger_model else [])]
         for model in models:
-            model.session.run(None, model.spec.encode_rows([model.spec.example_row()]))
+            model.run(model.spec.encode_rows([model.spec.example_row()]))
         return [model.version for model in models]
 
     def recheck(self) -> None:
@@ -322,7 +325,7 @@ class Predictor:
         role: str = "champion",
     ) -> dict[str, Any]:
         feeds = model.spec.encode_rows(rows)
-        outputs = dict(zip(model.output_names, model.session.run(None, feeds), strict=True))
+        outputs = dict(zip(model.output_names, model.run(feeds), strict=True))
         answer: dict[str, Any] = {"model": {"name": self.registry.name, "version": model.version}}
         if model.metadata["task"] == "classification":
             classes = model.metadata["classes"]

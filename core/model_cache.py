@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Generic, TypeVar
 
 from core.errors import ConfigError
@@ -66,6 +66,28 @@ def new_session(model_bytes: bytes) -> Any:
     options.log_severity_level = 3
     options.intra_op_num_threads = session_threads()
     return ort.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
+
+
+GraphRun = Callable[[dict[str, Any]], list[Any]]  # feeds in, the chosen outputs out
+
+
+def graph_runner(session: Any, outputs: Sequence[str]) -> GraphRun:
+    """`session.run(outputs, feeds)` for a session of `new_session`, without the Python
+    wrapper's per-call checks (a quarter of a one-row run, ≈ 3 µs): the feeds come from
+    `FeatureSpec.encode_rows`, which feeds every input, and ONNX Runtime's own run still
+    refuses a missing, unknown or mistyped input. Only `outputs` are fetched: a classifier's
+    label tensor (strings, one object per row) is not, as the answer's class comes from
+    the probabilities."""
+    names = list(outputs)
+    inner = getattr(session, "_sess", None)
+    if inner is None or not callable(getattr(inner, "run", None)):  # another wrapper
+        return lambda feeds: list(session.run(names, feeds))
+    run = inner.run
+
+    def run_graph(feeds: dict[str, Any]) -> list[Any]:
+        return run(names, feeds, None)
+
+    return run_graph
 
 
 class SessionCache(Generic[V]):

@@ -48,7 +48,7 @@ def _outputs(model: LoadedModel, feeds: dict[str, np.ndarray]) -> dict[str, Any]
     /predict gives it) and one probability column per class; or the regression's value."""
     import pyarrow as pa
 
-    outputs = dict(zip(model.output_names, model.session.run(None, feeds), strict=True))
+    outputs = dict(zip(model.output_names, model.run(feeds), strict=True))
     if model.metadata["task"] != "classification":
         return {"prediction": np.asarray(outputs["variable"], dtype=np.float64).reshape(-1)}
     classes = model.metadata["classes"]

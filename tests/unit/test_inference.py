@@ -133,6 +133,28 @@ def test_training_scores_graphs_on_the_served_threads(
     assert onnx_session(graph).get_session_options().intra_op_num_threads == 2
 
 
+def test_a_loaded_model_runs_its_graph_for_the_answer_outputs_only(
+    trained_iris: tuple[Settings, Store],
+) -> None:
+    """The served run fetches the probabilities (not the label tensor) and gives what ONNX
+    Runtime's own `run` gives for them; its C++ checks still refuse a missing input."""
+    _, store = trained_iris
+    inference.clear_cache()
+    model = Predictor(store, "iris").current()
+    assert model.output_names == ("probability_0", "probability_1", "probability_2")
+    rows = [ROW, {**ROW, "petal_length": 5.5, "petal_width": 2.1}, {**ROW, "sepal_width": None}]
+    feeds = model.spec.encode_rows(rows)
+    reference = dict(zip([o.name for o in model.session.get_outputs()],
+                         model.session.run(None, feeds), strict=True))  # fmt: skip
+    served = model.run(feeds)
+    assert len(served) == 3
+    for name, values in zip(model.output_names, served, strict=True):
+        np.testing.assert_array_equal(values, reference[name])
+    missing = {name: values for name, values in feeds.items() if name != "petal_width"}
+    with pytest.raises(Exception, match="petal_width"):
+        model.run(missing)
+
+
 def test_a_bad_thread_count_is_named_when_a_model_loads(
     trained_iris: tuple[Settings, Store], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from core import inference
 from core.api.app import Services, create_app
 from core.errors import ConfigError, ValidationError
-from core.model_cache import SessionCache, cache_budget_bytes
+from core.model_cache import SessionCache, cache_budget_bytes, graph_runner
 from core.model_pool import ModelRef, model_names, parse_model_ref
 from core.training.run import train
 from tests.conftest import project_settings
@@ -169,3 +169,21 @@ def test_cache_budget_and_references_are_checked(monkeypatch: pytest.MonkeyPatch
     with pytest.raises(ValidationError, match="NAME or NAME@VERSION"):
         parse_model_ref("../models")
     assert str(ModelRef("a", 2)) == "a@2"
+
+
+def test_a_graph_runner_falls_back_to_the_public_run_of_another_wrapper() -> None:
+    """A session object without ONNX Runtime's inner binding is run through its own `run`,
+    asked for the chosen outputs only."""
+
+    class Wrapped:
+        def __init__(self) -> None:
+            self.calls: list[tuple[list[str], dict[str, Any]]] = []
+
+        def run(self, names: list[str], feeds: dict[str, Any]) -> list[Any]:
+            self.calls.append((names, feeds))
+            return [f"{name}-value" for name in names]
+
+    session = Wrapped()
+    run = graph_runner(session, ("probability_0", "probability_1"))
+    assert run({"x": 1}) == ["probability_0-value", "probability_1-value"]
+    assert session.calls == [(["probability_0", "probability_1"], {"x": 1})]
