@@ -376,13 +376,28 @@ SMALL_ANSWER_ROWS = 16  # up to this many rows, the answer is built in Python (n
 def class_probabilities(columns: list[np.ndarray]) -> tuple[list[list[float]], list[int]]:
     """Each row's class probabilities (one float32 array per class in, Python floats out)
     and its first most probable class, as training scored it (and as the graph's label)."""
-    if len(columns[0]) <= SMALL_ANSWER_ROWS:
+    count = len(columns[0])
+    if count == 1:  # the common request: one row, read value by value
+        rows = [[column.item() for column in columns]]
+    elif count <= SMALL_ANSWER_ROWS:
         rows = [list(row) for row in zip(*(column.tolist() for column in columns), strict=True)]
-        if all(value == value for row in rows for value in row):  # NaN: numpy's argmax rule
-            width = range(len(columns))
-            return rows, [max(width, key=row.__getitem__) for row in rows]
+    if count <= SMALL_ANSWER_ROWS:
+        best = _first_best(rows)
+        if best is not None:
+            return rows, best
     proba = np.column_stack(columns)
     return proba.astype(float).tolist(), np.argmax(proba, axis=1).tolist()
+
+
+def _first_best(rows: list[list[float]]) -> list[int] | None:
+    """Each row's first most probable class, as numpy's argmax picks it; None when a row
+    holds a NaN (numpy's own rule then decides)."""
+    best = []
+    for row in rows:
+        if any(value != value for value in row):
+            return None
+        best.append(row.index(max(row)))
+    return best
 
 
 def clear_cache() -> None:

@@ -218,3 +218,12 @@ def test_class_probabilities_are_numpy_s_for_every_batch_size(rows: int) -> None
     np.testing.assert_array_equal(np.array(found[0]), np.array(expected[0]))
     assert found[1] == expected[1]
     assert all(type(v) is float for row in found[0] for v in row)
+
+
+@pytest.mark.parametrize("where", [0, 1, 2])
+def test_one_row_with_a_nan_probability_is_classed_as_numpy_does(where: int) -> None:
+    columns = [np.array([value], dtype=np.float32) for value in (0.2, 0.5, 0.3)]
+    columns[where][0] = np.nan
+    probabilities, best = inference.class_probabilities(columns)
+    assert best == [int(np.argmax(np.column_stack(columns), axis=1)[0])] == [where]
+    assert np.isnan(probabilities[0][where])
