@@ -376,17 +376,21 @@ SMALL_ANSWER_ROWS = 16  # up to this many rows, the answer is built in Python (n
 def class_probabilities(columns: list[np.ndarray]) -> tuple[list[list[float]], list[int]]:
     """Each row's class probabilities (one float32 array per class in, Python floats out)
     and its first most probable class, as training scored it (and as the graph's label)."""
-    count = len(columns[0])
-    if count == 1:  # the common request: one row, read value by value
-        rows = [[column.item() for column in columns]]
-    elif count <= SMALL_ANSWER_ROWS:
-        rows = [list(row) for row in zip(*(column.tolist() for column in columns), strict=True)]
-    if count <= SMALL_ANSWER_ROWS:
+    if len(columns[0]) <= SMALL_ANSWER_ROWS:
+        rows = _python_rows(columns)
         best = _first_best(rows)
         if best is not None:
             return rows, best
     proba = np.column_stack(columns)
     return proba.astype(float).tolist(), np.argmax(proba, axis=1).tolist()
+
+
+def _python_rows(columns: list[np.ndarray]) -> list[list[float]]:
+    """The probabilities row by row as Python floats (one row, the common request: read
+    value by value)."""
+    if len(columns[0]) == 1:
+        return [[column.item() for column in columns]]
+    return [list(row) for row in zip(*(column.tolist() for column in columns), strict=True)]
 
 
 def _first_best(rows: list[list[float]]) -> list[int] | None:

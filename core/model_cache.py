@@ -77,15 +77,23 @@ def graph_runner(session: Any, outputs: Sequence[str]) -> GraphRun:
     `FeatureSpec.encode_rows`, which feeds every input, and ONNX Runtime's own run still
     refuses a missing, unknown or mistyped input. Only `outputs` are fetched: a classifier's
     label tensor (strings, one object per row) is not, as the answer's class comes from
-    the probabilities."""
+    the probabilities. The inner binding is ONNX Runtime's private API: where it is missing,
+    or refuses the call's arguments (TypeError: another release's signature), the public
+    `run` answers."""
     names = list(outputs)
-    inner = getattr(session, "_sess", None)
-    if inner is None or not callable(getattr(inner, "run", None)):  # another wrapper
-        return lambda feeds: list(session.run(names, feeds))
-    run = inner.run
+
+    def public(feeds: dict[str, Any]) -> list[Any]:
+        return list(session.run(names, feeds))
+
+    inner = getattr(getattr(session, "_sess", None), "run", None)
+    if not callable(inner):  # another wrapper, or another release of ONNX Runtime
+        return public
 
     def run_graph(feeds: dict[str, Any]) -> list[Any]:
-        return run(names, feeds, None)
+        try:
+            return inner(names, feeds, None)
+        except TypeError:
+            return public(feeds)
 
     return run_graph
 

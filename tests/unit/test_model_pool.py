@@ -187,3 +187,21 @@ def test_a_graph_runner_falls_back_to_the_public_run_of_another_wrapper() -> Non
     run = graph_runner(session, ("probability_0", "probability_1"))
     assert run({"x": 1}) == ["probability_0-value", "probability_1-value"]
     assert session.calls == [(["probability_0", "probability_1"], {"x": 1})]
+
+
+def test_a_graph_runner_uses_the_public_run_when_the_inner_binding_refuses_the_call() -> None:
+    """Another ONNX Runtime release whose private binding takes other arguments: the public
+    `run` answers, for the chosen outputs."""
+
+    class Binding:
+        def run(self, names: list[str], feeds: dict[str, Any]) -> list[Any]:  # no run_options
+            raise AssertionError("not reached: called with three arguments")
+
+    class Session:
+        _sess = Binding()
+
+        def run(self, names: list[str], feeds: dict[str, Any]) -> list[Any]:
+            return [f"{name}={feeds['x']}" for name in names]
+
+    run = graph_runner(Session(), ["variable"])
+    assert run({"x": 2}) == ["variable=2"]
