@@ -101,15 +101,20 @@ def moto(port: int | None = None) -> Emulator:
 
 
 def gcs(port: int | None = None) -> Emulator:
+    """gcp-storage-emulator, with Cloud Storage's ifGenerationMatch checks that it lacks
+    (tests/integration/gcs_emulator.py): compare-and-swap writers race as on the cloud."""
     port = port or free_port()
     command = [
-        str(VENV_BIN / "gcp-storage-emulator"),
+        sys.executable,
+        "-m",
+        "tests.integration.gcs_emulator",
         "start",
         "--host=127.0.0.1",
         f"--port={port}",
         "--in-memory",
     ]
-    return Emulator("gcp-storage-emulator", command, port)
+    pythonpath = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
+    return Emulator("gcp-storage-emulator", command, port, {"PYTHONPATH": pythonpath})
 
 
 def azurite(location: Path, port: int | None = None, service: str = "blob") -> Emulator:

@@ -1,6 +1,6 @@
-"""A precondition-aware stand-in for google-cloud-storage's Client, used only where the GCS
-emulator falls short: it ignores if_generation_match, so compare-and-swap cannot be proven
-against it. The fake raises the SDK's own exceptions, so GCSStore's translation is exercised."""
+"""A precondition-aware stand-in for google-cloud-storage's Client: compare-and-swap proven
+without any server (the emulator has the checks only through tests/integration/gcs_emulator.py).
+The fake raises the SDK's own exceptions, so GCSStore's translation is exercised."""
 
 from __future__ import annotations
 

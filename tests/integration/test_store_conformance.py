@@ -1,5 +1,6 @@
-"""One conformance suite, written once, run against every store: local, S3 (moto), GCS (emulator,
-plus a precondition-aware fake for compare-and-swap) and Azure Blob (Azurite)."""
+"""One conformance suite, written once, run against every store: local, S3 (moto), GCS
+(the emulator with the preconditions its launcher adds, and a precondition-aware fake
+client) and Azure Blob (Azurite)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from core.errors import AlreadyExistsError, ConflictError, NotFoundError, Unavai
 from core.registry import ModelRegistry
 from core.storage import Store, open_store
 from core.storage.gcs import GCSStore
+from tests.integration import emulators
 from tests.integration.emulators import free_port
 from tests.integration.gcs_fake import FakeClient
 
@@ -180,7 +182,15 @@ class TestAzureBlobStore(StoreContract, ConditionalWriteContract):
 
 
 class TestGCSStore(StoreContract):
-    """Against the emulator: everything but preconditions, which it ignores."""
+    """Against the emulator (tests/integration/gcs_emulator.py)."""
+
+    @pytest.fixture
+    def store(self, gcs_uri: str) -> Store:
+        return open_store(gcs_uri)
+
+
+class TestGCSEmulatorPreconditions(ConditionalWriteContract):
+    """Against the emulator, with the ifGenerationMatch checks our launcher adds to it."""
 
     @pytest.fixture
     def store(self, gcs_uri: str) -> Store:
@@ -195,13 +205,26 @@ class TestGCSPreconditions(ConditionalWriteContract):
         return GCSStore("gs://fake-bucket/prefix", client=FakeClient())
 
 
-def test_gcs_emulator_still_ignores_preconditions(gcs_uri: str) -> None:
-    """Why the fake exists: if this starts failing, the emulator learned preconditions and the
-    conditional suite can run against it instead."""
-    store = open_store(gcs_uri)
-    store.write_new("once", b"1")
-    store.write_new("once", b"2")  # should raise on real GCS; the emulator accepts it
-    assert store.read_bytes("once") == b"2"
+def test_the_bare_gcs_emulator_still_ignores_preconditions(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Why tests/integration/gcs_emulator.py exists: if this starts failing, the emulator
+    learned preconditions and its launcher can go."""
+    port = emulators.free_port()
+    command = [str(emulators.VENV_BIN / "gcp-storage-emulator"), "start", "--host=127.0.0.1",
+               f"--port={port}", "--in-memory"]  # fmt: skip
+    server = emulators.Emulator("bare gcp-storage-emulator", command, port).start()
+    try:
+        monkeypatch.setenv("STORAGE_EMULATOR_HOST", server.url)
+        from core.storage.gcs import default_client
+
+        default_client().create_bucket("bare")
+        store = open_store("gs://bare/p")
+        store.write_new("once", b"1")
+        store.write_new("once", b"2")  # refused by Cloud Storage; the bare emulator takes it
+        assert store.read_bytes("once") == b"2"
+    finally:
+        server.stop()
 
 
 @pytest.mark.parametrize("scheme", ["s3", "gs", "az"])
