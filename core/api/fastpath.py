@@ -105,20 +105,28 @@ def is_json(content_type: bytes) -> bool:
     return content_type.split(b";", 1)[0].strip().lower() == b"application/json"
 
 
-async def read_body(receive: Any) -> bytes | None:
-    """The whole body; None when the client went away."""
-    chunks, more = [], True
+async def read_body(receive: Any, limit: int | None = None) -> tuple[bytes, bool] | None:
+    """(the body, whether it is whole); None when the client went away. With `limit`, the
+    reading stops once the body is over it (more of it may still be to come)."""
+    chunks, more, size = [], True, 0
     while more:
         message = await receive()
         if message["type"] == "http.disconnect":
             return None
-        chunks.append(message.get("body", b""))
+        chunk = message.get("body", b"")
+        chunks.append(chunk)
         more = message.get("more_body", False)
-    return b"".join(chunks)
+        size += len(chunk)
+        if limit is not None and size > limit:
+            break
+    return b"".join(chunks), not more
 
 
-def replay(body: bytes, receive: Any) -> Callable[[], Awaitable[dict[str, Any]]]:
-    """A receive that hands the already-read body over again, then the client's own."""
+def replay(
+    body: bytes, receive: Any, more: bool = False
+) -> Callable[[], Awaitable[dict[str, Any]]]:
+    """A receive that hands the already-read body over again, then the client's own (`more`:
+    the client has more of the body to send)."""
     sent = False
 
     async def again() -> dict[str, Any]:
@@ -126,7 +134,7 @@ def replay(body: bytes, receive: Any) -> Callable[[], Awaitable[dict[str, Any]]]
         if sent:
             return dict(await receive())
         sent = True
-        return {"type": "http.request", "body": body, "more_body": False}
+        return {"type": "http.request", "body": body, "more_body": more}
 
     return again
 
@@ -188,9 +196,10 @@ class FastPredict:
         if user is None:  # AuthFirst checks every protected route; this never trusts less
             raise AuthenticationError("missing bearer token (Authorization: Bearer <JWT>)")
         Authenticator.require(user, "predict")
-        body = await read_body(receive)
-        if body is None:
+        read = await read_body(receive)
+        if read is None:
             return
+        body = read[0]
         clean = clean_json(body)
         if clean is None:  # the route words the refusal
             await self.app(scope, replay(body, receive), send)

@@ -6,7 +6,9 @@ coroutine and a scope lookup: on a one-row prediction they cost more than the mo
 lane stands in front of them and takes a request only when each layer's verdict is known
 from its headers alone, and known to be "go on":
 
-- POST to /predict, JSON (or no content type), a declared Content-Length within the limit;
+- POST to /predict, JSON (or no content type), no chunked body, and a Content-Length, if
+  declared, within the limit (a door's event holds its whole body and often declares no
+  length: the lane reads at most the limit, then leaves the rest to the layers);
 - exactly one token header, holding a token that passed every check before and has not
   expired since (`Authenticator.verified_before`: a lookup, never a verification), whose
   principal has the `predict` scope; no gateway-trust mode;
@@ -65,14 +67,15 @@ class HotLane:
             await self.layers(scope, receive, send)
             return
         started = time.perf_counter()
-        body = await read_body(receive)
-        if body is None:  # the client went away
+        read = await read_body(receive, self.limit)
+        if read is None:  # the client went away
             return
-        # over the limit whatever the header declared (a door's event may say anything):
-        # the layers count it again and refuse it
-        clean = clean_json(body) if len(body) <= self.limit else None
+        body, whole = read
+        # over the limit whatever the header declared (a door's event may say anything, or
+        # nothing): read no further; the layers count it again and refuse it
+        clean = clean_json(body) if whole and len(body) <= self.limit else None
         if clean is None:  # the layers word the refusal
-            await self.layers(scope, replay(body, receive), send)
+            await self.layers(scope, replay(body, receive, not whole), send)
             return
         scope["route"] = PredictRoute
         scope.setdefault("state", {})[PRINCIPAL] = user
@@ -115,9 +118,9 @@ class HotLane:
                 length = value
             elif name == b"transfer-encoding" or (name == b"origin" and self.cors):
                 return None
-        if len(tokens) != 1 or length is None or not length.isdigit():
+        if len(tokens) != 1:
             return None
-        if int(length) > self.limit:
+        if length is not None and (not length.isdigit() or int(length) > self.limit):
             return None
         if content_type is not None and not is_json(content_type):
             return None

@@ -106,31 +106,75 @@ def test_an_oversized_body_is_refused_by_the_layers(lanes) -> None:
     assert _seen(a) == _seen(b) and a.status_code == 413 and passed == 1
 
 
-def test_a_body_over_the_limit_is_refused_whatever_its_header_declared(lanes) -> None:
-    """A door's event carries whatever Content-Length it was given: the lane holds the body
-    it read to the limit itself, and the layers refuse it."""
+def _event_call(app: Any, length: bytes | None, chunks: list[bytes]) -> tuple[list[Any], int]:
+    """`app` called as a door calls it (no server between): the body in `chunks`, with a
+    Content-Length header of `length` (None: none). What it sent, and how many chunks it
+    read."""
     import asyncio
 
-    fast, _, layers = lanes
-    big = b'{"instances": [' + b" " * MAX_BODY_BYTES + b"]}"
     headers = [(b"authorization", KNOWN["Authorization"].encode()),
-               (b"content-type", b"application/json"), (b"content-length", b"20")]  # fmt: skip
+               (b"content-type", b"application/json")]  # fmt: skip
+    if length is not None:
+        headers.append((b"content-length", length))
     scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
              "method": "POST", "scheme": "https", "path": "/predict", "raw_path": b"/predict",
              "root_path": "", "query_string": b"", "headers": headers, "state": {},
              "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 443)}  # fmt: skip
     sent: list[dict[str, Any]] = []
+    read = 0
 
     async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": big, "more_body": False}
+        nonlocal read
+        if read == len(chunks):
+            return {"type": "http.disconnect"}
+        read += 1
+        return {"type": "http.request", "body": chunks[read - 1], "more_body": read < len(chunks)}
 
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
 
+    asyncio.run(app(scope, receive, send))
+    return sent, read
+
+
+def test_a_body_over_the_limit_is_refused_whatever_its_header_declared(lanes) -> None:
+    """A door's event carries whatever Content-Length it was given: the lane holds the body
+    it read to the limit itself, and the layers refuse it."""
+    fast, _, layers = lanes
+    big = b'{"instances": [' + b" " * MAX_BODY_BYTES + b"]}"
     before = layers.calls
-    asyncio.run(fast.app(scope, receive, send))
+    sent, _ = _event_call(fast.app, b"20", [big])
     assert sent[0]["status"] == 413 and layers.calls == before + 1
     assert json.loads(sent[1]["body"])["error"]["code"] == "payload_too_large"
+
+
+def test_an_event_without_a_content_length_is_answered_by_the_lane(lanes) -> None:
+    """API Gateway, Cloud Functions and Azure hand over the whole body, often with no
+    Content-Length: the lane answers it as the layers would."""
+    fast, slow, layers = lanes
+    body = json.dumps({"instances": [ROW, ROW]}).encode()
+    before = layers.calls
+    lane, _ = _event_call(fast.app, None, [body[:7], body[7:]])
+    assert layers.calls == before
+    framework, _ = _event_call(slow.app, None, [body])
+    assert lane[0]["status"] == framework[0]["status"] == 200
+    seen = [json.loads(sent[1]["body"]) for sent in (lane, framework)]
+    for answer in seen:
+        answer.pop("prediction_ids")
+    assert seen[0] == seen[1] and len(seen[0]["predictions"]) == 2
+
+
+def test_a_body_of_no_declared_length_is_read_no_further_than_the_limit(lanes) -> None:
+    """A body streamed without a length (HTTP/2, say) stops being read once it is over the
+    limit, and the layers refuse it: the lane never holds more than the limit and a chunk."""
+    fast, _, layers = lanes
+    chunk = b" " * (MAX_BODY_BYTES // 4)
+    chunks = [b'{"instances": ['] + [chunk] * 40 + [b"]}"]
+    before = layers.calls
+    sent, read = _event_call(fast.app, None, chunks)
+    assert sent[0]["status"] == 413 and layers.calls == before + 1
+    assert json.loads(sent[1]["body"])["error"]["code"] == "payload_too_large"
+    assert read <= 6  # of 42
 
 
 def test_an_expired_token_is_checked_again_and_refused(lanes, monkeypatch) -> None:
