@@ -165,9 +165,20 @@ def mlfn_logger() -> Any:
     """The `mlfn` logger as it was, after a test that lets Powertools take it over."""
     root = logging.getLogger("mlfn")
     saved = (list(root.handlers), root.propagate, root.level)
+    marks = {name: getattr(root, name) for name in POWERTOOLS_MARKS if hasattr(root, name)}
     yield root
     root.handlers, root.propagate = saved[0], saved[1]
     root.setLevel(saved[2])
+    for name in POWERTOOLS_MARKS:  # else a later Logger() takes a handler that is gone
+        if name in marks:
+            setattr(root, name, marks[name])
+        elif hasattr(root, name):
+            delattr(root, name)
+
+
+# What Powertools' Logger leaves on the logger it takes over, and reads again in the next
+# Logger of that service.
+POWERTOOLS_MARKS = ("powertools_handler", "init")
 
 
 def test_on_aws_each_record_is_one_json_line_with_the_ids(mlfn_logger, monkeypatch) -> None:
