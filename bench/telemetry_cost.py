@@ -127,6 +127,12 @@ class _QuietEmf:
         with contextlib.redirect_stdout(self.devnull):
             self.sink.emit(event)
 
+    def emit_all(self, events: list[Any]) -> None:
+        import contextlib
+
+        with contextlib.redirect_stdout(self.devnull):
+            self.sink.emit_all(events)
+
     def flush(self) -> None:
         """Nothing buffered."""
 

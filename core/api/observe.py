@@ -111,12 +111,27 @@ async def _serve(
             variable.reset(token)  # type: ignore[attr-defined]
         event = _event(scope, call)
         _describe(span, event)
-        for telemetry, earlier in waiting:
-            telemetry.emit(earlier)
-        get_telemetry().emit(event)
+        _tell(waiting, event, get_telemetry())
 
 
 _VARIABLES = (ctx.request_id, ctx.trace_id, ctx.span_id, ctx.pending)
+
+
+def _tell(waiting: list[Any], event: RequestDone, telemetry: Telemetry) -> None:
+    """The request's events, in order: together when one telemetry has them all (the common
+    case: a sink may then write them as one record), else each to its own."""
+    events = []
+    for owner, earlier in waiting:  # loops, not all(): a generator costs more than the rest
+        if owner is not telemetry:
+            break
+        events.append(earlier)
+    else:
+        events.append(event)
+        telemetry.emit_all(events)
+        return
+    for owner, earlier in waiting:
+        owner.emit(earlier)
+    telemetry.emit(event)
 
 
 def _event(scope: dict[str, Any], call: _Call) -> RequestDone:

@@ -152,6 +152,19 @@ class PrometheusSink:
         if len(queue) >= QUEUED_EVENTS:
             self._count_queued(queue)
 
+    def emit_all(self, events: list[Event]) -> None:
+        """A request's events: queued together when they are all per-request ones."""
+        queue = self._queue
+        for event in events:  # a loop, not all(): a generator costs more than the rest
+            if queue is None or type(event) not in PER_REQUEST:
+                for each in events:
+                    self.emit(each)
+                return
+        assert queue is not None
+        queue.extend(events)
+        if len(queue) >= QUEUED_EVENTS:
+            self._count_queued(queue)
+
     def _count_queued(self, queue: deque[Event]) -> None:
         """Count what the queue holds (other threads may be counting it too: each event is
         taken once, by whoever pops it)."""

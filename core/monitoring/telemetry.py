@@ -48,6 +48,20 @@ class Telemetry:
             except Exception as exc:  # a sink's bug or outage must never fail the caller
                 self._report(sink, exc)
 
+    def emit_all(self, events: list[Event]) -> None:
+        """Several events of one moment (a request's): a sink with `emit_all` takes them
+        together (the EMF sink writes them as one line where they fit), the others one by one."""
+        for sink in self.sinks:
+            try:
+                together = getattr(sink, "emit_all", None)
+                if together is not None:
+                    together(events)
+                else:
+                    for event in events:
+                        sink.emit(event)
+            except Exception as exc:
+                self._report(sink, exc)
+
     def emit_soon(self, event: Event) -> None:
         """Inside an HTTP request: after its answer is sent (the client does not wait for
         the sinks); elsewhere: now."""

@@ -87,14 +87,29 @@ def check_emf(document: dict[str, Any]) -> None:
             assert 1 <= len(values) <= 100 and all(isinstance(v, int | float) for v in values)
 
 
+def unpacked(document: dict[str, Any]) -> list[dict[str, Any]]:
+    """A line's directives, each as the document of its own it would be: its dimensions and
+    metrics only."""
+    found = []
+    for directive in document["_aws"]["CloudWatchMetrics"]:
+        names = [*directive["Dimensions"][0], *(m["Name"] for m in directive["Metrics"])]
+        metadata = {"Timestamp": document["_aws"]["Timestamp"], "CloudWatchMetrics": [directive]}
+        found.append({"_aws": metadata, **{name: document[name] for name in names}})
+    return found
+
+
+def emf_lines(out: str) -> list[dict[str, Any]]:
+    return [line for line in map(json.loads, out.splitlines()) if "_aws" in line]
+
+
 def test_emf_lines_follow_the_specification(trained_iris, capsys) -> None:
     for client, _ in client_with(trained_iris, EmfSink(namespace="mlfn-test")):
         capsys.readouterr()
         client.post("/predict", json={"instances": [ROW, OTHER]}, headers=token("predict"))
-        lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    emf = [line for line in lines if "_aws" in line]
-    for document in emf:
+        lines = emf_lines(capsys.readouterr().out)
+    for document in lines:
         check_emf(document)
+    emf = [single for document in lines for single in unpacked(document)]
     request = next(d for d in emf if "Requests" in d)
     dimensions = request["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0]
     assert set(dimensions) == {"service", "model", "version", "route"}
@@ -106,6 +121,40 @@ def test_emf_lines_follow_the_specification(trained_iris, capsys) -> None:
     )
     confidence = next(d for d in emf if "Confidence" in d)
     assert len(confidence["Confidence"]) == 2 and all(0 < c <= 1 for c in confidence["Confidence"])
+
+
+def test_a_requests_emf_documents_share_lines_where_they_fit(trained_iris, capsys) -> None:
+    """A request's metric sets are written together: a one-row /predict is one line; two
+    classes need two lines (each line holds one `class` value); unpacked, the lines are the
+    documents each event makes on its own."""
+    from core.monitoring import Predicted, RequestDone, Telemetry
+
+    for client, _ in client_with(trained_iris, EmfSink()):
+        capsys.readouterr()
+        client.post("/predict", json={"instances": [ROW]}, headers=token("predict"))
+        (one,) = emf_lines(capsys.readouterr().out)
+        client.post("/predict", json={"instances": [ROW, OTHER]}, headers=token("predict"))
+        assert len(emf_lines(capsys.readouterr().out)) == 2
+    check_emf(one)
+    names = {m["Name"] for d in one["_aws"]["CloudWatchMetrics"] for m in d["Metrics"]}
+    assert {"Requests", "Latency", "PredictedRows", "Confidence", "Predictions"} <= names
+    events = [Predicted("iris", 2, "classification", {"a": 2, "b": 1}, [0.9, 0.8, 0.7]),
+              Predicted("iris", 3, "classification", {"a": 3}, [0.6] * 3),  # a shadow's
+              RequestDone("/predict", "POST", 200, 0.002, "iris", 2, 3)]  # fmt: skip
+    sink = EmfSink()
+    Telemetry([sink]).emit_all(events)
+    together = emf_lines(capsys.readouterr().out)
+    for event in events:
+        sink.emit(event)
+    alone = emf_lines(capsys.readouterr().out)
+    assert len(together) == 3 and len(alone) == 4  # an event's own sets share lines too
+
+    def key(document: dict[str, Any]) -> str:
+        return json.dumps({k: v for k, v in document.items() if k != "_aws"}, sort_keys=True)
+
+    split = sorted(key(single) for line in together for single in unpacked(line))
+    assert split == sorted(key(single) for line in alone for single in unpacked(line))
+    assert len(split) == 6
 
 
 def test_cloud_logging_entries_carry_http_request_and_trace(trained_iris) -> None:
@@ -373,3 +422,23 @@ def test_emf_documents_are_the_ones_powertools_makes(
     expected = powertools.serialize_metric_set(metric_set, labels, {})
     ours = emf_document("mlfn", labels, metrics, expected["_aws"]["Timestamp"])
     assert json.dumps(ours) == json.dumps(expected)
+
+
+def test_prometheus_counts_a_requests_events_taken_together() -> None:
+    """`emit_all` queues a request's per-request events; with another kind among them (a
+    challenger's failure) each goes its own way. Either way, all are counted."""
+    from prometheus_client import generate_latest
+
+    from core.monitoring import ChallengerFailed, Predicted, RequestDone
+    from core.monitoring.prometheus import PrometheusSink
+
+    sink = PrometheusSink()
+    done = RequestDone("/predict", "POST", 200, 0.002, "iris", 2, 1)
+    predicted = Predicted("iris", 2, "classification", {"a": 1}, [0.9])
+    sink.emit_all([predicted, done])
+    sink.emit_all([predicted, ChallengerFailed("iris", 3, "canary", "inference_error"), done])
+    text = generate_latest(sink.registry).decode()
+    assert 'mlfn_requests_total{code="",method="POST",route="/predict",status="200",' in text
+    assert 'status="200",version="2"} 2.0' in text
+    assert 'mlfn_predictions_total{class="a",model="iris",version="2"} 2.0' in text
+    assert 'mode="canary",model="iris",version="3"} 1.0' in text

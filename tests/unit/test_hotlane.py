@@ -201,8 +201,9 @@ def test_the_lane_reports_each_request_once_with_its_ids(lanes, monkeypatch) -> 
     fast, _, layers = lanes
     events: list[RequestDone] = []
     telemetry = fast.app.lane.holder.built["services"].telemetry
-    real = telemetry.emit
+    real, real_all = telemetry.emit, telemetry.emit_all
     monkeypatch.setattr(telemetry, "emit", lambda e: (events.append(e), real(e)))
+    monkeypatch.setattr(telemetry, "emit_all", lambda es: (events.extend(es), real_all(es)))
     trace = "4bf92f3577b34da6a3ce929d0e0e4736"
     headers = {**KNOWN, "x-request-id": "req-1", "traceparent": f"00-{trace}-00f067aa0ba902b7-01"}
     before = layers.calls
