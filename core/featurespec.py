@@ -9,6 +9,7 @@ that encode a request's rows, so there is no train/serve skew.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import unicodedata
@@ -158,19 +159,46 @@ class FeatureSpec:
         """A row a client could send, by original name (for the API's documentation)."""
         return {column.name: column.example() for column in self.columns}
 
+    @functools.cached_property
+    def layout(self) -> Layout:
+        """What encoding a request's rows reads of this specification (made once)."""
+        numeric = tuple(c for c in self.columns if c.kind == "numeric")
+        return Layout(
+            names=self.names, known=frozenset(self.names), ignored=frozenset(self.dropped),
+            numeric_names=[c.name for c in numeric],
+            numeric_inputs=tuple(c.input for c in numeric),
+            others=tuple(c for c in self.columns if c.kind != "numeric"),
+        )  # fmt: skip
+
     def encode_rows(self, rows: Any) -> dict[str, np.ndarray]:
         """Model feeds for request rows (objects keyed by original names), or a
         ValidationError naming the row and the column."""
-        check_rows(rows, self.names, frozenset(self.dropped))
+        layout = self.layout
+        check_rows(rows, layout.names, layout.ignored, layout.known)
         feeds: dict[str, np.ndarray] = {}
-        numeric = [c for c in self.columns if c.kind == "numeric"]
-        block = _plain_block(rows, [c.name for c in numeric])
+        block = _plain_block(rows, layout.numeric_names)
+        columns = self.columns
         if block is not None:  # every numeric value a JSON number: one vectorised pass
-            feeds.update({c.input: block[:, k] for k, c in enumerate(numeric)})
-        for column in self.columns:
-            if block is None or column.kind != "numeric":
-                feeds.update(encode_column(column, [row[column.name] for row in rows]))
+            for k, name in enumerate(layout.numeric_inputs):
+                feeds[name] = block[:, k]
+            columns = layout.others
+        for column in columns:
+            feeds.update(encode_column(column, [row[column.name] for row in rows]))
         return self.graph_feeds(feeds)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """A specification's names as encoding reads them on every request: the features in
+    order (and as a set), the columns dropped at training, and the numeric columns' names
+    and inputs apart from the others."""
+
+    names: list[str]
+    known: frozenset[str]
+    ignored: frozenset[str]
+    numeric_names: list[str]
+    numeric_inputs: tuple[str, ...]
+    others: tuple[ColumnSpec, ...]
 
 
 def input_names(names: Sequence[str]) -> list[str]:
@@ -199,20 +227,27 @@ def _listed(names: Sequence[str], limit: int = 20) -> str:
     return f"[{shown}, … {len(names)} in all]" if len(names) > limit else f"[{shown}]"
 
 
-def check_rows(rows: Any, expected: list[str], ignored: frozenset[str] = frozenset()) -> None:
+def check_rows(
+    rows: Any,
+    expected: list[str],
+    ignored: frozenset[str] = frozenset(),
+    known: frozenset[str] | None = None,
+) -> None:
     """Every row an object with every feature; columns dropped at training (constant or
-    duplicate) may be sent and are ignored; anything else unknown is refused."""
+    duplicate) may be sent and are ignored; anything else unknown is refused. `known`: the
+    expected names as a set, when the caller has it."""
     if not isinstance(rows, list) or not rows:
         raise ValidationError("expected a non-empty list of rows (objects of feature values)")
-    known = set(expected)
+    known = frozenset(expected) if known is None else known
     for i, row in enumerate(rows):
         if not isinstance(row, dict):
             raise ValidationError(f"row {i}: expected an object of feature values")
-        missing = [name for name in expected if name not in row]
-        if missing:
-            raise ValidationError(
-                f"row {i}: missing feature(s) {_listed(missing)}; expected {_listed(expected)}"
-            )
+        for name in expected:  # a loop: the list of what is missing only when something is
+            if name not in row:
+                missing = [name for name in expected if name not in row]
+                raise ValidationError(
+                    f"row {i}: missing feature(s) {_listed(missing)}; expected {_listed(expected)}"
+                )
         if len(row) != len(expected):
             unknown = sorted(str(k) for k in set(row) - known - ignored)
             if unknown:
@@ -250,7 +285,9 @@ def _plain_block(rows: list[dict[str, Any]], names: list[str]) -> np.ndarray | N
     per-call cost is more than the work), a big one by numpy."""
     if not names:
         return None
-    values = [row[name] for row in rows for name in names]
+    values: list[Any] = []
+    for row in rows:  # map over the row's lookup: no Python frame per value
+        values += map(row.__getitem__, names)
     small = len(values) <= SMALL_BLOCK
     if small:
         for value in values:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import logging
 import math
+import operator
 import os
 import time
 from collections.abc import Callable
@@ -116,6 +117,11 @@ class Plan:
     challenger: Challenger | None = None
     challenger_model: LoadedModel | None = None
     challenger_error: str = ""
+
+
+def prediction_ids(base: str, count: int) -> list[str]:
+    """Row i's prediction id: f"{base}-{i}"."""
+    return [base + "-0"] if count == 1 else [f"{base}-{i}" for i in range(count)]
 
 
 def new_prediction_base() -> str:
@@ -325,20 +331,21 @@ class Predictor:
         role: str = "champion",
     ) -> dict[str, Any]:
         feeds = model.spec.encode_rows(rows)
-        outputs = dict(zip(model.output_names, model.run(feeds), strict=True))
+        # the answer's outputs, in output_names' order: probability_k of each class in the
+        # classes' order, or the one `variable` (answer_outputs)
+        outputs = model.run(feeds)
         answer: dict[str, Any] = {"model": {"name": self.registry.name, "version": model.version}}
         if model.metadata["task"] == "classification":
             classes = model.metadata["classes"]
-            columns = [outputs[f"probability_{k}"] for k in range(len(classes))]
-            probabilities, best = class_probabilities(columns)
-            answer["predictions"] = [classes[i] for i in best]
+            probabilities, best = class_probabilities(outputs)
+            answer["predictions"] = list(map(classes.__getitem__, best))
             answer["probabilities"] = probabilities
             answer["classes"] = classes
             if self.telemetry.sinks:
-                confidences = [row[i] for row, i in zip(probabilities, best, strict=True)]
+                confidences = list(map(operator.getitem, probabilities, best))
                 self._tell_classes(model.version, answer["predictions"], confidences)
         else:
-            answer["predictions"] = np.asarray(outputs["variable"], dtype=float).tolist()
+            answer["predictions"] = np.asarray(outputs[0], dtype=float).tolist()
             if self.telemetry.sinks:
                 self.telemetry.emit_soon(
                     Predicted(self.registry.name, model.version, "regression",
@@ -356,7 +363,7 @@ class Predictor:
                 prediction_id=base,
                 role=role,
             )
-        answer["prediction_ids"] = [f"{base}-{i}" for i in range(len(answer["predictions"]))]
+        answer["prediction_ids"] = prediction_ids(base, len(answer["predictions"]))
         return answer
 
     def _tell_classes(self, version: int, predicted: list[Any], confidences: list[float]) -> None:
@@ -388,8 +395,8 @@ def class_probabilities(columns: list[np.ndarray]) -> tuple[list[list[float]], l
 def _python_rows(columns: list[np.ndarray]) -> list[list[float]]:
     """The probabilities row by row as Python floats (one row, the common request: read
     value by value)."""
-    if len(columns[0]) == 1:
-        return [[column.item() for column in columns]]
+    if len(columns[0]) == 1:  # map: no Python frame per value
+        return [list(map(np.ndarray.item, columns))]
     return [list(row) for row in zip(*(column.tolist() for column in columns), strict=True)]
 
 
@@ -398,7 +405,7 @@ def _first_best(rows: list[list[float]]) -> list[int] | None:
     holds a NaN (numpy's own rule then decides)."""
     best = []
     for row in rows:
-        if any(value != value for value in row):
+        if any(map(math.isnan, row)):
             return None
         best.append(row.index(max(row)))
     return best
@@ -406,6 +413,9 @@ def _first_best(rows: list[list[float]]) -> list[int] | None:
 
 def clear_cache() -> None:
     _SESSIONS.clear()
+
+
+BODY_SHAPES = frozenset({"instances", "dataframe_split", "dataframe_records"})
 
 
 def rows_from_body(body: Any) -> list[dict[str, Any]]:
@@ -417,16 +427,17 @@ def rows_from_body(body: Any) -> list[dict[str, Any]]:
         raise ValidationError(
             "expected a JSON object with 'instances', 'dataframe_split' or 'dataframe_records'"
         )
-    shapes = [key for key in ("instances", "dataframe_split", "dataframe_records") if key in body]
+    shapes = BODY_SHAPES.intersection(body)
     if len(shapes) != 1:
         raise ValidationError(
             "give exactly one of 'instances', 'dataframe_split' or "
             f"'dataframe_records' (got {sorted(body)})"
         )
-    if shapes[0] != "dataframe_split":
-        rows = body[shapes[0]]
+    (shape,) = shapes
+    if shape != "dataframe_split":
+        rows = body[shape]
         if not isinstance(rows, list):
-            raise ValidationError(f"'{shapes[0]}' must be a list of rows")
+            raise ValidationError(f"'{shape}' must be a list of rows")
         return rows
     split = body["dataframe_split"]
     if (

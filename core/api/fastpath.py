@@ -70,9 +70,19 @@ def clean_body(parsed: Any) -> dict[str, Any] | None:
     if shape not in SHAPES or value is None:
         return None
     if shape != "dataframe_split":
-        rows_ok = isinstance(value, list) and all(isinstance(row, dict) for row in value)
-        return parsed if rows_ok else None
+        return parsed if _list_of(value, dict) else None
     return _clean_split(value)
+
+
+def _list_of(value: Any, kind: type) -> bool:
+    """A list whose every item is a `kind` (a loop: all() over a generator costs more than
+    the check, on every request)."""
+    if not isinstance(value, list):
+        return False
+    for item in value:  # noqa: SIM110 (see above)
+        if not isinstance(item, kind):
+            return False
+    return True
 
 
 def _clean_split(split: Any) -> dict[str, Any] | None:
@@ -80,9 +90,7 @@ def _clean_split(split: Any) -> dict[str, Any] | None:
         return None
     columns, data = split.get("columns"), split.get("data")
     index = split.get("index")
-    if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
-        return None
-    if not isinstance(data, list) or not all(isinstance(row, list) for row in data):
+    if not _list_of(columns, str) or not _list_of(data, list):
         return None
     if index is not None and not isinstance(index, list):
         return None
@@ -207,6 +215,14 @@ class FastPredict:
         await answer_rows(scope, send, clean, user, await self.get_services())
 
 
+def _header(headers: list[tuple[bytes, bytes]], wanted: bytes) -> bytes | None:
+    """The first value of a header (a loop, not next() over a generator: cheaper)."""
+    for name, value in headers:
+        if name == wanted:
+            return value
+    return None
+
+
 async def answer_rows(
     scope: dict[str, Any], send: Any, body: dict[str, Any], user: Any, svc: Any
 ) -> None:
@@ -215,8 +231,9 @@ async def answer_rows(
 
     rows = rows_from_body(body)
     request_id = monitoring_context.request_id.get()
-    explicit = next((v for k, v in scope.get("headers", []) if k == _ROUTING), None)
-    key = routing_key(explicit and explicit.decode("latin-1"), user.subject, request_id)
+    explicit = _header(scope.get("headers", []), _ROUTING)
+    explicit_key = explicit.decode("latin-1") if explicit else None
+    key = routing_key(explicit_key, user.subject, request_id)
     answer, deferred = await score_rows(svc.predictor, rows, svc.max_rows, request_id, key)
     version = answer["model"]["version"]
     scope.setdefault("state", {})[SERVED] = (answer["model"]["name"], version, len(rows))
