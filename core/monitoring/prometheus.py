@@ -31,7 +31,14 @@ from core.monitoring.events import (
     Predicted,
     RequestDone,
 )
-from core.monitoring.tally import Key, Tally, TallyDrain, hand_over, histogram_cells_writable
+from core.monitoring.tally import (
+    Key,
+    Tally,
+    TallyDrain,
+    hand_over,
+    histogram_cells_writable,
+    observe_into,
+)
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 disable_created_metrics()  # no *_created series: half the text, nothing a query needs
@@ -167,14 +174,46 @@ class PrometheusSink:
 
     def _count_queued(self, queue: deque[Event]) -> None:
         """Count what the queue holds (other threads may be counting it too: each event is
-        taken once, by whoever pops it)."""
-        handlers = self._handlers
+        taken once, by whoever pops it): the run's numbers added up here, by series, then
+        handed to the tally under one lock (the same numbers `_request` and `_predicted`
+        write, in a dozen fewer calls per request)."""
+        assert self._tally is not None
+        counts: dict[Key, float] = {}
+        cells: dict[Key, list[float]] = {}
         for _ in range(len(queue)):
             try:
                 event = queue.popleft()
             except IndexError:
-                return
-            handlers[type(event)](event)
+                break
+            if type(event) is RequestDone:
+                self._run_request(event, counts, cells)
+            else:
+                self._run_predicted(event, counts, cells)  # type: ignore[arg-type]
+        self._tally.merge(counts, cells)
+
+    def _run_request(
+        self, event: RequestDone, counts: dict[Key, float], cells: dict[Key, list[float]]
+    ) -> None:
+        version = "" if event.version is None else str(event.version)
+        key = (self.requests, event.route, event.method, str(event.status),
+               event.error_code or "", version)  # fmt: skip
+        counts[key] = counts.get(key, 0) + 1
+        observe_into(cells, (self.latency, event.route, version), LATENCY_BUCKETS, (event.seconds,))
+
+    def _run_predicted(
+        self, event: Predicted, counts: dict[Key, float], cells: dict[Key, list[float]]
+    ) -> None:
+        model, version = event.model, str(event.version)
+        key: Key = (self.rows, model, version)
+        counts[key] = counts.get(key, 0) + event.rows
+        for label, count in event.classes.items():
+            key = (self.classes, model, version, label)
+            counts[key] = counts.get(key, 0) + count
+        if event.confidences:
+            key = (self.confidence, model, version)
+            observe_into(cells, key, CONFIDENCE_BUCKETS, event.confidences)
+        if event.values:
+            observe_into(cells, (self.values, model, version), VALUE_BUCKETS, event.values)
 
     def _request(self, event: RequestDone) -> None:
         version = _version(event.version)

@@ -39,13 +39,20 @@ class Tally:
     def observe(self, key: Key, bounds: Sequence[float], values: Iterable[float]) -> None:
         """`bounds`: the histogram's finite upper bounds, ascending."""
         with self._lock:
-            cells = self._cells.get(key)
-            if cells is None:
-                cells = self._cells[key] = [0.0] * (len(bounds) + 2)
-            for value in values:
-                if value == value:  # NaN falls in no bucket (as the client's observe)
-                    cells[bisect.bisect_left(bounds, value)] += 1  # le: value <= bound
-                cells[-1] += value
+            observe_into(self._cells, key, bounds, values)
+
+    def merge(self, counts: dict[Key, float], cells: dict[Key, list[float]]) -> None:
+        """Numbers added up elsewhere (counts, and cells as `observe_into` makes them)."""
+        with self._lock:
+            mine = self._counts
+            for key, amount in counts.items():
+                mine[key] = mine.get(key, 0) + amount
+            for key, added in cells.items():
+                found = self._cells.get(key)
+                if found is None:
+                    self._cells[key] = added
+                else:
+                    self._cells[key] = [a + b for a, b in zip(found, added, strict=True)]
 
     def drain(self) -> tuple[dict[Key, float], dict[Key, list[float]]]:
         """What was counted since the last drain, and a fresh start."""
@@ -53,6 +60,19 @@ class Tally:
             counts, cells = self._counts, self._cells
             self._counts, self._cells = {}, {}
         return counts, cells
+
+
+def observe_into(
+    cells: dict[Key, list[float]], key: Key, bounds: Sequence[float], values: Iterable[float]
+) -> None:
+    """Histogram observations into `cells` (bucket counts, +Inf last, then the sum)."""
+    found = cells.get(key)
+    if found is None:
+        found = cells[key] = [0.0] * (len(bounds) + 2)
+    for value in values:
+        if value == value:  # NaN falls in no bucket (as the client's observe)
+            found[bisect.bisect_left(bounds, value)] += 1  # le: value <= bound
+        found[-1] += value
 
 
 def hand_over(
