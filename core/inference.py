@@ -155,6 +155,7 @@ class Predictor:
         self._plan: Plan | None = None
 
     def _cached(self, version: int) -> bool:
+        """Whether a version is loaded; it counts as used (the cache drops the least used)."""
         return (self.registry.store.uri, self.registry.name, version) in _SESSIONS
 
     def current(self) -> LoadedModel:
@@ -230,7 +231,10 @@ class Predictor:
         fresh = (
             plan is not None
             and time.monotonic() - self._checked_at < self.champion_ttl
-            and self._cached(plan.champion.version)
+            # a look only: the predict that follows uses it (plan)
+            and _SESSIONS.holds(
+                (self.registry.store.uri, self.registry.name, plan.champion.version)
+            )
         )
         return fresh and (self.log is None or not self.log.flush_due())
 

@@ -119,6 +119,10 @@ class SessionCache(Generic[V]):
     def __contains__(self, key: Key) -> bool:
         return self.get(key) is not None
 
+    def holds(self, key: Key) -> bool:
+        """Whether `key` is loaded, leaving the order of use as it is (a look, not a use)."""
+        return key in self._entries
+
     def put(self, key: Key, value: V, size: int) -> list[Key]:
         """Keep `value`; drop the least recently used others while over budget. Returns
         the keys dropped."""

@@ -26,6 +26,7 @@ from core.api.middleware import PRINCIPAL
 from core.api.observe import SERVED
 from core.auth import Authenticator
 from core.errors import AuthenticationError, MlfnError
+from core.inference import rows_from_body  # loaded with the services in any case
 from core.monitoring import context as monitoring_context
 from core.monitoring.jsonline import json_bytes
 
@@ -227,8 +228,6 @@ async def answer_rows(
     scope: dict[str, Any], send: Any, body: dict[str, Any], user: Any, svc: Any
 ) -> None:
     """The answer to a clean /predict body (`clean_body`) from an authorised caller."""
-    from core.inference import rows_from_body
-
     rows = rows_from_body(body)
     request_id = monitoring_context.request_id.get()
     explicit = _header(scope.get("headers", []), _ROUTING)

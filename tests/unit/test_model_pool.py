@@ -205,3 +205,15 @@ def test_a_graph_runner_uses_the_public_run_when_the_inner_binding_refuses_the_c
 
     run = graph_runner(Session(), ["variable"])
     assert run({"x": 2}) == ["variable=2"]
+
+
+def test_holding_is_a_look_and_leaves_the_order_of_use_alone() -> None:
+    """`holds` (the warm check before each /predict) never makes an entry the most recently
+    used: the next one over budget still drops the entry used least."""
+    cache: SessionCache[str] = SessionCache(budget=lambda: 2)
+    cache.put(("s", "m", 1), "one", 1)
+    cache.put(("s", "m", 2), "two", 1)
+    assert cache.holds(("s", "m", 1)) and not cache.holds(("s", "m", 3))
+    assert cache.put(("s", "m", 3), "three", 1) == [("s", "m", 1)]  # 1 was used least
+    assert ("s", "m", 2) in cache  # a use: 2 is now the most recent
+    assert cache.put(("s", "m", 4), "four", 1) == [("s", "m", 3)]
