@@ -162,12 +162,15 @@ class PrometheusSink:
     def emit_all(self, events: list[Event]) -> None:
         """A request's events: queued together when they are all per-request ones."""
         queue = self._queue
+        if queue is None:  # written through (several workers)
+            for event in events:
+                self.emit(event)
+            return
         for event in events:  # a loop, not all(): a generator costs more than the rest
-            if queue is None or type(event) not in PER_REQUEST:
+            if type(event) not in PER_REQUEST:
                 for each in events:
                     self.emit(each)
                 return
-        assert queue is not None
         queue.extend(events)
         if len(queue) >= QUEUED_EVENTS:
             self._count_queued(queue)

@@ -128,6 +128,7 @@ def test_a_requests_emf_documents_share_lines_where_they_fit(trained_iris, capsy
     classes need two lines (each line holds one `class` value); unpacked, the lines are the
     documents each event makes on its own."""
     from core.monitoring import Predicted, RequestDone, Telemetry
+    from core.monitoring.emf import emf_document
 
     for client, _ in client_with(trained_iris, EmfSink()):
         capsys.readouterr()
@@ -152,6 +153,13 @@ def test_a_requests_emf_documents_share_lines_where_they_fit(trained_iris, capsy
     def key(document: dict[str, Any]) -> str:
         return json.dumps({k: v for k, v in document.items() if k != "_aws"}, sort_keys=True)
 
+    for single in (single for line in together for single in unpacked(line)):
+        (directive,) = single["_aws"]["CloudWatchMetrics"]
+        names = directive["Dimensions"][0]
+        metrics = [(m["Name"], m["Unit"], single[m["Name"]]) for m in directive["Metrics"]]
+        stamp = single["_aws"]["Timestamp"]
+        made = emf_document("mlfn", {name: single[name] for name in names}, metrics, stamp)
+        assert json.dumps(single) == json.dumps(made)  # Powertools' document, byte for byte
     split = sorted(key(single) for line in together for single in unpacked(line))
     assert split == sorted(key(single) for line in alone for single in unpacked(line))
     assert len(split) == 6
@@ -437,8 +445,13 @@ def test_prometheus_counts_a_requests_events_taken_together() -> None:
     predicted = Predicted("iris", 2, "classification", {"a": 1}, [0.9])
     sink.emit_all([predicted, done])
     sink.emit_all([predicted, ChallengerFailed("iris", 3, "canary", "inference_error"), done])
+    sink.emit_all([])  # nothing to count: nothing happens
     text = generate_latest(sink.registry).decode()
     assert 'mlfn_requests_total{code="",method="POST",route="/predict",status="200",' in text
     assert 'status="200",version="2"} 2.0' in text
     assert 'mlfn_predictions_total{class="a",model="iris",version="2"} 2.0' in text
     assert 'mode="canary",model="iris",version="3"} 1.0' in text
+    through = PrometheusSink()
+    through._tally, through._queue = None, None  # as with several workers: written at once
+    through.emit_all([predicted, done])
+    assert 'status="200",version="2"} 1.0' in generate_latest(through.registry).decode()

@@ -214,6 +214,15 @@ def test_the_lane_reports_each_request_once_with_its_ids(lanes, monkeypatch) -> 
     assert len(done) == 1
     assert (done[0].route, done[0].status, done[0].rows, done[0].version) == ("/predict", 200, 2, 1)
     assert (done[0].request_id, done[0].trace_id) == ("req-1", trace)
+    assert (done[0].method, done[0].model, done[0].error_code, done[0].path) == (
+        "POST",
+        "iris",
+        None,
+        "/predict",
+    )  # every field in its place (RequestDone is made by position)
+    assert (done[0].user_agent, done[0].remote_ip) == ("testclient", "testclient")
+    assert done[0].response_bytes == len(answer.content) and 0 < done[0].seconds < 60
+    assert done[0].span_id == "00f067aa0ba902b7"
     metrics = fast.get("/metrics").text
     assert 'mlfn_requests_total{code="",method="POST",route="/predict",status="200"' in metrics
 
