@@ -26,7 +26,7 @@ from core.api.middleware import PRINCIPAL
 from core.api.observe import SERVED
 from core.auth import Authenticator
 from core.errors import AuthenticationError, MlfnError
-from core.inference import rows_from_body  # loaded with the services in any case
+from core.inference import BODY_SHAPES, rows_from_body  # loaded with the services anyway
 from core.monitoring import context as monitoring_context
 from core.monitoring.jsonline import json_bytes
 
@@ -40,7 +40,6 @@ except ImportError:  # pragma: no cover - exercised where orjson is not installe
 logger = logging.getLogger("mlfn.api")
 ASGIApp = Any
 PREDICT_PATH = "/predict"
-SHAPES = frozenset({"instances", "dataframe_split", "dataframe_records"})
 SPLIT_KEYS = frozenset({"columns", "data", "index"})
 _ROUTING = b"x-mlfn-routing-key"
 _HEADERS = (b"content-type", b"application/json")
@@ -68,7 +67,7 @@ def clean_body(parsed: Any) -> dict[str, Any] | None:
     if not isinstance(parsed, dict) or len(parsed) != 1:
         return None
     (shape, value), = parsed.items()  # fmt: skip
-    if shape not in SHAPES or value is None:
+    if shape not in BODY_SHAPES or value is None:
         return None
     if shape != "dataframe_split":
         return parsed if _list_of(value, dict) else None
