@@ -282,7 +282,7 @@ async def serve_rows(
     the version header, the served version for telemetry, and a shadow's scoring after the
     answer. `predictor`: another model than the deployment's own; `version`: that version,
     not the routing's choice."""
-    request_id = monitoring_context.request_id.get()  # the caller's X-Request-Id, or new
+    request_id = monitoring_context.request_id()  # the caller's X-Request-Id, or new
     answer, shadows = await score_rows(
         predictor or svc.predictor, rows, svc.max_rows, request_id,
         routing_key_of(request, request_id), version,

@@ -23,7 +23,7 @@ from core.api.dataplane import (
 )
 from core.api.error_shapes import error_body
 from core.api.middleware import PRINCIPAL
-from core.api.observe import SERVED
+from core.api.observe import SERVED, ObservedSend
 from core.auth import Authenticator
 from core.errors import AuthenticationError, MlfnError
 from core.inference import BODY_SHAPES, rows_from_body  # loaded with the services anyway
@@ -157,6 +157,9 @@ def clean_json(body: bytes) -> dict[str, Any] | None:
 
 async def _send(send: Any, status: int, data: bytes, extra: list[tuple[bytes, bytes]]) -> None:
     headers = [_HEADERS, (b"content-length", str(len(data)).encode()), *extra]
+    if type(send) is ObservedSend:  # the request's telemetry notes the response in one step
+        await send.respond(status, headers, data)
+        return
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": data})
 
@@ -228,7 +231,7 @@ async def answer_rows(
 ) -> None:
     """The answer to a clean /predict body (`clean_body`) from an authorised caller."""
     rows = rows_from_body(body)
-    request_id = monitoring_context.request_id.get()
+    request_id = monitoring_context.request_id()
     explicit = _header(scope.get("headers", []), _ROUTING)
     explicit_key = explicit.decode("latin-1") if explicit else None
     key = routing_key(explicit_key, user.subject, request_id)

@@ -26,23 +26,30 @@ def _error_code(body: bytes) -> str | None:
     return found if isinstance(found, str) else None
 
 
-class _Call:
-    """One request as the middleware follows it: its ids, and what the app sent back
-    (status, size, the start of an error body)."""
+class ObservedSend(ctx.Current):
+    """One request as the middleware follows it: its ids (the context its log lines and
+    events read: it is set as the current one), the send it wraps, and what the app sent
+    back (status, size, the start of an error body)."""
+
+    __slots__ = ("echo", "error", "headers", "send", "size", "started", "status", "waiting")
 
     def __init__(self, send: Any, scope: dict[str, Any], started: float | None = None) -> None:
         self.send, self.started = send, time.perf_counter() if started is None else started
-        self.headers = dict(scope.get("headers", []))
-        self.request_id = ctx.request_id_from(
-            self.headers.get(b"x-request-id", b"").decode("latin-1")
+        self.headers = headers = dict(scope.get("headers", []))
+        self.request_id = given = ctx.request_id_from(
+            headers.get(b"x-request-id", b"").decode("latin-1")
         )
-        self.trace_id, self.span_id = ctx.trace_from_headers(self.headers)
+        self.echo = (b"x-request-id", given.encode())  # the request id, sent back
+        self.trace_id, self.span_id = ctx.trace_from_headers(headers)
+        self.job_id = None
+        self.waiting: list[Any] = []  # the events the request's code emits wait here
+        self.pending = self.waiting
         self.status, self.size, self.error = 500, 0, b""
 
     async def __call__(self, message: dict[str, Any]) -> None:
         if message["type"] == "http.response.start":
             self.status = message["status"]
-            echo = (b"x-request-id", self.request_id.encode())
+            echo = self.echo
             headers = message.get("headers")
             if isinstance(headers, list):  # Starlette's own list, made for this response
                 headers.append(echo)
@@ -54,6 +61,17 @@ class _Call:
             if self.status >= 400 and len(self.error) < 4096:
                 self.error += body[:4096]
         await self.send(message)
+
+    async def respond(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+        """A whole response (`headers`: a list made for it): what the two messages through
+        `__call__` would note and send, in one step (the fast path's answers)."""
+        self.status, self.size = status, len(body)
+        if status >= 400:
+            self.error = body[:4096]
+        headers.append(self.echo)
+        send = self.send
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
 
 
 Answer = Callable[[Any], Awaitable[None]]  # the app's answer, given the send to use
@@ -80,7 +98,7 @@ async def observed(
     """`answer` run as one observed request: its request id and trace in the log context,
     its span when tracing is on, and its RequestDone event once it is answered. `started`:
     when the request came in, if before this call."""
-    call = _Call(send, scope, started)
+    call = ObservedSend(send, scope, started)
     if not tracing.active():  # the common case: no span to open
         await _serve(scope, answer, call, get_telemetry)
         return
@@ -94,28 +112,22 @@ async def observed(
 async def _serve(
     scope: dict[str, Any],
     answer: Answer,
-    call: _Call,
+    call: ObservedSend,
     get_telemetry: Callable[[], Telemetry],
     span: Any = None,
 ) -> None:
-    waiting: list[Any] = []  # events the request's code emits, sent after its answer
-    request_id = ctx.request_id.set(call.request_id)
-    trace_id, span_id = ctx.trace_id.set(call.trace_id), ctx.span_id.set(call.span_id)
-    pending = ctx.pending.set(waiting)
+    current = ctx.current.set(call)  # the request's ids, and where its events wait
     try:
         await answer(call)
     except Exception:  # answered by the outermost handler as a 500 internal_error
         call.status, call.error = 500, b'{"error":{"code":"internal_error"}}'
         raise
     finally:
-        ctx.request_id.reset(request_id)
-        ctx.trace_id.reset(trace_id)
-        ctx.span_id.reset(span_id)
-        ctx.pending.reset(pending)
+        ctx.current.reset(current)
         event = _event(scope, call)
         if span is not None:
             _describe(span, event)
-        _tell(waiting, event, get_telemetry())
+        _tell(call.waiting, event, get_telemetry())
 
 
 def _tell(waiting: list[Any], event: RequestDone, telemetry: Telemetry) -> None:
@@ -135,7 +147,7 @@ def _tell(waiting: list[Any], event: RequestDone, telemetry: Telemetry) -> None:
     telemetry.emit(event)
 
 
-def _event(scope: dict[str, Any], call: _Call) -> RequestDone:
+def _event(scope: dict[str, Any], call: ObservedSend) -> RequestDone:
     model, version, rows = scope.get("state", {}).get(SERVED, (None, None, 0))
     client = scope.get("client") or ("", 0)
     return RequestDone(  # by position, in the fields' order: keywords cost more, per request

@@ -9,12 +9,39 @@ import uuid
 from contextvars import ContextVar
 from typing import Any
 
-request_id: ContextVar[str | None] = ContextVar("mlfn_request_id", default=None)
-trace_id: ContextVar[str | None] = ContextVar("mlfn_trace_id", default=None)
-span_id: ContextVar[str | None] = ContextVar("mlfn_span_id", default=None)
-job_id: ContextVar[str | None] = ContextVar("mlfn_job_id", default=None)
-# Inside a request: events the request's code emits wait here until its answer is sent.
-pending: ContextVar[list[Any] | None] = ContextVar("mlfn_pending_events", default=None)
+
+class Current:
+    """Who is being served: a request's or a job's ids, and (inside an HTTP request) the
+    events its code emits, waiting until its answer is sent. Set once per request or job:
+    one context variable, because each set and reset copies the context."""
+
+    __slots__ = ("job_id", "pending", "request_id", "span_id", "trace_id")
+
+    def __init__(
+        self,
+        request_id: str | None = None,
+        trace_id: str | None = None,
+        span_id: str | None = None,
+        job_id: str | None = None,
+        pending: list[Any] | None = None,
+    ) -> None:
+        self.request_id, self.trace_id, self.span_id = request_id, trace_id, span_id
+        self.job_id, self.pending = job_id, pending
+
+
+NOBODY = Current()  # outside any request or job
+current: ContextVar[Current] = ContextVar("mlfn_current", default=NOBODY)
+
+
+def request_id() -> str | None:
+    """The request being served (the caller's X-Request-Id, or its new one), if any."""
+    return current.get().request_id
+
+
+def pending() -> list[Any] | None:
+    """Inside an HTTP request: where events wait until its answer is sent."""
+    return current.get().pending
+
 
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$")
@@ -54,7 +81,8 @@ def trace_from_headers(headers: dict[bytes, bytes]) -> tuple[str | None, str | N
 
 def traceparent() -> str | None:
     """The current trace as a W3C traceparent, for a message that continues it elsewhere."""
-    trace, span = trace_id.get(), span_id.get()
+    now = current.get()
+    trace, span = now.trace_id, now.span_id
     if trace is None:
         return None
     return f"00-{trace}-{span or uuid.uuid4().hex[:16]}-01"
@@ -62,16 +90,17 @@ def traceparent() -> str | None:
 
 def carried() -> dict[str, Any]:
     """What a queued job keeps of the request that made it (to correlate the worker's logs)."""
-    fields = {"request_id": request_id.get(), "traceparent": traceparent()}
+    fields = {"request_id": current.get().request_id, "traceparent": traceparent()}
     return {key: value for key, value in fields.items() if value}
 
 
 def current_fields() -> dict[str, str]:
     """The ids a log line carries now."""
+    now = current.get()
     fields = {
-        "request_id": request_id.get(),
-        "trace_id": trace_id.get(),
-        "span_id": span_id.get(),
-        "job_id": job_id.get(),
+        "request_id": now.request_id,
+        "trace_id": now.trace_id,
+        "span_id": now.span_id,
+        "job_id": now.job_id,
     }
     return {key: value for key, value in fields.items() if value}

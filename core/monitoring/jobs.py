@@ -63,21 +63,17 @@ def job_context(record: dict[str, Any]) -> Iterator[None]:
     carried = record.get("trace") or {}
     parent = carried.get("traceparent")
     found = ctx.TRACEPARENT.match(parent or "")
-    tokens = [
-        (ctx.job_id, ctx.job_id.set(record["job_id"])),
-        (ctx.request_id, ctx.request_id.set(carried.get("request_id"))),
-        (ctx.trace_id, ctx.trace_id.set(found.group(1) if found else None)),
-    ]
+    job_id, request_id = record["job_id"], carried.get("request_id")
+    trace_id = found.group(1) if found else None
+    token = ctx.current.set(ctx.Current(request_id, trace_id, None, job_id))
     try:
         with tracing.span(
-            f"job {record.get('kind', 'train')}", "pubsub", record["job_id"], parent,
-            **{"messaging.message.id": record["job_id"]},
+            f"job {record.get('kind', 'train')}", "pubsub", job_id, parent,
+            **{"messaging.message.id": job_id},
         ) as span:  # fmt: skip
             if span is not None:
                 trace, span_id = tracing.ids_of(span)
-                tokens.append((ctx.trace_id, ctx.trace_id.set(trace)))
-                tokens.append((ctx.span_id, ctx.span_id.set(span_id)))
+                ctx.current.set(ctx.Current(request_id, trace, span_id, job_id))
             yield
     finally:
-        for variable, token in reversed(tokens):
-            variable.reset(token)
+        ctx.current.reset(token)

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from typing import Protocol
 
 from core.errors import ConfigError
-from core.monitoring.context import pending
+from core.monitoring.context import current
 from core.monitoring.events import Event
 
 logger = logging.getLogger("mlfn.monitoring")
@@ -65,7 +65,7 @@ class Telemetry:
     def emit_soon(self, event: Event) -> None:
         """Inside an HTTP request: after its answer is sent (the client does not wait for
         the sinks); elsewhere: now."""
-        waiting = pending.get()
+        waiting = current.get().pending
         if waiting is None:
             self.emit(event)
         else:

@@ -195,12 +195,12 @@ def test_on_aws_each_record_is_one_json_line_with_the_ids(mlfn_logger, monkeypat
     written = powertools.registered_handler
     original = written.setStream(stream)
     use_door("aws")
-    token = ctx.request_id.set("req-42")
+    token = ctx.current.set(ctx.Current("req-42"))
     try:
         logging.getLogger("mlfn.jobs").warning("job failed: s3cret-value-never-logged")
         powertools.info("handled")
     finally:
-        ctx.request_id.reset(token)
+        ctx.current.reset(token)
         written.setStream(original)
     lines = [json.loads(line) for line in stream.getvalue().splitlines()]
     assert [line["message"] for line in lines] == ["job failed: [redacted]", "handled"]

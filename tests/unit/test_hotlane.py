@@ -227,6 +227,25 @@ def test_the_lane_reports_each_request_once_with_its_ids(lanes, monkeypatch) -> 
     assert 'mlfn_requests_total{code="",method="POST",route="/predict",status="200"' in metrics
 
 
+def test_a_refusal_the_lane_answers_is_reported_with_its_code(lanes, monkeypatch) -> None:
+    fast, slow, layers = lanes
+    events: list[RequestDone] = []
+    telemetry = fast.app.lane.holder.built["services"].telemetry
+    real_all = telemetry.emit_all
+    monkeypatch.setattr(telemetry, "emit_all", lambda es: (events.extend(es), real_all(es)))
+    body = {"instances": [{**ROW, next(iter(ROW)): "not a number"}]}  # clean, but not valid
+    before = layers.calls
+    answer = fast.post("/predict", json=body, headers={**KNOWN, "x-request-id": "req-422"})
+    assert layers.calls == before  # answered by the lane, through one `respond`
+    assert answer.status_code == 422 and answer.headers["x-request-id"] == "req-422"
+    done = [e for e in events if isinstance(e, RequestDone)]
+    assert [(e.status, e.error_code, e.request_id) for e in done] == [
+        (422, "invalid_input", "req-422")
+    ]
+    assert done[0].response_bytes == len(answer.content)
+    assert answer.content == slow.post("/predict", json=body, headers=KNOWN).content
+
+
 def test_cors_requests_keep_their_headers(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("MLFN_CORS_ORIGINS", "https://app.example")
     settings, store = project_settings(tmp_path)
