@@ -8,9 +8,12 @@ that describe the store (jobs by status, the champion) are read at scrape time i
 
 from __future__ import annotations
 
+import collections
 import os
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
+from itertools import chain
+from operator import attrgetter, methodcaller
 from typing import Any
 
 from prometheus_client import (
@@ -35,6 +38,7 @@ from core.monitoring.tally import (
     Key,
     Tally,
     TallyDrain,
+    grouped,
     hand_over,
     histogram_cells_writable,
     observe_into,
@@ -56,6 +60,13 @@ JOB_ENDS = ("succeeded", "failed", "cancelled")
 JOB_BUCKETS = (1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 10800.0)
 PER_REQUEST = frozenset({RequestDone, Predicted})  # the events every /predict emits
 QUEUED_EVENTS = 64  # with a tally, per-request events are counted this many at a time
+# what a run of queued events is grouped by, read by C code (operator.attrgetter)
+REQUEST_LABELS = attrgetter("route", "method", "status", "error_code", "version")
+LATENCY_LABELS = attrgetter("route", "version")
+SECONDS = attrgetter("seconds")
+PREDICTED_LABELS = attrgetter("model", "version", "task")
+CLASSES, ITEMS = attrgetter("classes"), methodcaller("items")
+CONFIDENCES, VALUES = attrgetter("confidences"), attrgetter("values")
 
 
 def _version(version: int | None) -> str:
@@ -179,44 +190,59 @@ class PrometheusSink:
         """Count what the queue holds (other threads may be counting it too: each event is
         taken once, by whoever pops it): the run's numbers added up here, by series, then
         handed to the tally under one lock (the same numbers `_request` and `_predicted`
-        write, in a dozen fewer calls per request)."""
+        write, grouped by C code rather than a dozen Python calls per request)."""
         assert self._tally is not None
-        counts: dict[Key, float] = {}
-        cells: dict[Key, list[float]] = {}
+        requests: list[Any] = []
+        predicted: list[Any] = []
         for _ in range(len(queue)):
             try:
                 event = queue.popleft()
             except IndexError:
                 break
-            if type(event) is RequestDone:
-                self._run_request(event, counts, cells)
-            else:
-                self._run_predicted(event, counts, cells)  # type: ignore[arg-type]
+            (requests if type(event) is RequestDone else predicted).append(event)
+        counts: dict[Key, float] = {}
+        cells: dict[Key, list[float]] = {}
+        if requests:
+            self._count_requests(requests, counts, cells)
+        if predicted:
+            self._count_predicted(predicted, counts, cells)
         self._tally.merge(counts, cells)
 
-    def _run_request(
-        self, event: RequestDone, counts: dict[Key, float], cells: dict[Key, list[float]]
+    def _count_requests(
+        self, events: list[RequestDone], counts: dict[Key, float], cells: dict[Key, list[float]]
     ) -> None:
-        version = "" if event.version is None else str(event.version)
-        key = (self.requests, event.route, event.method, str(event.status),
-               event.error_code or "", version)  # fmt: skip
-        counts[key] = counts.get(key, 0) + 1
-        observe_into(cells, (self.latency, event.route, version), LATENCY_BUCKETS, (event.seconds,))
+        for labels, number in collections.Counter(map(REQUEST_LABELS, events)).items():
+            route, method, status, code, version = labels
+            key = (self.requests, route, method, str(status), code or "", _version(version))
+            counts[key] = counts.get(key, 0) + number
+        latencies = grouped(map(LATENCY_LABELS, events), map(SECONDS, events))
+        for (route, version), seconds in latencies.items():
+            observe_into(cells, (self.latency, route, _version(version)), LATENCY_BUCKETS, seconds)
 
-    def _run_predicted(
-        self, event: Predicted, counts: dict[Key, float], cells: dict[Key, list[float]]
+    def _count_predicted(
+        self, events: list[Predicted], counts: dict[Key, float], cells: dict[Key, list[float]]
     ) -> None:
-        model, version = event.model, str(event.version)
-        key: Key = (self.rows, model, version)
-        counts[key] = counts.get(key, 0) + event.rows
-        for label, count in event.classes.items():
-            key = (self.classes, model, version, label)
-            counts[key] = counts.get(key, 0) + count
-        if event.confidences:
-            key = (self.confidence, model, version)
-            observe_into(cells, key, CONFIDENCE_BUCKETS, event.confidences)
-        if event.values:
-            observe_into(cells, (self.values, model, version), VALUE_BUCKETS, event.values)
+        for (model, number, task), group in grouped(map(PREDICTED_LABELS, events), events).items():
+            version = str(number)
+            # (class, count) pairs counted: a one-row answer's {class: 1} is one pair
+            pairs = collections.Counter(chain.from_iterable(map(ITEMS, map(CLASSES, group))))
+            classified = 0
+            key: Key
+            for (label, count), times in pairs.items():
+                key = (self.classes, model, version, label)
+                counts[key] = counts.get(key, 0) + count * times
+                classified += count * times
+            values = list(chain.from_iterable(map(VALUES, group)))
+            key = (self.rows, model, version)
+            counts[key] = counts.get(key, 0) + (
+                classified if task == "classification" else len(values)
+            )
+            confidences = list(chain.from_iterable(map(CONFIDENCES, group)))
+            if confidences:
+                observe_into(cells, (self.confidence, model, version), CONFIDENCE_BUCKETS,
+                             confidences)  # fmt: skip
+            if values:
+                observe_into(cells, (self.values, model, version), VALUE_BUCKETS, values)
 
     def _request(self, event: RequestDone) -> None:
         version = _version(event.version)
@@ -242,7 +268,7 @@ class PrometheusSink:
         else:
             self._tally.add(key, amount)
 
-    def _observe(self, key: Key, bounds: Sequence[float], values: Iterable[float]) -> None:
+    def _observe(self, key: Key, bounds: Sequence[float], values: Sequence[float]) -> None:
         if self._tally is None:
             histogram = self._child(*key)
             for value in values:

@@ -12,8 +12,13 @@ import pytest
 from prometheus_client import generate_latest
 
 from core.monitoring.events import ModelLoaded, Predicted, RequestDone
-from core.monitoring.prometheus import MULTIPROC_ENV, QUEUED_EVENTS, PrometheusSink
-from core.monitoring.tally import Tally, histogram_cells_writable
+from core.monitoring.prometheus import (
+    LATENCY_BUCKETS,
+    MULTIPROC_ENV,
+    QUEUED_EVENTS,
+    PrometheusSink,
+)
+from core.monitoring.tally import Tally, grouped, histogram_cells_writable
 
 
 def _events(seed: int, count: int) -> list[RequestDone | Predicted]:
@@ -125,6 +130,39 @@ def test_nan_falls_in_no_bucket_but_joins_the_sum() -> None:
     assert buckets[:3] == [2.0, 1.0, 1.0]  # <= 1, <= 2, +Inf
     assert math.isnan(buckets[3])
     assert tally.drain() == ({}, {})  # drained once
+
+
+def test_bounds_values_and_infinities_fall_where_the_client_puts_them() -> None:
+    tally, reference = Tally(), _written_through()
+    values = [0.0005, 0.001, 0.0010000001, -1.0, math.inf, -math.inf, 10.0, 10.5]
+    tally.observe(("latency",), LATENCY_BUCKETS, values)
+    for value in values:
+        reference.latency.labels("/predict", "1").observe(value)
+    _, cells = tally.drain()
+    client = reference.latency.labels("/predict", "1")
+    assert cells[("latency",)][:-1] == [bucket.get() for bucket in client._buckets]
+
+
+def test_a_run_of_one_series_is_counted_as_written_through() -> None:
+    """The common run: every event of the same route, version and model (one group each)."""
+    tallied, reference = PrometheusSink(), _written_through()
+    rng = random.Random(7)
+    for _ in range(QUEUED_EVENTS * 3 + 5):
+        label = rng.choice(["setosa", "versicolor"])
+        events = [
+            Predicted("iris", 1, "classification", {label: 1}, [rng.random()]),
+            RequestDone("/predict", "POST", 200, rng.random() / 100, "iris", 1, 1),
+        ]
+        tallied.emit_all(events)
+        for event in events:
+            reference.emit(event)
+    assert _same(tallied.exposition(), reference.exposition())
+
+
+def test_grouped_keeps_each_groups_items_in_order() -> None:
+    assert grouped([], []) == {}
+    assert grouped([("a",)] * 3, [1, 2, 3]) == {("a",): [1, 2, 3]}
+    assert grouped([("a",), ("b",), ("a",)], [1, 2, 3]) == {("a",): [1, 3], ("b",): [2]}
 
 
 def test_with_several_workers_the_sink_writes_through(monkeypatch, tmp_path) -> None:
