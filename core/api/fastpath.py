@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterator
+from itertools import repeat
+from typing import Any, TypeGuard
 
 from core.api.dataplane import (
     VERSION_HEADER,
@@ -26,7 +27,7 @@ from core.api.middleware import PRINCIPAL
 from core.api.observe import SERVED, ObservedSend
 from core.auth import Authenticator
 from core.errors import AuthenticationError, MlfnError
-from core.inference import BODY_SHAPES, rows_from_body  # loaded with the services anyway
+from core.inference import BODY_SHAPES  # loaded with the services anyway
 from core.monitoring import context as monitoring_context
 from core.monitoring.jsonline import json_bytes
 
@@ -61,20 +62,21 @@ def route_path(scope: dict[str, Any]) -> str:
     return path
 
 
-def clean_body(parsed: Any) -> dict[str, Any] | None:
-    """The body as the route's model would hand it on, when it is one of /predict's shapes,
-    well formed; None for anything the route must judge (and word the refusal of)."""
+def clean_rows(parsed: Any) -> list[Any] | None:
+    """The rows of a body in exactly one of /predict's shapes, well formed, as the route
+    reads them (`rows_from_body` of what its body model passes on); None for anything the
+    route must judge (and word the refusal of)."""
     if not isinstance(parsed, dict) or len(parsed) != 1:
         return None
     (shape, value), = parsed.items()  # fmt: skip
     if shape not in BODY_SHAPES or value is None:
         return None
     if shape != "dataframe_split":
-        return parsed if _list_of(value, dict) else None
-    return _clean_split(value)
+        return value if _list_of(value, dict) else None
+    return _split_rows(value)
 
 
-def _list_of(value: Any, kind: type) -> bool:
+def _list_of(value: Any, kind: type) -> TypeGuard[list[Any]]:
     """A list whose every item is a `kind` (a loop: all() over a generator costs more than
     the check, on every request)."""
     if not isinstance(value, list):
@@ -85,7 +87,9 @@ def _list_of(value: Any, kind: type) -> bool:
     return True
 
 
-def _clean_split(split: Any) -> dict[str, Any] | None:
+def _split_rows(split: Any) -> list[dict[str, Any]] | None:
+    """A `dataframe_split`'s rows (each data row zipped with the columns, by C code), when
+    every data row has one value per column."""
     if not isinstance(split, dict) or not SPLIT_KEYS.issuperset(split):
         return None
     columns, data = split.get("columns"), split.get("data")
@@ -94,10 +98,10 @@ def _clean_split(split: Any) -> dict[str, Any] | None:
         return None
     if index is not None and not isinstance(index, list):
         return None
-    kept = {"columns": columns, "data": data}
-    if index is not None:
-        kept["index"] = index
-    return {"dataframe_split": kept}
+    if data and set(map(len, data)) != {len(columns)}:  # the route names the row
+        return None
+    pairs: Iterator[Any] = map(zip, repeat(columns), data)
+    return list(map(dict, pairs))
 
 
 def json_content(headers: list[tuple[bytes, bytes]]) -> bool:
@@ -147,10 +151,10 @@ def replay(
     return again
 
 
-def clean_json(body: bytes) -> dict[str, Any] | None:
-    """The body, parsed, when it is one of /predict's shapes, well formed (`clean_body`)."""
+def clean_json(body: bytes) -> list[Any] | None:
+    """The body's rows, when it is one of /predict's shapes, well formed (`clean_rows`)."""
     try:
-        return clean_body(_loads(body)) if body else None
+        return clean_rows(_loads(body)) if body else None
     except ValueError:
         return None
 
@@ -211,11 +215,11 @@ class FastPredict:
         if read is None:
             return
         body = read[0]
-        clean = clean_json(body)
-        if clean is None:  # the route words the refusal
+        rows = clean_json(body)
+        if rows is None:  # the route words the refusal
             await self.app(scope, replay(body, receive), send)
             return
-        await answer_rows(scope, send, clean, user, await self.get_services())
+        await answer_rows(scope, send, rows, user, await self.get_services())
 
 
 def _header(headers: list[tuple[bytes, bytes]], wanted: bytes) -> bytes | None:
@@ -227,10 +231,9 @@ def _header(headers: list[tuple[bytes, bytes]], wanted: bytes) -> bytes | None:
 
 
 async def answer_rows(
-    scope: dict[str, Any], send: Any, body: dict[str, Any], user: Any, svc: Any
+    scope: dict[str, Any], send: Any, rows: list[Any], user: Any, svc: Any
 ) -> None:
-    """The answer to a clean /predict body (`clean_body`) from an authorised caller."""
-    rows = rows_from_body(body)
+    """The answer to a clean /predict body's rows (`clean_rows`) from an authorised caller."""
     request_id = monitoring_context.request_id()
     explicit = _header(scope.get("headers", []), _ROUTING)
     explicit_key = explicit.decode("latin-1") if explicit else None

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from core.api.fastpath import (
@@ -73,21 +73,24 @@ class HotLane:
         body, whole = read
         # over the limit whatever the header declared (a door's event may say anything, or
         # nothing): read no further; the layers count it again and refuse it
-        clean = clean_json(body) if whole and len(body) <= self.limit else None
-        if clean is None:  # the layers word the refusal
+        rows = clean_json(body) if whole and len(body) <= self.limit else None
+        if rows is None:  # the layers word the refusal
             await self.layers(scope, replay(body, receive, not whole), send)
             return
         scope["route"] = PredictRoute
         scope.setdefault("state", {})[PRINCIPAL] = user
-        answer = functools.partial(self._answer, scope, clean, user)
+        answer = functools.partial(self._answer, scope, rows, user)
         if self.get_telemetry is None:  # MLFN_TELEMETRY=off
             await answer(send)
         else:
             await observed(scope, send, answer, self.get_telemetry, started)
 
-    async def _answer(self, scope: dict[str, Any], clean: Any, user: Any, send: Any) -> None:
+    def _answer(
+        self, scope: dict[str, Any], rows: list[Any], user: Any, send: Any
+    ) -> Awaitable[None]:
+        """The answer to run (a function, not a coroutine: one await level fewer)."""
         svc = self.holder.built["services"]
-        await answered(scope, send, answer_rows(scope, send, clean, user, svc))
+        return answered(scope, send, answer_rows(scope, send, rows, user, svc))
 
     def _caller(self, scope: dict[str, Any]) -> Any:
         """The principal when the lane takes this request, else None."""

@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from core.api import Services, create_app, fastpath
+from core.inference import rows_from_body
 from core.training.run import train
 from tests.conftest import project_settings
 from tests.unit.test_api import ROW, local_services, token
@@ -144,10 +145,17 @@ def test_the_fast_path_is_the_one_that_answers(twin_clients, monkeypatch) -> Non
     [
         ({"instances": [ROW]}, {"instances": [ROW]}),
         ({"dataframe_split": {**SPLIT, "index": None}}, {"dataframe_split": SPLIT}),
+        ({"dataframe_split": {**SPLIT, "index": [7]}}, {"dataframe_split": SPLIT}),
+        ({"dataframe_records": []}, {"dataframe_records": []}),
         ({"instances": [ROW], "dataframe_split": None}, None),
         ({"dataframe_records": [ROW, 1]}, None),
         ({"dataframe_split": {"columns": ["a", 1], "data": []}}, None),
+        ({"dataframe_split": {"columns": ["a", "b"], "data": [[1, 2], [3]]}}, None),
+        ({"dataframe_split": {"columns": ["a", "b"], "data": [[1, 2, 3]]}}, None),
     ],
 )
-def test_clean_body_takes_only_what_the_model_would_pass_unchanged(parsed, clean) -> None:
-    assert fastpath.clean_body(parsed) == clean
+def test_clean_rows_take_only_what_the_model_would_pass_unchanged(parsed, clean) -> None:
+    """A clean body's rows are the route's rows (`rows_from_body`) of what its body model
+    passes on; anything else is left to the route (None)."""
+    expected = None if clean is None else rows_from_body(clean)
+    assert fastpath.clean_rows(parsed) == expected

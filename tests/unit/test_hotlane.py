@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 
 from core.api import Services, create_app
 from core.api.door import door_app
-from core.api.fastpath import clean_body
+from core.api.fastpath import clean_rows
 from core.api.middleware import MAX_BODY_BYTES
 from core.monitoring import RequestDone
 from core.training.run import train
@@ -67,7 +67,7 @@ def test_a_known_token_is_answered_alike_whoever_answers(lanes, body: Any) -> No
     content = json.dumps(body).encode()
     a, b, passed = _both(lanes, content, **KNOWN, **{"content-type": "application/json"})
     assert _seen(a) == _seen(b)
-    assert passed == (0 if clean_body(body) is not None else 1)  # the lane takes clean ones
+    assert passed == (0 if clean_rows(body) is not None else 1)  # the lane takes clean ones
 
 
 @pytest.mark.parametrize("content", RAW_BODIES)
