@@ -108,13 +108,17 @@ class SessionCache(Generic[V]):
         self.evictions = 0
 
     def get(self, key: Key) -> V | None:
-        """The entry, now the most recently used; None when not loaded."""
-        with self.lock:
-            found = self._entries.get(key)
-            if found is None:
-                return None
+        """The entry, now the most recently used; None when not loaded. Without the lock: a
+        loader holds it while it reads the store, and a warm predict must not wait for
+        that (each OrderedDict call is atomic; the others read snapshots of the entries)."""
+        found = self._entries.get(key)
+        if found is None:
+            return None
+        try:
             self._entries.move_to_end(key)
-            return found[0]
+        except KeyError:  # dropped since, by another thread
+            return None
+        return found[0]
 
     def __contains__(self, key: Key) -> bool:
         return self.get(key) is not None
@@ -139,12 +143,10 @@ class SessionCache(Generic[V]):
             return dropped
 
     def used_bytes(self) -> int:
-        with self.lock:
-            return sum(size for _, size in self._entries.values())
+        return sum(size for _, size in list(self._entries.values()))  # a snapshot (see get)
 
     def loaded(self) -> list[Key]:
-        with self.lock:
-            return list(self._entries)
+        return list(self._entries)  # a snapshot (see get)
 
     def clear(self) -> None:
         with self.lock:

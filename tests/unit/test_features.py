@@ -197,3 +197,15 @@ def test_duplicates_are_found_in_full_even_where_sampled_rows_agree() -> None:
     other[1] = -1.0  # row 1 is not sampled (rows 0, ~50, ~100, ... are)
     frame = pd.DataFrame({"a": base, "b": other, "c": other.copy(), "d": base.astype(np.int64)})
     assert useless_columns(frame, ["a", "b", "c", "d"]) == {"c": "duplicate of 'b'"}
+
+
+@pytest.mark.parametrize("rows", [1, 3, 100])  # small blocks (float32 at once) and big ones
+def test_numbers_round_to_float32_as_through_float64(rows: int) -> None:
+    """Integers beyond float32's precision and floats near its limits: converted straight to
+    float32 they round as through float64, the way training read them."""
+    edge = [16777217, 2**60 + 1, 10**30, 3 * 10**38, 0.1, 1e-45, -(2**53) - 1, 1.0000001]
+    spec = FeatureSpec(tuple(ColumnSpec(f"x{i}", f"x{i}", "numeric") for i in range(len(edge))))
+    feeds = spec.encode_rows([dict(zip(spec.names, edge, strict=True))] * rows)
+    expected = np.asarray([edge] * rows, dtype=np.float64).astype(np.float32)
+    stacked = np.column_stack([feeds[name] for name, _ in spec.model_inputs])
+    assert stacked.tobytes() == expected.tobytes()

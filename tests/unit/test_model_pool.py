@@ -4,6 +4,7 @@ first use and kept in a least-recently-used cache bounded by MLFN_MODEL_CACHE_MB
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -217,3 +218,32 @@ def test_holding_is_a_look_and_leaves_the_order_of_use_alone() -> None:
     assert cache.put(("s", "m", 3), "three", 1) == [("s", "m", 1)]  # 1 was used least
     assert ("s", "m", 2) in cache  # a use: 2 is now the most recent
     assert cache.put(("s", "m", 4), "four", 1) == [("s", "m", 3)]
+
+
+def test_a_loaded_model_is_served_while_another_loads() -> None:
+    """A loader holds the cache's lock while it reads the store (seconds, for a big model);
+    a warm predict's lookup on the event loop must not wait for it."""
+    cache: SessionCache[str] = SessionCache(budget=lambda: 10)
+    cache.put(("s", "m", 1), "one", 1)
+    loading, release = threading.Event(), threading.Event()
+
+    def loader() -> None:
+        with cache.lock:  # as _load does, around the store's read
+            loading.set()
+            release.wait(10)
+            cache.put(("s", "m", 2), "two", 1)
+
+    thread = threading.Thread(target=loader)
+    thread.start()
+    try:
+        assert loading.wait(10)
+        found: list[str | None] = []
+        looker = threading.Thread(target=lambda: found.append(cache.get(("s", "m", 1))))
+        looker.start()
+        looker.join(5)
+        assert found == ["one"]  # answered while the loader still held the lock
+        assert cache.used_bytes() == 1 and cache.loaded() == [("s", "m", 1)]
+    finally:
+        release.set()
+        thread.join(10)
+    assert cache.loaded() == [("s", "m", 1), ("s", "m", 2)]
