@@ -9,6 +9,7 @@ import functools
 import json
 import time
 from collections.abc import Awaitable, Callable
+from contextvars import Token
 from typing import Any
 
 from core.monitoring import RequestDone, Telemetry, tracing
@@ -61,6 +62,10 @@ class ObservedSend(ctx.Current):
             if self.status >= 400 and len(self.error) < 4096:
                 self.error += body[:4096]
         await self.send(message)
+
+    def failed(self) -> None:
+        """The app raised: the outermost handler answers a 500 internal_error."""
+        self.status, self.error = 500, b'{"error":{"code":"internal_error"}}'
 
     async def respond(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
         """A whole response (`headers`: a list made for it): what the two messages through
@@ -119,15 +124,28 @@ async def _serve(
     current = ctx.current.set(call)  # the request's ids, and where its events wait
     try:
         await answer(call)
-    except Exception:  # answered by the outermost handler as a 500 internal_error
-        call.status, call.error = 500, b'{"error":{"code":"internal_error"}}'
+    except Exception:
+        call.failed()
         raise
     finally:
-        ctx.current.reset(current)
-        event = _event(scope, call)
-        if span is not None:
-            _describe(span, event)
-        _tell(call.waiting, event, get_telemetry())
+        finish(scope, call, current, get_telemetry(), span)
+
+
+def finish(
+    scope: dict[str, Any],
+    call: ObservedSend,
+    current: Token[ctx.Current],
+    telemetry: Telemetry,
+    span: Any = None,
+) -> None:
+    """A request's end: the context as it was before `call` was set as the current one
+    (`current`: that set's token), its RequestDone made (and its span described), and its
+    events told."""
+    ctx.current.reset(current)
+    event = _event(scope, call)
+    if span is not None:
+        _describe(span, event)
+    _tell(call.waiting, event, telemetry)
 
 
 def _tell(waiting: list[Any], event: RequestDone, telemetry: Telemetry) -> None:

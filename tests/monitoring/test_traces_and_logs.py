@@ -89,6 +89,23 @@ def test_a_trace_goes_from_the_request_through_the_queue_to_the_job(
     assert started["severity"] == "WARNING"
 
 
+def test_a_predict_the_hot_lane_answers_has_its_span(trained_iris, spans: Any) -> None:
+    settings, store = trained_iris
+    known = token("predict")
+    with TestClient(create_app(local_services(settings, store))) as client:
+        for _ in range(2):  # the second with a token seen before: the lane's
+            headers = {**known, "traceparent": PARENT, "X-Request-Id": "req-9"}
+            assert client.post("/predict", json={"instances": [ROW]}, headers=headers).is_success
+    served = [span for span in spans.get_finished_spans() if span.name == "POST /predict"]
+    assert len(served) == 2
+    for span in served:
+        assert span.context.trace_id == int(TRACE, 16)
+        assert span.attributes["http.route"] == "/predict"
+        assert span.attributes["http.response.status_code"] == 200
+        assert span.attributes["mlfn.model.version"] == 1
+        assert span.attributes["faas.invocation_id"] == "req-9"
+
+
 @pytest.mark.parametrize(
     ("header", "value", "trace"),
     [
