@@ -9,8 +9,8 @@ from its headers alone, and known to be "go on":
 - POST to /predict, JSON (or no content type), no chunked body, and a Content-Length, if
   declared, within the limit (a door's event holds its whole body and often declares no
   length: the lane reads at most the limit, then leaves the rest to the layers);
-- exactly one token header, holding a token that passed every check before and has not
-  expired since (`Authenticator.verified_before`: a lookup, never a verification), whose
+- no header name twice (so exactly one token header), the token one that passed every
+  check before and has not expired since (`Authenticator.verified_before`: a lookup, never a verification), whose
   principal has the `predict` scope; no gateway-trust mode;
 - no `Origin` header when CORS is on (CORS passes such requests through untouched).
 
@@ -63,10 +63,11 @@ class HotLane:
         self.get_telemetry, self.cors, self.limit = get_telemetry, cors, limit
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        user = self._caller(scope)
-        if user is None:
+        caller = self._caller(scope)
+        if caller is None:
             await self.layers(scope, receive, send)
             return
+        user, headers = caller
         started = time.perf_counter()
         read = await read_body(receive, self.limit)
         if read is None:  # the client went away
@@ -85,7 +86,7 @@ class HotLane:
             await self._answer_aside(scope, send, rows, user, started)
             return
         # observed as `observed` does, one await level and a few calls fewer (the hot path)
-        call = ObservedSend(send, scope, started)
+        call = ObservedSend(send, scope, started, headers)
         current = ctx.current.set(call)
         try:
             await answered(scope, call, answer_rows(scope, call, rows, user, svc))
@@ -111,39 +112,36 @@ class HotLane:
         svc = self.holder.built["services"]
         return answered(scope, send, answer_rows(scope, send, rows, user, svc))
 
-    def _caller(self, scope: dict[str, Any]) -> Any:
-        """The principal when the lane takes this request, else None."""
+    def _caller(self, scope: dict[str, Any]) -> tuple[Any, dict[bytes, bytes]] | None:
+        """(the principal, the headers by name) when the lane takes this request, else None."""
         if scope["type"] != "http" or scope["method"] != "POST":
             return None
         if route_path(scope) != PREDICT_PATH or "services" not in self.holder.built:
             return None
-        token = self._token(scope["headers"])
-        if token is None:
+        headers = self._headers(scope["headers"])
+        if headers is None:
             return None
         auth = self.holder.built["services"].auth
         if auth.gateway is not None:
             return None
-        user = auth.verified_before(token.decode("latin-1"))
+        user = auth.verified_before(headers[self.header].decode("latin-1"))
         if user is None or "predict" not in user.scopes:
             return None
-        return user
+        return user, headers
 
-    def _token(self, headers: list[tuple[bytes, bytes]]) -> bytes | None:
-        """The one token header's value, when the headers leave every layer nothing to do."""
-        tokens, content_type, length = [], None, None
-        for name, value in headers:
-            if name == self.header:
-                tokens.append(value)
-            elif name == b"content-type":
-                content_type = value if content_type is None else content_type
-            elif name == b"content-length":
-                length = value
-            elif name == b"transfer-encoding" or (name == b"origin" and self.cors):
-                return None
-        if len(tokens) != 1:
+    def _headers(self, headers: list[tuple[bytes, bytes]]) -> dict[bytes, bytes] | None:
+        """The request's headers by name, when they leave every layer nothing to do: the
+        token header, no name twice, JSON (or no content type), no chunked body, a
+        Content-Length (if any) within the limit, and no Origin when CORS is on."""
+        found = dict(headers)
+        if len(found) != len(headers) or self.header not in found:
             return None
+        if b"transfer-encoding" in found or (self.cors and b"origin" in found):
+            return None
+        length = found.get(b"content-length")
         if length is not None and (not length.isdigit() or int(length) > self.limit):
             return None
+        content_type = found.get(b"content-type")
         if content_type is not None and not is_json(content_type):
             return None
-        return tokens[0]
+        return found

@@ -16,6 +16,7 @@ from core.monitoring import RequestDone, Telemetry, tracing
 from core.monitoring import context as ctx
 
 ASGIApp = Any
+TRACE_HEADERS = frozenset({b"traceparent", b"x-cloud-trace-context", b"x-amzn-trace-id"})
 SERVED = "mlfn_served"  # (model, version, rows), set in the scope's state by the route
 
 
@@ -34,14 +35,25 @@ class ObservedSend(ctx.Current):
 
     __slots__ = ("echo", "error", "headers", "send", "size", "started", "status", "waiting")
 
-    def __init__(self, send: Any, scope: dict[str, Any], started: float | None = None) -> None:
+    def __init__(
+        self,
+        send: Any,
+        scope: dict[str, Any],
+        started: float | None = None,
+        headers: dict[bytes, bytes] | None = None,
+    ) -> None:
+        """`headers`: the scope's headers by name, when the caller has them."""
         self.send, self.started = send, time.perf_counter() if started is None else started
-        self.headers = headers = dict(scope.get("headers", []))
-        self.request_id = given = ctx.request_id_from(
-            headers.get(b"x-request-id", b"").decode("latin-1")
-        )
-        self.echo = (b"x-request-id", given.encode())  # the request id, sent back
-        self.trace_id, self.span_id = ctx.trace_from_headers(headers)
+        if headers is None:
+            headers = dict(scope.get("headers", []))
+        self.headers = headers
+        given = headers.get(b"x-request-id")
+        self.request_id = request_id = ctx.request_id_from(given.decode("latin-1") if given else "")
+        self.echo = (b"x-request-id", request_id.encode())  # the request id, sent back
+        if TRACE_HEADERS.isdisjoint(headers):  # the common case: no trace to continue
+            self.trace_id = self.span_id = None
+        else:
+            self.trace_id, self.span_id = ctx.trace_from_headers(headers)
         self.job_id = None
         self.waiting: list[Any] = []  # the events the request's code emits wait here
         self.pending = self.waiting

@@ -98,6 +98,9 @@ def test_what_the_lane_cannot_judge_goes_to_the_layers(lanes) -> None:
     twice = [("authorization", KNOWN["Authorization"])] * 2
     assert fast.post("/predict", content=good, headers=twice).status_code == 400
     assert layers.calls == before + 2
+    repeated = [("authorization", KNOWN["Authorization"]), ("x-note", "a"), ("x-note", "b")]
+    assert fast.post("/predict", content=good, headers=repeated).status_code == 200
+    assert layers.calls == before + 3  # any name twice: the layers judge the request
 
 
 def test_an_oversized_body_is_refused_by_the_layers(lanes) -> None:
