@@ -10,8 +10,8 @@ from its headers alone, and known to be "go on":
   declared, within the limit (a door's event holds its whole body and often declares no
   length: the lane reads at most the limit, then leaves the rest to the layers);
 - no header name twice (so exactly one token header), the token one that passed every
-  check before and has not expired since (`Authenticator.verified_before`: a lookup, never a verification), whose
-  principal has the `predict` scope; no gateway-trust mode;
+  check before and has not expired since (`Authenticator.verified_before`: a lookup,
+  never a verification), whose principal has the `predict` scope; no gateway-trust mode;
 - no `Origin` header when CORS is on (CORS passes such requests through untouched).
 
 It then reads the body and answers a clean one (`clean_json`) through the same dataplane,
