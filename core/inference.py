@@ -372,9 +372,12 @@ class Predictor:
 
     def _tell_classes(self, version: int, predicted: list[Any], confidences: list[float]) -> None:
         """`confidences`: each predicted class's probability."""
-        counts: dict[str, int] = {}
-        for label in predicted:
-            counts[str(label)] = counts.get(str(label), 0) + 1
+        if len(predicted) == 1:  # the common request: one row
+            counts = {str(predicted[0]): 1}
+        else:
+            counts = {}
+            for label in predicted:
+                counts[str(label)] = counts.get(str(label), 0) + 1
         self.telemetry.emit_soon(
             Predicted(self.registry.name, version, "classification", counts, confidences)
         )
@@ -409,7 +412,8 @@ def _first_best(rows: list[list[float]]) -> list[int] | None:
     holds a NaN (numpy's own rule then decides)."""
     best = []
     for row in rows:
-        if any(map(math.isnan, row)):
+        total = sum(row)
+        if total != total:  # a NaN in the row (or infinities of both signs: numpy decides)
             return None
         best.append(row.index(max(row)))
     return best

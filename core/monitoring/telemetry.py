@@ -40,6 +40,8 @@ class Telemetry:
     def __init__(self, sinks: Iterable[Sink] = ()) -> None:
         self.sinks: tuple[Sink, ...] = tuple(sinks) if telemetry_enabled() else ()
         self._failed: set[str] = set()
+        # each sink with its emit_all, if it has one (looked up once, not per request)
+        self._together = tuple((sink, getattr(sink, "emit_all", None)) for sink in self.sinks)
 
     def emit(self, event: Event) -> None:
         for sink in self.sinks:
@@ -51,9 +53,8 @@ class Telemetry:
     def emit_all(self, events: list[Event]) -> None:
         """Several events of one moment (a request's): a sink with `emit_all` takes them
         together (the EMF sink writes them as one line where they fit), the others one by one."""
-        for sink in self.sinks:
+        for sink, together in self._together:
             try:
-                together = getattr(sink, "emit_all", None)
                 if together is not None:
                     together(events)
                 else:

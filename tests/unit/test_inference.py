@@ -227,3 +227,13 @@ def test_one_row_with_a_nan_probability_is_classed_as_numpy_does(where: int) -> 
     probabilities, best = inference.class_probabilities(columns)
     assert best == [int(np.argmax(np.column_stack(columns), axis=1)[0])] == [where]
     assert np.isnan(probabilities[0][where])
+
+
+@pytest.mark.parametrize(
+    "values", [(0.2, np.inf, 0.3), (-np.inf, 0.5, np.inf), (np.inf, -np.inf, np.inf)]
+)
+def test_infinite_probabilities_are_classed_as_numpy_does(values: tuple[float, ...]) -> None:
+    """A broken graph's infinities: the first largest wins, as numpy's argmax has it."""
+    columns = [np.array([value], dtype=np.float32) for value in values]
+    _, best = inference.class_probabilities(columns)
+    assert best == [int(np.argmax(np.column_stack(columns), axis=1)[0])]
