@@ -155,6 +155,27 @@ def test_peers_section_marks_each_goal() -> None:
     assert text.count("**missed**") == 3  # the limit, the peers, the memory growth
 
 
+def test_the_ratio_to_the_limit_is_the_median_of_paired_rounds() -> None:
+    """A slow spell in one round moves that round's three servers alike: each round's ratio
+    is taken, then their median (not the ratio of medians of unpaired runs)."""
+    from bench import peers, report_peers
+
+    def runs(*rates: float) -> dict:
+        listed = [{"requests_per_s": rate} for rate in rates]
+        return {"runs": listed, "median_run": sorted(listed, key=lambda r: r["requests_per_s"])[1]}
+
+    loads = {"bare_limit": runs(10_000, 5_000, 9_000), "mlfn_serve": runs(8_000, 4_500, 7_000),
+             "mlfn_serve_telemetry_off": runs(9_000, 4_800, 8_100),
+             **{name: runs(900, 1_000, 950) for name in peers.PEERS}}  # fmt: skip
+    found = peers._ratios(loads)
+    assert found["ratio_to_bare_rounds"] == [0.8, 0.9, 0.778]
+    assert found["ratio_to_bare"] == 0.8  # the median round; medians apart: 7,000 / 9,000
+    assert found["ratio_to_bare_telemetry_off"] == 0.9
+    result = {**_peers_result(dict.fromkeys(peers.SERVERS, 1.0), 0.0), **found}
+    text = "\n".join(report_peers.markdown(result))
+    assert "×0.8 (median of the rounds' ×0.8, ×0.9, ×0.778) (goal ≥ 0.8) met" in text  # noqa: RUF001
+
+
 def test_latency_chart_is_a_png(tmp_path: Path) -> None:
     from bench import report_peers
 
