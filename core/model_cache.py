@@ -135,10 +135,14 @@ class SessionCache(Generic[V]):
             self._entries.move_to_end(key)
             dropped: list[Key] = []
             budget = self._budget()
-            while self.used_bytes() > budget and len(self._entries) > 1:
-                oldest = next(iter(self._entries))
-                del self._entries[oldest]
-                dropped.append(oldest)
+            # least recently used first, from a snapshot: a lookup may move an entry to the
+            # end meanwhile (get takes no lock), which would break an iteration of the map
+            for oldest in list(self._entries):
+                if self.used_bytes() <= budget or len(self._entries) <= 1:
+                    break
+                if oldest != key:
+                    self._entries.pop(oldest, None)
+                    dropped.append(oldest)
             self.evictions += len(dropped)
             return dropped
 

@@ -4,7 +4,9 @@ first use and kept in a least-recently-used cache bounded by MLFN_MODEL_CACHE_MB
 
 from __future__ import annotations
 
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -247,3 +249,39 @@ def test_a_loaded_model_is_served_while_another_loads() -> None:
         release.set()
         thread.join(10)
     assert cache.loaded() == [("s", "m", 1), ("s", "m", 2)]
+
+
+def test_lookups_while_a_load_evicts_break_nothing() -> None:
+    """Lookups take no lock and move entries while a loader evicts: eviction reads a
+    snapshot, so it never fails with "mutated during iteration" and keeps to the budget."""
+    cache: SessionCache[int] = SessionCache(budget=lambda: 3)
+    errors: list[str] = []
+    until = time.monotonic() + 2
+
+    def load() -> None:
+        number = 0
+        while time.monotonic() < until:
+            try:
+                cache.put(("s", "m", number % 50), number, 1)
+            except Exception as exc:  # the failure this test is about
+                errors.append(repr(exc))
+                return
+            number += 1
+
+    def look() -> None:
+        while time.monotonic() < until:
+            for number in range(50):
+                cache.get(("s", "m", number))
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads switch as often as they can
+    try:
+        threads = [threading.Thread(target=job) for job in (load, look, look)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+    finally:
+        sys.setswitchinterval(interval)
+    assert errors == []
+    assert cache.used_bytes() <= 3
