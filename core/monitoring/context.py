@@ -1,5 +1,5 @@
-"""Who is being served right now: the request id, the trace and the job, carried in context
-variables so every log line and every queue message can name them."""
+"""Who is being served right now: the request id, the trace and the job, carried in one
+context variable (`current`) so every log line and every queue message can name them."""
 
 from __future__ import annotations
 
@@ -36,11 +36,6 @@ current: ContextVar[Current] = ContextVar("mlfn_current", default=NOBODY)
 def request_id() -> str | None:
     """The request being served (the caller's X-Request-Id, or its new one), if any."""
     return current.get().request_id
-
-
-def pending() -> list[Any] | None:
-    """Inside an HTTP request: where events wait until its answer is sent."""
-    return current.get().pending
 
 
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
