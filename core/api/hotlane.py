@@ -81,10 +81,10 @@ class HotLane:
             return
         scope["route"] = PredictRoute
         scope.setdefault("state", {})[PRINCIPAL] = user
-        svc = self.holder.built["services"]
         if self.get_telemetry is None or tracing.active():  # no telemetry, or a span to open
             await self._answer_aside(scope, send, rows, user, started)
             return
+        svc = self.holder.built["services"]
         # observed as `observed` does, one await level and a few calls fewer (the hot path)
         call = ObservedSend(send, scope, started, headers)
         current = ctx.current.set(call)

@@ -55,7 +55,9 @@ class ObservedSend(ctx.Current):
         else:
             self.trace_id, self.span_id = ctx.trace_from_headers(headers)
         self.job_id = None
-        self.waiting: list[Any] = []  # the events the request's code emits wait here
+        # the events the request's code emits wait here: `pending` as every Current has it
+        # (None outside a request), `waiting` the same list, typed as never None
+        self.waiting: list[Any] = []
         self.pending = self.waiting
         self.status, self.size, self.error = 500, 0, b""
 
