@@ -52,6 +52,10 @@ def test_integers_and_nulls_are_accepted(trained_iris: tuple[Settings, Store]) -
             r"row 0: missing feature\(s\) \['petal_width'\]",
         ),
         ([ROW, {**ROW, "colour": "blue"}], r"row 1: unknown feature\(s\) \['colour'\]"),
+        (  # as many names as the features, one of them wrong: still named
+            [ROW, {**{k: v for k, v in ROW.items() if k != "petal_width"}, "colour": 1.0}],
+            r"row 1: missing feature\(s\) \['petal_width'\]",
+        ),
         (
             [{**ROW, "sepal_width": "wide"}],
             "row 0: feature 'sepal_width' must be a number, got str",
