@@ -31,6 +31,7 @@ from core.featurespec import FeatureSpec
 from core.logs import PredictionLog
 from core.model_cache import GraphRun, SessionCache, graph_runner, new_session
 from core.monitoring import ChallengerFailed, ModelLoaded, Predicted, Telemetry
+from core.random_ids import random_hex
 from core.registry import ONNX_FILE, ModelRegistry
 from core.routing import Challenger, assigned
 from core.storage import Store
@@ -126,8 +127,8 @@ def prediction_ids(base: str, count: int) -> list[str]:
 
 def new_prediction_base() -> str:
     """128 random bits as 32 hex digits, like uuid4().hex without its object (a few µs of
-    every request): row i's prediction id is f"{base}-{i}"."""
-    return os.urandom(16).hex()
+    every request) or a system call (`random_hex`): row i's prediction id is f"{base}-{i}"."""
+    return random_hex()
 
 
 class Predictor:

@@ -15,7 +15,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from mangum import Mangum
 
-from core import constants
+from core import constants, random_ids
 from core.api.door import door_app
 from core.errors import ConfigError, MlfnError
 from core.jobs import handle_message
@@ -78,8 +78,10 @@ def prime_before_snapshot() -> None:
 
 def after_restore() -> None:
     """SnapStart: each restored instance draws its own random numbers (prediction-log
-    sampling, retry jitter) and reads the routing again before its first answer."""
+    sampling, retry jitter), reads its own request and prediction ids, and reads the
+    routing again before its first answer."""
     random.seed()
+    random_ids.forget()
     if "services" in app.state.built:
         app.state.build_services().predictor.recheck()
 

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import snapshot_restore_py
 
+from core import random_ids
 from core.auth import mint_token
 from core.inference import clear_cache
 from tests.conftest import project_settings
@@ -82,6 +83,17 @@ def test_a_restored_instance_rereads_the_routing_and_reseeds(cold_handler: Any) 
     _hooks(snapshot_restore_py.get_after_restore())
     assert random.random() != as_snapshotted
     assert predictor._checked_at == -math.inf and not predictor.is_warm()
+
+
+def test_a_restored_instance_reads_ids_of_its_own(cold_handler: Any) -> None:
+    """Ids read before the snapshot would be handed out again by every instance restored
+    from it: the restore hook drops them."""
+    random_ids.random_hex()
+    held = set(random_ids._reserve)
+    assert held
+    _hooks(snapshot_restore_py.get_after_restore())
+    assert not random_ids._reserve
+    assert random_ids.random_hex() not in held
 
 
 def test_without_a_champion_the_snapshot_is_taken_unprimed(
