@@ -16,6 +16,7 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import chain, repeat
 from typing import Any
 
 import numpy as np
@@ -168,12 +169,18 @@ class FeatureSpec:
             numeric_names=[c.name for c in numeric],
             numeric_inputs=tuple(c.input for c in numeric),
             others=tuple(c for c in self.columns if c.kind != "numeric"),
+            plain=bool(numeric) and len(numeric) == len(self.columns) == len(set(self.names)),
         )  # fmt: skip
 
     def encode_rows(self, rows: Any) -> dict[str, np.ndarray]:
-        """Model feeds for request rows (objects keyed by original names), or a
-        ValidationError naming the row and the column."""
+        """Model feeds for request rows (objects keyed by original names, or `SplitRows`),
+        or a ValidationError naming the row and the column."""
         layout = self.layout
+        if type(rows) is SplitRows:
+            block = _split_block(rows, layout) if layout.plain else None
+            if block is not None:  # the features in order, every value a JSON number
+                return self.graph_feeds(dict(zip(layout.numeric_inputs, block.T)))  # noqa: B905
+            rows = rows.dicts()  # anything else: read by name, and refused by name
         check_rows(rows, layout.names, layout.ignored, layout.known)
         feeds: dict[str, np.ndarray] = {}
         block = _plain_block(rows, layout.numeric_names)
@@ -199,6 +206,35 @@ class Layout:
     numeric_names: list[str]
     numeric_inputs: tuple[str, ...]
     others: tuple[ColumnSpec, ...]
+    plain: bool  # every column numeric, no name twice: a split's block is the features
+
+
+class SplitRows:
+    """Rows as a `dataframe_split` sends them: the columns once, then each row's values in
+    their order (every row as long as the columns: the body's reader checked). Encoding
+    reads them as one block when the columns are the features in order; `dicts()` makes
+    the rows by name, once, only where something needs them (other columns, another
+    version's features, the prediction log)."""
+
+    __slots__ = ("_dicts", "columns", "data")
+
+    def __init__(self, columns: list[str], data: list[list[Any]]) -> None:
+        self.columns, self.data = columns, data
+        self._dicts: list[dict[str, Any]] | None = None
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def dicts(self) -> list[dict[str, Any]]:
+        """The rows by column name (a column named twice: its last value, as JSON reads)."""
+        if self._dicts is None:
+            self._dicts = list(map(dict, map(zip, repeat(self.columns), self.data)))
+        return self._dicts
+
+
+def row_dicts(rows: Any) -> Any:
+    """Request rows as objects keyed by name (`SplitRows` made into them)."""
+    return rows.dicts() if type(rows) is SplitRows else rows
 
 
 def input_names(names: Sequence[str]) -> list[str]:
@@ -284,13 +320,35 @@ SMALL_BLOCK = 256  # up to this many values, checked in Python (numpy's per-call
 def _plain_block(rows: list[dict[str, Any]], names: list[str]) -> np.ndarray | None:
     """The float32 [rows, names] block when every value is an int or a float, in float32's
     range (or a ValidationError naming the row and the column); None when some value needs
-    the per-value path. A small block is typed and range-checked value by value (numpy's
-    per-call cost is more than the work), a big one by numpy."""
+    the per-value path."""
     if not names:
         return None
     values: list[Any] = []
     for row in rows:  # map over the row's lookup: no Python frame per value
         values += map(row.__getitem__, names)
+    return _values_block(values, len(rows), names)
+
+
+def _split_block(rows: SplitRows, layout: Layout) -> np.ndarray | None:
+    """`_plain_block` of a split whose columns are the features in order, read from its
+    data as sent; None for any other split (read by name instead)."""
+    data, names = rows.data, layout.names
+    if rows.columns != names or not data:
+        return None
+    if len(data) == 1:  # the common request: one row, as it came
+        return _values_block(data[0], 1, names)
+    if set(map(len, data)) != {len(names)}:
+        return None
+    return _values_block(list(chain.from_iterable(data)), len(data), names)
+
+
+def _values_block(values: list[Any], count: int, names: list[str]) -> np.ndarray | None:
+    """The float32 [count, names] block of `values` (row after row) when every value is an
+    int or a float in float32's range; None when one needs the per-value path. A small
+    block is typed and range-checked value by value (numpy's per-call cost is more than
+    the work), a big one by numpy."""
+    if len(values) != count * len(names):
+        return None
     small = len(values) <= SMALL_BLOCK
     if small:
         for value in values:
@@ -302,8 +360,8 @@ def _plain_block(rows: list[dict[str, Any]], names: list[str]) -> np.ndarray | N
         return None
     try:
         if small:  # every value within float32's range (above): converted at once
-            return np.array(values, dtype=np.float32).reshape(len(rows), len(names))
-        matrix = np.asarray(values, dtype=np.float64).reshape(len(rows), len(names))
+            return np.array(values, dtype=np.float32).reshape(count, len(names))
+        matrix = np.asarray(values, dtype=np.float64).reshape(count, len(names))
     except OverflowError:  # an integer beyond float64: the per-value path names it
         return None
     return encode_numeric_block(names, matrix)

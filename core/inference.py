@@ -27,7 +27,7 @@ from core.errors import (
     UnavailableError,
     ValidationError,
 )
-from core.featurespec import FeatureSpec
+from core.featurespec import FeatureSpec, row_dicts
 from core.logs import PredictionLog
 from core.model_cache import GraphRun, SessionCache, graph_runner, new_session
 from core.monitoring import ChallengerFailed, ModelLoaded, Predicted, Telemetry
@@ -361,7 +361,7 @@ class Predictor:
             outputs_logged = {k: v for k, v in answer.items() if k not in ("model", "classes")}
             self.log.record(
                 request_id or base,
-                rows,
+                row_dicts(rows),
                 outputs_logged,
                 model.version,
                 (time.perf_counter() - started) * 1000,

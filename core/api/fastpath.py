@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable, Iterator
-from itertools import repeat
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeGuard
 
 from core.api.dataplane import (
@@ -27,6 +26,7 @@ from core.api.middleware import PRINCIPAL
 from core.api.observe import SERVED, ObservedSend
 from core.auth import Authenticator
 from core.errors import AuthenticationError, MlfnError
+from core.featurespec import SplitRows
 from core.inference import BODY_SHAPES  # loaded with the services anyway
 from core.monitoring import context as monitoring_context
 from core.monitoring.jsonline import json_bytes
@@ -41,6 +41,7 @@ except ImportError:  # pragma: no cover - exercised where orjson is not installe
 logger = logging.getLogger("mlfn.api")
 ASGIApp = Any
 PREDICT_PATH = "/predict"
+Rows = list[Any] | SplitRows  # a clean body's rows: objects, or a split as sent
 SPLIT_KEYS = frozenset({"columns", "data", "index"})
 _ROUTING = b"x-mlfn-routing-key"
 _HEADERS = (b"content-type", b"application/json")
@@ -62,7 +63,7 @@ def route_path(scope: dict[str, Any]) -> str:
     return path
 
 
-def clean_rows(parsed: Any) -> list[Any] | None:
+def clean_rows(parsed: Any) -> Rows | None:
     """The rows of a body in exactly one of /predict's shapes, well formed, as the route
     reads them (`rows_from_body` of what its body model passes on); None for anything the
     route must judge (and word the refusal of)."""
@@ -87,9 +88,9 @@ def _list_of(value: Any, kind: type) -> TypeGuard[list[Any]]:
     return True
 
 
-def _split_rows(split: Any) -> list[dict[str, Any]] | None:
-    """A `dataframe_split`'s rows (each data row zipped with the columns, by C code), when
-    every data row has one value per column."""
+def _split_rows(split: Any) -> SplitRows | None:
+    """A `dataframe_split`'s rows, as sent (read by name only where needed), when every
+    data row has one value per column."""
     if not isinstance(split, dict) or not SPLIT_KEYS.issuperset(split):
         return None
     columns, data = split.get("columns"), split.get("data")
@@ -100,8 +101,7 @@ def _split_rows(split: Any) -> list[dict[str, Any]] | None:
         return None
     if data and set(map(len, data)) != {len(columns)}:  # the route names the row
         return None
-    pairs: Iterator[Any] = map(zip, repeat(columns), data)
-    return list(map(dict, pairs))
+    return SplitRows(columns, data)
 
 
 def json_content(headers: list[tuple[bytes, bytes]]) -> bool:
@@ -151,7 +151,7 @@ def replay(
     return again
 
 
-def clean_json(body: bytes) -> list[Any] | None:
+def clean_json(body: bytes) -> Rows | None:
     """The body's rows, when it is one of /predict's shapes, well formed (`clean_rows`)."""
     try:
         return clean_rows(_loads(body)) if body else None
@@ -236,9 +236,7 @@ def _header(headers: list[tuple[bytes, bytes]], wanted: bytes) -> bytes | None:
     return None
 
 
-async def answer_rows(
-    scope: dict[str, Any], send: Any, rows: list[Any], user: Any, svc: Any
-) -> None:
+async def answer_rows(scope: dict[str, Any], send: Any, rows: Rows, user: Any, svc: Any) -> None:
     """The answer to a clean /predict body's rows (`clean_rows`) from an authorised caller."""
     request_id = monitoring_context.request_id()
     explicit = _header(scope.get("headers", []), _ROUTING)

@@ -29,6 +29,7 @@ from typing import Any
 from core.api.fastpath import (
     PREDICT_PATH,
     PredictRoute,
+    Rows,
     answer_rows,
     answered,
     clean_json,
@@ -97,7 +98,7 @@ class HotLane:
             finish(scope, call, current, svc.telemetry)
 
     async def _answer_aside(
-        self, scope: dict[str, Any], send: Any, rows: list[Any], user: Any, started: float
+        self, scope: dict[str, Any], send: Any, rows: Rows, user: Any, started: float
     ) -> None:
         """The answer without telemetry (MLFN_TELEMETRY=off), or observed in a span."""
         answer = functools.partial(self._answer, scope, rows, user)
@@ -106,9 +107,7 @@ class HotLane:
         else:
             await observed(scope, send, answer, self.get_telemetry, started)
 
-    def _answer(
-        self, scope: dict[str, Any], rows: list[Any], user: Any, send: Any
-    ) -> Awaitable[None]:
+    def _answer(self, scope: dict[str, Any], rows: Rows, user: Any, send: Any) -> Awaitable[None]:
         svc = self.holder.built["services"]
         return answered(scope, send, answer_rows(scope, send, rows, user, svc))
 

@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from core.api import Services, create_app, fastpath
+from core.featurespec import row_dicts
 from core.inference import rows_from_body
 from core.training.run import train
 from tests.conftest import project_settings
@@ -158,4 +159,4 @@ def test_clean_rows_take_only_what_the_model_would_pass_unchanged(parsed, clean)
     """A clean body's rows are the route's rows (`rows_from_body`) of what its body model
     passes on; anything else is left to the route (None)."""
     expected = None if clean is None else rows_from_body(clean)
-    assert fastpath.clean_rows(parsed) == expected
+    assert row_dicts(fastpath.clean_rows(parsed)) == expected
