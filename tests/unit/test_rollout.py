@@ -274,3 +274,33 @@ def test_mlflow_model_versions_carry_their_roles(tmp_path: Path) -> None:
     assert client.get_model_version_by_alias("iris", "challenger").tags["mlfn_version"] == "1"
     rollback(registry, "alice")
     assert tags(1)["mlfn_role"] == "retired" and tags(1)["mlfn_last_action"] == "rollback"
+
+
+@pytest.mark.parametrize("mode", ["shadow", "canary"])
+def test_split_bodies_reach_a_challenger_and_the_log_by_name(served: Any, mode: str) -> None:
+    """A `dataframe_split` /predict (kept as sent on the fast path) is scored by the
+    challenger as by the champion, and both log lines hold the rows by name."""
+    client, services = served
+    body = {"weight": 100} if mode == "canary" else {}
+    assert _admin(client, f"/models/1/{mode}", body).status_code == 200
+    before = _metric(client, "mlfn_predicted_rows_total", 1)
+    rows = IRIS[FEATURES].iloc[[0, 60, 120]]
+    split = {"dataframe_split": {"columns": FEATURES, "data": rows.to_numpy().tolist()}}
+    headers = {**token("predict"), "X-Mlfn-Routing-Key": "split-caller"}
+    answer = client.post("/predict", json=split, headers=headers)
+    assert answer.status_code == 200, answer.text
+    assert _metric(client, "mlfn_predicted_rows_total", 1) == before + 3  # the challenger scored
+    by_name = services.predictor.predict_version(answer.json()["model"]["version"],
+                                                 rows.to_dict(orient="records"))  # fmt: skip
+    assert answer.json()["probabilities"] == by_name["probabilities"]
+    services.predictor.log.flush()  # type: ignore[union-attr]
+    lines = [
+        json.loads(line)
+        for key in services.store.list("logs/predictions/")
+        for line in services.store.read_bytes(key).decode().splitlines()
+    ]
+    logged = [line for line in lines if line["id"] == answer.json()["prediction_ids"][0][:-2]]
+    assert {line.get("role", "champion") for line in logged} == (
+        {"champion", "shadow"} if mode == "shadow" else {"canary"}
+    )
+    assert all(line["inputs"] == rows.to_dict(orient="records") for line in logged)
