@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -14,6 +15,15 @@ from core.inference import new_prediction_base
 from core.monitoring.context import request_id_from
 
 HEX_ID = re.compile(r"[0-9a-f]{32}")
+
+
+@pytest.fixture(autouse=True)
+def fresh_reserve() -> Iterator[None]:
+    """Each test starts and ends with an empty reserve: ids a test read with a stand-in for
+    os.urandom (all zeros) must never reach a later test's requests."""
+    random_ids.forget()
+    yield
+    random_ids.forget()
 
 
 def test_ids_are_128_bit_hex_and_distinct_across_many_reads() -> None:
@@ -30,7 +40,6 @@ def test_one_system_call_serves_a_block_of_ids(monkeypatch: pytest.MonkeyPatch) 
         calls.append(size)
         return real(size)
 
-    random_ids.forget()
     monkeypatch.setattr(random_ids.os, "urandom", counted)
     for _ in range(random_ids.IDS_PER_READ + 1):
         request_id_from(None)
@@ -41,7 +50,6 @@ def test_one_system_call_serves_a_block_of_ids(monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_threads_drawing_at_once_never_share_an_id() -> None:
-    random_ids.forget()
     drawn: list[list[str]] = [[] for _ in range(4)]
     start = threading.Barrier(4)
 
@@ -61,7 +69,6 @@ def test_threads_drawing_at_once_never_share_an_id() -> None:
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX")
 def test_a_forked_child_never_hands_out_its_parents_ids() -> None:
-    random_ids.forget()
     random_ids.random_hex()  # the reserve now holds ids the parent will hand out
     held = list(random_ids._reserve)
     reader, writer = os.pipe()
@@ -87,3 +94,4 @@ def test_forget_drops_the_reserve(monkeypatch: pytest.MonkeyPatch) -> None:
     read: list[Any] = []
     monkeypatch.setattr(random_ids.os, "urandom", lambda size: read.append(size) or bytes(size))
     assert random_ids.random_hex() == "0" * 32 and read
+    assert len(random_ids._reserve) == random_ids.IDS_PER_READ - 1  # the fixture drops them
