@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from core.api import Services, create_app, fastpath
-from core.featurespec import row_dicts
+from core.featurespec import SplitRows, row_dicts
 from core.inference import rows_from_body
 from core.training.run import train
 from tests.conftest import project_settings
@@ -160,3 +160,10 @@ def test_clean_rows_take_only_what_the_model_would_pass_unchanged(parsed, clean)
     passes on; anything else is left to the route (None)."""
     expected = None if clean is None else rows_from_body(clean)
     assert row_dicts(fastpath.clean_rows(parsed)) == expected
+
+
+def test_a_clean_split_is_kept_as_sent() -> None:
+    """No row object per row on the fast path: encoding reads the split's data itself."""
+    rows = fastpath.clean_rows({"dataframe_split": SPLIT})
+    assert isinstance(rows, SplitRows)
+    assert rows.columns is SPLIT["columns"] and rows.data is SPLIT["data"]
