@@ -322,8 +322,10 @@ def _job_isolation(isolation: dict[str, Any] | None) -> list[str]:
         "## 8. Serving while a training job runs (`mlfn serve`, one worker process)",
         "",
         f"/predict (one row) under {idle['tool']} for {idle['seconds']} s each, idle and then "
-        "while a neural network trains in the job's worker process (SCHED_IDLE, one BLAS "
-        f"thread), on {isolation['cores']} cores shared with the load generator.",
+        "while a neural network trains in the job's worker process, from the moment the job "
+        "runs (the worker's start-up included); the worker runs SCHED_IDLE, off the first "
+        f"CPU, one BLAS thread per CPU it may use; {isolation['cores']} cores shared with the "
+        "load generator.",
         "",
         "| | requests/s | p50 ms | p99 ms |",
         "|---|---|---|---|",
