@@ -23,8 +23,8 @@ from tests.integration import emulators
 SECRET = "bench-job-isolation-secret-0123456789"
 SECONDS, CONCURRENCY = 10, 4
 ROW = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
-# About a minute of training on two cores (with 128 hidden units it took 12 s): the
-# measurement ends long before it does, and the job is cancelled then.
+# Long enough to outlast the window (with 128 hidden units the job ended after about 15 s,
+# too close to the 10 s window and the wait for it to run); cancelled after the window.
 LONG_JOB = {
     "model_type": "neural_network",
     "params": {

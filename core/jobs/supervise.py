@@ -162,7 +162,7 @@ def _spawn(settings_path: str, claim_: Claim, background: bool) -> subprocess.Po
 
 def launch(argv: list[str], env: dict[str, str], background: bool) -> subprocess.Popen[bytes]:
     """A training process in a session of its own. `background` (mlfn serve): it yields the
-    CPU to serving (`_yield_cpu_to_serving`) from its start, before its interpreter's own
+    CPU to serving (`_yield_cpu_to_serving`) as soon as it exists, before its interpreter's
     start-up and imports, with one BLAS thread per CPU it may use."""
     if background:
         threads = str(len(training_cpus(_cpus())))
@@ -205,26 +205,33 @@ def _die_with_supervisor() -> None:
     threading.Thread(target=watch, name="mlfn-orphan-watch", daemon=True).start()
 
 
-def _yield_cpu_to_serving(pid: int = 0) -> None:
-    """Run a training process (`pid`; 0: this one) only on CPU time serving leaves idle:
-    SCHED_IDLE where Linux has it (inherited by the threads torch and BLAS start later),
-    else the lowest priority; and off the first of its CPUs, which stays serving's
-    (`training_cpus`)."""
+def _yield_cpu_to_serving(pid: int) -> None:
+    """Run a training process only on CPU time serving leaves idle (`_idle_class`), and off
+    the first of its CPUs, which stays serving's (`training_cpus`). Once, by the worker
+    that starts it: a second pass would take one more CPU away."""
+    _idle_class(pid)
+    with contextlib.suppress(AttributeError, OSError):  # macOS has no CPU affinity
+        os.sched_setaffinity(pid, training_cpus(os.sched_getaffinity(pid)))
+
+
+def _idle_class(pid: int = 0) -> None:
+    """SCHED_IDLE for `pid` (0: this thread) where Linux has it (inherited by the threads
+    torch and BLAS start later), else the lowest priority. Setting it again changes
+    nothing."""
     try:
         os.sched_setscheduler(pid, os.SCHED_IDLE, os.sched_param(0))
     except (AttributeError, OSError):
         with contextlib.suppress(OSError):
             os.setpriority(os.PRIO_PROCESS, pid, 19)
-    with contextlib.suppress(AttributeError, OSError):  # macOS has no CPU affinity
-        os.sched_setaffinity(pid, training_cpus(os.sched_getaffinity(pid)))
 
 
 def training_cpus(allowed: set[int]) -> set[int]:
     """The CPUs a background training may run on: all but the lowest of `allowed` when
     there are two or more. SCHED_IDLE alone is not enough: with a SCHED_IDLE process
-    spinning on any CPU, a one-row /predict's p99 went from 0.8 to 3.8 ms (2 CPUs, Linux
-    6.18; about one scheduler tick: a woken request waited for the task to step aside).
-    Kept off one CPU, the same process left p99 at 0.6 ms: serving always has a CPU free."""
+    spinning on any CPU, a one-row /predict's p99 went from 0.8 to 0.9 ms to 3.8 ms in one
+    run and 2.4 ms in another (2 CPUs, Linux 6.18; about one scheduler tick, so most likely
+    a woken request waiting for the task to step aside). Kept off one CPU, the same
+    process left p99 at 0.58 to 0.67 ms in three runs: serving always has a CPU free."""
     if len(allowed) < 2:
         return set(allowed)
     return set(sorted(allowed)[1:])
@@ -247,8 +254,8 @@ def child_main(argv: list[str] | None = None) -> int:
     if os.environ.get(DOOR_ENV):  # log (and trace) as the worker that started this process
         use_door(os.environ[DOOR_ENV])
     _die_with_supervisor()
-    if os.environ.get(BACKGROUND_ENV):  # as the parent set it (again: it may have lost a race)
-        _yield_cpu_to_serving()
+    if os.environ.get(BACKGROUND_ENV):  # as the worker set it: also when started by hand
+        _idle_class()
     with open(args.settings, encoding="utf-8") as handle:
         settings = Settings.from_json(handle.read())
     store = open_store(settings.store_uri)

@@ -90,3 +90,35 @@ def test_where_the_policy_is_refused_the_training_runs_at_the_lowest_priority(
     assert policy == os.sched_getscheduler(0)
     assert cpus == sorted(os.sched_getaffinity(0))
     assert (nice, flag) == (19, "1")
+
+
+@linux_only
+def test_on_four_cpus_the_training_keeps_three_after_its_own_start_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker moves the process off CPU 0; the process's own start (`child_main` with
+    the background flag) must not move it off one more CPU."""
+    from core.jobs import supervise
+
+    masks = {4242: {0, 1, 2, 3}}  # the training process, as the worker sees it (0: itself)
+    policies: dict[int, int] = {}
+
+    def get(pid: int) -> set[int]:
+        return set(masks[pid or 4242])
+
+    def put(pid: int, cpus: set[int]) -> None:
+        masks[pid or 4242] = set(cpus)
+
+    monkeypatch.setattr(os, "sched_getaffinity", get, raising=False)
+    monkeypatch.setattr(os, "sched_setaffinity", put, raising=False)
+    monkeypatch.setattr(
+        os, "sched_setscheduler", lambda pid, policy, _: policies.update({pid or 4242: policy})
+    )
+    monkeypatch.setattr(supervise, "_die_with_supervisor", lambda: None)
+    monkeypatch.setenv(BACKGROUND_ENV, "1")
+    supervise._yield_cpu_to_serving(4242)  # the worker, as the process starts
+    with pytest.raises(FileNotFoundError):  # the child's own start, up to its settings
+        supervise.child_main(["--settings", str(tmp_path / "absent.json"), "--worker", "w",
+                              "--attempt", "1", "job-1"])  # fmt: skip
+    assert masks[4242] == {1, 2, 3}
+    assert policies[4242] == os.SCHED_IDLE
