@@ -62,6 +62,13 @@ class ValidationError(MlfnError):
     code = "invalid_input"
 
 
+class UnsupportedMediaTypeError(MlfnError):
+    """A body sent as something other than JSON to a route that reads only JSON."""
+
+    status = 415
+    code = "unsupported_media_type"
+
+
 class IdempotencyKeyReusedError(ValidationError):
     """An Idempotency-Key sent again with a different request body."""
 

@@ -399,7 +399,7 @@ def _finite(name: str, values: np.ndarray) -> np.ndarray:
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
         raise ValidationError(
-            f"row {row}: feature '{name}' is out of range ({values[row]!r}); "
+            f"row {row}: feature '{name}' is out of range ({float(values[row])!r}); "
             "send a finite number within ±3.4e38, or null when it is missing"
         )
     return values

@@ -39,6 +39,7 @@ REASONS = {
     404: "Not found",
     409: "Conflict (the champion changed, or is already this version)",
     413: "Body over 6 MB, or too many rows",
+    415: "A body declared as something other than JSON",
     422: "Invalid input, naming the field",
     503: "No champion can be served, or a dependency is unavailable",
 }
@@ -48,8 +49,10 @@ SECURED = (400, 401, 403)
 def errors(
     *codes: int, secured: bool = True, body: type[BaseModel] = ErrorBody
 ) -> dict[int | str, dict[str, Any]]:
-    """The `responses` of a route: each error status with its protocol's error body."""
-    wanted = sorted({*codes, *(SECURED if secured else ())})
+    """The `responses` of a route: each error status with its protocol's error body. A route
+    of mlfn's own that reads a body (413) refuses one not declared as JSON (415)."""
+    json_only = (415,) if 413 in codes and body is ErrorBody else ()
+    wanted = sorted({*codes, *json_only, *(SECURED if secured else ())})
     return {code: {"model": body, "description": REASONS[code]} for code in wanted}
 
 

@@ -1,5 +1,6 @@
 """Pure ASGI middleware (no per-request overhead from BaseHTTPMiddleware): the body size
-limit, the token check before the body is read, and JSON as the default content type."""
+limit, the token check before the body is read, and JSON as the only content type (and the
+default)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,14 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from core.api.error_shapes import error_body
-from core.errors import BadRequestError, MlfnError, PayloadTooLargeError, UnavailableError
+from core.api.error_shapes import MLFLOW_PATHS, error_body
+from core.errors import (
+    BadRequestError,
+    MlfnError,
+    PayloadTooLargeError,
+    UnavailableError,
+    UnsupportedMediaTypeError,
+)
 
 logger = logging.getLogger("mlfn.api")
 ASGIApp = Any
@@ -135,9 +142,12 @@ class AuthFirst:
         return await in_thread(authenticator.authenticate, authorization)  # JWKS
 
 
-class DefaultJsonContentType:
-    """Treat a body without a content type as JSON: API Gateway forwards none when the client
-    sent none, and this API speaks only JSON."""
+class JsonContentType:
+    """Read a body without a content type as JSON (API Gateway forwards none when the client
+    sent none, and this API speaks only JSON), and refuse one declared as something else
+    (`curl -d` says form data) with 415 and what to send instead, rather than a puzzling
+    field error. MLflow's /invocations reads CSV too and words its own refusal; the Open
+    Inference Protocol's routes read their body as JSON whatever it is declared as."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -145,8 +155,40 @@ class DefaultJsonContentType:
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "http" and scope["method"] in {"POST", "PUT", "PATCH"}:
             headers = scope.get("headers", [])
-            if not any(name == b"content-type" for name, _ in headers):
+            declared = next((value for name, value in headers if name == b"content-type"), None)
+            if declared is None:
                 # in place: what the routes note in the scope (the route, for telemetry)
                 # stays visible to the middleware outside
                 scope["headers"] = [*headers, (b"content-type", b"application/json")]
+            elif not is_json_type(declared) and _reads_only_json(scope["path"], headers):
+                refused = _not_json(declared)
+                path = scope["path"]
+                await _send_json(send, *error_body(path, refused.status, refused.code,
+                                                   refused.message))  # fmt: skip
+                return
         await self.app(scope, receive, send)
+        return None
+
+
+def is_json_type(content_type: bytes) -> bool:
+    """application/json or a JSON-based type (application/problem+json), any parameters."""
+    mime = content_type.split(b";", 1)[0].strip().lower()
+    return mime == b"application/json" or (
+        mime.startswith(b"application/") and mime.endswith(b"+json")
+    )
+
+
+def _reads_only_json(path: str, headers: list[tuple[bytes, bytes]]) -> bool:
+    """A route of mlfn's own with a body to read (an empty one, however declared, is none)."""
+    if path in MLFLOW_PATHS or path == "/v2" or path.startswith("/v2/"):
+        return False
+    length = next((value for name, value in headers if name == b"content-length"), None)
+    return length is None or length.strip() != b"0"
+
+
+def _not_json(declared: bytes) -> UnsupportedMediaTypeError:
+    shown = declared.decode("latin-1").split(";", 1)[0].strip()[:100]
+    return UnsupportedMediaTypeError(
+        f"content type '{shown}' is not supported: send the body as JSON with "
+        "'Content-Type: application/json' (curl: -H 'Content-Type: application/json')"
+    )

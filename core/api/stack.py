@@ -12,7 +12,7 @@ from typing import Any
 from core.api.fastpath import FastPredict
 from core.api.hotlane import HotLane
 from core.api.http_layers import HeadAsGet, cors_layer
-from core.api.middleware import AuthFirst, BodyLimit, DefaultJsonContentType
+from core.api.middleware import AuthFirst, BodyLimit, JsonContentType
 from core.api.observe import TelemetryMiddleware
 from core.api.services import ServicesHolder
 from core.monitoring.telemetry import telemetry_enabled
@@ -43,7 +43,7 @@ def middleware_layers(
 
     layers: list[Layer] = [(FastPredict, {"get_services": holder.get})] if fast_predict else []
     layers += [
-        (DefaultJsonContentType, {}),
+        (JsonContentType, {}),
         (BodyLimit, {}),
         (AuthFirst, {"get_authenticator": authenticator, "routes": routes,
                      "header": token_header(), "protected": tuple(protected)}),

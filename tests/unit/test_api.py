@@ -298,6 +298,41 @@ def test_a_body_without_content_type_is_json(api) -> None:
     assert answer.status_code == 200 and answer.json()["predictions"] == ["setosa"]
 
 
+@pytest.mark.parametrize(
+    "path", ["/predict", "/models/iris/predict", "/train", "/feedback", "/models/rollback"]
+)
+@pytest.mark.parametrize(
+    "kind", ["application/x-www-form-urlencoded", "text/plain; charset=utf-8", "text/csv"]
+)
+def test_a_body_declared_as_not_json_is_415_saying_what_to_send(api, path, kind) -> None:
+    """`curl -d` without -H declares form data: named, with the header to send instead."""
+    client, _ = api
+    headers = {**token("predict", "train", "feedback", "promote"), "content-type": kind}
+    answer = client.post(path, content=json.dumps({"instances": [ROW]}), headers=headers)
+    assert answer.status_code == 415, answer.text
+    error = answer.json()["error"]
+    assert error["code"] == "unsupported_media_type"
+    assert repr(kind.split(";")[0]) in error["message"]
+    assert "Content-Type: application/json" in error["message"]
+    template = path.replace("/iris/", "/{model}/")
+    documented = client.get("/openapi.json").json()["paths"][template]["post"]["responses"]
+    assert "415" in documented
+
+
+@pytest.mark.parametrize("kind", ["application/json; charset=utf-8", "application/merge+json"])
+def test_json_and_json_based_types_are_read(api, kind) -> None:
+    client, _ = api
+    headers = {**token("predict"), "content-type": kind}
+    answer = client.post("/predict", content=json.dumps({"instances": [ROW]}), headers=headers)
+    assert answer.status_code == 200 and answer.json()["predictions"] == ["setosa"]
+
+
+def test_the_token_is_checked_before_the_content_type(api) -> None:
+    client, _ = api
+    answer = client.post("/predict", content=b"a=1", headers={"content-type": "text/plain"})
+    assert answer.status_code == 401
+
+
 def test_warm_small_predictions_stay_on_the_event_loop(api, monkeypatch) -> None:
     """A warm one-row /predict runs on the event loop (no thread-pool hop); loading the model,
     big batches and a prediction-log flush (store I/O) go to the thread pool."""

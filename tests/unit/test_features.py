@@ -90,8 +90,8 @@ def test_one_conversion_for_training_and_serving() -> None:
     assert list(feeds["b"]) == ["true", "false"]
     assert list(feeds["c"]) == ["02139", "2"]  # a zip code stays a string, 2.0 is category "2"
     for bad, match in [
-        ({"n": 1e39}, "out of range"),
-        ({"n": float("inf")}, "out of range"),
+        ({"n": 1e39}, r"out of range \(1e\+39\)"),
+        ({"n": float("inf")}, r"out of range \(inf\)"),  # as JSON's reader wrote it, no numpy
         ({"b": "maybe"}, "true or false"),
         ({"n": "abc"}, "must be a number"),
     ]:
