@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException
 from core.api.batch_routes import install_batch_routes
 from core.api.conformance import (
     errors,
-    plain_validation_error,
+    plain_validation_errors,
     precise_bodies,
 )
 from core.api.dataplane import (
@@ -67,11 +67,6 @@ def _error(status: int, code: str, message: str, path: str = "") -> JSONResponse
     return JSONResponse(body, status, headers=headers)
 
 
-def _field_errors(exc: RequestValidationError, path: str) -> str:
-    sentences = [plain_validation_error(dict(error), path) for error in exc.errors()]
-    return "; ".join(dict.fromkeys(sentences))  # a union's members repeat the same point
-
-
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(MlfnError)
     async def mlfn_error(request: Request, exc: MlfnError) -> JSONResponse:
@@ -80,7 +75,12 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
         path = request.url.path
-        return _error(422, "invalid_request", _field_errors(exc, path), path)
+        return _error(
+            422,
+            "invalid_request",
+            plain_validation_errors([dict(e) for e in exc.errors()], path),
+            path,
+        )
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:

@@ -5,6 +5,7 @@ of their own (core/api/http_layers.py), free of pydantic, on every door's hot pa
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel
@@ -335,12 +336,61 @@ def precise_bodies(schema: dict[str, Any], model: Any, settings: Any, max_rows: 
 ROW_SHAPES = "'instances', 'dataframe_split' or 'dataframe_records'"
 
 
+def plain_validation_errors(errors: Sequence[dict[str, Any]], path: str) -> str:
+    """A request's pydantic errors as sentences, each point once. A union (one model type
+    or a list of them) reports each member it tried: when one member says what is wrong
+    (not one of the values), "not a list" from another is noise; and a key that is not
+    allowed makes its value's own complaints beside the point."""
+    found = [(_where(error), error) for error in errors]
+    bad_keys = {where for where, error in found if _is_key(error)}
+    precise = {where for where, error in found if not _type_only(error)}
+    precise |= {where.rsplit(".", 1)[0] for where in precise if "." in where}
+    kept = [
+        error
+        for where, error in found
+        if _is_key(error) or not (_noise(error, where, precise) or _under(where, bad_keys))
+    ]
+    sentences = [plain_validation_error(error, path) for error in kept or errors]
+    return "; ".join(dict.fromkeys(sentences))
+
+
+def _noise(error: dict[str, Any], where: str, precise: set[str]) -> bool:
+    """A union member's complaint that the value has the wrong shape for it, where another
+    error says more about that value or one of its items."""
+    return _type_only(error) and where in precise
+
+
+def _under(where: str, keys: set[str]) -> bool:
+    return any(where == key or where.startswith(key + ".") for key in keys)
+
+
+def _loc(error: dict[str, Any]) -> list[str]:
+    loc = [str(p) for p in error.get("loc", ()) if p != "body"]
+    # pydantic adds the union member or literal it tried as a path step: not the caller's
+    return [p for p in loc if not p.startswith(("literal[", "function-", "list[", "str"))]
+
+
+def _where(error: dict[str, Any]) -> str:
+    return ".".join(p for p in _loc(error) if p != "[key]")
+
+
+def _is_key(error: dict[str, Any]) -> bool:
+    return "[key]" in _loc(error)
+
+
+def _type_only(error: dict[str, Any]) -> bool:
+    """A value of the wrong JSON type for what was tried, nothing more: not a list, not an
+    object, or a list or object where one value was due."""
+    kind = str(error.get("type", ""))
+    if kind == "literal_error":
+        return isinstance(error.get("input"), list | dict)
+    return kind in {"list_type", "dict_type", "model_attributes_type"}
+
+
 def plain_validation_error(error: dict[str, Any], path: str) -> str:
     """One pydantic error as a sentence: the field path, what was wrong, and a hint for
     the usual mistakes (rows not wrapped, a misspelled key, a value not in the list)."""
-    loc = [str(p) for p in error.get("loc", ()) if p != "body"]
-    # pydantic adds the union member or literal it tried as a path step: not the caller's
-    loc = [p for p in loc if not p.startswith(("literal[", "function-", "list[", "str"))]
+    loc = _loc(error)
     where = ".".join(loc) or "the body"
     kind = error.get("type", "")
     if kind == "json_invalid":
@@ -349,15 +399,30 @@ def plain_validation_error(error: dict[str, Any], path: str) -> str:
         hint = (
             f'; wrap rows in {{"instances": [...]}} (or {ROW_SHAPES})' if path == "/predict" else ""
         )
-        return f"unknown field '{where}'{hint}"
+        return f"unknown field '{where}'" + hint
+    if kind == "literal_error" and "[key]" in loc:
+        return _bad_key(loc, error)
     if kind == "literal_error":
         expected = (error.get("ctx") or {}).get("expected", "")
         return f"{where}: {error.get('input')!r} is not one of {expected}"
     if kind in ("dict_type", "model_attributes_type"):
         return f"{where}: expected a JSON object"
+    if kind == "list_type":
+        return f"{where}: expected a JSON list"
     if kind == "string_pattern_mismatch" and loc and loc[-1] == "model":
         return (f"{where}: {error.get('input')!r} is not a model reference; give NAME or "
                 "NAME@VERSION, where NAME is lowercase letters, digits, '-' and '_' and "
                 "VERSION a positive whole number")  # fmt: skip
     message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
     return f"{where}: {message}"
+
+
+def _bad_key(loc: list[str], error: dict[str, Any]) -> str:
+    """A key of an object that may hold only some keys (`params` by model type)."""
+    owner = ".".join(loc[: loc.index("[key]") - 1]) or "the body"
+    expected = (error.get("ctx") or {}).get("expected", "")
+    sentence = f"{owner}: key {error.get('input')!r} is not one of {expected}"
+    if owner == "params":
+        sentence += ('; give each model type\'s parameters under it, e.g. '
+                     '{"params": {"random_forest": {"n_estimators": 200}}}')  # fmt: skip
+    return sentence

@@ -76,7 +76,7 @@ def test_predict_body_shapes(api, body: dict) -> None:
         ({"instances": [{"sepal_length": 1}]}, 422, "missing feature(s)"),
         ({"instances": [ROW], "dataframe_records": [ROW]}, 422, "exactly one of"),
         ({"rows": [ROW]}, 422, "unknown field 'rows'; wrap rows in"),
-        ({"instances": "x"}, 422, "instances: Input should be a valid list"),
+        ({"instances": "x"}, 422, "instances: expected a JSON list"),
         ({"instances": [1]}, 422, "instances.0: expected a JSON object"),
     ],
 )
@@ -404,3 +404,31 @@ def test_validation_errors_are_plain_sentences(api, path: str, body: str, messag
     answer = client.post(path, content=body, headers=headers)
     assert answer.status_code == 422 and message in answer.json()["error"]["message"]
     assert "literal[" not in answer.text and "Extra inputs" not in answer.text
+
+
+@pytest.mark.parametrize(
+    ("body", "message", "points"),
+    [
+        # a union's "not a list" beside the real point is noise
+        ('{"model_type": "svm"}', "model_type: 'svm' is not one of 'logistic_regression', ", 1),
+        ('{"model_type": ["svm"]}', "model_type.0: 'svm' is not one of 'logistic_regression', ", 1),
+        # parameters given flat, not under their model type: the key named, and the fix
+        (
+            '{"params": {"n_estimators": 5}}',
+            "params: key 'n_estimators' is not one of 'logistic_regression', ",
+            2,  # the sentence, then how to write it
+        ),
+        # neither member fits: both say so, in words
+        ('{"model_type": {"a": 1}}', "model_type: {'a': 1} is not one of 'logistic_regression'", 2),
+    ],
+)
+def test_a_validation_error_makes_one_point(api, body: str, message: str, points: int) -> None:
+    client, _ = api
+    headers = {**token("train"), "Content-Type": "application/json"}
+    said = client.post("/train", content=body, headers=headers).json()["error"]["message"]
+    assert said.startswith(message), said
+    assert "valid list" not in said and "valid dictionary" not in said and "[key]" not in said
+    assert len(said.split("; ")) == points, said
+    if "n_estimators" in body:
+        assert said.endswith('{"params": {"random_forest": {"n_estimators": 200}}}')
+        assert "params.n_estimators" not in said  # its value's complaint is beside the point
