@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from core.config import ParserConfig, ProjectConfig, Settings
 from core.data.coerce import coerce_frame
+from core.data.decimals import decimal_commas
 from core.data.fetch import FetchGuard
 from core.data.formats import (
     decode,
@@ -68,7 +69,8 @@ def parse_raw(raw: RawData, parser: ParserConfig | None = None) -> pd.DataFrame:
             raise DataError(f"source '{raw.origin}' cannot be read as Parquet: {exc}") from None
     if raw.fmt in ("csv", "tsv"):
         separator = parser.separator or ("\t" if raw.fmt == "tsv" else None)
-        return read_delimited_bytes(data, raw.origin, separator, parser.encoding)
+        frame = read_delimited_bytes(data, raw.origin, separator, parser.encoding)
+        return decimal_commas(frame, parser.decimal)
     text = decode(data, raw.origin, parser.encoding)
     if raw.fmt == "jsonl":
         records = extract_records(read_json_lines(text, raw.origin), None, raw.origin)
