@@ -267,7 +267,8 @@ class ParserConfig(_Strict):
     records_key: str | None = None  # where an HTTP JSON API puts its records
     separator: str | None = Field(default=None, min_length=1, max_length=1)  # CSV: sniffed
     encoding: str = "utf-8"
-    # CSV: the decimal mark of numbers; None: a comma is one where no other reading fits
+    # CSV: the decimal mark of numbers (the other mark groups thousands); None: as each
+    # column shows it (core.data.number_marks)
     decimal: Literal[".", ","] | None = None
 
     @model_validator(mode="after")

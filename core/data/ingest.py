@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 
 from core.config import ParserConfig, ProjectConfig, Settings
 from core.data.coerce import coerce_frame
-from core.data.decimals import decimal_commas
 from core.data.fetch import FetchGuard
 from core.data.formats import (
     decode,
@@ -21,6 +20,7 @@ from core.data.formats import (
     read_json,
     read_json_lines,
 )
+from core.data.number_marks import number_marks
 from core.data.sources import RawData, extract_records, public_source, read_source
 from core.errors import DataError, NotFoundError
 from core.parquet import table_parquet
@@ -70,7 +70,7 @@ def parse_raw(raw: RawData, parser: ParserConfig | None = None) -> pd.DataFrame:
     if raw.fmt in ("csv", "tsv"):
         separator = parser.separator or ("\t" if raw.fmt == "tsv" else None)
         frame = read_delimited_bytes(data, raw.origin, separator, parser.encoding)
-        return decimal_commas(frame, parser.decimal)
+        return number_marks(frame, parser.decimal)
     text = decode(data, raw.origin, parser.encoding)
     if raw.fmt == "jsonl":
         records = extract_records(read_json_lines(text, raw.origin), None, raw.origin)

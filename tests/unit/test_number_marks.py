@@ -1,6 +1,6 @@
-"""GIVEN a delimited file as spreadsheets in much of Europe save it (semicolons, decimal
-commas) WHEN it is ingested THEN its numbers are numbers: the same dataset as the file
-written with decimal points; and a comma that could group thousands is never guessed."""
+"""GIVEN a delimited file as a spreadsheet saves it (semicolons and decimal commas, or
+commas grouping thousands) WHEN it is ingested THEN its numbers are numbers: the same
+dataset as the file written plainly; and marks that read two ways are never guessed."""
 
 from __future__ import annotations
 
@@ -71,7 +71,29 @@ def test_declared_decimal_commas_may_group_thousands_with_dots() -> None:
     assert list(column) == [1234.5, 2.5, 1_000_000.0]
 
 
-def test_decimal_point_turns_the_reading_off_and_words_stay_text() -> None:
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        (["1,234,567", "2,000", "12"], [1234567, 2000, 12]),  # two commas: grouping
+        (["1,200.50", "3.00", "-7"], [1200.5, 3.0, -7.0]),  # a comma before a dot
+    ],
+)
+def test_commas_grouping_thousands_are_read(values: list[str], expected: list) -> None:
+    text = "x,y\n" + "".join(f'"{v}",a\n' for v in values)
+    assert list(_typed(text)["x"]) == expected
+
+
+def test_a_declared_decimal_point_reads_commas_as_grouping() -> None:
+    text = 'x,y\n"1,234",a\n"12,500",b\n'
+    assert list(_typed(text, decimal=".")["x"]) == [1234, 12500]
+
+
+def test_marks_that_read_both_ways_in_one_column_are_text() -> None:
+    mixed = _typed('x,y\n"1,5",a\n"1,234,567",b\n')["x"]
+    assert list(mixed) == ["1,5", "1,234,567"]
+
+
+def test_a_declared_decimal_point_never_reads_a_comma_as_one_and_words_stay_text() -> None:
     assert list(_typed("x;y\n5,1;a\n4,9;b\n", decimal=".")["x"]) == ["5,1", "4,9"]
     mixed = _typed("x;y\n5,1;a\nabout 4,9;b\n")["x"]  # not every value a number: text
     assert list(mixed) == ["5,1", "about 4,9"]

@@ -1,0 +1,105 @@
+"""Numbers written with marks a spreadsheet adds: a decimal comma ("5,1", as much of Europe
+saves them) or commas grouping thousands ("1,234,567.5").
+
+Delimited files only (JSON and Parquet carry numbers as numbers). A text column becomes
+plain decimal-point text ("5.1", "1234567.5"), for `core.data.coerce` to type as numbers,
+when every present value is such a number and the marks can be read one way only:
+
+- `"decimal": ","` in the parser config: commas are decimal marks, dots group thousands
+  ("1.234,5");
+- `"decimal": "."`: dots are decimal marks, commas group thousands ("1,234");
+- `decimal` not set: the column must say so itself. A comma is a decimal mark when some
+  value has a comma that cannot group thousands ("5,1", "0,25": not three digits after it,
+  or a lone zero before it); commas group thousands when some value has two of them or a
+  comma before a dot ("1,234,567", "1,200.50"). A column of "1,234" and "12,500" alone
+  could be either and stays text.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
+
+_SIGN = r"^\s*[+-]?"
+COMMA_DECIMAL = _SIGN + r"\d+(,\d+)?\s*$"  # 5 | 5,1 | -0,25
+DOT_GROUPED = _SIGN + r"\d{1,3}(\.\d{3})+(,\d+)?\s*$"  # 1.234,5 (only when declared)
+COMMA_GROUPED = _SIGN + r"(\d{1,3}(,\d{3})+|\d+)(\.\d+)?\s*$"  # 1,234,567.5 | 12.5
+# the evidence when nothing is declared (the values already have one of the shapes above)
+DECIMAL_ONLY = _SIGN + r"(\d+,(\d{1,2}|\d{4,})|0,\d+)\s*$"
+GROUPING_ONLY = r",\d{3}[,.]"
+
+
+def number_marks(frame: pd.DataFrame, decimal: str | None) -> pd.DataFrame:
+    """The frame with its columns of marked numbers rewritten as plain ones."""
+    converted = {}
+    for name in frame.columns:
+        column = frame[name]
+        if _is_text(column):
+            rewritten = _rewritten(column, decimal)
+            if rewritten is not None:
+                converted[name] = rewritten
+    if not converted:
+        return frame
+    frame = frame.copy()
+    for name, column in converted.items():
+        frame[name] = column
+    return frame
+
+
+def _is_text(column: pd.Series) -> bool:
+    import pandas as pd
+
+    return isinstance(column.dtype, pd.ArrowDtype) or pd.api.types.is_string_dtype(column)
+
+
+def _rewritten(column: pd.Series, decimal: str | None) -> pd.Series | None:
+    """The column as plain numbers (Arrow strings), or None when it is not marked numbers
+    or its marks can be read two ways. Arrow's kernels judge the whole column at once."""
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        texts = pa.array(column, type=pa.string(), from_pandas=True)
+    except (pa.ArrowException, TypeError):  # not all strings: not a column of numbers
+        return None
+    present = texts.drop_null()
+    if len(present) == 0 or not pc.any(pc.match_substring(present, ",")).as_py():
+        return None
+    mark = decimal or _mark_shown(present)
+    if mark == ",":
+        shapes = [COMMA_DECIMAL, DOT_GROUPED] if decimal else [COMMA_DECIMAL]
+        if not _all_match(present, shapes):
+            return None
+        ungrouped = pc.replace_substring(texts, ".", "")  # shape-checked: dots group only
+        plain = pc.replace_substring(ungrouped, ",", ".")
+    elif mark == "." and _all_match(present, [COMMA_GROUPED]):
+        plain = pc.replace_substring(texts, ",", "")
+    else:
+        return None
+    return pd.Series(pd.arrays.ArrowExtensionArray(plain), index=column.index, name=column.name)
+
+
+def _mark_shown(present: pa.Array) -> str | None:
+    """The decimal mark the values show, or None when they show none (or both)."""
+    comma = _all_match(present, [COMMA_DECIMAL]) and _any_match(present, DECIMAL_ONLY)
+    dot = _all_match(present, [COMMA_GROUPED]) and _any_match(present, GROUPING_ONLY)
+    if comma == dot:
+        return None
+    return "," if comma else "."
+
+
+def _all_match(present: pa.Array, patterns: list[str]) -> bool:
+    import pyarrow.compute as pc
+
+    pattern = "|".join(f"(?:{p})" for p in patterns)
+    return bool(pc.all(pc.match_substring_regex(present, pattern)).as_py())
+
+
+def _any_match(present: pa.Array, pattern: str) -> bool:
+    import pyarrow.compute as pc
+
+    return bool(pc.any(pc.match_substring_regex(present, pattern)).as_py())
