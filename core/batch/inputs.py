@@ -93,6 +93,18 @@ class InputReader:
     def _local_path(self, file: InputFile) -> str | None:
         return file.uri.removeprefix("file://") if file.store_uri.startswith("file://") else None
 
+    def _csv(self, file: InputFile) -> Any:
+        """A CSV file as a table, read from the disk when it is local (not held as bytes)."""
+        from core.data.formats import SNIFF_BYTES
+
+        local = self._local_path(file)
+        if local is None:
+            data = self._bytes(file)
+            return _read_csv(io.BytesIO(data), data[:SNIFF_BYTES])
+        with open(local, "rb") as handle:
+            head = handle.read(SNIFF_BYTES)
+        return _read_csv(local, head)
+
     def row_count(self, file: InputFile) -> int:
         """Rows in the file (Parquet: from its footer; text formats: parsed)."""
         if file.format == "parquet":
@@ -127,15 +139,27 @@ class InputReader:
         if file.format == "parquet":
             return _parquet_rows(self._source(file), start, stop)
         if file.format == "csv":
-            import pyarrow.csv as pcsv
-
-            table = pcsv.read_csv(self._source(file))
+            table = self._csv(file)
         else:
             import pyarrow.json as pjson
 
             table = pjson.read_json(self._source(file))
         end = table.num_rows if stop is None else stop
         return table.slice(start, max(end - start, 0))
+
+
+def _read_csv(source: Any, head: bytes) -> Any:
+    """A CSV file as Arrow reads it, its separator sniffed from `head` (its start: comma,
+    semicolon, tab or pipe) and its numbers' decimal or grouping commas read as ingest
+    reads them."""
+    import pyarrow.csv as pcsv
+
+    from core.data.formats import sniff_separator
+    from core.data.number_marks import table_number_marks
+
+    separator = sniff_separator(head.decode("utf-8-sig", errors="ignore"))
+    parse = pcsv.ParseOptions(delimiter=separator)
+    return table_number_marks(pcsv.read_csv(source, parse_options=parse))
 
 
 def _parquet_rows(source: Any, start: int, stop: int | None) -> Any:

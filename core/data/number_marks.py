@@ -17,7 +17,7 @@ when every present value is such a number and the marks can be read one way only
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -56,16 +56,37 @@ def _is_text(column: pd.Series) -> bool:
 
 
 def _rewritten(column: pd.Series, decimal: str | None) -> pd.Series | None:
-    """The column as plain numbers (Arrow strings), or None when it is not marked numbers
-    or its marks can be read two ways. Arrow's kernels judge the whole column at once."""
+    """The column as plain numbers (Arrow strings), or None (see `plain_numbers`)."""
     import pandas as pd
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     try:
         texts = pa.array(column, type=pa.string(), from_pandas=True)
     except (pa.ArrowException, TypeError):  # not all strings: not a column of numbers
         return None
+    plain = plain_numbers(texts, decimal)
+    if plain is None:
+        return None
+    return pd.Series(pd.arrays.ArrowExtensionArray(plain), index=column.index, name=column.name)
+
+
+def table_number_marks(table: pa.Table, decimal: str | None = None) -> pa.Table:
+    """An Arrow table with its text columns of marked numbers rewritten as plain ones."""
+    import pyarrow as pa
+
+    for index, field in enumerate(table.schema):
+        if pa.types.is_string(field.type) or pa.types.is_large_string(field.type):
+            plain = plain_numbers(table.column(index), decimal)
+            if plain is not None:
+                table = table.set_column(index, field.name, plain)
+    return table
+
+
+def plain_numbers(texts: Any, decimal: str | None) -> Any:
+    """Arrow strings as plain numbers, or None when they are not all marked numbers or
+    their marks read two ways. Arrow's kernels judge the whole column at once."""
+    import pyarrow.compute as pc
+
     present = texts.drop_null()
     if len(present) == 0 or not pc.any(pc.match_substring(present, ",")).as_py():
         return None
@@ -75,15 +96,13 @@ def _rewritten(column: pd.Series, decimal: str | None) -> pd.Series | None:
         if not _all_match(present, shapes):
             return None
         ungrouped = pc.replace_substring(texts, ".", "")  # shape-checked: dots group only
-        plain = pc.replace_substring(ungrouped, ",", ".")
-    elif mark == "." and _all_match(present, [COMMA_GROUPED]):
-        plain = pc.replace_substring(texts, ",", "")
-    else:
-        return None
-    return pd.Series(pd.arrays.ArrowExtensionArray(plain), index=column.index, name=column.name)
+        return pc.replace_substring(ungrouped, ",", ".")
+    if mark == "." and _all_match(present, [COMMA_GROUPED]):
+        return pc.replace_substring(texts, ",", "")
+    return None
 
 
-def _mark_shown(present: pa.Array) -> str | None:
+def _mark_shown(present: Any) -> str | None:
     """The decimal mark the values show, or None when they show none (or both)."""
     comma = _all_match(present, [COMMA_DECIMAL]) and _any_match(present, DECIMAL_ONLY)
     dot = _all_match(present, [COMMA_GROUPED]) and _any_match(present, GROUPING_ONLY)
@@ -92,14 +111,14 @@ def _mark_shown(present: pa.Array) -> str | None:
     return "," if comma else "."
 
 
-def _all_match(present: pa.Array, patterns: list[str]) -> bool:
+def _all_match(present: Any, patterns: list[str]) -> bool:
     import pyarrow.compute as pc
 
     pattern = "|".join(f"(?:{p})" for p in patterns)
     return bool(pc.all(pc.match_substring_regex(present, pattern)).as_py())
 
 
-def _any_match(present: pa.Array, pattern: str) -> bool:
+def _any_match(present: Any, pattern: str) -> bool:
     import pyarrow.compute as pc
 
     return bool(pc.any(pc.match_substring_regex(present, pattern)).as_py())

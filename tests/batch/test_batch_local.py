@@ -96,6 +96,27 @@ def test_other_output_formats(iris_project: Any, tmp_path: Path, fmt: str) -> No
         assert len(text) == 2_001 and text[0].startswith('"row","prediction"')
 
 
+def test_a_spreadsheet_csv_scores_as_its_plain_twin(iris_project: Any, tmp_path: Path) -> None:
+    """Semicolons and decimal commas (a European spreadsheet's CSV) give the same answers
+    as the same rows written comma-separated with decimal points."""
+    _, store, _ = iris_project
+    table = feature_table(300).select(FEATURES)
+    pcsv.write_csv(table, tmp_path / "plain.csv")
+    lines = (tmp_path / "plain.csv").read_text().splitlines()
+    european = [lines[0].replace(",", ";")] + [
+        line.replace(",", ";").replace(".", ",") for line in lines[1:]
+    ]
+    (tmp_path / "eu.csv").write_text("\n".join(european) + "\n")
+    assert ";" in european[1] and "," in european[1]
+    answers = []
+    for name in ("plain", "eu"):
+        request = BatchRequest(str(tmp_path / f"{name}.csv"), str(tmp_path / f"out-{name}"))
+        manifest = score_locally(store, plan_batch(store, request, "iris"), workers=1)
+        assert manifest["rows_out"] == 300 and manifest["rejected"]["rows"] == 0
+        answers.append(_read_parts(tmp_path / f"out-{name}").drop(["row"]))
+    assert answers[0].equals(answers[1])
+
+
 def test_an_interrupted_batch_continues_and_writes_nothing_twice(
     iris_project: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
