@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from core.data.coerce import LEADING_ZERO_PREFIX
+
 if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
@@ -89,6 +91,8 @@ def plain_numbers(texts: Any, decimal: str | None) -> Any:
 
     present = texts.drop_null()
     if len(present) == 0 or not pc.any(pc.match_substring(present, ",")).as_py():
+        return None
+    if _any_match(present, LEADING_ZERO_PREFIX):  # "05,1": an identifier, kept as written
         return None
     mark = decimal or _mark_shown(present)
     if mark == ",":

@@ -88,6 +88,11 @@ def test_a_declared_decimal_point_reads_commas_as_grouping() -> None:
     assert list(_typed(text, decimal=".")["x"]) == [1234, 12500]
 
 
+def test_a_leading_zero_keeps_the_column_as_written() -> None:
+    """An identifier ("05,1") is kept exactly as written, like "02139"."""
+    assert list(_typed("x;y\n05,1;a\n5,2;b\n")["x"]) == ["05,1", "5,2"]
+
+
 def test_marks_that_read_both_ways_in_one_column_are_text() -> None:
     mixed = _typed('x,y\n"1,5",a\n"1,234,567",b\n')["x"]
     assert list(mixed) == ["1,5", "1,234,567"]
