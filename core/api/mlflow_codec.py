@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from core.errors import ValidationError
@@ -102,8 +103,9 @@ def _cell(text: str) -> Any:
         return text
 
 
-def rows_of_csv(data: bytes) -> list[dict[str, Any]]:
-    """Rows from CSV with a header line; numbers as numbers, empty cells as nulls."""
+def rows_of_csv(data: bytes, schema: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """Rows from CSV with a header line; numbers as numbers, empty cells as nulls.
+    `schema`: the model's column names (a lone column named "a;b" may be one of them)."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -112,14 +114,44 @@ def rows_of_csv(data: bytes) -> list[dict[str, Any]]:
     header = next(reader, None)
     if not header:
         raise ValidationError("the CSV body needs a header line with the column names")
-    return _tensor([[_cell(c) for c in row] for row in reader if row], header, "CSV line")
+    separator = _other_separator(header, schema)
+    if separator is not None:
+        raise ValidationError(
+            f"the CSV header names one column, {header[0][:100]!r}: the body looks separated "
+            f"by {separator}; separate values with commas"
+        )
+    rows = []
+    for row in reader:
+        if not row:
+            continue
+        if len(row) != len(header):
+            raise ValidationError(_ragged_csv(header, row, reader.line_num))
+        rows.append(dict(zip(header, map(_cell, row), strict=True)))
+    return rows
+
+
+def _other_separator(header: list[str], schema: Sequence[str]) -> str | None:
+    """How the body seems separated, when its header is one column holding ';', a tab or
+    '|' and the model has no column of that name; None otherwise."""
+    if len(header) != 1 or header[0] in schema:
+        return None
+    found = next((sep for sep in ";\t|" if sep in header[0]), None)
+    return None if found is None else {"\t": "tabs"}.get(found, f"'{found}'")
+
+
+def _ragged_csv(header: list[str], row: list[str], line: int) -> str:
+    """A CSV line whose values do not fit the header, said with what to do about it."""
+    return (
+        f"CSV line {line} has {len(row)} value(s), the header names {len(header)} column(s): "
+        "give each line one value per column (quote values holding a comma)"
+    )
 
 
 def decode(data: bytes, content_type: str, schema: list[str]) -> tuple[list[dict[str, Any]], dict]:
     """(rows, params) from a request body of `content_type` (JSON or CSV)."""
     mime = content_type.split(";", 1)[0].strip().lower()
     if mime == "text/csv":
-        return rows_of_csv(data), {}
+        return rows_of_csv(data, schema), {}
     if mime not in ("application/json", ""):
         raise ValidationError(
             f"content type '{mime}' is not supported; send application/json or text/csv"

@@ -66,6 +66,10 @@ def test_csv_decodes_with_numbers_and_nulls() -> None:
     assert rows[1]["petal_width"] is None and rows[1]["sepal_width"] == 3.0
 
 
+def test_a_lone_column_the_model_has_is_no_separator_mistake() -> None:
+    assert rows_of_csv(b"a;b\n1\n", ["a;b"]) == [{"a;b": 1.0}]
+
+
 @pytest.mark.parametrize(
     ("body", "content_type", "message"),
     [
@@ -79,6 +83,10 @@ def test_csv_decodes_with_numbers_and_nulls() -> None:
         (b'{"instances": [{"a": 1}], "params": 3}', "application/json", "'params'"),
         (b"a,b\n1,2", "application/xml", "not supported"),
         (b"", "text/csv", "header"),
+        # a European spreadsheet's CSV: MLflow's protocol reads commas only; say so
+        (b"a;b\n5,1;2\n", "text/csv", r"names one column, 'a;b'.*separated by ';'.*commas"),
+        (b"a\tb\n1\t2\n", "text/csv", "separated by tabs"),
+        (b"a,b\n1,2\n1,2,3\n", "text/csv", r"line 3 has 3 .* names 2 .*quote values"),
     ],
 )
 def test_bad_bodies_say_what_is_wrong(body: bytes, content_type: str, message: str) -> None:
