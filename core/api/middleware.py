@@ -149,8 +149,28 @@ class JsonContentType:
     field error. MLflow's /invocations reads CSV too and words its own refusal; the Open
     Inference Protocol's routes read their body as JSON whatever it is declared as."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+    def __init__(
+        self, app: ASGIApp, routes: Callable[[], Any] | None = None, reading: tuple[str, ...] = ()
+    ) -> None:
+        """`routes`: the app's routes, to tell which read a body (without them, every
+        route of mlfn's own is taken to); `reading`: paths whose POST is known to."""
+        self.app, self.routes = app, routes
+        self._known = {("POST", path): True for path in reading}  # never asked, never forgotten
+        self._reads: dict[tuple[str, str], bool] = {}
+
+    def _reads_body(self, method: str, path: str) -> bool:
+        """The route that answers `method path` reads a body: it declares one, or documents
+        the one it reads itself. A route without one (`/jobs/{id}/cancel`) ignores any
+        body, whatever its type, as does a path no route answers (404)."""
+        if self.routes is None:
+            return True
+        known = self._known.get((method, path), self._reads.get((method, path)))
+        if known is None:
+            known = _route_reads_body(self.routes(), method, path)
+            if len(self._reads) >= SEEN_PATHS:
+                self._reads.clear()
+            self._reads[(method, path)] = known
+        return known
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "http" and scope["method"] in {"POST", "PUT", "PATCH"}:
@@ -160,7 +180,11 @@ class JsonContentType:
                 # in place: what the routes note in the scope (the route, for telemetry)
                 # stays visible to the middleware outside
                 scope["headers"] = [*headers, (b"content-type", b"application/json")]
-            elif not is_json_type(declared) and _reads_only_json(scope["path"], headers):
+            elif (
+                not is_json_type(declared)
+                and _reads_only_json(scope["path"], headers)
+                and self._reads_body(scope["method"], scope["path"])
+            ):
                 refused = _not_json(declared)
                 path = scope["path"]
                 await _send_json(send, *error_body(path, refused.status, refused.code,
@@ -184,6 +208,16 @@ def _reads_only_json(path: str, headers: list[tuple[bytes, bytes]]) -> bool:
         return False
     length = next((value for name, value in headers if name == b"content-length"), None)
     return length is None or length.strip() != b"0"
+
+
+def _route_reads_body(routes: Any, method: str, path: str) -> bool:
+    for route in routes:
+        regex, methods = getattr(route, "path_regex", None), getattr(route, "methods", None)
+        if regex is None or not methods or method not in methods or not regex.match(path):
+            continue
+        extra = getattr(route, "openapi_extra", None) or {}
+        return getattr(route, "body_field", None) is not None or "requestBody" in extra
+    return False
 
 
 def _not_json(declared: bytes) -> UnsupportedMediaTypeError:

@@ -9,7 +9,7 @@ import os
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from core.api.fastpath import FastPredict
+from core.api.fastpath import PREDICT_PATH, FastPredict
 from core.api.hotlane import HotLane
 from core.api.http_layers import HeadAsGet, cors_layer
 from core.api.middleware import AuthFirst, BodyLimit, JsonContentType
@@ -43,7 +43,7 @@ def middleware_layers(
 
     layers: list[Layer] = [(FastPredict, {"get_services": holder.get})] if fast_predict else []
     layers += [
-        (JsonContentType, {}),
+        (JsonContentType, {"routes": routes, "reading": (PREDICT_PATH,)}),
         (BodyLimit, {}),
         (AuthFirst, {"get_authenticator": authenticator, "routes": routes,
                      "header": token_header(), "protected": tuple(protected)}),

@@ -319,6 +319,28 @@ def test_a_body_declared_as_not_json_is_415_saying_what_to_send(api, path, kind)
     assert "415" in documented
 
 
+@pytest.mark.parametrize("door", [False, True], ids=["serve", "door"])
+def test_a_route_without_a_body_ignores_one_of_any_type(api, door: bool) -> None:
+    """`curl -X POST -d x .../cancel` (a body declared as form data) to a route that reads no
+    body is answered as if it had none, not refused with 415; so is a path no route answers
+    (404, as without a body)."""
+    from core.api.door import door_app
+
+    client, services = api
+    if door:
+        client = TestClient(door_app(services), raise_server_exceptions=False)
+    headers = {**token("train", "promote"), "content-type": "application/x-www-form-urlencoded"}
+    cancelled = client.post("/jobs/no-such-job/cancel", content=b"x=1", headers=headers)
+    assert cancelled.status_code == 404 and cancelled.json()["error"]["code"] == "not_found"
+    promoted = client.post("/models/1/promote", content=b"force=1", headers=headers)
+    assert promoted.status_code != 415, promoted.text
+    assert client.post("/nowhere", content=b"x=1", headers=headers).status_code == 404
+    refused = client.post("/train", content=b"x=1", headers=headers)  # a route that reads one
+    assert refused.status_code == 415
+    predict = client.post("/predict", content=b"x=1", headers={**headers, **token("predict")})
+    assert predict.status_code == 415
+
+
 @pytest.mark.parametrize("kind", ["application/json; charset=utf-8", "application/merge+json"])
 def test_json_and_json_based_types_are_read(api, kind) -> None:
     client, _ = api
