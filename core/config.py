@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -305,8 +306,38 @@ def _known_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
     return list(fields) if isinstance(fields, dict) else []
 
 
+KEY_STEP = "[key]"  # pydantic's step for a mapping's key in an error's location
+KEY_HINTS = {
+    "training_params": "; give each model type's parameters under its name, e.g. "
+    '"training_params": {"random_forest": {"n_estimators": 200}}',
+    "promotion": "; it holds one block per environment (its store, paths and cloud settings)",
+}
+
+
+def _one_point_each(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The errors without the complaints about the value of a key that is itself not
+    allowed (beside the point: the key is the mistake)."""
+    bad_keys = {tuple(e["loc"])[:-1] for e in errors if tuple(e["loc"])[-1:] == (KEY_STEP,)}
+    return [
+        e
+        for e in errors
+        if KEY_STEP in e["loc"] or not any(tuple(e["loc"])[: len(k)] == k for k in bad_keys)
+    ]
+
+
+def _key_problem(loc: tuple[Any, ...], error: dict[str, Any]) -> str:
+    """A mapping key that is not allowed: named, with the allowed ones."""
+    where, key = _field_path(loc[:-2]), str(loc[-2])
+    allowed = str(error["msg"]).removeprefix("Input should be ")
+    close = difflib.get_close_matches(key, re.findall(r"'([^']*)'", allowed), n=1)
+    hint = f"; did you mean '{close[0]}'?" if close else KEY_HINTS.get(where, "")
+    return f"{where}: key '{key}' is not one of {allowed}{hint}"
+
+
 def _describe(model: type[BaseModel], error: dict[str, Any]) -> str:
     loc = tuple(error["loc"])
+    if loc[-1:] == (KEY_STEP,) and len(loc) >= 2 and error["type"] == "literal_error":
+        return _key_problem(loc, error)
     field = _field_path(loc)
     message = str(error["msg"]).removeprefix("Value error, ")
     if error["type"] == "extra_forbidden":
@@ -338,7 +369,8 @@ def _validate(model: type[M], data: Any, path: Path) -> M:
     try:
         return model.model_validate(data)
     except PydanticValidationError as exc:
-        problems = [_describe(model, e) for e in exc.errors()]  # type: ignore[arg-type]
+        errors: list[Any] = exc.errors()
+        problems = list(dict.fromkeys(_describe(model, e) for e in _one_point_each(errors)))
         count = f"{len(problems)} problem{'s' if len(problems) > 1 else ''}"
         lines = "\n".join(f"  {path}: {problem}" for problem in problems)
         raise ConfigError(f"{path}: {count}:\n{lines}") from None

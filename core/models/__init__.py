@@ -109,10 +109,22 @@ def build_estimator(
     unknown = sorted(set(merged) - set(known))
     if unknown:
         raise ConfigError(
-            f"training_params.{name}: unknown parameters {unknown} for {estimator_class.__name__}"
+            f"training_params.{name}: unknown parameters {unknown} for "
+            f"{estimator_class.__name__}{_did_you_mean(unknown, known)}"
         )
     if "random_state" in known:
         merged.setdefault("random_state", seed)
     if balanced:
         merged["class_weight"] = "balanced"
     return estimator_class(**merged)
+
+
+def _did_you_mean(unknown: list[str], known: dict[str, Any]) -> str:
+    """"; did you mean 'n_estimators'?" for the first unknown name close to a known one."""
+    import difflib
+
+    for name in unknown:
+        close = difflib.get_close_matches(name, list(known), n=1)
+        if close:
+            return f"; did you mean '{close[0]}'?"
+    return ""

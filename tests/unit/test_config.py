@@ -98,6 +98,36 @@ def test_errors_name_the_file_and_field(tmp_path: Path, changes: dict, expected:
     assert expected in raised.value.message
 
 
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        (
+            {"promotion": {"metric": "f1_macro"}},
+            "promotion: key 'metric' is not one of 'dev', 'qa', 'staging' or 'prod'; it holds "
+            "one block per environment",
+        ),
+        ({"promotion": {"stagging": {"store": "file://x"}}}, "did you mean 'staging'?"),
+        (
+            {"training_params": {"n_estimators": 200}},
+            "training_params: key 'n_estimators' is not one of 'logistic_regression', "
+            "'linear_regression', 'random_forest', 'gradient_boosting' or 'neural_network'; give "
+            "each model type's parameters under its name, e.g. \"training_params\": "
+            '{"random_forest": {"n_estimators": 200}}',
+        ),
+        ({"training_params": {"randomforest": {}}}, "did you mean 'random_forest'?"),
+    ],
+)
+def test_a_key_that_is_not_allowed_is_one_problem(tmp_path: Path, changes, expected) -> None:
+    """A mapping key that is not allowed (an environment, a model type) is the one problem
+    named: not also the complaints about its value, which are beside the point."""
+    path = write_config(tmp_path, **changes)
+    with pytest.raises(ConfigError) as raised:
+        load_project_config(path)
+    lines = raised.value.message.splitlines()
+    assert lines[0] == f"{path}: 1 problem:", raised.value.message
+    assert expected in lines[1]
+
+
 def test_missing_and_malformed_files(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="file not found"):
         load_project_config(tmp_path / "absent.json")

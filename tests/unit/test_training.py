@@ -420,3 +420,24 @@ def test_coded_metrics_are_scikit_learn_s(n_classes: int, ties: bool) -> None:
             auc = (roc_auc_score(y_true == 1, proba[:, 1]) if n_classes == 2 else
                    roc_auc_score(y_true, proba, multi_class="ovr", labels=labels))  # fmt: skip
             assert got["roc_auc"] == pytest.approx(auc)
+
+
+@pytest.mark.parametrize(
+    ("model_type", "params", "suggested"),
+    [
+        ("random_forest", {"n_estimator": 5}, "n_estimators"),
+        ("neural_network", {"hiden_size": 8}, "hidden_size"),
+        ("logistic_regression", {"max_iters": 10}, "max_iter"),
+    ],
+)
+def test_a_misspelt_training_parameter_is_named_with_the_right_one(
+    model_type: str, params: dict, suggested: str
+) -> None:
+    from core.models import build_estimator
+
+    with pytest.raises(ConfigError) as raised:
+        build_estimator(model_type, "classification", params, 0)
+    assert raised.value.message.endswith(f"; did you mean '{suggested}'?")
+    assert f"training_params.{model_type}: unknown parameters ['{next(iter(params))}']" in (
+        raised.value.message
+    )
