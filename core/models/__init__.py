@@ -120,7 +120,7 @@ def build_estimator(
 
 
 def _did_you_mean(unknown: list[str], known: dict[str, Any]) -> str:
-    """"; did you mean 'n_estimators'?" for the first unknown name close to a known one."""
+    """ "; did you mean 'n_estimators'?" for the first unknown name close to a known one."""
     import difflib
 
     for name in unknown:

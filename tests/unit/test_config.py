@@ -111,7 +111,7 @@ def test_errors_name_the_file_and_field(tmp_path: Path, changes: dict, expected:
             {"training_params": {"n_estimators": 200}},
             "training_params: key 'n_estimators' is not one of 'logistic_regression', "
             "'linear_regression', 'random_forest', 'gradient_boosting' or 'neural_network'; give "
-            "each model type's parameters under its name, e.g. \"training_params\": "
+            'each model type\'s parameters under its name, e.g. "training_params": '
             '{"random_forest": {"n_estimators": 200}}',
         ),
         ({"training_params": {"randomforest": {}}}, "did you mean 'random_forest'?"),
