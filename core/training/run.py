@@ -97,8 +97,23 @@ def prepare_training(config: ProjectConfig, frame: pd.DataFrame) -> TrainingData
     spec = build_feature_spec(kept, config)
     split = split_dataset(kept, targets.y, spec, config)
     notes = [f"feature '{name}': dropped, {why}" for name, why in spec.dropped.items()]
+    notes += _lookalike_notes(kept, spec, config)
     notes += targets.notes + list(split.notes)
     return TrainingData(config, spec, targets.classes, split, notes)
+
+
+def _lookalike_notes(frame: pd.DataFrame, spec: FeatureSpec, config: ProjectConfig) -> list[str]:
+    """Columns inferred as categories whose values are amounts, percentages or dates
+    written as people read them (core/data/lookalikes.py)."""
+    from core.data.lookalikes import lookalike_note
+
+    inferred = (
+        column.name
+        for column in spec.columns
+        if column.kind == "categorical" and column.name not in config.feature_types
+    )
+    found = (lookalike_note(name, frame[name]) for name in inferred)
+    return [note for note in found if note is not None]
 
 
 def _rows_kept(frame: pd.DataFrame, keep: np.ndarray) -> pd.DataFrame:
