@@ -163,3 +163,16 @@ class DeployError(MlfnError):
 
     status = 500
     code = "deploy_failed"
+
+
+def unreadable_json(exc: BaseException, hint: str = "send a JSON object") -> str:
+    """Why a body could not be read as JSON, in the caller's terms: not UTF-8 (and where),
+    nested too deeply for the reader (it recurses), or not valid JSON."""
+    if isinstance(exc, RecursionError):
+        return (
+            "the body nests JSON arrays or objects too deeply to read (about 1,000 levels or "
+            f"more); {hint}"
+        )
+    if isinstance(exc, UnicodeDecodeError):
+        return f"the body is not UTF-8 text (an invalid byte at offset {exc.start}); {hint}"
+    return f"the body is not valid JSON; {hint}"

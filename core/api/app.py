@@ -45,6 +45,7 @@ from core.errors import (
     AuthenticationError,
     MlfnError,
     ValidationError,
+    unreadable_json,
 )
 from core.inference import Predictor, rows_from_body, validate_rows
 from core.jobs.manage import MAX_LIMIT, cancel_job, get_job, list_jobs
@@ -59,6 +60,9 @@ JobStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 MODEL_REF_TEXT = "NAME (its routing answers) or NAME@VERSION"
 ANY_MODEL_BODY = {"required": True, "content": {"application/json": {"schema": {
     "$ref": "#/components/schemas/PredictRequest"}}}}  # fmt: skip
+
+
+UNPARSED_BODY = "There was an error parsing the body"  # FastAPI's 400 detail
 
 
 def _error(status: int, code: str, message: str, path: str = "") -> JSONResponse:
@@ -84,6 +88,10 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        if exc.status_code == 400 and exc.detail == UNPARSED_BODY and exc.__cause__ is not None:
+            # FastAPI's word for a body its JSON reader raised on (other than bad syntax)
+            message = unreadable_json(exc.__cause__)
+            return _error(422, "invalid_request", message, request.url.path)
         codes = {404: "not_found", 405: "method_not_allowed"}
         code = codes.get(exc.status_code, "http_error")
         answer = _error(exc.status_code, code, str(exc.detail), request.url.path)
@@ -256,8 +264,8 @@ def _install_predict(app: FastAPI) -> None:
         predictor = await predictor_of(svc, ref.name)
         try:
             body = await request.json()
-        except ValueError:
-            raise ValidationError("the body is not valid JSON; send a JSON object") from None
+        except (ValueError, RecursionError) as exc:
+            raise ValidationError(unreadable_json(exc)) from None
         rows = rows_from_body(body)
         return await serve_rows(request, response, later, svc, rows, predictor, ref.version)
 

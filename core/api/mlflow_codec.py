@@ -13,7 +13,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from core.errors import ValidationError
+from core.errors import ValidationError, unreadable_json
 
 FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
 ERROR_CODES = {
@@ -158,8 +158,8 @@ def decode(data: bytes, content_type: str, schema: list[str]) -> tuple[list[dict
         )
     try:
         body = json.loads(data)
-    except ValueError:
-        raise ValidationError("the body is not valid JSON") from None
+    except (ValueError, RecursionError) as exc:
+        raise ValidationError(unreadable_json(exc, "send a JSON object or CSV")) from None
     return rows_of_json(body, schema)
 
 

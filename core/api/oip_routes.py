@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from core.api.conformance import OipErrorBody
 from core.api.oip_codec import model_metadata, output_tensors, requested_outputs, rows_of_request
 from core.api.oip_codec import response as infer_response
-from core.errors import MlfnError, NotFoundError, ValidationError
+from core.errors import MlfnError, NotFoundError, ValidationError, unreadable_json
 
 INFER_BODY = {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}}
 BASE, PINNED = "/v2/models/{name}", "/v2/models/{name}/versions/{version}"
@@ -86,8 +86,8 @@ async def infer(
     svc, predictor = await _predictor(request, name)
     try:
         body = await request.json()
-    except ValueError:
-        raise ValidationError("the body is not valid JSON") from None
+    except (ValueError, RecursionError) as exc:
+        raise ValidationError(unreadable_json(exc, "send an inference request object")) from None
     model = await _model(predictor, version)
     rows = rows_of_request(body, model.spec.names)
     requested_outputs(body, [t["name"] for t in output_tensors(model.metadata)])

@@ -319,6 +319,36 @@ def test_a_body_declared_as_not_json_is_415_saying_what_to_send(api, path, kind)
     assert "415" in documented
 
 
+UNREADABLE = {
+    "not UTF-8": (b'{"instances": [{"sepal_length": "\xff\xfe"}]}', "the body is not UTF-8 text"),
+    "too deep": (b'{"a": ' + b"[" * 5000 + b"]" * 5000 + b"}", "nests JSON arrays or objects"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(UNREADABLE))
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        ("/predict", 422),
+        ("/train", 422),
+        ("/feedback", 422),
+        ("/models/iris/predict", 422),
+        ("/invocations", 400),
+        ("/v2/models/iris/infer", 400),
+    ],
+)
+def test_a_body_that_cannot_be_read_says_why(api, case: str, path: str, status: int) -> None:
+    """Bytes that are not UTF-8, or JSON nested deeper than the reader recurses, are the
+    caller's mistake named (not FastAPI's "There was an error parsing the body", nor a 500
+    on the protocol routes)."""
+    client, _ = api
+    body, expected = UNREADABLE[case]
+    headers = {**token("predict", "train", "feedback"), "content-type": "application/json"}
+    answer = client.post(path, content=body, headers=headers)
+    assert answer.status_code == status, answer.text
+    assert expected in answer.text and "error parsing" not in answer.text
+
+
 @pytest.mark.parametrize("door", [False, True], ids=["serve", "door"])
 def test_a_route_without_a_body_ignores_one_of_any_type(api, door: bool) -> None:
     """`curl -X POST -d x .../cancel` (a body declared as form data) to a route that reads no
