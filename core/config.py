@@ -271,6 +271,9 @@ class ParserConfig(_Strict):
     # CSV: the decimal mark of numbers (the other mark groups thousands); None: as each
     # column shows it (core.data.number_marks)
     decimal: Literal[".", ","] | None = None
+    # Cell texts that mean "missing" beyond the usual ones ("", "NA", "N/A", "null", ...):
+    # e.g. ["unknown", "?", "-"]; compared without surrounding spaces, in every format
+    missing_values: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _mappings_are_one_to_one(self) -> ParserConfig:

@@ -20,7 +20,7 @@ from core.data.formats import (
     read_json,
     read_json_lines,
 )
-from core.data.number_marks import number_marks
+from core.data.number_marks import missing_marked, number_marks
 from core.data.sources import RawData, extract_records, public_source, read_source
 from core.errors import DataError, NotFoundError
 from core.parquet import table_parquet
@@ -64,13 +64,13 @@ def parse_raw(raw: RawData, parser: ParserConfig | None = None) -> pd.DataFrame:
     data = decompress(raw.data, raw.origin)
     if raw.fmt == "parquet":
         try:
-            return pd.read_parquet(io.BytesIO(data))
+            return missing_marked(pd.read_parquet(io.BytesIO(data)), parser.missing_values)
         except (OSError, ValueError) as exc:
             raise DataError(f"source '{raw.origin}' cannot be read as Parquet: {exc}") from None
     if raw.fmt in ("csv", "tsv"):
         separator = parser.separator or ("\t" if raw.fmt == "tsv" else None)
         frame = read_delimited_bytes(data, raw.origin, separator, parser.encoding)
-        return number_marks(frame, parser.decimal)
+        return number_marks(missing_marked(frame, parser.missing_values), parser.decimal)
     text = decode(data, raw.origin, parser.encoding)
     if raw.fmt == "jsonl":
         records = extract_records(read_json_lines(text, raw.origin), None, raw.origin)
@@ -78,7 +78,7 @@ def parse_raw(raw: RawData, parser: ParserConfig | None = None) -> pd.DataFrame:
         records = extract_records(read_json(text, raw.origin), parser.records_key, raw.origin)
     if not records:
         raise DataError(f"source '{raw.origin}' holds no records")
-    return pd.DataFrame.from_records(records)
+    return missing_marked(pd.DataFrame.from_records(records), parser.missing_values)
 
 
 def apply_parser(frame: pd.DataFrame, parser: ParserConfig, origin: str) -> pd.DataFrame:

@@ -4,8 +4,9 @@ A spreadsheet's export often keeps what a person reads: amounts with a currency 
 (`$1,200.50`, `12,99 €`), percentages (`45%`), dates written day or month first
 (`03/01/2024`). mlfn does not guess those (a sign could be part of a code, `03/01` is the
 3rd of January or the 1st of March), so such a column is read as categories: the model sees
-one-hot flags of its most frequent values, not the amounts or the dates. The training
-summary says so, naming the column, one of its values and how to write it instead."""
+one-hot flags of its most frequent values, not the amounts or the dates. So is a column of
+numbers with a few words standing for "missing" (`unknown`, `?`). The training summary
+says so, naming the column, its values and how to write them instead."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 SAMPLED = 2_000  # values looked at per column: the note names a kind, it needs no census
+PLACEHOLDERS, PLACEHOLDER_SHARE = 3, 0.2  # at most 3 distinct words, in at most 20% of values
 _NUMBER = r"\d[\d.,\s']*"
 LOOKALIKES: tuple[tuple[str, re.Pattern[str], str], ...] = (
     (
@@ -54,8 +56,49 @@ def lookalike_note(name: str, column: pd.Series) -> str | None:
                 f"feature '{name}': its values are {kind} (e.g. {values.iloc[0]!r}), so it is "
                 f"read as categories, not as {_read_as(kind)}: {fix}"
             )
-    return None
+    return _placeholder_note(name, values)
+
+
+def _placeholder_note(name: str, values: pd.Series) -> str | None:
+    """Numbers but for a few words standing for "missing" ('unknown', '?', '-')."""
+    import pandas as pd
+
+    words = values[pd.to_numeric(values, errors="coerce").isna()]
+    if words.empty or len(words) > PLACEHOLDER_SHARE * len(values):
+        return None
+    found = words.value_counts()
+    if len(found) > PLACEHOLDERS:
+        return None
+    shown = ", ".join(repr(word) for word in found.index)
+    return (
+        f"feature '{name}': numbers but for {shown} ({len(words)} of the {len(values)} values "
+        "looked at), so it is read as categories: if they mean missing, list them in the "
+        'parser config\'s "missing_values" (or leave those cells empty)'
+    )
 
 
 def _read_as(kind: str) -> str:
     return "dates" if kind.startswith("dates") else "numbers"
+
+
+def spelling_variants(labels: list[object]) -> list[list[str]]:
+    """Groups of text labels that differ only in case or surrounding spaces ('Yes',
+    'yes ', 'YES'): kept apart as distinct values, which is rarely what the data meant."""
+    groups: dict[str, list[str]] = {}
+    for label in labels:
+        if isinstance(label, str):
+            groups.setdefault(label.strip().casefold(), []).append(label)
+    return [sorted(group) for group in groups.values() if len(group) > 1]
+
+
+def variants_note(what: str, labels: list[object], noun: str) -> str | None:
+    """A note naming the spelling variants among `labels` (None when there are none)."""
+    found = spelling_variants(labels)
+    if not found:
+        return None
+    shown = "; ".join(", ".join(repr(label) for label in group) for group in found[:3])
+    more = f" (and {len(found) - 3} more groups)" if len(found) > 3 else ""
+    return (
+        f"{what}: {noun} {shown}{more} differ only in case or surrounding spaces and are "
+        "kept apart; if each group is one value, write it one way in the data"
+    )

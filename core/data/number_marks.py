@@ -126,3 +126,24 @@ def _any_match(present: Any, pattern: str) -> bool:
     import pyarrow.compute as pc
 
     return bool(pc.any(pc.match_substring_regex(present, pattern)).as_py())
+
+
+def missing_marked(frame: pd.DataFrame, markers: list[str]) -> pd.DataFrame:
+    """The frame with every text cell that is one of `markers` (the parser config's
+    `missing_values`, such as "unknown" or "?"; compared without surrounding spaces) made
+    missing, as an empty cell or "N/A" is."""
+    if not markers:
+        return frame
+    import pandas as pd
+
+    wanted = {marker.strip() for marker in markers}
+    marked = frame.copy()
+    for name in frame.columns:
+        column = frame[name]
+        if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
+            continue
+        texts = column.astype("string").str.strip()
+        hit = texts.isin(wanted).fillna(False).to_numpy(bool)
+        if hit.any():
+            marked[name] = column.mask(hit)
+    return marked

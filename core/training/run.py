@@ -102,17 +102,25 @@ def prepare_training(config: ProjectConfig, frame: pd.DataFrame) -> TrainingData
     return TrainingData(config, spec, targets.classes, split, notes)
 
 
+VARIANTS_SEEN = 10_000  # distinct categories compared for spelling variants
+
+
 def _lookalike_notes(frame: pd.DataFrame, spec: FeatureSpec, config: ProjectConfig) -> list[str]:
     """Columns inferred as categories whose values are amounts, percentages or dates
     written as people read them (core/data/lookalikes.py)."""
-    from core.data.lookalikes import lookalike_note
+    from core.data.lookalikes import lookalike_note, variants_note
 
-    inferred = (
-        column.name
-        for column in spec.columns
-        if column.kind == "categorical" and column.name not in config.feature_types
-    )
-    found = (lookalike_note(name, frame[name]) for name in inferred)
+    categorical = [column.name for column in spec.columns if column.kind == "categorical"]
+    found = [
+        lookalike_note(name, frame[name])
+        for name in categorical
+        if name not in config.feature_types
+    ]
+    found += [
+        variants_note(f"feature '{name}'", frame[name].dropna().unique()[:VARIANTS_SEEN].tolist(),
+                      "the categories")
+        for name in categorical
+    ]  # fmt: skip
     return [note for note in found if note is not None]
 
 

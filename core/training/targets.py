@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from core.data.lookalikes import variants_note
 from core.errors import DataError
 
 if TYPE_CHECKING:
@@ -61,6 +62,8 @@ def encode_target(column: pd.Series, task: str, name: str) -> Targets:
         f"needs at least {MIN_CLASS_ROWS} rows, one to learn from and one to hold out)"
         for key in rare
     ]
+    variants = variants_note(f"target '{name}'", labels, "the classes")
+    notes += [variants] if variants is not None else []
     keep = counts[per_row] >= MIN_CLASS_ROWS
     classes = sorted((v for v, n in zip(labels, counts.tolist(), strict=True)
                       if n >= MIN_CLASS_ROWS), key=_order)  # fmt: skip

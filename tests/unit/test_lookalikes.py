@@ -74,3 +74,88 @@ def test_the_training_summary_notes_lookalikes_it_infers_as_categories() -> None
     notes = prepare_training(config, frame).notes
     noted = sorted(note.split("'")[1] for note in notes if "its values are" in note)
     assert noted == ["discount", "price"], notes
+
+
+@pytest.mark.parametrize(
+    ("values", "words"),
+    [
+        (["12", "40", "unknown", "33", "51", "18"], "'unknown'"),
+        (
+            ["1.5", "?", "2", "-", "3", "4", "5", "?", "6", "7", "8", "9", "10", "11", "12"],
+            "'?', '-'",
+        ),
+    ],
+)
+def test_numbers_with_a_few_words_suggest_missing_values(values, words) -> None:
+    note = lookalike_note("age", pd.Series(values))
+    assert note is not None and note.startswith(f"feature 'age': numbers but for {words}")
+    assert '"missing_values"' in note
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        ["1", "a", "2", "b", "3", "c", "4", "d", "5", "6", "7", "8", "9", "10", "11", "12"],
+        ["1", "x", "x", "x"],  # the words are most of the column: a category
+    ],
+)
+def test_columns_of_many_or_mostly_words_are_not_placeholders(values) -> None:
+    assert lookalike_note("x", pd.Series(values)) is None
+
+
+def test_spelling_variants_of_classes_and_categories_are_noted() -> None:
+    rows = 60
+    frame = pd.DataFrame(
+        {
+            "city": (["Paris", "paris ", "PARIS", "Lyon"] * rows)[:rows],
+            "size": list(range(rows)),
+            "label": (["Yes", "yes", "No"] * rows)[:rows],
+        }
+    )
+    config = ProjectConfig.model_validate(
+        {
+            "model_name": "shop",
+            "features": ["city", "size"],
+            "target": "label",
+            "train_split": 0.75,
+            "model_type": ["logistic_regression"],
+            "promotion": {"dev": {"store": "file://unused"}},
+        }
+    )
+    notes = prepare_training(config, frame).notes
+    assert (
+        "feature 'city': the categories 'PARIS', 'Paris', 'paris ' differ only in case or "
+        "surrounding spaces and are kept apart; if each group is one value, write it one way "
+        "in the data"
+    ) in notes
+    assert any(note.startswith("target 'label': the classes 'Yes', 'yes' differ") for note in notes)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json", "parquet"])
+def test_missing_values_of_the_parser_config_are_missing_in_every_format(fmt, tmp_path) -> None:
+    """`"missing_values": ["unknown", "?"]`: those cells are missing, as empty ones are, so
+    the column is typed by its other values (numbers here)."""
+    import io
+
+    from core.config import ParserConfig
+    from core.data.coerce import coerce_frame
+    from core.data.ingest import parse_raw
+    from core.data.sources import RawData
+
+    frame = pd.DataFrame({"age": ["31", " unknown ", "?", "45"], "city": ["a", "b", "?", "c"]})
+    if fmt == "csv":
+        data = frame.to_csv(index=False).encode()
+    elif fmt == "json":
+        data = frame.to_json(orient="records").encode()
+    else:
+        buffer = io.BytesIO()
+        frame.to_parquet(buffer)
+        data = buffer.getvalue()
+    raw = RawData(name="t", fmt=fmt, data=data, origin=f"t.{fmt}")
+    parser = ParserConfig(missing_values=["unknown", "?"])
+    typed = coerce_frame(parse_raw(raw, parser), {}, None)
+    assert pd.api.types.is_numeric_dtype(typed["age"])
+    assert typed["age"].isna().tolist() == [False, True, True, False]
+    assert typed["city"].isna().tolist() == [False, False, True, False]
+    plain = coerce_frame(parse_raw(raw, ParserConfig()), {}, None)
+    assert not pd.api.types.is_numeric_dtype(plain["age"])  # without it: words in a column
