@@ -181,7 +181,14 @@ class FeatureSpec:
             if block is not None:  # the features in order, every value a JSON number
                 return self.graph_feeds(dict(zip(layout.numeric_inputs, block.T)))  # noqa: B905
             rows = rows.dicts()  # anything else: read by name, and refused by name
-        check_rows(rows, layout.names, layout.ignored, layout.known)
+        try:
+            check_rows(rows, layout.names, layout.ignored, layout.known)
+        except ValidationError:
+            flat = flattened_rows(rows)  # nested objects, as ingest flattens JSON records
+            if flat is None:
+                raise
+            rows = flat
+            check_rows(rows, layout.names, layout.ignored, layout.known)
         feeds: dict[str, np.ndarray] = {}
         block = _plain_block(rows, layout.numeric_names)
         columns = self.columns
@@ -261,6 +268,31 @@ def _slug(name: str) -> str:
 def _listed(names: Sequence[str], limit: int = 20) -> str:
     shown = ", ".join(repr(n) for n in names[:limit])
     return f"[{shown}, … {len(names)} in all]" if len(names) > limit else f"[{shown}]"
+
+
+def flattened_rows(rows: Any) -> list[dict[str, Any]] | None:
+    """Rows whose nested objects are flattened into dotted names (`{"user": {"age": 31}}`
+    gives `user.age`), as ingest reads JSON records; None when no row holds an object."""
+    if not isinstance(rows, list) or not any(
+        isinstance(row, dict) and any(isinstance(v, dict) for v in row.values()) for row in rows
+    ):
+        return None
+    return [_flat(row) if isinstance(row, dict) else row for row in rows]
+
+
+def _flat(row: dict[str, Any]) -> dict[str, Any]:
+    """One row flattened without recursion (a body may nest as deep as JSON allows)."""
+    flat: dict[str, Any] = {}
+    pending: list[tuple[str, dict[str, Any]]] = [("", row)]
+    while pending:
+        prefix, mapping = pending.pop()
+        for key, value in mapping.items():
+            name = f"{prefix}{key}"
+            if isinstance(value, dict):
+                pending.append((f"{name}.", value))
+            else:
+                flat[name] = value
+    return flat
 
 
 def check_rows(

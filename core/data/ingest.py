@@ -78,7 +78,18 @@ def parse_raw(raw: RawData, parser: ParserConfig | None = None) -> pd.DataFrame:
         records = extract_records(read_json(text, raw.origin), parser.records_key, raw.origin)
     if not records:
         raise DataError(f"source '{raw.origin}' holds no records")
-    return missing_marked(pd.DataFrame.from_records(records), parser.missing_values)
+    return missing_marked(records_frame(records), parser.missing_values)
+
+
+def records_frame(records: list[Any]) -> pd.DataFrame:
+    """JSON records as a frame; nested objects flattened into dotted columns, as
+    `pandas.json_normalize` does (`{"user": {"age": 31}}` gives the column `user.age`)."""
+    import pandas as pd
+
+    nested = any(isinstance(value, dict) for record in records for value in record.values())
+    if not nested:
+        return pd.DataFrame.from_records(records)
+    return pd.json_normalize(records, sep=".")
 
 
 def apply_parser(frame: pd.DataFrame, parser: ParserConfig, origin: str) -> pd.DataFrame:
@@ -100,6 +111,18 @@ def apply_parser(frame: pd.DataFrame, parser: ParserConfig, origin: str) -> pd.D
             )
         frame = frame[list(dict.fromkeys(keep))]
     return frame.rename(columns=parser.field_mappings)
+
+
+def _flattened_hint(frame: pd.DataFrame, missing: list[str]) -> str:
+    """Where a missing name is a nested object of JSON records: its fields' columns."""
+    for name in missing:
+        fields = [str(c) for c in frame.columns if str(c).startswith(f"{name}.")]
+        if fields:
+            return (
+                f" ('{name}' holds objects, flattened into the columns {fields[:5]}: list "
+                "those as features)"
+            )
+    return ""
 
 
 def infer_task(target: pd.Series) -> str:
@@ -124,7 +147,7 @@ def check_dataset(frame: pd.DataFrame, config: ProjectConfig, origin: str) -> pd
     if missing:
         kind = "target column" if missing == [config.target] else "columns"
         raise DataError(
-            f"source '{origin}' lacks the {kind} {missing}",
+            f"source '{origin}' lacks the {kind} {missing}{_flattened_hint(frame, missing)}",
             detail=f"it has {[str(c) for c in frame.columns]}",
         )
     frame = frame[needed].dropna(subset=[config.target]).reset_index(drop=True)
