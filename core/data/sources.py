@@ -21,7 +21,10 @@ FILE_FORMATS = {
     ".jsonl": "jsonl",
     ".ndjson": "jsonl",
     ".parquet": "parquet",
+    ".pq": "parquet",
+    ".txt": "csv",  # delimited text as many tools export it: its separator sniffed
 }
+SPREADSHEETS = frozenset({".xlsx", ".xlsm", ".xls", ".ods", ".numbers"})
 STORE_SCHEMES = ("file://", "s3://", "gs://", "az://")
 COMMON_RECORD_KEYS = ("records", "data", "results", "items", "rows")
 SECRET_QUERY = re.compile(r"(sig|signature|token|key|secret|password|credential|code|auth)", re.I)
@@ -61,6 +64,12 @@ def _format_of(path: str) -> str:
     suffix = name.suffix.lower()
     if suffix == ".gz":
         suffix = Path(name.stem).suffix.lower()
+    if suffix in SPREADSHEETS:
+        raise DataError(
+            f"source '{path}': a spreadsheet ('{suffix}') is not read; save the sheet as CSV "
+            "(Excel: File > Save As > CSV UTF-8; LibreOffice: File > Save As > Text CSV) and "
+            "ingest that file"
+        )
     if suffix not in FILE_FORMATS:
         raise DataError(
             f"source '{path}': unknown file type '{suffix or '(none)'}'; "

@@ -65,6 +65,21 @@ def test_a_decoding_error_names_the_file_and_line(tmp_path: Path) -> None:
         ingest(settings, store, str(zipped))
 
 
+def test_a_txt_export_is_delimited_text_and_a_spreadsheet_says_how_to_save_it(
+    tmp_path: Path,
+) -> None:
+    frame = pd.read_csv(EXAMPLES / "iris" / "iris.csv")
+    settings, store = project_settings(tmp_path)
+    reference = ingest(settings, store)
+    exported = tmp_path / "iris export.txt"  # as a tool exports a table: tabs, .txt
+    exported.write_text(frame.to_csv(index=False, sep="\t"))
+    assert ingest(settings, store, str(exported)).sha256 == reference.sha256
+    sheet = tmp_path / "iris.xlsx"
+    sheet.write_bytes(b"PK\x03\x04")
+    with pytest.raises(DataError, match=r"a spreadsheet \('\.xlsx'\) is not read; save the "):
+        ingest(settings, store, str(sheet))
+
+
 def test_separator_and_encoding_from_the_parser_config(tmp_path: Path) -> None:
     frame = pd.read_csv(EXAMPLES / "iris" / "iris.csv")
     path = tmp_path / "iris.txt.csv"
