@@ -341,6 +341,9 @@ def plain_validation_errors(errors: Sequence[dict[str, Any]], path: str) -> str:
     or a list of them) reports each member it tried: when one member says what is wrong
     (not one of the values), "not a list" from another is noise; and a key that is not
     allowed makes its value's own complaints beside the point."""
+    unwrapped = FEEDBACK_SHAPE if path == "/feedback" and _misses(errors, "feedback") else None
+    if unwrapped is not None:  # one label sent bare, or a list of them: one point
+        return f"the body: labels go in a list under \"feedback\": {unwrapped}"
     found = [(_where(error), error) for error in errors]
     bad_keys = {where for where, error in found if _is_key(error)}
     precise = {where for where, error in found if not _type_only(error)}
@@ -352,6 +355,21 @@ def plain_validation_errors(errors: Sequence[dict[str, Any]], path: str) -> str:
     ]
     sentences = [plain_validation_error(error, path) for error in kept or errors]
     return "; ".join(dict.fromkeys(sentences))
+
+
+FEEDBACK_SHAPE = (
+    '{"feedback": [{"prediction_id": "<an id from /predict>", "label": <the true class or '
+    "value>}, ...]}"
+)
+
+
+def _misses(errors: Sequence[dict[str, Any]], field: str) -> bool:
+    """The body lacks the top-level `field`, or is not an object at all."""
+    return any(
+        (error.get("type") == "missing" and _loc(error) == [field])
+        or (error.get("type") in ("dict_type", "model_attributes_type") and not _loc(error))
+        for error in errors
+    )
 
 
 def _noise(error: dict[str, Any], where: str, precise: set[str]) -> bool:

@@ -41,7 +41,7 @@ def install_monitoring_routes(app: FastAPI, needs: Any, svc_type: Any, secured: 
     ) -> dict[str, Any]:
         """Labels for earlier predictions, by the ids /predict returned."""
         items = [item.model_dump() for item in body.feedback]
-        return record_feedback(svc.store, items, user.subject)
+        return record_feedback(svc.store, items, user.subject) | _unknown_labels(svc, items)
 
     @app.get(
         "/monitoring/drift/latest",
@@ -68,6 +68,36 @@ def install_monitoring_routes(app: FastAPI, needs: Any, svc_type: Any, secured: 
         its traffic (requests, errors, latency, predictions) as of the latest rollout run."""
         svc.registry.metadata(version)  # 404 for a version that does not exist
         return live_of(svc.store, svc.settings.config.model_name, version)
+
+
+SHOWN_LABELS = 20
+
+
+def _unknown_labels(svc: Any, items: list[dict[str, Any]]) -> dict[str, Any]:
+    """Labels the champion has no class for (a misspelling, "Yes " for "yes", 1 for "1"):
+    stored as sent all the same (a new class is news too), but said, with the classes."""
+    from core.errors import MlfnError
+    from core.training.targets import label_key
+
+    try:
+        model = svc.predictor.current()
+    except MlfnError:  # no champion yet: nothing to compare with
+        return {}
+    if model.metadata.get("task") != "classification":
+        return {}
+    classes = model.metadata["classes"]
+    known = {label_key(label) for label in classes}
+    unknown = list(dict.fromkeys(
+        item["label"] for item in items if label_key(item["label"]) not in known
+    ))  # fmt: skip
+    if not unknown:
+        return {}
+    return {
+        "unknown_labels": unknown[:SHOWN_LABELS],
+        "note": f"{len(unknown)} label(s) are not a class of champion v{model.version} "
+        f"({', '.join(map(repr, classes[:SHOWN_LABELS]))}): stored as sent, they count as "
+        "wrong predictions; check their spelling and JSON type",
+    }
 
 
 def _read_or_none(store: Any, read: Any) -> dict[str, Any] | None:

@@ -109,7 +109,8 @@ def test_gcp_and_azure_deploys_carry_the_configs_schedules(tmp_path: Path) -> No
       "prediction_id"), ({"feedback": [{"prediction_id": "ab-0"}]}, "label"),
      ({"feedback": [{"prediction_id": "ab-0", "label": None}]}, "label"),
      ({"feedback": [{"prediction_id": "ab-0", "label": 1, "extra": 2}]}, "extra"),
-     ([{"prediction_id": "ab-0", "label": 1}], "JSON object")],
+     ([{"prediction_id": "ab-0", "label": 1}], 'labels go in a list under \\"feedback\\"'),
+     ({"prediction_id": "ab-0", "label": 1}, 'labels go in a list under \\"feedback\\"')],
 )  # fmt: skip
 def test_bad_feedback_is_refused_and_nothing_is_stored(
     trained_iris: tuple, body: object, field: str
@@ -119,3 +120,24 @@ def test_bad_feedback_is_refused_and_nothing_is_stored(
         answer = client.post("/feedback", json=body, headers=token("feedback"))
     assert answer.status_code == 422 and field in answer.text
     assert store.list("feedback/") == []
+
+
+def test_labels_that_are_not_classes_are_stored_and_named(trained_iris: tuple) -> None:
+    """A misspelt class, or a class sent as another JSON type, is stored as sent (a new
+    class is news too) and named in the answer with the champion's classes."""
+    settings, store = trained_iris
+    labels = ["setosa", "Setosa ", 3, "virginica", "Setosa "]
+    body = {"feedback": [{"prediction_id": f"ab-{i}", "label": v} for i, v in enumerate(labels)]}
+    with TestClient(create_app(local_services(settings, store))) as client:
+        answer = client.post("/feedback", json=body, headers=token("feedback"))
+        plain = client.post("/feedback", json={"feedback": body["feedback"][:1]},
+                            headers=token("feedback"))  # fmt: skip
+    assert answer.status_code == 200, answer.text
+    found = answer.json()
+    assert found["accepted"] == 5 and found["unknown_labels"] == ["Setosa ", 3]
+    assert found["note"].startswith(
+        "2 label(s) are not a class of champion v1 ('setosa', 'versicolor', 'virginica')"
+    )
+    assert plain.json() == {"accepted": 1}
+    stored = b"".join(store.read_bytes(key) for key in store.list("feedback/"))
+    assert stored.count(b"Setosa ") == 2 and stored.count(b'"label": 3') == 1
