@@ -343,7 +343,7 @@ def plain_validation_errors(errors: Sequence[dict[str, Any]], path: str) -> str:
     allowed makes its value's own complaints beside the point."""
     unwrapped = FEEDBACK_SHAPE if path == "/feedback" and _misses(errors, "feedback") else None
     if unwrapped is not None:  # one label sent bare, or a list of them: one point
-        return f"the body: labels go in a list under \"feedback\": {unwrapped}"
+        return f'the body: labels go in a list under "feedback": {unwrapped}'
     found = [(_where(error), error) for error in errors]
     bad_keys = {where for where, error in found if _is_key(error)}
     precise = {where for where, error in found if not _type_only(error)}
