@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from core.cli_io import add_common_options, rows_from_csv
+from core.cli_io import add_common_options, rows_of_input
 from core.cli_io import progress_bars as _progress
 from core.cli_io import read_input as _read_input
 from core.cli_output import predictions, training_summary
@@ -103,19 +103,11 @@ def cmd_config_check(args: argparse.Namespace) -> None:
 
 
 def cmd_predict(args: argparse.Namespace) -> None:
-    from core.inference import Predictor, rows_from_body
+    from core.inference import Predictor
 
     settings, store = _context(args)
     predictor = Predictor(store, settings.config.model_name)
-    text = _read_input(args.input)
-    if args.input.lower().endswith(".json") or text.lstrip()[:1] in ("{", "["):
-        try:
-            body = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ValidationError(f"input is not valid JSON: {exc}") from None
-        rows = rows_from_body(body)
-    else:
-        rows = rows_from_csv(text)
+    rows = rows_of_input(_read_input(args.input), args.input, settings.parser)
     answer = predictor.predict(rows)
     if args.json:
         _emit(answer)
@@ -309,9 +301,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--source",
         help="ingest this source and train on it (default: the dataset `mlfn ingest` made last)",
     )
-    command("predict", cmd_predict, "predict with the champion (JSON or CSV in)").add_argument(
-        "--input", required=True, help="a JSON or CSV file, or - for stdin"
-    )
+    command("predict", cmd_predict, "predict with the champion (JSON, JSON lines or CSV in)").add_argument(
+        "--input", required=True,
+        help="a /predict body, a row or a list of rows (JSON), one row per line (.jsonl), or "
+        "a CSV file read as ingest reads one; - for stdin",
+    )  # fmt: skip
     command("models", cmd_models, "list versions, metrics and the champion")
     promote = command("promote", cmd_promote, "make VERSION the champion (compare-and-swap)")
     promote.add_argument("version", type=int, help="the version to make the champion")

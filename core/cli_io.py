@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import csv
-import io
+import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -65,19 +64,39 @@ def read_input(path: str) -> str:
         ) from None
 
 
-def rows_from_csv(text: str) -> list[dict[str, Any]]:
-    """CSV rows as text (empty cells missing): the model's feature specification converts
-    each value by its column's type, as it does a JSON request's."""
-    sample = text[:65536]
-    try:
-        dialect: Any = csv.Sniffer().sniff(sample, delimiters=",;\t|")
-    except csv.Error:
-        dialect = csv.excel
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")), dialect=dialect)
-    return [
-        {name: (value if value != "" else None) for name, value in record.items()}
-        for record in reader
-    ]
+def rows_of_input(text: str, path: str, parser: Any = None) -> list[dict[str, Any]]:
+    """The rows of `mlfn predict`'s input: a /predict body, a bare list of rows or one bare
+    row (JSON), one row per line (JSON lines), or a delimited table read as ingest reads one
+    (`parser`: the parser config's separator, decimal mark and missing values)."""
+    from core.inference import BODY_SHAPES, rows_from_body
+
+    lines = path.lower().endswith((".jsonl", ".ndjson"))
+    if lines or path.lower().endswith(".json") or text.lstrip()[:1] in ("{", "["):
+        try:
+            if lines:
+                return [json.loads(line) for line in text.splitlines() if line.strip()]
+            body = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValidationError(f"input is not valid JSON: {exc}") from None
+        if isinstance(body, dict) and BODY_SHAPES.isdisjoint(body):
+            return [body]  # one row, as a person writes it
+        return rows_from_body(body)
+    return rows_from_csv(text, parser)
+
+
+def rows_from_csv(text: str, parser: Any = None) -> list[dict[str, Any]]:
+    """Delimited rows as ingest reads a file (separator sniffed; decimal and grouping commas,
+    and the parser config's missing values, read the same way); other cells as text, empty
+    ones missing: the model's feature specification converts each value by its column's
+    type, as it does a JSON request's."""
+    from core.config import ParserConfig
+    from core.data.ingest import parse_raw
+    from core.data.sources import RawData
+
+    raw = RawData(name="input", fmt="csv", data=text.encode(), origin="input")
+    frame = parse_raw(raw, parser or ParserConfig())
+    records = frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
+    return [{str(name): value for name, value in record.items()} for record in records]
 
 
 def add_common_options(parser: Any, handler: Any) -> Any:

@@ -153,3 +153,35 @@ def test_token_and_serve_over_real_http(tmp_path: Path) -> None:
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def test_predict_reads_inputs_as_people_save_them(tmp_path: Path) -> None:
+    """`mlfn predict --input`: a spreadsheet's CSV (semicolons, decimal commas), the parser
+    config's missing values, one bare row, and JSON lines all score as the plain body does."""
+    from core.cli_io import rows_of_input
+    from core.config import ParserConfig
+    from core.inference import Predictor
+    from core.training.run import train
+    from tests.conftest import project_settings
+
+    settings, store = project_settings(tmp_path)
+    train(settings, store)
+    predictor = Predictor(store, "iris")
+    names = "sepal_length,sepal_width,petal_length,petal_width"
+    plain = rows_of_input(f"{names}\n5.1,3.5,1.4,0.2\n6.1,,4.7,1.2\n", "rows.csv")
+    expected = predictor.predict(plain)["probabilities"]
+    parser = ParserConfig(missing_values=["unknown"])
+    inputs = {
+        "eu.csv": f"{names.replace(',', ';')}\n5,1;3,5;1,4;0,2\n6,1;unknown;4,7;1,2\n",
+        "rows.jsonl": "\n".join(json.dumps(dict(zip(names.split(","), row, strict=True)))
+                                for row in ([5.1, 3.5, 1.4, 0.2], [6.1, None, 4.7, 1.2])),
+        "rows.json": json.dumps({"instances": [dict(zip(names.split(","), r, strict=True))
+                                 for r in ([5.1, 3.5, 1.4, 0.2], [6.1, None, 4.7, 1.2])]}),
+    }  # fmt: skip
+    for path, text in inputs.items():
+        rows = rows_of_input(text, path, parser)
+        assert predictor.predict(rows)["probabilities"] == expected, path
+    one = rows_of_input(
+        json.dumps(dict(zip(names.split(","), [5.1, 3.5, 1.4, 0.2], strict=True))), "-"
+    )
+    assert predictor.predict(one)["probabilities"] == expected[:1]
