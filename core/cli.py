@@ -301,7 +301,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--source",
         help="ingest this source and train on it (default: the dataset `mlfn ingest` made last)",
     )
-    command("predict", cmd_predict, "predict with the champion (JSON, JSON lines or CSV in)").add_argument(
+    predict = command(
+        "predict", cmd_predict, "predict with the champion (JSON, JSON lines or CSV in)"
+    )
+    predict.add_argument(
         "--input", required=True,
         help="a /predict body, a row or a list of rows (JSON), one row per line (.jsonl), or "
         "a CSV file read as ingest reads one; - for stdin",
