@@ -25,9 +25,10 @@ def cmd_batch(args: argparse.Namespace) -> None:
         return
     if not args.input or not args.output:
         raise SystemExit("mlfn batch: --input and --output are required (or --status ID)")
+    parser = settings.parser
     request = BatchRequest(args.input, args.output, args.model or "", args.format,
-                           args.id_column, args.chunk_rows,
-                           dict(settings.parser.field_mappings))  # fmt: skip
+                           args.id_column, args.chunk_rows, dict(parser.field_mappings),
+                           parser.decimal, list(parser.missing_values))  # fmt: skip
     plan = plan_batch(store, request, settings.config.model_name)
     print(f"batch {plan.batch_id}: {plan.rows:,} rows in {len(plan.chunks)} chunks, model "
           f"{plan.model['name']} v{plan.model['version']}", file=sys.stderr)  # fmt: skip

@@ -6,7 +6,7 @@ from __future__ import annotations
 import fnmatch
 import io
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +79,22 @@ def _format(key: str) -> str:
     return FORMATS[Path(key).suffix.lower()]
 
 
+@dataclass(frozen=True)
+class Reading:
+    """How a batch reads its inputs, as ingest read the training data: columns renamed by
+    the parser config's field_mappings, its decimal mark, and its cells meaning "missing"."""
+
+    renames: dict[str, str] = field(default_factory=dict)
+    decimal: str | None = None
+    missing_values: list[str] = field(default_factory=list)
+
+    @classmethod
+    def of_request(cls, request: dict[str, Any]) -> Reading:
+        """The reading a stored plan's request asks for (older plans: renames only)."""
+        return cls(request.get("field_mappings") or {}, request.get("decimal"),
+                   request.get("missing_values") or [])  # fmt: skip
+
+
 class InputReader:
     """Reads the files of one batch, keeping each open store."""
 
@@ -93,17 +109,17 @@ class InputReader:
     def _local_path(self, file: InputFile) -> str | None:
         return file.uri.removeprefix("file://") if file.store_uri.startswith("file://") else None
 
-    def _csv(self, file: InputFile) -> Any:
+    def _csv(self, file: InputFile, decimal: str | None = None) -> Any:
         """A CSV file as a table, read from the disk when it is local (not held as bytes)."""
         from core.data.formats import SNIFF_BYTES
 
         local = self._local_path(file)
         if local is None:
             data = self._bytes(file)
-            return _read_csv(io.BytesIO(data), data[:SNIFF_BYTES])
+            return _read_csv(io.BytesIO(data), data[:SNIFF_BYTES], decimal)
         with open(local, "rb") as handle:
             head = handle.read(SNIFF_BYTES)
-        return _read_csv(local, head)
+        return _read_csv(local, head, decimal)
 
     def row_count(self, file: InputFile) -> int:
         """Rows in the file (Parquet: from its footer; text formats: parsed)."""
@@ -119,15 +135,21 @@ class InputReader:
 
     def read(
         self, file: InputFile, start: int = 0, stop: int | None = None,
-        renames: dict[str, str] | None = None,
+        reading: Reading | None = None,
     ) -> Any:  # fmt: skip
         """Rows [start, stop) of the file as an Arrow table (Parquet reads only the row
-        groups that hold them), columns renamed by `renames` where the new name is free."""
+        groups that hold them), read as `reading` says: columns renamed where the new name
+        is free, marked numbers made plain, cells meaning "missing" made null."""
+        from core.data.number_marks import table_missing_marked
+
+        reading = reading or Reading()
         try:
-            table = self._read_range(file, start, stop)
+            table = self._read_range(file, start, stop, reading.decimal)
         except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
             raise ValidationError(f"input '{file.uri}' cannot be read as {file.format}: "
                                   f"{str(exc).splitlines()[0][:300]}") from None  # fmt: skip
+        table = table_missing_marked(table, reading.missing_values)
+        renames = reading.renames
         if renames:
             names = table.column_names
             table = table.rename_columns(
@@ -135,11 +157,13 @@ class InputReader:
             )
         return table
 
-    def _read_range(self, file: InputFile, start: int, stop: int | None) -> Any:
+    def _read_range(
+        self, file: InputFile, start: int, stop: int | None, decimal: str | None = None
+    ) -> Any:
         if file.format == "parquet":
             return _parquet_rows(self._source(file), start, stop)
         if file.format == "csv":
-            table = self._csv(file)
+            table = self._csv(file, decimal)
         else:
             import pyarrow.json as pjson
 
@@ -148,7 +172,7 @@ class InputReader:
         return table.slice(start, max(end - start, 0))
 
 
-def _read_csv(source: Any, head: bytes) -> Any:
+def _read_csv(source: Any, head: bytes, decimal: str | None = None) -> Any:
     """A CSV file as Arrow reads it, its separator sniffed from `head` (its start: comma,
     semicolon, tab or pipe) and its numbers' decimal or grouping commas read as ingest
     reads them."""
@@ -159,7 +183,7 @@ def _read_csv(source: Any, head: bytes) -> Any:
 
     separator = sniff_separator(head.decode("utf-8-sig", errors="ignore"))
     parse = pcsv.ParseOptions(delimiter=separator)
-    return table_number_marks(pcsv.read_csv(source, parse_options=parse))
+    return table_number_marks(pcsv.read_csv(source, parse_options=parse), decimal)
 
 
 def _parquet_rows(source: Any, start: int, stop: int | None) -> Any:

@@ -52,8 +52,10 @@ def run_batch_job(
     """A batch job's work; its result names the batch (and has the totals when scored here)."""
     from core.jobs.queues import dispatcher_from_env
 
-    mappings = dict(settings.parser.field_mappings)
-    batch = BatchRequest(**{"field_mappings": mappings, **request})
+    parser = settings.parser
+    reading = {"field_mappings": dict(parser.field_mappings), "decimal": parser.decimal,
+               "missing_values": list(parser.missing_values)}  # fmt: skip
+    batch = BatchRequest(**{**reading, **request})
     plan = plan_batch(store, batch, settings.config.model_name)
     queue = dispatcher_from_env(settings, store)
     if not hasattr(queue, "send"):  # no cloud queue: score here, a process per core

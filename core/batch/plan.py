@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from core.batch.inputs import InputFile, InputReader
+from core.batch.inputs import InputFile, InputReader, Reading
 from core.errors import AlreadyExistsError, NotFoundError, ValidationError
 from core.storage import Store, join_key
 
@@ -38,6 +38,12 @@ class BatchRequest:
     # the project's field_mappings (original name -> feature name): inputs in the source's
     # own column names are scored as training read them
     field_mappings: dict[str, str] = field(default_factory=dict)
+    # the parser config's reading of text: its decimal mark and the cells meaning "missing"
+    decimal: str | None = None
+    missing_values: list[str] = field(default_factory=list)
+
+    def reading(self) -> Reading:
+        return Reading(self.field_mappings, self.decimal, self.missing_values)
 
     def check(self) -> None:
         if self.format not in OUTPUT_FORMATS:
@@ -91,6 +97,8 @@ def make_plan(
                 "output": request.output, "format": request.format,
                 "id_column": request.id_column, "chunk_rows": request.chunk_rows,
                 "field_mappings": request.field_mappings}  # fmt: skip
+    if request.decimal or request.missing_values:  # (older plans' ids stay as they were)
+        identity.update(decimal=request.decimal, missing_values=request.missing_values)
     digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:20]
     batch_id = f"b{digest}"
     output = request.output or f"{store.uri.rstrip('/')}/{batch_key(batch_id, 'output')}"

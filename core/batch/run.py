@@ -11,7 +11,7 @@ from functools import lru_cache
 from typing import Any
 
 from core.batch.encode import check_columns
-from core.batch.inputs import InputReader, resolve_inputs
+from core.batch.inputs import InputReader, Reading, resolve_inputs
 from core.batch.plan import BatchRequest, Plan, batch_key, chunk_key, chunk_records, load_plan
 from core.batch.plan import make_plan as _make_plan
 from core.batch.score import score_table
@@ -42,7 +42,7 @@ def plan_batch(store: Store, request: BatchRequest, default_model: str) -> Plan:
     files = resolve_inputs(request.input)
     reader = InputReader()
     for file in files:
-        names = reader.read(file, 0, 1, request.field_mappings).column_names
+        names = reader.read(file, 0, 1, request.reading()).column_names
         check_columns(model.spec, names, file.uri)
         if request.id_column and request.id_column not in names:
             raise NotFoundError(f"input '{file.uri}' has no id column '{request.id_column}'")
@@ -72,8 +72,8 @@ def score_chunk(store_uri: str, batch_id: str, chunk: int) -> dict[str, Any]:
     if not 0 <= chunk < len(plan.chunks):
         raise ValidationError(f"batch {batch_id} has chunks 0 to {len(plan.chunks) - 1}")
     _, start, stop = plan.chunks[chunk]
-    renames = plan.request.get("field_mappings") or {}
-    table = InputReader().read(plan.input_file(chunk), start, stop, renames)
+    reading = Reading.of_request(plan.request)
+    table = InputReader().read(plan.input_file(chunk), start, stop, reading)
     info = plan.model
     model = _model(store_uri, info["name"], info["version"], info["sha256"])
     id_column = plan.request.get("id_column")

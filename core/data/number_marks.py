@@ -147,3 +147,22 @@ def missing_marked(frame: pd.DataFrame, markers: list[str]) -> pd.DataFrame:
         if hit.any():
             marked[name] = column.mask(hit)
     return marked
+
+
+def table_missing_marked(table: pa.Table, markers: list[str]) -> pa.Table:
+    """`missing_marked` for an Arrow table: its text cells that are one of `markers`
+    (without surrounding spaces) made null."""
+    if not markers:
+        return table
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    wanted = pa.array(sorted({marker.strip() for marker in markers}), pa.string())
+    for index, field in enumerate(table.schema):
+        if pa.types.is_string(field.type) or pa.types.is_large_string(field.type):
+            column = table.column(index)
+            hit = pc.is_in(pc.utf8_trim_whitespace(column), value_set=wanted.cast(field.type))
+            if pc.any(hit).as_py():
+                blank = pa.nulls(len(column), field.type)
+                table = table.set_column(index, field.name, pc.if_else(hit, blank, column))
+    return table

@@ -117,6 +117,30 @@ def test_a_spreadsheet_csv_scores_as_its_plain_twin(iris_project: Any, tmp_path:
     assert answers[0].equals(answers[1])
 
 
+def test_the_parser_configs_reading_applies_to_batch_inputs(
+    iris_project: Any, tmp_path: Path
+) -> None:
+    """The parser config's missing values ("unknown") and decimal mark read a batch's CSV as
+    ingest read the training data: the rows score as their plain twins (missing as empty)."""
+    _, store, _ = iris_project
+    table = feature_table(200).select(FEATURES)
+    pcsv.write_csv(table, tmp_path / "plain.csv")
+    lines = (tmp_path / "plain.csv").read_text().splitlines()
+    blanked = [lines[0]] + [",".join(["", *line.split(",")[1:]]) for line in lines[1:3]]
+    marked = [lines[0]] + [",".join(["unknown", *line.split(",")[1:]]) for line in lines[1:3]]
+    (tmp_path / "blank.csv").write_text("\n".join(blanked + lines[3:]) + "\n")
+    (tmp_path / "marked.csv").write_text("\n".join(marked + lines[3:]) + "\n")
+    answers = []
+    for name, missing in (("blank", []), ("marked", ["unknown"]), ("marked", [])):
+        out = tmp_path / f"out-{name}-{len(missing)}"
+        request = BatchRequest(str(tmp_path / f"{name}.csv"), str(out), missing_values=missing)
+        manifest = score_locally(store, plan_batch(store, request, "iris"), workers=1)
+        answers.append((manifest["rejected"]["rows"], _read_parts(out).drop(["row"])))
+    (blank_rejected, blank), (marked_rejected, marked), (unread_rejected, _) = answers
+    assert blank_rejected == marked_rejected == 0 and blank.equals(marked)
+    assert unread_rejected == 2  # without missing_values, "unknown" is not a number
+
+
 def test_an_interrupted_batch_continues_and_writes_nothing_twice(
     iris_project: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
