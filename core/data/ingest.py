@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import re
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -113,6 +114,42 @@ def apply_parser(frame: pd.DataFrame, parser: ParserConfig, origin: str) -> pd.D
     return frame.rename(columns=parser.field_mappings)
 
 
+def _missing_hint(frame: pd.DataFrame, missing: list[str]) -> str:
+    """What the columns suggest: a first line of values rather than names, nested objects
+    flattened, or names close to the missing ones (to map in the parser config)."""
+    names = [str(c) for c in frame.columns]
+    if names and sum(map(_looks_like_a_value, names)) * 2 >= len(names):
+        return (
+            f" (its first line holds values, not column names: {names[:5]}; add a header "
+            "line naming the columns)"
+        )
+    return _flattened_hint(frame, missing) or _close_names_hint(names, missing)
+
+
+def _looks_like_a_value(name: str) -> bool:
+    try:
+        float(name.strip())
+    except ValueError:
+        return False
+    return True
+
+
+def _close_names_hint(names: list[str], missing: list[str]) -> str:
+    """`"field_mappings": {"sepal length (cm)": "sepal_length"}` for names close enough."""
+    import difflib
+
+    simple = {re.sub(r"[^a-z0-9]", "", name.lower()): name for name in names}
+    pairs = {}
+    for wanted in missing:
+        key = re.sub(r"[^a-z0-9]", "", wanted.lower())
+        close = difflib.get_close_matches(key, list(simple), n=1, cutoff=0.6)
+        if close and simple[close[0]] not in pairs:
+            pairs[simple[close[0]]] = wanted
+    if not pairs:
+        return ""
+    return f" (map the file's names in the parser config: \"field_mappings\": {json.dumps(pairs)})"
+
+
 def _flattened_hint(frame: pd.DataFrame, missing: list[str]) -> str:
     """Where a missing name is a nested object of JSON records: its fields' columns."""
     for name in missing:
@@ -147,7 +184,7 @@ def check_dataset(frame: pd.DataFrame, config: ProjectConfig, origin: str) -> pd
     if missing:
         kind = "target column" if missing == [config.target] else "columns"
         raise DataError(
-            f"source '{origin}' lacks the {kind} {missing}{_flattened_hint(frame, missing)}",
+            f"source '{origin}' lacks the {kind} {missing}{_missing_hint(frame, missing)}",
             detail=f"it has {[str(c) for c in frame.columns]}",
         )
     frame = frame[needed].dropna(subset=[config.target]).reset_index(drop=True)

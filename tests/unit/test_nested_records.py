@@ -74,3 +74,21 @@ def test_rows_may_be_sent_nested_or_flat(tmp_path: Path) -> None:
         inner["a"] = inner = {}
     with pytest.raises(ValidationError, match="missing feature"):
         spec.encode_rows([{"user": deep, "amount": 2}])
+
+
+@pytest.mark.parametrize(
+    ("columns", "hint"),
+    [
+        (["5.1", "3.5", "1.4", "0.2", "setosa"], "its first line holds values, not column names"),
+        (
+            ["Sepal Length (cm)", "amount", "y"],
+            '(map the file\'s names in the parser config: "field_mappings": '
+            '{"Sepal Length (cm)": "sepal_length"})',
+        ),
+    ],
+)
+def test_missing_columns_say_what_the_file_has_instead(columns: list[str], hint: str) -> None:
+    frame = pd.DataFrame([[1] * len(columns)], columns=columns)
+    with pytest.raises(DataError) as raised:
+        check_dataset(frame, _config(["sepal_length", "amount"]), "file.csv")
+    assert hint in raised.value.message
