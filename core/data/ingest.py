@@ -147,7 +147,7 @@ def _close_names_hint(names: list[str], missing: list[str]) -> str:
             pairs[simple[close[0]]] = wanted
     if not pairs:
         return ""
-    return f" (map the file's names in the parser config: \"field_mappings\": {json.dumps(pairs)})"
+    return f' (map the file\'s names in the parser config: "field_mappings": {json.dumps(pairs)})'
 
 
 def _flattened_hint(frame: pd.DataFrame, missing: list[str]) -> str:
