@@ -134,7 +134,8 @@ def test_http_json_api_with_pagination(tmp_path: Path, api: str, route: str) -> 
     ("source", "error", "message"),
     [
         ("/no/such/file.csv", SourceError, "does not exist"),
-        ("data.xlsx", DataError, "unknown file type '.xlsx'"),
+        ("data.xlsx", DataError, r"a spreadsheet \('\.xlsx'\) is not read; save the sheet as CSV"),
+        ("data.bin", DataError, "unknown file type '.bin'"),
     ],
 )
 def test_unreadable_sources(tmp_path: Path, source: str, error: type, message: str) -> None:
