@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from core.errors import ValidationError
-from core.schema import category_text
+from core.schema import category_text, flat_record, has_nested
 
 FLOAT_BLOCK_INPUT = "float_features"  # the one [N, K] input of a wide model
 FLOAT_BLOCK_MIN_INPUTS = 64
@@ -271,28 +271,11 @@ def _listed(names: Sequence[str], limit: int = 20) -> str:
 
 
 def flattened_rows(rows: Any) -> list[dict[str, Any]] | None:
-    """Rows whose nested objects are flattened into dotted names (`{"user": {"age": 31}}`
-    gives `user.age`), as ingest reads JSON records; None when no row holds an object."""
-    if not isinstance(rows, list) or not any(
-        isinstance(row, dict) and any(isinstance(v, dict) for v in row.values()) for row in rows
-    ):
+    """Rows whose nested objects are flattened into dotted names, as ingest reads JSON
+    records (`flat_record`); None when no row holds an object."""
+    if not isinstance(rows, list) or not has_nested(rows):
         return None
-    return [_flat(row) if isinstance(row, dict) else row for row in rows]
-
-
-def _flat(row: dict[str, Any]) -> dict[str, Any]:
-    """One row flattened without recursion (a body may nest as deep as JSON allows)."""
-    flat: dict[str, Any] = {}
-    pending: list[tuple[str, dict[str, Any]]] = [("", row)]
-    while pending:
-        prefix, mapping = pending.pop()
-        for key, value in mapping.items():
-            name = f"{prefix}{key}"
-            if isinstance(value, dict):
-                pending.append((f"{name}.", value))
-            else:
-                flat[name] = value
-    return flat
+    return [flat_record(row) if isinstance(row, dict) else row for row in rows]
 
 
 def check_rows(

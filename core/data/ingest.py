@@ -25,6 +25,7 @@ from core.data.number_marks import missing_marked, number_marks
 from core.data.sources import RawData, extract_records, public_source, read_source
 from core.errors import DataError, NotFoundError
 from core.parquet import table_parquet
+from core.schema import flat_record, has_nested
 from core.storage import Store, join_key
 
 if TYPE_CHECKING:
@@ -83,14 +84,13 @@ def parse_raw(raw: RawData, parser: ParserConfig | None = None) -> pd.DataFrame:
 
 
 def records_frame(records: list[Any]) -> pd.DataFrame:
-    """JSON records as a frame; nested objects flattened into dotted columns, as
-    `pandas.json_normalize` does (`{"user": {"age": 31}}` gives the column `user.age`)."""
+    """JSON records as a frame; nested objects flattened into dotted columns as requests'
+    rows are (`flat_record`: `{"user": {"age": 31}}` gives the column `user.age`)."""
     import pandas as pd
 
-    nested = any(isinstance(value, dict) for record in records for value in record.values())
-    if not nested:
-        return pd.DataFrame.from_records(records)
-    return pd.json_normalize(records, sep=".")
+    if has_nested(records):
+        records = [flat_record(record) for record in records]
+    return pd.DataFrame.from_records(records)
 
 
 def apply_parser(frame: pd.DataFrame, parser: ParserConfig, origin: str) -> pd.DataFrame:
