@@ -137,14 +137,14 @@ def missing_marked(frame: pd.DataFrame, markers: list[str]) -> pd.DataFrame:
     import pandas as pd
 
     wanted = {marker.strip() for marker in markers}
-    marked = frame.copy()
+    marked = frame
     for name in frame.columns:
         column = frame[name]
         if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
             continue
-        texts = column.astype("string").str.strip()
-        hit = texts.isin(wanted).fillna(False).to_numpy(bool)
+        hit = column.astype("string").str.strip().isin(wanted).fillna(False).to_numpy(bool)
         if hit.any():
+            marked = frame.copy() if marked is frame else marked  # copied once, if at all
             marked[name] = column.mask(hit)
     return marked
 
