@@ -79,13 +79,14 @@ def _unknown_labels(svc: Any, items: list[dict[str, Any]]) -> dict[str, Any]:
     from core.errors import MlfnError
     from core.training.targets import label_key
 
-    try:
-        model = svc.predictor.current()
-    except MlfnError:  # no champion yet: nothing to compare with
+    try:  # the champion's metadata (a small read), not its model: this call scores nothing
+        champion = svc.registry.champion()
+        metadata = svc.registry.metadata(champion.version) if champion is not None else {}
+    except MlfnError:  # the store cannot say: the labels are stored all the same
         return {}
-    if model.metadata.get("task") != "classification":
+    if metadata.get("task") != "classification":
         return {}
-    classes = model.metadata["classes"]
+    classes = metadata["classes"]
     known = {label_key(label) for label in classes}
     unknown = list(dict.fromkeys(
         item["label"] for item in items if label_key(item["label"]) not in known
@@ -94,7 +95,7 @@ def _unknown_labels(svc: Any, items: list[dict[str, Any]]) -> dict[str, Any]:
         return {}
     return {
         "unknown_labels": unknown[:SHOWN_LABELS],
-        "note": f"{len(unknown)} label(s) are not a class of champion v{model.version} "
+        "note": f"{len(unknown)} label(s) are not a class of champion v{champion.version} "
         f"({', '.join(map(repr, classes[:SHOWN_LABELS]))}): stored as sent, they count as "
         "wrong predictions; check their spelling and JSON type",
     }

@@ -122,9 +122,18 @@ def test_bad_feedback_is_refused_and_nothing_is_stored(
     assert store.list("feedback/") == []
 
 
-def test_labels_that_are_not_classes_are_stored_and_named(trained_iris: tuple) -> None:
+def test_labels_that_are_not_classes_are_stored_and_named(
+    trained_iris: tuple, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A misspelt class, or a class sent as another JSON type, is stored as sent (a new
-    class is news too) and named in the answer with the champion's classes."""
+    class is news too) and named in the answer with the champion's classes — read from its
+    metadata: the model itself is never loaded for labels."""
+    from core.inference import Predictor
+
+    def no_model(*_: object) -> None:
+        raise AssertionError("POST /feedback loaded the model")
+
+    monkeypatch.setattr(Predictor, "plan", no_model)
     settings, store = trained_iris
     labels = ["setosa", "Setosa ", 3, "virginica", "Setosa "]
     body = {"feedback": [{"prediction_id": f"ab-{i}", "label": v} for i, v in enumerate(labels)]}
