@@ -67,34 +67,51 @@ def read_input(path: str) -> str:
 def rows_of_input(text: str, path: str, parser: Any = None) -> list[dict[str, Any]]:
     """The rows of `mlfn predict`'s input: a /predict body, a bare list of rows or one bare
     row (JSON), one row per line (JSON lines), or a delimited table read as ingest reads one
-    (`parser`: the parser config's separator, decimal mark and missing values)."""
+    (`parser`: the parser config's separator, decimal mark, missing values and renames)."""
     from core.inference import BODY_SHAPES, rows_from_body
 
-    lines = path.lower().endswith((".jsonl", ".ndjson"))
-    if lines or path.lower().endswith(".json") or text.lstrip()[:1] in ("{", "["):
+    if path.lower().endswith((".jsonl", ".ndjson")):
+        return _json_lines(text)
+    if path.lower().endswith(".json") or text.lstrip()[:1] in ("{", "["):
         try:
-            if lines:
-                return [json.loads(line) for line in text.splitlines() if line.strip()]
             body = json.loads(text)
         except json.JSONDecodeError as exc:
             raise ValidationError(f"input is not valid JSON: {exc}") from None
-        if isinstance(body, dict) and BODY_SHAPES.isdisjoint(body):
-            return [body]  # one row, as a person writes it
+        if isinstance(body, dict) and BODY_SHAPES.isdisjoint(body) and not _holds_lists(body):
+            return [body]  # one row, as a person writes it (a list inside: a misnamed body)
         return rows_from_body(body)
-    return rows_from_csv(text, parser)
+    return rows_from_csv(text, parser, path)
 
 
-def rows_from_csv(text: str, parser: Any = None) -> list[dict[str, Any]]:
+def _holds_lists(body: dict[str, Any]) -> bool:
+    return any(isinstance(value, list) for value in body.values())
+
+
+def _json_lines(text: str) -> list[Any]:
+    rows = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.strip():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                raise ValidationError(f"input line {number} is not valid JSON: {exc.msg}") from None
+    return rows
+
+
+def rows_from_csv(text: str, parser: Any = None, origin: str = "input") -> list[dict[str, Any]]:
     """Delimited rows as ingest reads a file (separator sniffed; decimal and grouping commas,
-    and the parser config's missing values, read the same way); other cells as text, empty
-    ones missing: the model's feature specification converts each value by its column's
-    type, as it does a JSON request's."""
+    the parser config's missing values and field_mappings, read the same way); other cells as
+    text, empty ones missing: the model's feature specification converts each value by its
+    column's type, as it does a JSON request's."""
     from core.config import ParserConfig
     from core.data.ingest import parse_raw
     from core.data.sources import RawData
 
-    raw = RawData(name="input", fmt="csv", data=text.encode(), origin="input")
-    frame = parse_raw(raw, parser or ParserConfig())
+    parser = (parser or ParserConfig()).model_copy(update={"encoding": "utf-8"})  # read_input's
+    raw = RawData(name="input", fmt="csv", data=text.encode(), origin=origin)
+    frame = parse_raw(raw, parser)
+    free = {old: new for old, new in parser.field_mappings.items() if new not in frame.columns}
+    frame = frame.rename(columns=free)  # the source's own names, as ingest renames them
     records = frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
     return [{str(name): value for name, value in record.items()} for record in records]
 

@@ -8,6 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from core.errors import ValidationError
 from tests.conftest import EXAMPLES, REPO, make_project
 
 
@@ -185,3 +188,11 @@ def test_predict_reads_inputs_as_people_save_them(tmp_path: Path) -> None:
         json.dumps(dict(zip(names.split(","), [5.1, 3.5, 1.4, 0.2], strict=True))), "-"
     )
     assert predictor.predict(one)["probabilities"] == expected[:1]
+    renamed = ParserConfig(field_mappings={"Sépal Length": "sepal_length"}, encoding="latin-1")
+    source_names = names.replace("sepal_length", "Sépal Length")
+    rows = rows_of_input(f"{source_names}\n5.1,3.5,1.4,0.2\n", "rows.csv", renamed)
+    assert predictor.predict(rows)["probabilities"] == expected[:1]  # renamed, read as UTF-8
+    with pytest.raises(ValidationError, match="give exactly one of 'instances'"):
+        rows_of_input(json.dumps({"instance": [{"sepal_length": 5.1}]}), "body.json")
+    with pytest.raises(ValidationError, match="input line 2 is not valid JSON: Expecting"):
+        rows_of_input('{"sepal_length": 5.1}\n{"sepal_length": \n', "rows.jsonl")
