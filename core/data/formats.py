@@ -7,6 +7,7 @@ Text columns are read as text, never guessed by the parser: a zip code "02139" s
 
 from __future__ import annotations
 
+import codecs
 import csv
 import gzip
 import io
@@ -36,9 +37,28 @@ def decompress(data: bytes, origin: str) -> bytes:
         raise DataError(f"source '{origin}': gzip data is corrupt ({exc})") from None
 
 
+def _is_utf8(encoding: str) -> bool:
+    return encoding.lower().replace("_", "-") in ("utf-8", "utf8")
+
+
+def unicode_bom(data: bytes) -> str | None:
+    """ "utf-32" or "utf-16" when the bytes start with that encoding's byte-order mark (what
+    a spreadsheet's "Unicode text" export writes); None otherwise. The mark cannot begin
+    UTF-8 text, so reading such a file as UTF-16 or UTF-32 is no guess."""
+    if data.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
+        return "utf-32"
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    return None
+
+
 def decode(data: bytes, origin: str, encoding: str = "utf-8") -> str:
-    """Text without a BOM; a decoding error names the line and column of the bad byte."""
-    codec = "utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
+    """Text without a BOM; a decoding error names the line and column of the bad byte. Under
+    the default UTF-8, a file that starts with a UTF-16 or UTF-32 byte-order mark is read
+    in that encoding."""
+    if _is_utf8(encoding):
+        encoding = unicode_bom(data) or encoding
+    codec = "utf-8-sig" if _is_utf8(encoding) else encoding
     try:
         return data.decode(codec)
     except UnicodeDecodeError as exc:
@@ -79,8 +99,8 @@ def read_delimited_bytes(
 ) -> pd.DataFrame:
     """`read_delimited` of a file's bytes. UTF-8 goes to Arrow undecoded (Arrow skips a
     byte-order mark and refuses a bad byte, and then the decoding names it); any other
-    encoding is decoded first."""
-    if encoding.lower().replace("_", "-") not in ("utf-8", "utf8"):
+    encoding (or a UTF-16 or UTF-32 byte-order mark) is decoded first."""
+    if not _is_utf8(encoding) or unicode_bom(data):
         return read_delimited(decode(data, origin, encoding), origin, separator)
     head = data[:SNIFF_BYTES].decode("utf-8-sig", errors="ignore")  # may cut a character
     sep = separator or sniff_separator(head)

@@ -8,6 +8,7 @@ config changes it needs, and the file format it is written in.
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import io
 import json
@@ -263,6 +264,10 @@ def encode(frame: pd.DataFrame, fmt: str) -> bytes:
         sep = {"tsv": "\t", "semicolon": ";"}.get(base, ",")
         text = frame.to_csv(index=False, sep=sep)
         data = (("\ufeff" if base == "csv-bom" else "") + text).encode("utf-8")
+    elif base == "unicode-text":  # a spreadsheet's "Unicode text": UTF-16 with a BOM, tabs
+        data = frame.to_csv(index=False, sep="\t").encode("utf-16")
+    elif base == "json-utf16be":
+        data = codecs.BOM_UTF16_BE + json.dumps(records, ensure_ascii=False).encode("utf-16-be")
     elif base == "json":
         data = json.dumps(records, ensure_ascii=False).encode("utf-8")
     elif base == "jsonl":

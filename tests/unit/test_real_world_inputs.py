@@ -21,7 +21,8 @@ from tests.robustness.datasets import encode
 from tests.unit.test_cli import mlfn
 
 FORMATS = ["csv", "csv-bom", "tsv", "semicolon", "json", "jsonl", "parquet"]
-SUFFIX = {"csv-bom": "csv", "semicolon": "csv"}
+FORMATS += ["unicode-text", "json-utf16be"]  # UTF-16 with a byte-order mark: read as such
+SUFFIX = {"csv-bom": "csv", "semicolon": "csv", "unicode-text": "txt", "json-utf16be": "json"}
 
 
 def _frame() -> pd.DataFrame:
