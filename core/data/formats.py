@@ -13,6 +13,7 @@ import gzip
 import io
 import json
 import zlib
+from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from core.errors import DataError
@@ -25,6 +26,9 @@ SNIFF_BYTES = 65536
 SEPARATORS = ",;\t|"
 # Strings read as missing in text files (pandas' list without "NA"-like words that are data,
 # such as "None" or "nan" in a free-text column, is too clever: keep the usual ones).
+# frame.attrs key: names the header line gives to more than one column (pandas reads them as
+# "a", "a.1", …; ingest refuses to pick one of them for a name the config uses)
+DUPLICATED_NAMES = "mlfn_duplicated_names"
 MISSING_TEXT = ["", "NA", "N/A", "NaN", "nan", "NULL", "null", "None", "#N/A", "-nan", "<NA>"]
 
 
@@ -114,7 +118,7 @@ def _read_delimited_pandas(text: str, origin: str, sep: str) -> pd.DataFrame:
     import pandas as pd
 
     try:
-        return pd.read_csv(
+        frame = pd.read_csv(
             io.StringIO(text),
             sep=sep,
             dtype=str,
@@ -130,6 +134,20 @@ def _read_delimited_pandas(text: str, origin: str, sep: str) -> pd.DataFrame:
             f"source '{origin}' cannot be read with the {shown} separator: {exc}; "
             'set "separator" in the parser config'
         ) from None
+    duplicated = _duplicated_names(text, sep)
+    if duplicated:
+        frame.attrs[DUPLICATED_NAMES] = duplicated
+    return frame
+
+
+def _duplicated_names(text: str, sep: str) -> dict[str, int]:
+    """Each name the header line gives to more than one column, with how many."""
+    try:
+        names = next(csv.reader(io.StringIO(text[:SNIFF_BYTES]), delimiter=sep), [])
+    except csv.Error:
+        return {}
+    counted = Counter(names)
+    return {name: count for name, count in counted.items() if count > 1}
 
 
 def _read_delimited_arrow(head: str, data: bytes, sep: str) -> pd.DataFrame | None:

@@ -15,6 +15,7 @@ from core.config import ParserConfig, ProjectConfig, Settings
 from core.data.coerce import coerce_frame
 from core.data.fetch import FetchGuard
 from core.data.formats import (
+    DUPLICATED_NAMES,
     decode,
     decompress,
     read_delimited_bytes,
@@ -107,11 +108,30 @@ def apply_parser(frame: pd.DataFrame, parser: ParserConfig, origin: str) -> pd.D
                 missing.append(name)
         if missing:
             raise DataError(
-                f"source '{origin}' lacks the selected fields {missing}",
+                f"source '{origin}' lacks the selected fields {missing}"
+                f"{_missing_hint(frame, missing)}",
                 detail=f"it has {[str(c) for c in frame.columns]}",
             )
         frame = frame[list(dict.fromkeys(keep))]
     return frame.rename(columns=parser.field_mappings)
+
+
+def refuse_duplicated_names(frame: pd.DataFrame, settings: Settings, origin: str) -> None:
+    """A name the config uses that the file's header gives to several columns is refused:
+    which column is meant cannot be told (pandas would quietly take the first)."""
+    duplicated: dict[str, int] = frame.attrs.get(DUPLICATED_NAMES, {})
+    if not duplicated:
+        return
+    config, parser = settings.config, settings.parser
+    used = set(parser.selected_fields or [*config.features, config.target])
+    used |= {old for old, new in parser.field_mappings.items() if new in used}
+    for name in sorted(used.intersection(duplicated)):
+        read_as = [name, *(f"{name}.{n}" for n in range(1, duplicated[name]))]
+        raise DataError(
+            f"source '{origin}': its header names {duplicated[name]} columns '{name}', so "
+            f"which one is meant cannot be told; rename them in the file, or use the names "
+            f"they are read as: {read_as}"
+        )
 
 
 def _missing_hint(frame: pd.DataFrame, missing: list[str]) -> str:
@@ -285,7 +305,9 @@ def stage_ingest(
     try:
         raw_key = pool.submit(store_raw, store, settings.environment.raw_path, raw)
         try:
-            frame = apply_parser(parse_raw(raw, settings.parser), settings.parser, raw.origin)
+            frame = parse_raw(raw, settings.parser)
+            refuse_duplicated_names(frame, settings, raw.origin)
+            frame = apply_parser(frame, settings.parser, raw.origin)
             checked = checked_dataset(settings, store, frame, raw.origin)
         except BaseException:
             wait([raw_key])  # the raw copy is kept; the rows' own error goes first

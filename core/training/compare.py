@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from core.errors import MlfnError
+from core.errors import DataError, MlfnError
 from core.export.native import load_native
 from core.export.onnx_export import graph_predictions, onnx_feeds, run_graph
 from core.features import prepare_frame
@@ -93,9 +93,18 @@ def reference_file(split: Split, classes: list[Any] | None, target: str) -> byte
     return frame_parquet(frame)
 
 
+def lacking_features(spec: FeatureSpec, basis: Basis) -> list[str]:
+    """The features of `spec` the basis rows have no column for (the config's features
+    changed since they were kept)."""
+    return [name for name in spec.names if name not in basis.rows.columns]
+
+
 def score_graph(
     model_bytes: bytes, spec: FeatureSpec, classes: list[Any] | None, basis: Basis
 ) -> dict[str, float]:
+    lacking = lacking_features(spec, basis)
+    if lacking:
+        raise DataError(f"{basis.name} lack the features {lacking}")
     prepared = prepare_frame(basis.rows, spec)
     outputs = run_graph(model_bytes, onnx_feeds(prepared, spec))
     predicted, proba = graph_predictions(outputs, len(classes or []))
@@ -114,7 +123,7 @@ def score_champion(
     if metadata["task"] != task:
         return None, f"champion v{champion.version} is a {metadata['task']} model; {force}"
     spec = FeatureSpec.of_version(metadata)
-    lacking = [name for name in spec.names if name not in basis.rows.columns]
+    lacking = lacking_features(spec, basis)
     if lacking:
         return None, (
             f"champion v{champion.version} needs features {lacking} this data lacks; {force}"
@@ -153,7 +162,10 @@ def labelled_gate(
     model_bytes, spec, classes = challenger
     rows = len(basis.labels)
     champion_metrics, why = score_champion(registry, champion, basis, task)
-    if champion_metrics is None or model_bytes is None:
+    lacking = lacking_features(spec, basis)
+    if lacking:
+        why = why or f"they lack the challenger's features {lacking}"
+    if champion_metrics is None or model_bytes is None or lacking:
         return True, f"not compared on {rows} labelled live rows ({why or 'no ONNX graph'})"
     new = score_graph(model_bytes, spec, classes, basis)[metric]
     old = champion_metrics[metric]

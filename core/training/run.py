@@ -34,6 +34,7 @@ from core.training.compare import (
     REFERENCE_FILE,
     Basis,
     labelled_gate,
+    lacking_features,
     reference_basis,
     reference_file,
     score_champion,
@@ -154,9 +155,9 @@ def _decide(
     if champion is None:
         return True, "no champion yet", None
     champion_meta = registry.metadata(champion.version)
-    basis = reference_basis(registry, champion.version, champion_meta) or split_basis(
-        data.split, data.classes
-    )
+    basis = reference_basis(registry, champion.version, champion_meta)
+    if basis is None or lacking_features(data.spec, basis):  # features changed since
+        basis = split_basis(data.split, data.classes)
     champion_metrics, why_not = score_champion(registry, champion, basis, config.resolved_task)
     if force:
         return True, "forced", champion_metrics
