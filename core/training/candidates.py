@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     import pandas as pd
     from sklearn.pipeline import Pipeline
 
+FEW_HELD_OUT = 30  # fewer held-out rows than this: their metrics are noted as rough
+
 
 @dataclass(frozen=True)
 class Split:
@@ -68,6 +70,13 @@ def split_dataset(
             ) from None
         notes.append(f"split not stratified by class: {exc}")
         return split_dataset(raw, y, spec, config.model_copy(update={"task": None}))._noted(notes)
+    if len(test_at) < FEW_HELD_OUT:
+        notes.append(
+            f"only {len(test_at)} rows are held out to score the candidates (train_split "
+            f"{config.train_split} of {len(index)} rows): their metrics, the choice between "
+            "them and the comparison with the champion rest on those rows alone; more data "
+            "makes them steadier"
+        )
     prepared = prepare_frame(raw, spec)
     return Split(
         prepared.iloc[train_at],

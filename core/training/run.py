@@ -106,11 +106,24 @@ def prepare_training(config: ProjectConfig, frame: pd.DataFrame) -> TrainingData
 VARIANTS_SEEN = 10_000  # distinct categories compared for spelling variants
 
 
+def _dataset_notes(dataset: DatasetVersion, target: str) -> list[str]:
+    if not dataset.dropped_rows:
+        return []
+    return [
+        f"{dataset.dropped_rows} rows of the source have no value for the target '{target}' "
+        "and are left out of training (give them one to have them count)"
+    ]
+
+
 def _lookalike_notes(frame: pd.DataFrame, spec: FeatureSpec, config: ProjectConfig) -> list[str]:
-    """Columns inferred as categories whose values are amounts, percentages or dates
-    written as people read them (core/data/lookalikes.py)."""
+    """Columns that identify rows (core/data/identifiers.py), and columns inferred as
+    categories whose values are amounts, percentages or dates written as people read them
+    (core/data/lookalikes.py)."""
+    from core.data.identifiers import identifier_note
     from core.data.lookalikes import lookalike_note, variants_note
 
+    kinds = [(column.name, column.kind) for column in spec.columns]
+    identifiers = [identifier_note(name, frame[name], kind) for name, kind in kinds]
     categorical = [column.name for column in spec.columns if column.kind == "categorical"]
     found = [
         lookalike_note(name, frame[name])
@@ -122,7 +135,7 @@ def _lookalike_notes(frame: pd.DataFrame, spec: FeatureSpec, config: ProjectConf
                       "the categories")
         for name in categorical
     ]  # fmt: skip
-    return [note for note in found if note is not None]
+    return [note for note in [*identifiers, *found] if note is not None]
 
 
 def _rows_kept(frame: pd.DataFrame, keep: np.ndarray) -> pd.DataFrame:
@@ -263,6 +276,7 @@ def train(
     session_threads()  # a bad value stops training here, named, not as a failed export
     dataset, frame, stored = _dataset_rows(settings, store, dataset)
     data = prepare_training(settings.config, frame)
+    data.notes[:0] = _dataset_notes(dataset, settings.config.target)
     config = data.config
     registry = ModelRegistry(store, config.model_name)
     champion = registry.champion()  # read first: promotion swaps only if it is still this one
