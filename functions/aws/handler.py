@@ -7,20 +7,27 @@ batch item failures so only failed messages are retried, then dead-lettered.
 
 from __future__ import annotations
 
+import binascii
 import functools
 import os
 import random
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from mangum import Mangum
 
 from core import constants, random_ids
 from core.api.door import door_app
 from core.errors import ConfigError, MlfnError
 from core.jobs import handle_message
 from core.monitoring import use_door
-from functions.aws.http_events import HttpApiEvents
+from functions.aws.http_events import (
+    UNREADABLE_BODY,
+    EventAdapter,
+    HttpApiEvents,
+    NotAnHttpEvent,
+    is_warmup,
+    not_http_answer,
+)
 
 logger = Logger(service="mlfn")
 
@@ -47,7 +54,7 @@ use_door("aws")  # this cloud's telemetry sinks, JSON logs and (when configured)
 app = door_app()
 
 
-_asgi = Mangum(app, lifespan="off", custom_handlers=[HttpApiEvents])
+_asgi = EventAdapter(app, lifespan="off", custom_handlers=[HttpApiEvents])
 
 
 def _tracer() -> Any:
@@ -102,7 +109,23 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     context_of_request = event.get("requestContext")
     found = context_of_request.get("requestId") if isinstance(context_of_request, dict) else None
     logger.set_correlation_id(found)
-    return _asgi(event, context)
+    try:
+        return _asgi(event, context)
+    except NotAnHttpEvent:
+        return _warmed() if is_warmup(event) else not_http_answer(event)
+    except binascii.Error:  # the adapters decode an event's base64 body before the app runs
+        return UNREADABLE_BODY
+
+
+def _warmed() -> dict[str, Any]:
+    """A keep-warm ping: the champion loaded and its session run once, as before a
+    SnapStart snapshot, so the next request finds the instance warm."""
+    try:
+        versions = app.state.build_services().predictor.prime()
+    except MlfnError as exc:
+        logger.warning("warm-up ping: nothing primed", extra={"reason": exc.message})
+        return {"warmed": True, "primed": []}
+    return {"warmed": True, "primed": versions}
 
 
 if tracer is not None:  # the response holds predictions: not copied into the trace

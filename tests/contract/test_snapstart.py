@@ -4,11 +4,9 @@ run once, off the record — and make a restored instance re-read the routing an
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 import math
 import random
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,40 +15,15 @@ import snapshot_restore_py
 
 from core import random_ids
 from core.auth import mint_token
-from core.inference import clear_cache
 from tests.conftest import project_settings
+from tests.contract.conftest import SECRET
 from tests.contract.test_doors import HTTP_V2, LambdaContext, _event
 from tests.unit.test_api import ROW
-
-SECRET = "snapstart-secret-0123456789abcdefghij"
 
 
 def _hooks(registry: list[Any]) -> None:
     for function, args, kwargs in registry:
         function(*args, **kwargs)
-
-
-@pytest.fixture
-def cold_handler(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """The handler module imported cold in a project, with the hooks it registered."""
-    from core.training.run import train
-
-    settings, store = project_settings(tmp_path)
-    train(settings, store, model_types=["logistic_regression"])
-    monkeypatch.setenv("MLFN_CONFIG", str(settings.config_path))
-    monkeypatch.setenv("MLFN_JWT_SECRET", SECRET)
-    monkeypatch.setenv("MLFN_TRACKING", "off")
-    snapshot_restore_py._before_snapshot_registry.clear()
-    snapshot_restore_py._after_restore_registry.clear()
-    clear_cache()  # no session left over from the training in this process
-    import functions.aws.handler as handler
-
-    loop = asyncio.new_event_loop()  # Mangum runs on the current loop; an earlier test's is closed
-    asyncio.set_event_loop(loop)
-    yield importlib.reload(handler)
-    loop.close()
-    snapshot_restore_py._before_snapshot_registry.clear()
-    snapshot_restore_py._after_restore_registry.clear()
 
 
 def _metric(services: Any, name: str) -> float:

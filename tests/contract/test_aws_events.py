@@ -1,0 +1,64 @@
+"""The AWS predict function given events that are not a well-formed HTTP request — GIVEN a
+keep-warm ping, a direct invoke, `"headers": null` or a body that is not the base64 it
+claims WHEN the handler gets it THEN it answers, naming what was wrong, never a stack trace."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from core.auth import mint_token
+from tests.contract.conftest import SECRET
+from tests.contract.test_doors import HTTP_V2, LambdaContext, _event
+from tests.contract.test_snapstart import _metric
+from tests.unit.test_api import ROW
+
+WARMUPS = [
+    {"source": "serverless-plugin-warmup"},
+    {"version": "0", "id": "e1", "detail-type": "Scheduled Event", "source": "aws.events",
+     "account": "123456789012", "time": "2026-12-04T10:00:00Z", "region": "us-east-1",
+     "resources": ["arn:aws:events:us-east-1:123456789012:rule/keep-warm"], "detail": {}},
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("ping", WARMUPS, ids=["warmup-plugin", "eventbridge-schedule"])
+def test_a_keep_warm_ping_loads_the_champion_and_predicts_nothing(
+    cold_handler: Any, ping: dict[str, Any]
+) -> None:
+    assert cold_handler.handler(ping, LambdaContext()) == {"warmed": True, "primed": [1]}
+    services = cold_handler.app.state.build_services()
+    assert services.predictor.is_warm()
+    assert _metric(services, "mlfn_predicted_rows_total") == 0
+
+
+@pytest.mark.parametrize("event", [{"instances": [ROW]}, {}, {"Records": []}])
+def test_an_event_that_is_no_http_request_is_told_what_the_function_answers(
+    cold_handler: Any, event: dict[str, Any]
+) -> None:
+    answer = cold_handler.handler(event, LambdaContext())
+    assert answer["statusCode"] == 400
+    error = json.loads(answer["body"])["error"]
+    assert error["code"] == "unsupported_event"
+    assert f"its keys: {sorted(event)}" in error["message"]
+    assert not cold_handler.app.state.build_services().predictor.is_warm()  # no work done
+
+
+def test_a_body_that_is_not_the_base64_it_claims_is_a_422(cold_handler: Any) -> None:
+    for template in (HTTP_V2, "apigw_rest_v1.json"):
+        event = _event(template, "POST", "/predict", {"instances": [ROW]}, {})
+        event["body"] = "not base64!"
+        answer = cold_handler.handler(event, LambdaContext())
+        assert answer["statusCode"] == 422, template
+        assert "not valid base64" in json.loads(answer["body"])["error"]["message"]
+
+
+def test_headers_given_as_null_are_no_headers(cold_handler: Any) -> None:
+    event = _event(HTTP_V2, "POST", "/predict", {"instances": [ROW]}, {})
+    event["headers"] = None
+    answer = cold_handler.handler(event, LambdaContext())
+    assert answer["statusCode"] == 401  # asked for its token, as without headers
+    token = mint_token(SECRET, ["predict"])
+    event["headers"] = {"authorization": f"Bearer {token}"}
+    assert cold_handler.handler(event, LambdaContext())["statusCode"] == 200
