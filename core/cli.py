@@ -321,8 +321,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--to-env", help="copy VERSION to this later environment's store and promote it there"
     )
     _add_delivery_commands(command)
-    from core import cli_batch, cli_datasets, cli_drift, cli_jobs, cli_lineage, cli_rollout
+    from core import (
+        cli_batch,
+        cli_datasets,
+        cli_drift,
+        cli_init,
+        cli_jobs,
+        cli_lineage,
+        cli_rollout,
+    )
 
+    cli_init.register(sub, DEFAULTS)
     cli_jobs.register(sub, DEFAULTS)
     cli_datasets.register(sub, DEFAULTS)
     cli_lineage.register(sub, DEFAULTS)

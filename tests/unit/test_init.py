@@ -1,0 +1,77 @@
+"""`mlfn init` — GIVEN a data file and the column to predict WHEN a new user runs it THEN
+the two config files it writes load, leave out what cannot be a feature, and train."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from core.cli import main
+from core.config import load_settings
+from core.scaffold import model_name_from
+
+
+def _data(path: Path, regression: bool = False) -> Path:
+    rng = np.random.default_rng(5)
+    a, b = rng.normal(size=120), rng.normal(size=120)
+    frame = pd.DataFrame({
+        "customer id": [f"c-{i:04d}" for i in range(120)],
+        "a": a, "plan": rng.choice(["free", "pro"], 120), "empty": [None] * 120,
+        "label": 3 * a + b if regression else np.where(a + b > 0, "churn", "stay"),
+    })  # fmt: skip
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_the_files_written_load_and_train_from_the_default_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    _data(tmp_path / "Customers 2024.csv")
+    assert main(["init", "Customers 2024.csv", "--target", "label"]) == 0
+    shown = capsys.readouterr().out
+    assert "customer id  left out: it identifies rows" in shown and "next: mlfn train\n" in shown
+    config = json.loads((tmp_path / "config" / "config.json").read_text())
+    assert config["model_name"] == "customers-2024" and config["task"] == "classification"
+    assert config["features"] == ["a", "plan"]  # the id and the empty column left out
+    assert config["data_source"] == "../Customers 2024.csv"
+    parser = json.loads((tmp_path / "config" / "project_parser_config.json").read_text())
+    assert parser["selected_fields"] == ["a", "plan", "label"]
+    assert main(["train", "--json"]) == 0  # the default config: config/config.json
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["promoted"] and summary["store"] == f"file://{tmp_path / '.mlfn' / 'dev'}"
+
+
+def test_a_regression_target_gets_regression_candidates(tmp_path: Path) -> None:
+    source = _data(tmp_path / "d.csv", regression=True)
+    assert main(["init", str(source), "--target", "label", "--dir", str(tmp_path / "p")]) == 0
+    settings = load_settings(tmp_path / "p" / "config.json", "dev")
+    assert settings.config.task == "regression"
+    assert settings.config.model_type == ["linear_regression", "random_forest"]
+
+
+def test_a_misspelt_target_and_existing_files_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source, folder = _data(tmp_path / "d.csv"), str(tmp_path / "p")
+    assert main(["init", str(source), "--target", "Label", "--dir", folder]) == 2
+    assert "no column 'Label' to predict; did you mean 'label'?" in capsys.readouterr().err
+    assert not (tmp_path / "p").exists()
+    assert main(["init", str(source), "--target", "label", "--dir", folder]) == 0
+    assert main(["init", str(source), "--target", "label", "--dir", folder]) == 2
+    assert "already exist: give another --dir, or --force" in capsys.readouterr().err
+    assert main(["init", str(source), "--target", "a", "--dir", folder, "--force"]) == 0
+    assert json.loads((tmp_path / "p" / "config.json").read_text())["target"] == "a"
+
+
+@pytest.mark.parametrize(
+    ("source", "name"),
+    [("data/My Sales (2024).csv", "my-sales-2024"), ("s3://b/x/iris.csv.gz", "iris"),
+     ("https://api.example.com/v1/records?page=1", "records"), ("__.csv", "model")],
+)  # fmt: skip
+def test_model_names_from_file_names(source: str, name: str) -> None:
+    assert model_name_from(source) == name
