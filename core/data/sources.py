@@ -88,8 +88,54 @@ def read_source(
     if source.startswith(("http://", "https://")):
         return _read_http(source, records_key, guard)
     if source.startswith(STORE_SCHEMES):
+        if source.endswith("/"):
+            return _read_prefix(source, records_key)
         return _read_object(source)
+    if Path(source).is_dir():
+        return _read_folder(source, records_key)
     return _read_file(source)
+
+
+def _read_folder(source: str, records_key: str | None) -> RawData:
+    """The data files directly in a local folder, as one source (core.data.parts)."""
+    folder = Path(source)
+    files = [entry.name for entry in folder.iterdir() if entry.is_file()]
+    names, fmt = _parts_of(source, files)
+    parts = [(name, (folder / name).read_bytes()) for name in names]
+    data = _joined(source, parts, fmt, records_key)
+    return RawData(_safe_name(folder.resolve().name), fmt, data, source)
+
+
+def _read_prefix(uri: str, records_key: str | None) -> RawData:
+    """The objects directly under a bucket prefix (`s3://b/exports/`), as one source."""
+    try:
+        store = open_store(uri.rstrip("/"))
+        names, fmt = _parts_of(uri, [key for key in store.list("") if "/" not in key])
+        parts = [(name, store.read_bytes(name)) for name in names]
+    except MlfnError as exc:
+        if isinstance(exc, DataError):
+            raise
+        raise SourceError(f"source '{uri}' could not be read: {exc.message}") from None
+    name = _safe_name(uri.rstrip("/").rpartition("/")[2])
+    return RawData(name, fmt, _joined(uri, parts, fmt, records_key), uri)
+
+
+def _parts_of(source: str, files: list[str]) -> tuple[list[str], str]:
+    from core.data.parts import data_parts
+
+    try:
+        return data_parts(files, _format_of)
+    except DataError as exc:
+        raise DataError(f"source folder '{source}': {exc.message}") from None
+
+
+def _joined(source: str, parts: list[tuple[str, bytes]], fmt: str, key: str | None) -> bytes:
+    from core.data.parts import joined
+
+    try:
+        return joined(parts, fmt, key)
+    except DataError as exc:
+        raise DataError(f"source folder '{source}': {exc.message}") from None
 
 
 def _read_file(source: str) -> RawData:
@@ -99,8 +145,6 @@ def _read_file(source: str) -> RawData:
         data = path.read_bytes()
     except FileNotFoundError:
         raise SourceError(f"source file '{source}' does not exist") from None
-    except IsADirectoryError:
-        raise SourceError(f"source '{source}' is a folder, not a file") from None
     return RawData(_safe_name(path.name.split(".")[0]), fmt, data, source)
 
 
