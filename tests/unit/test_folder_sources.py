@@ -94,3 +94,22 @@ def test_a_folder_without_one_kind_of_data_is_refused(
         (folder / name).write_bytes(data)
     with pytest.raises(DataError, match=rf"source folder '.*odd': .*{message}"):
         ingest(settings, store, str(folder))
+
+
+def test_an_s3_prefix_reads_the_objects_directly_under_it(
+    tmp_path: Path, s3_env: dict[str, str]
+) -> None:
+    from core.storage import open_store
+    from tests.emulator_fixtures import make_s3_bucket
+
+    settings, store = _settings(tmp_path)
+    whole = tmp_path / "iris.csv"
+    whole.write_bytes(encode(_frame(), "csv"))
+    bucket = make_s3_bucket()
+    exports = open_store(f"s3://{bucket}/exports")
+    for number, piece in enumerate((_frame().iloc[:100], _frame().iloc[100:])):
+        exports.write_bytes(f"part-{number}.csv", encode(piece, "csv"))
+    exports.write_bytes("_SUCCESS", b"")
+    exports.write_bytes("2023/part-0.csv", encode(_frame().iloc[:3], "csv"))  # not read
+    got = ingest(settings, store, f"s3://{bucket}/exports/")
+    assert (got.sha256, got.rows) == (ingest(settings, store, str(whole)).sha256, 150)
