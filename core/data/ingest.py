@@ -22,6 +22,7 @@ from core.data.formats import (
     read_json,
     read_json_lines,
 )
+from core.data.lookalikes import quantity_target_error
 from core.data.number_marks import missing_marked, number_marks
 from core.data.sources import RawData, extract_records, public_source, read_source
 from core.errors import DataError, NotFoundError
@@ -186,7 +187,12 @@ def infer_task(target: pd.Series) -> str:
     """classification for text, boolean or few distinct integers; else regression."""
     import pandas as pd
 
-    if not pd.api.types.is_numeric_dtype(target) or pd.api.types.is_bool_dtype(target):
+    if pd.api.types.is_bool_dtype(target):
+        return "classification"
+    if not pd.api.types.is_numeric_dtype(target):
+        why_not = quantity_target_error(str(target.name), target)
+        if why_not is not None:
+            raise DataError(why_not)
         return "classification"
     values = target.dropna()
     integral = bool((values == values.round()).all())

@@ -46,17 +46,45 @@ LOOKALIKES: tuple[tuple[str, re.Pattern[str], str], ...] = (
 def lookalike_note(name: str, column: pd.Series) -> str | None:
     """A note when every sampled value of a column read as categories is written as one
     of the kinds above (None when any is not, or the column is empty)."""
-    values = column.dropna().astype(str).str.strip()
-    values = values[values != ""].head(SAMPLED)
+    values = _sampled(column)
     if values.empty:
         return None
+    found = lookalike_kind(values)
+    if found is not None:
+        kind, fix = found
+        return (
+            f"feature '{name}': its values are {kind} (e.g. {values.iloc[0]!r}), so it is "
+            f"read as categories, not as {_read_as(kind)}: {fix}"
+        )
+    return _placeholder_note(name, values)
+
+
+def quantity_target_error(name: str, column: pd.Series) -> str | None:
+    """Why a text target whose values are amounts or percentages cannot be inferred as
+    classes (each would be a class of its own), and what to write; None otherwise."""
+    values = _sampled(column)
+    found = lookalike_kind(values) if not values.empty else None
+    if found is None or found[0].startswith("dates"):
+        return None
+    kind, fix = found
+    return (
+        f"target '{name}': its values are {kind} (e.g. {values.iloc[0]!r}), read as text, so "
+        f"as classes each would be one of its own; {fix} (the task is then regression), or "
+        'set "task": "classification" if they are classes'
+    )
+
+
+def lookalike_kind(values: pd.Series) -> tuple[str, str] | None:
+    """(kind, how to write it) when every value is written as one kind above."""
     for kind, pattern, fix in LOOKALIKES:
         if values.str.fullmatch(pattern).all():
-            return (
-                f"feature '{name}': its values are {kind} (e.g. {values.iloc[0]!r}), so it is "
-                f"read as categories, not as {_read_as(kind)}: {fix}"
-            )
-    return _placeholder_note(name, values)
+            return kind, fix
+    return None
+
+
+def _sampled(column: pd.Series) -> pd.Series:
+    values = column.dropna().astype(str).str.strip()
+    return values[values != ""].head(SAMPLED)
 
 
 def _placeholder_note(name: str, values: pd.Series) -> str | None:

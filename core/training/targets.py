@@ -57,11 +57,7 @@ def encode_target(column: pd.Series, task: str, name: str) -> Targets:
     counts = np.bincount(per_row, minlength=len(labels))
     rare = sorted(key for key, count in zip(keys, counts.tolist(), strict=True)
                   if count < MIN_CLASS_ROWS)  # fmt: skip
-    notes = [
-        f"target '{name}': class {key} has {counts[keys.index(key)]} row: dropped (a class "
-        f"needs at least {MIN_CLASS_ROWS} rows, one to learn from and one to hold out)"
-        for key in rare
-    ]
+    notes = _rare_notes(name, rare)
     variants = variants_note(f"target '{name}'", labels, "the classes")
     notes += [variants] if variants is not None else []
     keep = counts[per_row] >= MIN_CLASS_ROWS
@@ -70,11 +66,31 @@ def encode_target(column: pd.Series, task: str, name: str) -> Targets:
     if len(classes) < 2:
         raise DataError(
             f"target '{name}' has fewer than two classes with {MIN_CLASS_ROWS}+ rows; "
-            "classification needs at least two"
+            f"classification needs at least two ({len(labels)} distinct values in "
+            f"{len(per_row)} rows{_quantity_hint(len(labels), len(per_row))})"
         )
     index = {label_key(v): i for i, v in enumerate(classes)}
     position = np.asarray([index.get(key, -1) for key in keys], dtype=np.int64)
     return Targets(position[per_row[keep]], keep, classes, notes)
+
+
+RARE_NAMED = 5  # rare classes named one by one; beyond, one note counts them
+
+
+def _rare_notes(name: str, rare: list[str]) -> list[str]:
+    """Classes with too few rows to learn from and hold out, dropped: each named, or (when
+    there are many) counted in one note."""
+    needs = f"a class needs at least {MIN_CLASS_ROWS} rows, one to learn from and one to hold out"
+    if len(rare) <= RARE_NAMED:
+        return [f"target '{name}': class {key} has 1 row: dropped ({needs})" for key in rare]
+    shown = ", ".join(rare[:RARE_NAMED])
+    return [f"target '{name}': {len(rare)} classes of 1 row each ({shown}, …) dropped ({needs})"]
+
+
+def _quantity_hint(distinct: int, rows: int) -> str:
+    if distinct * 2 < rows:
+        return ""
+    return '; if the target is a quantity, set "task": "regression"'
 
 
 def _label_groups(column: pd.Series) -> tuple[list[Any], np.ndarray]:

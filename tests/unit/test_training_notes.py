@@ -54,3 +54,33 @@ def test_a_handful_of_held_out_rows_is_noted(tmp_path: Path) -> None:
     settings, store = _settings(tmp_path, ["a", "b"], source)
     summary = train(settings, store)
     assert any(n.startswith("only 3 rows are held out") for n in summary["notes"]), summary
+
+
+def test_a_target_of_amounts_is_not_taken_for_classes() -> None:
+    from core.data.ingest import infer_task
+    from core.errors import DataError
+
+    prices = pd.Series([f"${1000 + 7.5 * i:,.2f}" for i in range(50)], name="price")
+    expected = r"target 'price': its values are amounts with a currency sign \(e\.g\. '\$1,000"
+    with pytest.raises(DataError, match=expected + r".*task is then regression"):
+        infer_task(prices)
+    assert infer_task(pd.Series(["high", "low"] * 10, name="risk")) == "classification"
+
+
+@pytest.mark.parametrize(("singletons", "notes"), [(3, 3), (40, 1)])
+def test_classes_of_one_row_are_named_or_counted(singletons: int, notes: int) -> None:
+    from core.training.targets import encode_target
+
+    labels = ["yes", "no"] * 20 + [f"odd-{i}" for i in range(singletons)]
+    targets = encode_target(pd.Series(labels), "classification", "y")
+    assert len(targets.notes) == notes and targets.classes == ["no", "yes"]
+    assert (singletons > 5) == ('40 classes of 1 row each ("odd-0"' in targets.notes[0])
+
+
+def test_a_target_of_distinct_values_suggests_regression() -> None:
+    from core.errors import DataError
+    from core.training.targets import encode_target
+
+    with pytest.raises(DataError, match=r'30 distinct values in 30 rows; if the target is a '
+                       r'quantity, set "task": "regression"'):  # fmt: skip
+        encode_target(pd.Series([f"v{i}" for i in range(30)]), "classification", "y")
