@@ -3,7 +3,8 @@ to a host the configuration did not allow.
 
 - A page limit and a byte limit (MLFN_SOURCE_MAX_PAGES, MLFN_SOURCE_MAX_BYTES).
 - Redirects are followed by hand (at most 3), each one checked like the first URL.
-- With a guard: every URL (first, redirect, `next` page) must start with an allowed prefix;
+- With a guard: every URL (first, redirect, `next` page) must start with an allowed prefix,
+  with the prefix's own host (not a longer name, not behind a `user@`) and no `..` segment;
   its host is resolved and refused if any address is loopback, link-local, private,
   multicast, reserved or unspecified — unless the allowed prefix names that very IP address;
   the connection goes to the address that was checked (no second lookup to rebind).
@@ -19,7 +20,7 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from core.errors import SourceError, SourceNotAllowedError
 
@@ -27,6 +28,29 @@ MAX_REDIRECTS = 3
 DEFAULT_MAX_PAGES = 100
 DEFAULT_MAX_BYTES = 100 * 2**20
 Resolver = Callable[[str, int], list[str]]
+
+
+def climbs(url: str) -> bool:
+    """Whether a URI's path has a `..` segment, written plainly or percent-encoded."""
+    path = urlsplit(url).path if "://" in url else url
+    for _ in range(3):  # %252e%252e decodes to %2e%2e, then to ..
+        decoded = unquote(path)
+        if decoded == path:
+            break
+        path = decoded
+    return ".." in path.replace("\\", "/").split("/")
+
+
+def under_prefix(url: str, prefix: str) -> bool:
+    """`url` starts with `prefix` and names the same scheme and host (and user, port): an
+    allowed `https://api.example.com` is no licence for `https://api.example.com.evil.net`
+    or `https://api.example.com@evil.net`."""
+    if not url.startswith(prefix):
+        return False
+    if "://" not in prefix:
+        return True
+    found, allowed = urlsplit(url), urlsplit(prefix)
+    return not allowed.netloc or found.netloc.lower() == allowed.netloc.lower()
 
 
 def system_resolver(host: str, port: int) -> list[str]:
@@ -45,7 +69,11 @@ class FetchGuard:
     resolve: Resolver = field(default=system_resolver)
 
     def check_prefix(self, url: str) -> str:
-        prefix = next((p for p in self.prefixes if url.startswith(p)), None)
+        if climbs(url):
+            raise SourceNotAllowedError(
+                "this data source climbs out of its folder ('..' in its path): name it without '..'"
+            )
+        prefix = next((p for p in self.prefixes if under_prefix(url, p)), None)
         if prefix is None:
             raise SourceNotAllowedError(
                 "this data source is not allowed; allowed: a dataset in the store, or a URI "

@@ -250,3 +250,46 @@ def test_a_version_that_would_win_is_only_registered(tmp_path: Path) -> None:
     summary = train(settings, store, may_promote=False)  # no champion: it would be promoted
     assert summary["promoted"] is False and summary["reason"].startswith("registered only")
     assert summary["champion"] is None
+
+
+ALLOWED_PREFIXES = ("file:///srv/data/", "https://api.example.com", "s3://bucket/exports")
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "file:///srv/data/../secrets/keys.csv",
+        "file:///srv/data/%2e%2e/secrets/keys.csv",
+        "file:///srv/data/%252E%252E/secrets/keys.csv",
+        "file:///srv/data/sub\\..\\..\\secrets.csv",
+        "https://api.example.com/v1/../../admin/export",
+        "https://api.example.com.evil.net/data",
+        "https://api.example.com@evil.net/data",
+        "https://api.example.com:8443@evil.net/data",
+        "s3://bucket/exports/../private/x.csv",
+    ],
+)
+def test_a_source_cannot_climb_out_of_or_disguise_its_prefix(source: str) -> None:
+    with pytest.raises(SourceNotAllowedError):
+        FetchGuard(ALLOWED_PREFIXES).check_prefix(source)
+
+
+@pytest.mark.parametrize(
+    "source",
+    ["file:///srv/data/2024/x.csv", "https://api.example.com/v1/items?page=2",
+     "https://api.example.com", "s3://bucket/exports-2024/x.csv", "file:///srv/data/a..b.csv"],
+)  # fmt: skip
+def test_sources_under_a_prefix_stay_allowed(source: str) -> None:
+    assert FetchGuard(ALLOWED_PREFIXES).check_prefix(source) in ALLOWED_PREFIXES
+
+
+def test_a_climbing_source_is_422_before_anything_is_fetched(
+    client: Any, attacker: ThreadingHTTPServer
+) -> None:
+    test_client, services = client
+    allowed = f"http://127.0.0.1:{attacker.server_port}/ok/"
+    hits = len(attacker.hits)  # type: ignore[attr-defined]
+    for dataset in (f"{allowed}../secret", f"{allowed}%2e%2e/secret"):
+        answer = test_client.post("/train", json={"dataset": dataset}, headers=headers("train"))
+        assert answer.status_code == 422 and "'..'" in answer.json()["error"]["message"]
+    assert len(attacker.hits) == hits and services.store.list("jobs/") == []  # type: ignore[attr-defined]
