@@ -7,7 +7,8 @@ format. They are joined into the bytes of one file of that format — delimited 
 the first part's header (each other part must have the same header), JSON lines one after
 the other, JSON records in one array, Parquet tables in one table — so everything after
 reading works on one source, and the same rows give the same dataset version however they
-were split. Sub-folders are not read."""
+were split. Sub-folders are not read; a pattern in the file name (`part-*.csv`) picks some
+of the files (core.data.sources)."""
 
 from __future__ import annotations
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import re
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ FILE_FORMATS = {
 SPREADSHEETS = frozenset({".xlsx", ".xlsm", ".xls", ".ods", ".numbers"})
 STORE_SCHEMES = ("file://", "s3://", "gs://", "az://")
 COMMON_RECORD_KEYS = ("records", "data", "results", "items", "rows")
+GLOB = re.compile(r"[*?\[]")  # a file name pattern: the last segment of a source only
 SECRET_QUERY = re.compile(r"(sig|signature|token|key|secret|password|credential|code|auth)", re.I)
 
 
@@ -87,42 +89,52 @@ def read_source(
         guard.check_prefix(source)
     if source.startswith(("http://", "https://")):
         return _read_http(source, records_key, guard)
+    folder, _, last = source.rpartition("/")
     if source.startswith(STORE_SCHEMES):
-        if source.endswith("/"):
-            return _read_prefix(source, records_key)
+        if source.endswith("/") or GLOB.search(last):
+            return _read_prefix(folder + "/", records_key, source, last or "*")
         return _read_object(source)
     if Path(source).is_dir():
-        return _read_folder(source, records_key)
+        return _read_folder(source, records_key, source)
+    if GLOB.search(last) and not Path(source).exists():
+        return _read_folder(folder or ".", records_key, source, last)
     return _read_file(source)
 
 
-def _read_folder(source: str, records_key: str | None) -> RawData:
-    """The data files directly in a local folder, as one source (core.data.parts)."""
-    folder = Path(source)
-    files = [entry.name for entry in folder.iterdir() if entry.is_file()]
-    names, fmt = _parts_of(source, files)
-    parts = [(name, (folder / name).read_bytes()) for name in names]
+def _read_folder(folder: str, records_key: str | None, source: str, pattern: str = "*") -> RawData:
+    """The data files directly in a local folder whose names match `pattern`, as one
+    source (core.data.parts)."""
+    path = Path(folder)
+    if not path.is_dir():
+        raise SourceError(f"source '{source}': folder '{folder}' does not exist")
+    files = [entry.name for entry in path.iterdir() if entry.is_file()]
+    names, fmt = _parts_of(source, fnmatch.filter(files, pattern), pattern)
+    parts = [(name, (path / name).read_bytes()) for name in names]
     data = _joined(source, parts, fmt, records_key)
-    return RawData(_safe_name(folder.resolve().name), fmt, data, source)
+    return RawData(_safe_name(path.resolve().name), fmt, data, source)
 
 
-def _read_prefix(uri: str, records_key: str | None) -> RawData:
-    """The objects directly under a bucket prefix (`s3://b/exports/`), as one source."""
+def _read_prefix(uri: str, records_key: str | None, source: str, pattern: str) -> RawData:
+    """The objects directly under a bucket prefix (`s3://b/exports/`) whose names match
+    `pattern`, as one source."""
     try:
         store = open_store(uri.rstrip("/"))
-        names, fmt = _parts_of(uri, [key for key in store.list("") if "/" not in key])
+        direct = [key for key in store.list("") if "/" not in key]
+        names, fmt = _parts_of(source, fnmatch.filter(direct, pattern), pattern)
         parts = [(name, store.read_bytes(name)) for name in names]
     except MlfnError as exc:
         if isinstance(exc, DataError):
             raise
-        raise SourceError(f"source '{uri}' could not be read: {exc.message}") from None
+        raise SourceError(f"source '{source}' could not be read: {exc.message}") from None
     name = _safe_name(uri.rstrip("/").rpartition("/")[2])
-    return RawData(name, fmt, _joined(uri, parts, fmt, records_key), uri)
+    return RawData(name, fmt, _joined(source, parts, fmt, records_key), source)
 
 
-def _parts_of(source: str, files: list[str]) -> tuple[list[str], str]:
+def _parts_of(source: str, files: list[str], pattern: str) -> tuple[list[str], str]:
     from core.data.parts import data_parts
 
+    if not files and pattern != "*":
+        raise DataError(f"source '{source}': no file matches '{pattern}'")
     try:
         return data_parts(files, _format_of)
     except DataError as exc:

@@ -113,3 +113,16 @@ def test_an_s3_prefix_reads_the_objects_directly_under_it(
     exports.write_bytes("2023/part-0.csv", encode(_frame().iloc[:3], "csv"))  # not read
     got = ingest(settings, store, f"s3://{bucket}/exports/")
     assert (got.sha256, got.rows) == (ingest(settings, store, str(whole)).sha256, 150)
+
+
+def test_a_file_name_pattern_picks_the_parts(tmp_path: Path) -> None:
+    settings, store = _settings(tmp_path)
+    whole = tmp_path / "iris.csv"
+    whole.write_bytes(encode(_frame(), "csv"))
+    expected = ingest(settings, store, str(whole)).sha256
+    folder = _split(tmp_path / "exports", "csv")
+    (folder / "other.csv").write_bytes(encode(_frame().iloc[:3], "csv"))  # not a part
+    assert ingest(settings, store, f"{folder}/part-*.csv*").sha256 == expected
+    assert ingest(settings, store, f"file://{folder}/part-0000[0-2].csv*").sha256 == expected
+    with pytest.raises(DataError, match=r"no file matches 'day-\*\.csv'"):
+        ingest(settings, store, f"{folder}/day-*.csv")
