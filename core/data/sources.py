@@ -29,6 +29,7 @@ SPREADSHEETS = frozenset({".xlsx", ".xlsm", ".xls", ".ods", ".numbers"})
 STORE_SCHEMES = ("file://", "s3://", "gs://", "az://")
 COMMON_RECORD_KEYS = ("records", "data", "results", "items", "rows")
 GLOB = re.compile(r"[*?\[]")  # a file name pattern: the last segment of a source only
+OBJECT_GLOB = re.compile(r"[*\[]")  # in an object URI ("?" may start a query there)
 SECRET_QUERY = re.compile(r"(sig|signature|token|key|secret|password|credential|code|auth)", re.I)
 
 
@@ -91,7 +92,7 @@ def read_source(
         return _read_http(source, records_key, guard)
     folder, _, last = source.rpartition("/")
     if source.startswith(STORE_SCHEMES):
-        if source.endswith("/") or GLOB.search(last):
+        if source.endswith("/") or OBJECT_GLOB.search(last):
             return _read_prefix(folder + "/", records_key, source, last or "*")
         return _read_object(source)
     if Path(source).is_dir():
