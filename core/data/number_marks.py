@@ -159,10 +159,23 @@ def table_missing_marked(table: pa.Table, markers: list[str]) -> pa.Table:
 
     wanted = pa.array(sorted({marker.strip() for marker in markers}), pa.string())
     for index, field in enumerate(table.schema):
-        if pa.types.is_string(field.type) or pa.types.is_large_string(field.type):
-            column = table.column(index)
-            hit = pc.is_in(pc.utf8_trim_whitespace(column), value_set=wanted.cast(field.type))
-            if pc.any(hit).as_py():
-                blank = pa.nulls(len(column), field.type)
-                table = table.set_column(index, field.name, pc.if_else(hit, blank, column))
+        text_type = _text_type(field.type)
+        if text_type is None:
+            continue
+        column = table.column(index).cast(text_type)  # a dictionary-encoded column decoded
+        hit = pc.is_in(pc.utf8_trim_whitespace(column), value_set=wanted.cast(text_type))
+        if pc.any(hit).as_py():
+            blank = pa.nulls(len(column), text_type)
+            table = table.set_column(index, field.name, pc.if_else(hit, blank, column))
     return table
+
+
+def _text_type(arrow_type: pa.DataType) -> pa.DataType | None:
+    """The text type of a column's cells: its own, or its dictionary's (Parquet writers
+    dictionary-encode text columns of few values); None for other columns."""
+    import pyarrow as pa
+
+    if pa.types.is_dictionary(arrow_type):
+        arrow_type = arrow_type.value_type
+    text = pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type)
+    return arrow_type if text else None

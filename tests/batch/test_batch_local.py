@@ -239,3 +239,27 @@ def test_inputs_in_the_sources_own_column_names_are_mapped(
     assert manifest["rows_out"] == 150 and manifest["rejected"]["rows"] == 0
     with pytest.raises(ValidationError, match="lacks the model's feature column"):
         plan_batch(store, BatchRequest(str(source), str(tmp_path / "unmapped")), "iris")
+
+
+def test_missing_values_are_read_in_dictionary_encoded_parquet_text(
+    iris_project: Any, tmp_path: Path
+) -> None:
+    """A Parquet text column written dictionary-encoded (as pandas writes a category column,
+    or Spark a column of few values) has its marked cells read as missing too."""
+    import pyarrow.compute as pc
+
+    _, store, _ = iris_project
+    table = feature_table(50).select(FEATURES)
+    first = pc.cast(table.column(0), pa.string()).to_pylist()
+    blank, marked = [None, None, *first[2:]], ["unknown", " unknown", *first[2:]]
+    answers = []
+    for name, values in (("blank", blank), ("marked", marked)):
+        column = pa.array(values, pa.string()).dictionary_encode()
+        pq.write_table(table.set_column(0, FEATURES[0], column), tmp_path / f"{name}.parquet")
+        out = tmp_path / f"out-{name}"
+        request = BatchRequest(str(tmp_path / f"{name}.parquet"), str(out),
+                               missing_values=["unknown"])  # fmt: skip
+        manifest = score_locally(store, plan_batch(store, request, "iris"), workers=1)
+        answers.append((manifest["rejected"]["rows"], _read_parts(out).drop(["row"])))
+    (blank_rejected, blank_scored), (marked_rejected, marked_scored) = answers
+    assert blank_rejected == marked_rejected == 0 and blank_scored.equals(marked_scored)
