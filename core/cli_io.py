@@ -54,8 +54,10 @@ def read_input(path: str) -> str:
         raise ValidationError(f"input '{path}' is a folder: give a JSON or CSV file") from None
     except PermissionError:
         raise ValidationError(f"input file '{path}' cannot be read (permission denied)") from None
+    from core.data.formats import unicode_bom
+
     try:
-        return data.decode("utf-8-sig")
+        return data.decode(unicode_bom(data) or "utf-8-sig")  # a UTF-16/32 mark: that
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         raise ValidationError(

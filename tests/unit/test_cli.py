@@ -196,3 +196,15 @@ def test_predict_reads_inputs_as_people_save_them(tmp_path: Path) -> None:
         rows_of_input(json.dumps({"instance": [{"sepal_length": 5.1}]}), "body.json")
     with pytest.raises(ValidationError, match="input line 2 is not valid JSON: Expecting"):
         rows_of_input('{"sepal_length": 5.1}\n{"sepal_length": \n', "rows.jsonl")
+
+
+def test_an_input_saved_as_unicode_text_is_read(tmp_path: Path) -> None:
+    """A spreadsheet's "Unicode text" (UTF-16 with a byte-order mark) reads as the UTF-8 file."""
+    from core.cli_io import read_input
+
+    text = "sepal_length\tsepal_width\n5,1\t3,5\n"
+    (tmp_path / "utf8.txt").write_bytes(text.encode())
+    (tmp_path / "utf16.txt").write_bytes(text.encode("utf-16"))
+    (tmp_path / "utf32.txt").write_bytes(text.encode("utf-32"))
+    for name in ("utf16.txt", "utf32.txt"):
+        assert read_input(str(tmp_path / name)) == read_input(str(tmp_path / "utf8.txt")), name
