@@ -15,7 +15,7 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from itertools import chain, repeat
 from typing import Any
 
@@ -476,13 +476,17 @@ def _flag(name: str, row: int, value: Any) -> str:
 
 
 def parse_datetime(value: Any) -> datetime | None:
-    """An ISO 8601 date or datetime (naive means UTC); None when missing. ValueError else."""
+    """An ISO 8601 date or datetime, or a date or datetime object (naive means UTC); None
+    when missing. ValueError else."""
     if type(value).__module__ == "numpy":
-        value = value.item()
+        # datetime64 in nanoseconds gives an int: microseconds give a datetime (NaT: None)
+        value = value.astype("datetime64[us]").item() if value.dtype.kind == "M" else value.item()
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
     if isinstance(value, datetime):
         moment = value
+    elif isinstance(value, date):  # a date column (Parquet date32, a CSV of dates in Arrow)
+        moment = datetime(value.year, value.month, value.day)
     elif isinstance(value, str):
         if not value.strip():
             return None
