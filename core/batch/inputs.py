@@ -178,12 +178,16 @@ def _read_csv(source: Any, head: bytes, decimal: str | None = None) -> Any:
     reads them."""
     import pyarrow.csv as pcsv
 
-    from core.data.formats import sniff_separator
+    from core.data.formats import sniff_separator, unicode_bom
     from core.data.number_marks import table_number_marks
 
-    separator = sniff_separator(head.decode("utf-8-sig", errors="ignore"))
+    encoding = unicode_bom(head) or "utf8"  # a UTF-16/32 byte-order mark: read so
+    separator = sniff_separator(head.decode(encoding, errors="ignore").lstrip("\ufeff"))
     parse = pcsv.ParseOptions(delimiter=separator)
-    return table_number_marks(pcsv.read_csv(source, parse_options=parse), decimal)
+    read = pcsv.ReadOptions(encoding=encoding)
+    return table_number_marks(
+        pcsv.read_csv(source, parse_options=parse, read_options=read), decimal
+    )
 
 
 def _parquet_rows(source: Any, start: int, stop: int | None) -> Any:

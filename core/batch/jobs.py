@@ -9,8 +9,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from core.batch.plan import BatchRequest, chunk_records, load_plan
-from core.batch.run import finalize, plan_batch, score_chunk, score_locally
+from core.batch.plan import BatchRequest, load_plan
+from core.batch.run import finalize, plan_batch, score_chunk, score_locally, scored_chunks
 from core.batch.status import check_batch_id
 from core.config import Settings
 from core.data.access import check_caller_dataset
@@ -62,7 +62,7 @@ def run_batch_job(
         manifest = score_locally(store, plan, None, progress)
         keys = ("batch_id", "rows_in", "rows_out", "rejected", "output", "model")
         return {key: manifest[key] for key in keys} | {"state": "succeeded"}
-    done = chunk_records(store, plan)
+    done = scored_chunks(store, plan)
     pending = [n for n in range(len(plan.chunks)) if n not in done]
     for chunk in pending:
         queue.send({"action": CHUNK_ACTION, "batch_id": plan.batch_id, "chunk": chunk})

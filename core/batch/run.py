@@ -11,7 +11,7 @@ from functools import lru_cache
 from typing import Any
 
 from core.batch.encode import check_columns
-from core.batch.inputs import InputReader, Reading, resolve_inputs
+from core.batch.inputs import InputReader, Reading, resolve_inputs, store_uri_of
 from core.batch.plan import BatchRequest, Plan, batch_key, chunk_key, chunk_records, load_plan
 from core.batch.plan import make_plan as _make_plan
 from core.batch.score import score_table
@@ -109,6 +109,30 @@ def _json(value: Any) -> bytes:
     return json.dumps(value, sort_keys=True).encode()
 
 
+def scored_chunks(store: Store, plan: Plan) -> dict[int, dict[str, Any]]:
+    """The records of the chunks scored whose parts are still in the output: a chunk whose
+    part (or rejected part) has gone from the folder since — deleted, lost — loses its
+    record (and the batch its manifest), so running the batch again scores it again."""
+    done = chunk_records(store, plan)
+    if not done or plan.output.startswith("kafka://"):  # a topic's messages cannot be looked up
+        return done
+    present = set(open_store(store_uri_of(plan.output)).list(""))
+    lost = [n for n, record in done.items() if not _parts_present(record, present)]
+    for chunk in lost:
+        store.delete(chunk_key(plan.batch_id, chunk))
+        del done[chunk]
+    if lost:
+        store.delete(batch_key(plan.batch_id, "manifest.json"))
+        logger.warning("batch %s: %d chunk(s) lost from %s, scored again", plan.batch_id,
+                       len(lost), plan.output)  # fmt: skip
+    return done
+
+
+def _parts_present(record: dict[str, Any], present: set[str]) -> bool:
+    parts = [record.get("part"), record.get("rejected_part")]
+    return all(part in present for part in parts if part and "://" not in part)
+
+
 def finalize(store: Store, plan: Plan) -> dict[str, Any] | None:
     """The manifest once every chunk has its record (None before); written once."""
     records = chunk_records(store, plan)
@@ -158,7 +182,7 @@ def score_locally(
 ) -> dict[str, Any]:
     """Every chunk without a record, in a pool of processes (one per core by default);
     then the manifest. Interrupted, the same call later continues where it stopped."""
-    done = chunk_records(store, plan)
+    done = scored_chunks(store, plan)
     pending = [n for n in range(len(plan.chunks)) if n not in done]
     task = progress.start(f"batch {plan.batch_id}: {plan.rows:,} rows", len(plan.chunks))
     progress.advance(task, len(done))

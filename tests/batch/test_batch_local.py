@@ -263,3 +263,38 @@ def test_missing_values_are_read_in_dictionary_encoded_parquet_text(
         answers.append((manifest["rejected"]["rows"], _read_parts(out).drop(["row"])))
     (blank_rejected, blank_scored), (marked_rejected, marked_scored) = answers
     assert blank_rejected == marked_rejected == 0 and blank_scored.equals(marked_scored)
+
+
+def test_parts_gone_from_the_output_are_scored_again(iris_project: Any, tmp_path: Path) -> None:
+    """A finished batch whose output lost parts (deleted, a folder wiped) is not taken as
+    done: the same command scores the lost chunks again, to the same bytes, and only them."""
+    _, store, _ = iris_project
+    pq.write_table(feature_table(4_000), tmp_path / "in.parquet")
+    out = tmp_path / "out"
+    request = BatchRequest(str(tmp_path / "in.parquet"), str(out), chunk_rows=1_000)
+    first = score_locally(store, plan_batch(store, request, "iris"), workers=1)
+    written = {path.name: path.read_bytes() for path in out.glob("part-*")}
+    (out / "part-00002.parquet").unlink()
+    (out / "_manifest.json").unlink()
+    before = {path.name: path.stat().st_mtime_ns for path in out.glob("part-*")}
+    again = score_locally(store, plan_batch(store, request, "iris"), workers=1)
+    assert {path.name: path.read_bytes() for path in out.glob("part-*")} == written
+    assert all(out.joinpath(n).stat().st_mtime_ns == t for n, t in before.items())  # untouched
+    assert again["rows_out"] == first["rows_out"] == 4_000 and (out / "_manifest.json").exists()
+
+
+def test_a_unicode_text_csv_input_scores_as_its_utf8_twin(
+    iris_project: Any, tmp_path: Path
+) -> None:
+    """A CSV saved as a spreadsheet's "Unicode text" (UTF-16 with a byte-order mark)."""
+    _, store, _ = iris_project
+    pcsv.write_csv(feature_table(300).select(FEATURES), tmp_path / "utf8.csv")
+    text = (tmp_path / "utf8.csv").read_text()
+    (tmp_path / "utf16.csv").write_bytes(text.encode("utf-16"))
+    answers = []
+    for name in ("utf8", "utf16"):
+        request = BatchRequest(str(tmp_path / f"{name}.csv"), str(tmp_path / f"out-{name}"))
+        manifest = score_locally(store, plan_batch(store, request, "iris"), workers=1)
+        assert manifest["rows_out"] == 300, name
+        answers.append(_read_parts(tmp_path / f"out-{name}").drop(["row"]))
+    assert answers[0].equals(answers[1])
