@@ -34,6 +34,17 @@ class DoorApp:
             self._full = create_app(holder=self.holder, middleware=False)
         return self._full
 
+    def prime(self) -> tuple[list[int], str | None]:
+        """The services built, the champion (and any challenger) loaded and run once, off
+        the record: what a warm-up (a SnapStart snapshot, a keep-warm ping, Azure's warmup
+        trigger) should leave. (The versions primed, or none and why not.)"""
+        from core.errors import MlfnError
+
+        try:
+            return self.holder.build().predictor.prime(), None
+        except MlfnError as exc:
+            return [], exc.message
+
     def _routes(self) -> Any:
         return self.full().routes
 

@@ -17,7 +17,7 @@ from aws_lambda_powertools import Logger
 
 from core import constants, random_ids
 from core.api.door import door_app
-from core.errors import ConfigError, MlfnError
+from core.errors import ConfigError
 from core.jobs import handle_message
 from core.monitoring import use_door
 from functions.aws.http_events import (
@@ -75,10 +75,9 @@ def prime_before_snapshot() -> None:
     """SnapStart: before the snapshot, build the services, load the champion (and any
     challenger) and run its session once, so a restored instance answers its first request
     warm. With no champion yet the instance loads it on first use, as without SnapStart."""
-    try:
-        versions = app.state.build_services().predictor.prime()
-    except MlfnError as exc:
-        logger.warning("not primed before the snapshot", extra={"reason": exc.message})
+    versions, why_not = app.prime()
+    if why_not is not None:
+        logger.warning("not primed before the snapshot", extra={"reason": why_not})
         return
     logger.info("primed before the snapshot", extra={"versions": versions})
 
@@ -120,11 +119,9 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 def _warmed() -> dict[str, Any]:
     """A keep-warm ping: the champion loaded and its session run once, as before a
     SnapStart snapshot, so the next request finds the instance warm."""
-    try:
-        versions = app.state.build_services().predictor.prime()
-    except MlfnError as exc:
-        logger.warning("warm-up ping: nothing primed", extra={"reason": exc.message})
-        return {"warmed": True, "primed": []}
+    versions, why_not = app.prime()
+    if why_not is not None:
+        logger.warning("warm-up ping: nothing primed", extra={"reason": why_not})
     return {"warmed": True, "primed": versions}
 
 

@@ -11,9 +11,11 @@ the message to `mlfn-training-poison`.
 
 from __future__ import annotations
 
+import logging
 import os
 
 import azure.functions as func
+from azure.functions.warmup import WarmUpContext
 
 from core.api.door import door_app
 from core.jobs import handle_message
@@ -31,6 +33,17 @@ api = door_app()  # services (store, model) load on first use and stay for the i
 behind_apim = os.environ.get("MLFN_AZURE_AUTH_LEVEL") == "function"
 level = func.AuthLevel.FUNCTION if behind_apim else func.AuthLevel.ANONYMOUS
 app = func.AsgiFunctionApp(app=api, http_auth_level=level)
+
+
+@app.warm_up_trigger(arg_name="context")
+def warmup(context: WarmUpContext) -> None:
+    """A new instance of a Premium or Dedicated plan app, before it takes traffic: the
+    champion loaded and run once (the Consumption plan never calls it; loading stays lazy)."""
+    versions, why_not = api.prime()
+    if why_not is not None:
+        logging.getLogger("mlfn").warning("warmup: nothing primed (%s)", why_not)
+    else:
+        logging.getLogger("mlfn").info("warmup: primed versions %s", versions)
 
 
 @app.queue_trigger(arg_name="message", queue_name=QUEUE_NAME, connection="AzureWebJobsStorage")

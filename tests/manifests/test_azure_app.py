@@ -35,7 +35,8 @@ def _indexed(app_root: Path) -> dict[str, list[dict[str, Any]]]:
 
 
 def _check_bindings(functions: dict[str, list[dict[str, Any]]]) -> None:
-    assert set(functions) == {"http_app_func", "worker", "sweep", "monitor", "retrain"}
+    assert set(functions) == {"http_app_func", "warmup", "worker", "sweep", "monitor", "retrain"}
+    assert [b["type"] for b in functions["warmup"]] == ["warmupTrigger"]
     trigger = next(b for b in functions["http_app_func"] if b["type"] == "httpTrigger")
     assert trigger["route"] == "/{*route}" and trigger["authLevel"] == "ANONYMOUS"
     assert {"GET", "POST"} <= set(trigger["methods"])  # every contract route is GET or POST
