@@ -178,13 +178,14 @@ def _read_csv(source: Any, head: bytes, decimal: str | None = None) -> Any:
     reads them."""
     import pyarrow.csv as pcsv
 
-    from core.data.formats import sniff_separator, unicode_bom
+    from core.data.formats import separator_line, sniff_separator, unicode_bom
     from core.data.number_marks import table_number_marks
 
     encoding = unicode_bom(head) or "utf8"  # a UTF-16/32 byte-order mark: read so
-    separator = sniff_separator(head.decode(encoding, errors="ignore").lstrip("\ufeff"))
-    parse = pcsv.ParseOptions(delimiter=separator)
-    read = pcsv.ReadOptions(encoding=encoding)
+    text = head.decode(encoding, errors="ignore").lstrip("\ufeff")
+    hinted, rest = separator_line(text)  # Excel's `sep=;` line: its separator, then skipped
+    parse = pcsv.ParseOptions(delimiter=hinted or sniff_separator(rest))
+    read = pcsv.ReadOptions(encoding=encoding, skip_rows=1 if hinted else 0)
     return table_number_marks(
         pcsv.read_csv(source, parse_options=parse, read_options=read), decimal
     )

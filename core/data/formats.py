@@ -12,6 +12,7 @@ import csv
 import gzip
 import io
 import json
+import re
 import zlib
 from collections import Counter
 from typing import TYPE_CHECKING, Any
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
 GZIP_MAGIC = b"\x1f\x8b"
 SNIFF_BYTES = 65536
 SEPARATORS = ",;\t|"
+SEPARATOR_LINE = re.compile(r'"?sep=(.)"?[ \t]*\r?\n')  # Excel's hint, alone on line 1
+SEPARATOR_LINE_BYTES = re.compile(rb'(\xef\xbb\xbf)?"?sep=.')
 # Strings read as missing in text files (pandas' list without "NA"-like words that are data,
 # such as "None" or "nan" in a free-text column, is too clever: keep the usual ones).
 # frame.attrs key: names the header line gives to more than one column (pandas reads them as
@@ -89,11 +92,21 @@ def sniff_separator(text: str) -> str:
         return best if counts[best] else ","
 
 
+def separator_line(text: str) -> tuple[str | None, str]:
+    """Excel's `sep=;` first line (written so Excel splits the file): the separator it
+    names, and the text after it; else (None, the text)."""
+    found = SEPARATOR_LINE.match(text.lstrip("\ufeff"))
+    if found is None:
+        return None, text
+    return found.group(1), text.lstrip("\ufeff")[found.end() :]
+
+
 def read_delimited(text: str, origin: str, separator: str | None) -> pd.DataFrame:
     """Every column as text. Arrow's reader first (columns as Arrow strings, ten times
     faster); pandas' for whatever Arrow declines (ragged rows, an index column, duplicate or
     blank names), and for every refusal's wording."""
-    sep = separator or sniff_separator(text)
+    hinted, text = separator_line(text)
+    sep = separator or hinted or sniff_separator(text)
     fast = _read_delimited_arrow(text[:SNIFF_BYTES], text.encode(), sep)
     return fast if fast is not None else _read_delimited_pandas(text, origin, sep)
 
@@ -104,7 +117,7 @@ def read_delimited_bytes(
     """`read_delimited` of a file's bytes. UTF-8 goes to Arrow undecoded (Arrow skips a
     byte-order mark and refuses a bad byte, and then the decoding names it); any other
     encoding (or a UTF-16 or UTF-32 byte-order mark) is decoded first."""
-    if not _is_utf8(encoding) or unicode_bom(data):
+    if not _is_utf8(encoding) or unicode_bom(data) or SEPARATOR_LINE_BYTES.match(data):
         return read_delimited(decode(data, origin, encoding), origin, separator)
     head = data[:SNIFF_BYTES].decode("utf-8-sig", errors="ignore")  # may cut a character
     sep = separator or sniff_separator(head)

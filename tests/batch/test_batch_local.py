@@ -298,3 +298,19 @@ def test_a_unicode_text_csv_input_scores_as_its_utf8_twin(
         assert manifest["rows_out"] == 300, name
         answers.append(_read_parts(tmp_path / f"out-{name}").drop(["row"]))
     assert answers[0].equals(answers[1])
+
+
+def test_a_csv_input_with_excels_separator_line_scores_as_its_plain_twin(
+    iris_project: Any, tmp_path: Path
+) -> None:
+    _, store, _ = iris_project
+    pcsv.write_csv(feature_table(100).select(FEATURES), tmp_path / "plain.csv")
+    lines = (tmp_path / "plain.csv").read_text().splitlines()
+    (tmp_path / "excel.csv").write_text("sep=;\n" + "\n".join(x.replace(",", ";") for x in lines))
+    answers = []
+    for name in ("plain", "excel"):
+        request = BatchRequest(str(tmp_path / f"{name}.csv"), str(tmp_path / f"out-{name}"))
+        manifest = score_locally(store, plan_batch(store, request, "iris"), workers=1)
+        assert manifest["rows_out"] == 100, name
+        answers.append(_read_parts(tmp_path / f"out-{name}").drop(["row"]))
+    assert answers[0].equals(answers[1])

@@ -264,6 +264,8 @@ def encode(frame: pd.DataFrame, fmt: str) -> bytes:
         sep = {"tsv": "\t", "semicolon": ";"}.get(base, ",")
         text = frame.to_csv(index=False, sep=sep)
         data = (("\ufeff" if base == "csv-bom" else "") + text).encode("utf-8")
+    elif base == "excel-sep":  # Excel's separator line first, then semicolons
+        data = ("sep=;\r\n" + frame.to_csv(index=False, sep=";")).encode("utf-8")
     elif base == "unicode-text":  # a spreadsheet's "Unicode text": UTF-16 with a BOM, tabs
         data = frame.to_csv(index=False, sep="\t").encode("utf-16")
     elif base == "json-utf16be":

@@ -22,7 +22,9 @@ from tests.unit.test_cli import mlfn
 
 FORMATS = ["csv", "csv-bom", "tsv", "semicolon", "json", "jsonl", "parquet"]
 FORMATS += ["unicode-text", "json-utf16be"]  # UTF-16 with a byte-order mark: read as such
-SUFFIX = {"csv-bom": "csv", "semicolon": "csv", "unicode-text": "txt", "json-utf16be": "json"}
+FORMATS += ["excel-sep"]  # Excel's `sep=;` line before the header
+SUFFIX = {"csv-bom": "csv", "semicolon": "csv", "unicode-text": "txt", "json-utf16be": "json",
+          "excel-sep": "csv"}  # fmt: skip
 
 
 def _frame() -> pd.DataFrame:
