@@ -1,5 +1,6 @@
 """Numbers written with marks a spreadsheet adds: a decimal comma ("5,1", as much of Europe
-saves them) or commas grouping thousands ("1,234,567.5").
+saves them), commas grouping thousands ("1,234,567.5"), or spaces or apostrophes grouping
+them ("23 872,43" with a no-break space, as French Excel writes it; "1'234.50").
 
 Delimited files only (JSON and Parquet carry numbers as numbers). A text column becomes
 plain decimal-point text ("5.1", "1234567.5"), for `core.data.coerce` to type as numbers,
@@ -29,6 +30,9 @@ _SIGN = r"^\s*[+-]?"
 COMMA_DECIMAL = _SIGN + r"\d+(,\d+)?\s*$"  # 5 | 5,1 | -0,25
 DOT_GROUPED = _SIGN + r"\d{1,3}(\.\d{3})+(,\d+)?\s*$"  # 1.234,5 (only when declared)
 COMMA_GROUPED = _SIGN + r"(\d{1,3}(,\d{3})+|\d+)(\.\d+)?\s*$"  # 1,234,567.5 | 12.5
+GROUP_MARKS = "[ \u00a0\u202f'\u2019]"  # spaces (plain, no-break, narrow) and apostrophes
+SPACE_GROUPED = _SIGN + r"\d{1,3}(" + GROUP_MARKS + r"\d{3})+([,.]\d+)?\s*$"  # 23 872,43
+PLAIN_EITHER = _SIGN + r"\d+([,.]\d+)?\s*$"  # 5 | 5,1 | 5.1: beside grouped values
 # the evidence when nothing is declared (the values already have one of the shapes above)
 DECIMAL_ONLY = _SIGN + r"(\d+,(\d{1,2}|\d{4,})|0,\d+)\s*$"
 GROUPING_ONLY = r",\d{3}[,.]"
@@ -90,10 +94,13 @@ def plain_numbers(texts: Any, decimal: str | None) -> Any:
     import pyarrow.compute as pc
 
     present = texts.drop_null()
-    if len(present) == 0 or not pc.any(pc.match_substring(present, ",")).as_py():
-        return None
-    if _any_match(present, LEADING_ZERO_PREFIX):  # "05,1": an identifier, kept as written
-        return None
+    if len(present) == 0 or _any_match(present, LEADING_ZERO_PREFIX):
+        return None  # "05,1": an identifier, kept as written
+    ungrouped = _space_ungrouped(texts, present)
+    if ungrouped is not None:
+        texts, present = ungrouped, ungrouped.drop_null()
+    if not pc.any(pc.match_substring(present, ",")).as_py():
+        return ungrouped  # plain now, or not marked at all (None)
     mark = decimal or _mark_shown(present)
     if mark == ",":
         shapes = [COMMA_DECIMAL, DOT_GROUPED] if decimal else [COMMA_DECIMAL]
@@ -104,6 +111,20 @@ def plain_numbers(texts: Any, decimal: str | None) -> Any:
     if mark == "." and _all_match(present, [COMMA_GROUPED]):
         return pc.replace_substring(texts, ",", "")
     return None
+
+
+def _space_ungrouped(texts: Any, present: Any) -> Any:
+    """The texts without their spaces grouping thousands ("23 872,43", "1 234 567" with a
+    space, a no-break space or a narrow one, as French, Nordic or SI style writes them; or
+    an apostrophe, as Swiss style: "1'234.50"), when some value is so grouped and every
+    value is such a number or a plain one; else None."""
+    import pyarrow.compute as pc
+
+    if not _any_match(present, SPACE_GROUPED) or not _all_match(
+        present, [SPACE_GROUPED, PLAIN_EITHER]
+    ):
+        return None
+    return pc.replace_substring_regex(texts, GROUP_MARKS, "")
 
 
 def _mark_shown(present: Any) -> str | None:

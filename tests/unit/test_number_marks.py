@@ -115,3 +115,31 @@ def test_a_wrong_decimal_mark_in_the_parser_config_is_named(tmp_path: Path) -> N
     parser.write_text(json.dumps({**json.loads(parser.read_text()), "decimal": ";"}))
     with pytest.raises(ConfigError, match="decimal"):
         load_settings(path, env="dev")
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        (["23\u00a0872,43", "608,83", "1\u202f234\u202f567,5"], [23872.43, 608.83, 1234567.5]),
+        (["23 872,43", "-1 000", "12"], [23872.43, -1000.0, 12.0]),  # French, a plain space
+        (["1'234.50", "987.25"], [1234.5, 987.25]),  # Swiss
+        (["1 234 567", "89"], [1234567.0, 89.0]),  # no decimal: a space cannot be one
+    ],
+)
+def test_thousands_grouped_by_spaces_or_apostrophes_are_numbers(
+    values: list[str], expected: list
+) -> None:
+    column = _typed("x;y\n" + "\n".join(f"{v};a" for v in values) + "\n")["x"]
+    assert pd.api.types.is_numeric_dtype(column), column
+    assert [round(float(v), 6) for v in column] == expected
+
+
+@pytest.mark.parametrize(
+    "values",
+    [["12 34", "5"], ["1 234", "two"], ["01 234", "5"], ["12 345 6", "1"]],
+    ids=["groups-of-two", "a-word", "leading-zero", "short-group"],
+)
+def test_spaced_texts_that_are_not_grouped_numbers_stay_text(values: list[str]) -> None:
+    column = _typed("x;y\n" + "\n".join(f"{v};a" for v in values) + "\n")["x"]
+    assert not pd.api.types.is_numeric_dtype(column)
+    assert list(column) == values
