@@ -42,13 +42,15 @@ def _answer(proposal: Proposal) -> dict[str, Any]:
         "parser_config": proposal.parser,
         "feature_types": proposal.kinds,
         "left_out": proposal.left_out,
+        "notes": proposal.notes,
         "rows": proposal.rows,
     }
 
 
 def _readable(proposal: Proposal, config_path: Path) -> str:
     config = proposal.config
-    rows = [[name, kind] for name, kind in proposal.kinds.items()]
+    rows = [[name, kind + (f": {proposal.notes[name]}" if name in proposal.notes else "")]
+            for name, kind in proposal.kinds.items()]  # fmt: skip
     rows += [[name, f"left out: {why}"] for name, why in proposal.left_out.items()]
     lines = [
         f"wrote {config_path} and {config_path.parent / PARSER_FILE}",

@@ -34,6 +34,7 @@ class Proposal:
     parser: dict[str, Any]
     kinds: dict[str, str]  # each feature's type, as training will read it
     left_out: dict[str, str] = field(default_factory=dict)  # column: why it is no feature
+    notes: dict[str, str] = field(default_factory=dict)  # feature: what to fix in the data
     rows: int = 0
 
 
@@ -51,7 +52,7 @@ def propose(source: str, target: str, folder: Path, name: str | None = None) -> 
     if frame.empty:
         raise DataError(f"source '{source}' has no rows with a value for '{target}'")
     task = infer_task(frame[target])
-    kinds, left_out = _features(frame, target)
+    kinds, left_out, notes = _features(frame, target)
     if not kinds:
         raise DataError(f"source '{source}': no column but '{target}' can be a feature")
     config = {
@@ -65,7 +66,7 @@ def propose(source: str, target: str, folder: Path, name: str | None = None) -> 
         "promotion": {env: _environment(folder, env) for env in LOCAL_ENVIRONMENTS},
     }
     parser = {"selected_fields": [*kinds, target], "field_mappings": {}}
-    return Proposal(config, parser, kinds, left_out, len(frame))
+    return Proposal(config, parser, kinds, left_out, notes, len(frame))
 
 
 def model_name_from(source: str) -> str:
@@ -87,11 +88,15 @@ def _check_target(frame: pd.DataFrame, target: str, source: str) -> None:
     )
 
 
-def _features(frame: pd.DataFrame, target: str) -> tuple[dict[str, str], dict[str, str]]:
+def _features(
+    frame: pd.DataFrame, target: str
+) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
+    """(each feature's type, each column left out and why, notes on features)."""
     from core.data.identifiers import identifier_note
+    from core.data.lookalikes import lookalike_note
     from core.features import infer_kind
 
-    kinds, left_out = {}, {}
+    kinds, left_out, notes = {}, {}, {}
     for name in frame.columns:
         if name == target:
             continue
@@ -100,11 +105,14 @@ def _features(frame: pd.DataFrame, target: str) -> tuple[dict[str, str], dict[st
             left_out[str(name)] = "every value is missing"
             continue
         kind = infer_kind(column)
-        if identifier_note(str(name), column, kind) is not None:
+        lookalike = lookalike_note(str(name), column) if kind == "categorical" else None
+        if lookalike is not None:  # amounts, percentages, dates as people write them
+            notes[str(name)] = lookalike.split(": ", 1)[1]
+        elif identifier_note(str(name), column, kind) is not None:
             left_out[str(name)] = "it identifies rows (a different value in each)"
             continue
         kinds[str(name)] = kind
-    return kinds, left_out
+    return kinds, left_out, notes
 
 
 def _relative(source: str, folder: Path) -> str:

@@ -122,14 +122,18 @@ def _lookalike_notes(frame: pd.DataFrame, spec: FeatureSpec, config: ProjectConf
     from core.data.identifiers import identifier_note
     from core.data.lookalikes import lookalike_note, variants_note
 
-    kinds = [(column.name, column.kind) for column in spec.columns]
-    identifiers = [identifier_note(name, frame[name], kind) for name, kind in kinds]
     categorical = [column.name for column in spec.columns if column.kind == "categorical"]
-    found = [
-        lookalike_note(name, frame[name])
+    lookalikes = {
+        name: lookalike_note(name, frame[name])
         for name in categorical
         if name not in config.feature_types
+    }
+    identifiers = [  # a column of amounts has its own note, not this one
+        identifier_note(column.name, frame[column.name], column.kind)
+        for column in spec.columns
+        if lookalikes.get(column.name) is None
     ]
+    found = list(lookalikes.values())
     found += [
         variants_note(f"feature '{name}'", frame[name].dropna().unique()[:VARIANTS_SEEN].tolist(),
                       "the categories")

@@ -13,6 +13,8 @@ import pytest
 from core.cli import main
 from core.config import load_settings
 from core.scaffold import model_name_from
+from core.storage import open_store
+from core.training.run import train
 
 
 def _data(path: Path, regression: bool = False) -> Path:
@@ -75,3 +77,21 @@ def test_a_misspelt_target_and_existing_files_are_refused(
 )  # fmt: skip
 def test_model_names_from_file_names(source: str, name: str) -> None:
     assert model_name_from(source) == name
+
+
+def test_amounts_written_with_a_currency_sign_are_noted_not_taken_for_ids(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = _data(tmp_path / "d.csv")
+    frame = pd.read_csv(source)
+    frame["price"] = [f"${1000 + 13.7 * i:,.2f}" for i in range(len(frame))]
+    frame.to_csv(source, index=False)
+    folder = tmp_path / "p"
+    assert main(["init", str(source), "--target", "label", "--dir", str(folder)]) == 0
+    shown = capsys.readouterr().out
+    assert "price        categorical: its values are amounts with a currency sign" in shown
+    assert "price" in json.loads((folder / "config.json").read_text())["features"]
+    settings = load_settings(folder / "config.json", "dev")
+    notes = train(settings, open_store(settings.store_uri))["notes"]
+    assert any(n.startswith("feature 'price': its values are amounts") for n in notes)
+    assert not any("'price': a different value" in n for n in notes)  # not an identifier
