@@ -17,7 +17,7 @@ import io
 import json
 from collections.abc import Callable
 
-from core.data.formats import decompress
+from core.data.formats import decompress, unicode_bom
 from core.errors import DataError
 
 Part = tuple[str, bytes]  # (file name, its bytes)
@@ -45,7 +45,7 @@ def data_parts(names: list[str], format_of: Callable[[str], str]) -> tuple[list[
 
 def joined(parts: list[Part], fmt: str, records_key: str | None) -> bytes:
     """The parts' rows as the bytes of one file of their format."""
-    texts = [(name, decompress(data, name)) for name, data in parts]
+    texts = [(name, _utf8(decompress(data, name), fmt)) for name, data in parts]
     if fmt in ("csv", "tsv"):
         return _delimited(texts)
     if fmt == "jsonl":
@@ -53,6 +53,13 @@ def joined(parts: list[Part], fmt: str, records_key: str | None) -> bytes:
     if fmt == "json":
         return _json_records(texts, records_key)
     return _parquet(texts)
+
+
+def _utf8(data: bytes, fmt: str) -> bytes:
+    """A text part that starts with a UTF-16 or UTF-32 byte-order mark, as UTF-8 (each
+    part may have been saved its own way; joined, they are one text)."""
+    encoding = unicode_bom(data) if fmt != "parquet" else None
+    return data.decode(encoding).encode("utf-8") if encoding else data
 
 
 def _ending(data: bytes) -> bytes:

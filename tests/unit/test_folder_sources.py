@@ -126,3 +126,14 @@ def test_a_file_name_pattern_picks_the_parts(tmp_path: Path) -> None:
     assert ingest(settings, store, f"file://{folder}/part-0000[0-2].csv*").sha256 == expected
     with pytest.raises(DataError, match=r"no file matches 'day-\*\.csv'"):
         ingest(settings, store, f"{folder}/day-*.csv")
+
+
+def test_parts_saved_in_utf16_and_utf8_join(tmp_path: Path) -> None:
+    settings, store = _settings(tmp_path)
+    whole = tmp_path / "iris.csv"
+    whole.write_bytes(encode(_frame(), "csv"))
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    (folder / "a.csv").write_bytes(_frame().iloc[:75].to_csv(index=False).encode("utf-16"))
+    (folder / "b.csv").write_bytes(_frame().iloc[75:].to_csv(index=False).encode())
+    assert ingest(settings, store, str(folder)).sha256 == ingest(settings, store, str(whole)).sha256
