@@ -291,13 +291,7 @@ def test_a_unicode_text_csv_input_scores_as_its_utf8_twin(
     pcsv.write_csv(feature_table(300).select(FEATURES), tmp_path / "utf8.csv")
     text = (tmp_path / "utf8.csv").read_text()
     (tmp_path / "utf16.csv").write_bytes(text.encode("utf-16"))
-    answers = []
-    for name in ("utf8", "utf16"):
-        request = BatchRequest(str(tmp_path / f"{name}.csv"), str(tmp_path / f"out-{name}"))
-        manifest = score_locally(store, plan_batch(store, request, "iris"), workers=1)
-        assert manifest["rows_out"] == 300, name
-        answers.append(_read_parts(tmp_path / f"out-{name}").drop(["row"]))
-    assert answers[0].equals(answers[1])
+    _assert_scored_alike(store, tmp_path, ("utf8", "utf16"), 300)
 
 
 def test_a_csv_input_with_excels_separator_line_scores_as_its_plain_twin(
@@ -307,10 +301,15 @@ def test_a_csv_input_with_excels_separator_line_scores_as_its_plain_twin(
     pcsv.write_csv(feature_table(100).select(FEATURES), tmp_path / "plain.csv")
     lines = (tmp_path / "plain.csv").read_text().splitlines()
     (tmp_path / "excel.csv").write_text("sep=;\n" + "\n".join(x.replace(",", ";") for x in lines))
+    _assert_scored_alike(store, tmp_path, ("plain", "excel"), 100)
+
+
+def _assert_scored_alike(store: Any, folder: Path, names: tuple[str, str], rows: int) -> None:
+    """`<name>.csv` of each name, batch-scored: every row scored, the same answers."""
     answers = []
-    for name in ("plain", "excel"):
-        request = BatchRequest(str(tmp_path / f"{name}.csv"), str(tmp_path / f"out-{name}"))
+    for name in names:
+        request = BatchRequest(str(folder / f"{name}.csv"), str(folder / f"out-{name}"))
         manifest = score_locally(store, plan_batch(store, request, "iris"), workers=1)
-        assert manifest["rows_out"] == 100, name
-        answers.append(_read_parts(tmp_path / f"out-{name}").drop(["row"]))
+        assert manifest["rows_out"] == rows, name
+        answers.append(_read_parts(folder / f"out-{name}").drop(["row"]))
     assert answers[0].equals(answers[1])

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -29,6 +30,13 @@ def _settings(tmp_path: Path):  # type: ignore[no-untyped-def]
                               settings.store_uri), store  # fmt: skip
 
 
+def _whole(tmp_path: Path, settings: Any, store: Any) -> str:
+    """The dataset version of the rows as one CSV file."""
+    whole = tmp_path / "iris.csv"
+    whole.write_bytes(encode(_frame(), "csv"))
+    return ingest(settings, store, str(whole)).sha256
+
+
 def _split(folder: Path, fmt: str, pieces: int = 3) -> Path:
     folder.mkdir(parents=True)
     frame = _frame()
@@ -48,26 +56,22 @@ def _split(folder: Path, fmt: str, pieces: int = 3) -> Path:
 @pytest.mark.parametrize("fmt", ["csv", "tsv", "json", "jsonl", "parquet"])
 def test_parts_give_the_dataset_of_the_one_file(tmp_path: Path, fmt: str) -> None:
     settings, store = _settings(tmp_path)
-    whole = tmp_path / "iris.csv"
-    whole.write_bytes(encode(_frame(), "csv"))
-    expected = ingest(settings, store, str(whole))
+    expected = _whole(tmp_path, settings, store)
     folder = _split(tmp_path / "exports", fmt)
     got = ingest(settings, store, str(folder))
-    assert (got.sha256, got.rows) == (expected.sha256, 150)
+    assert (got.sha256, got.rows) == (expected, 150)
     by_uri = ingest(settings, store, f"file://{folder}/")  # a bucket prefix, read alike
-    assert by_uri.sha256 == expected.sha256
+    assert by_uri.sha256 == expected
 
 
 def test_parts_with_bom_and_crlf_join_under_one_header(tmp_path: Path) -> None:
     settings, store = _settings(tmp_path)
-    whole = tmp_path / "iris.csv"
-    whole.write_bytes(encode(_frame(), "csv"))
     folder = tmp_path / "daily"
     folder.mkdir()
     for number, piece in enumerate((_frame().iloc[:70], _frame().iloc[70:])):
         text = piece.to_csv(index=False, lineterminator="\r\n").rstrip("\r\n")  # no last newline
         (folder / f"2024-05-0{number + 1}.csv").write_bytes(("\ufeff" + text).encode())
-    assert ingest(settings, store, str(folder)).sha256 == ingest(settings, store, str(whole)).sha256
+    assert ingest(settings, store, str(folder)).sha256 == _whole(tmp_path, settings, store)
 
 
 def test_a_part_with_other_columns_is_named(tmp_path: Path) -> None:
@@ -103,8 +107,7 @@ def test_an_s3_prefix_reads_the_objects_directly_under_it(
     from tests.emulator_fixtures import make_s3_bucket
 
     settings, store = _settings(tmp_path)
-    whole = tmp_path / "iris.csv"
-    whole.write_bytes(encode(_frame(), "csv"))
+    expected = _whole(tmp_path, settings, store)
     bucket = make_s3_bucket()
     exports = open_store(f"s3://{bucket}/exports")
     for number, piece in enumerate((_frame().iloc[:100], _frame().iloc[100:])):
@@ -112,14 +115,12 @@ def test_an_s3_prefix_reads_the_objects_directly_under_it(
     exports.write_bytes("_SUCCESS", b"")
     exports.write_bytes("2023/part-0.csv", encode(_frame().iloc[:3], "csv"))  # not read
     got = ingest(settings, store, f"s3://{bucket}/exports/")
-    assert (got.sha256, got.rows) == (ingest(settings, store, str(whole)).sha256, 150)
+    assert (got.sha256, got.rows) == (expected, 150)
 
 
 def test_a_file_name_pattern_picks_the_parts(tmp_path: Path) -> None:
     settings, store = _settings(tmp_path)
-    whole = tmp_path / "iris.csv"
-    whole.write_bytes(encode(_frame(), "csv"))
-    expected = ingest(settings, store, str(whole)).sha256
+    expected = _whole(tmp_path, settings, store)
     folder = _split(tmp_path / "exports", "csv")
     (folder / "other.csv").write_bytes(encode(_frame().iloc[:3], "csv"))  # not a part
     assert ingest(settings, store, f"{folder}/part-*.csv*").sha256 == expected
@@ -130,10 +131,8 @@ def test_a_file_name_pattern_picks_the_parts(tmp_path: Path) -> None:
 
 def test_parts_saved_in_utf16_and_utf8_join(tmp_path: Path) -> None:
     settings, store = _settings(tmp_path)
-    whole = tmp_path / "iris.csv"
-    whole.write_bytes(encode(_frame(), "csv"))
     folder = tmp_path / "mixed"
     folder.mkdir()
     (folder / "a.csv").write_bytes(_frame().iloc[:75].to_csv(index=False).encode("utf-16"))
     (folder / "b.csv").write_bytes(_frame().iloc[75:].to_csv(index=False).encode())
-    assert ingest(settings, store, str(folder)).sha256 == ingest(settings, store, str(whole)).sha256
+    assert ingest(settings, store, str(folder)).sha256 == _whole(tmp_path, settings, store)
