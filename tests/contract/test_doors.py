@@ -552,7 +552,7 @@ def test_azure_queue_worker_runs_a_queued_job(
 
 def test_azure_app_registers_the_contract_bindings(azure_project: dict) -> None:
     functions = azure_project["functions"]
-    assert set(functions) == {"http_app_func", "worker", "sweep", "monitor", "retrain"}
+    assert set(functions) == {"http_app_func", "warmup", "worker", "sweep", "monitor", "retrain"}
     http = [json.loads(b) for b in functions["http_app_func"].get_raw_bindings()]
     assert http[0]["type"] == "httpTrigger" and http[0]["route"] == "/{*route}"
     assert http[0]["authLevel"] == "ANONYMOUS"  # core checks the JWT itself
