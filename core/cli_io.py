@@ -79,14 +79,20 @@ def rows_of_input(text: str, path: str, parser: Any = None) -> list[dict[str, An
             body = json.loads(text)
         except json.JSONDecodeError as exc:
             raise ValidationError(f"input is not valid JSON: {exc}") from None
-        if isinstance(body, dict) and BODY_SHAPES.isdisjoint(body) and not _holds_lists(body):
-            return [body]  # one row, as a person writes it (a list inside: a misnamed body)
+        if isinstance(body, dict) and BODY_SHAPES.isdisjoint(body) and not _misnamed(body):
+            return [body]  # one row, as a person writes it
         return rows_from_body(body)
     return rows_from_csv(text, parser, path)
 
 
-def _holds_lists(body: dict[str, Any]) -> bool:
-    return any(isinstance(value, list) for value in body.values())
+def _misnamed(body: dict[str, Any]) -> bool:
+    """A body whose rows sit under a wrong name (`{"instance": [{...}]}`): one key holding a
+    list, or a list of rows; a row's own list of values (`"tags": ["x", "y"]`) is not."""
+    return any(
+        isinstance(value, list)
+        and (len(body) == 1 or any(isinstance(item, dict | list) for item in value))
+        for value in body.values()
+    )
 
 
 def _json_lines(text: str) -> list[Any]:

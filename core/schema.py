@@ -5,6 +5,7 @@ pandas."""
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
@@ -25,7 +26,32 @@ def category_text(value: Any) -> str | None:
         if math.isnan(value):
             return ""
         return str(int(value)) if value.is_integer() else repr(value)
+    if isinstance(value, list | tuple):  # a JSON array ("tags": ["x", "y"]): its JSON text
+        return list_text(value)
     return None
+
+
+def list_text(values: Any) -> str | None:
+    """A list of values as one category: its JSON text, in its order (`["x", "y"]`); None
+    when it holds what JSON cannot write."""
+    try:
+        return json.dumps(list(values), ensure_ascii=False)
+    except (TypeError, ValueError):
+        return None
+
+
+def lists_as_text(records: list[Any]) -> list[Any]:
+    """Records whose list values are written as `list_text`, as a request's are read (the
+    records themselves when none holds a list)."""
+    if not any(isinstance(r, dict) and any(isinstance(v, list) for v in r.values())
+               for r in records):  # fmt: skip
+        return records
+    return [
+        {k: list_text(v) if isinstance(v, list) else v for k, v in r.items()}
+        if isinstance(r, dict)
+        else r
+        for r in records
+    ]
 
 
 def flat_record(record: dict[str, Any]) -> dict[str, Any]:

@@ -27,7 +27,7 @@ from core.data.number_marks import missing_marked, number_marks
 from core.data.sources import RawData, extract_records, public_source, read_source
 from core.errors import DataError, NotFoundError
 from core.parquet import table_parquet
-from core.schema import flat_record, has_nested
+from core.schema import flat_record, has_nested, list_text, lists_as_text
 from core.storage import Store, join_key
 
 if TYPE_CHECKING:
@@ -68,7 +68,8 @@ def parse_raw(raw: RawData, parser: ParserConfig | None = None) -> pd.DataFrame:
     data = decompress(raw.data, raw.origin)
     if raw.fmt == "parquet":
         try:
-            return missing_marked(pd.read_parquet(io.BytesIO(data)), parser.missing_values)
+            frame = frame_lists_as_text(pd.read_parquet(io.BytesIO(data)))
+            return missing_marked(frame, parser.missing_values)
         except (OSError, ValueError) as exc:
             raise DataError(f"source '{raw.origin}' cannot be read as Parquet: {exc}") from None
     if raw.fmt in ("csv", "tsv"):
@@ -85,6 +86,29 @@ def parse_raw(raw: RawData, parser: ParserConfig | None = None) -> pd.DataFrame:
     return missing_marked(records_frame(records), parser.missing_values)
 
 
+def frame_lists_as_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """A Parquet frame's list columns (pandas gives arrays) written as JSON records' lists
+    are (`list_text`), so both formats give the same categories, and requests' too."""
+    import numpy as np
+
+    for name in frame.columns:
+        column = frame[name]
+        if column.dtype != object:
+            continue
+        present = column.dropna()
+        if len(present) and isinstance(present.iloc[0], np.ndarray | list):
+            frame[name] = column.map(_list_cell)  # the frame is read here: ours to change
+    return frame
+
+
+def _list_cell(value: Any) -> Any:
+    import numpy as np
+
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    return list_text(value) if isinstance(value, list) else value
+
+
 def records_frame(records: list[Any]) -> pd.DataFrame:
     """JSON records as a frame; nested objects flattened into dotted columns as requests'
     rows are (`flat_record`: `{"user": {"age": 31}}` gives the column `user.age`)."""
@@ -92,7 +116,7 @@ def records_frame(records: list[Any]) -> pd.DataFrame:
 
     if has_nested(records):
         records = [flat_record(record) for record in records]
-    return pd.DataFrame.from_records(records)
+    return pd.DataFrame.from_records(lists_as_text(records))
 
 
 def apply_parser(frame: pd.DataFrame, parser: ParserConfig, origin: str) -> pd.DataFrame:

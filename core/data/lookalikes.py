@@ -10,6 +10,7 @@ says so, naming the column, its values and how to write them instead."""
 
 from __future__ import annotations
 
+import json
 import re
 from typing import TYPE_CHECKING
 
@@ -56,7 +57,22 @@ def lookalike_note(name: str, column: pd.Series) -> str | None:
             f"feature '{name}': its values are {kind} (e.g. {values.iloc[0]!r}), so it is "
             f"read as categories, not as {_read_as(kind)}: {fix}"
         )
-    return _placeholder_note(name, values)
+    return _list_note(name, values) or _placeholder_note(name, values)
+
+
+def _list_note(name: str, values: pd.Series) -> str | None:
+    """JSON arrays (`"tags": ["x", "y"]` in records): each distinct list is one category."""
+    if not (values.str.startswith("[").all() and values.str.endswith("]").all()):
+        return None
+    try:
+        json.loads(values.iloc[0])
+    except ValueError:  # "[urgent]": a label in brackets, not a list
+        return None
+    return (
+        f"feature '{name}': its values are lists (e.g. {values.iloc[0]}), so each distinct "
+        'list is one category (in its order: ["x", "y"] is not ["y", "x"]); to learn '
+        "from each item, give each its own true/false column"
+    )
 
 
 def quantity_target_error(name: str, column: pd.Series) -> str | None:

@@ -111,7 +111,8 @@ def test_category_text_is_one_rule_for_training_and_serving() -> None:
     assert category_text(np.int64(3)) == "3"
     assert category_text(2.5) == "2.5"
     assert category_text(None) == "" and category_text(float("nan")) == ""
-    assert category_text(True) == "True" and category_text([1]) is None
+    assert category_text(True) == "True" and category_text({"a": 1}) is None
+    assert category_text([1, "x"]) == '[1, "x"]'  # a list: its JSON text (test_list_values)
 
 
 def test_unknown_and_rare_categories_light_nothing() -> None:
