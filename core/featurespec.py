@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import math
 import re
+import reprlib
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -436,8 +437,19 @@ def _number(name: str, row: int, value: Any) -> float:
         except OverflowError:
             return math.inf  # refused by _finite with the column's name
     raise ValidationError(
-        f"row {row}: feature '{name}' must be a number, got {type(value).__name__} {value!r}"
+        f"row {row}: feature '{name}' must be a number, got {type(value).__name__} {shown(value)}"
     )
+
+
+_SHOWN = reprlib.Repr()  # keyword arguments only from Python 3.12
+_SHOWN.maxlevel, _SHOWN.maxstring, _SHOWN.maxother = 3, 80, 80
+_SHOWN.maxlist = _SHOWN.maxdict = _SHOWN.maxtuple = 6
+
+
+def shown(value: Any) -> str:
+    """A caller's value as an error message quotes it: short, however long or deeply
+    nested it is (a 5 MB string, a list 900 levels deep)."""
+    return _SHOWN.repr(value)
 
 
 def parse_flag(value: Any) -> bool | None:
@@ -470,7 +482,7 @@ def _flag(name: str, row: int, value: Any) -> str:
     except ValueError:
         raise ValidationError(
             f"row {row}: feature '{name}' must be true or false (also yes/no, 1/0), "
-            f"got {type(value).__name__} {value!r}"
+            f"got {type(value).__name__} {shown(value)}"
         ) from None
     return "" if flag is None else BOOLEAN_CATEGORIES[flag]
 
@@ -502,7 +514,7 @@ def date_parts(name: str, row: int, value: Any) -> list[float]:
     except (ValueError, TypeError):
         raise ValidationError(
             f"row {row}: feature '{name}' must be an ISO 8601 date or datetime "
-            f"(e.g. 2024-03-01 or 2024-03-01T12:30:00Z), got {type(value).__name__} {value!r}"
+            f"(e.g. 2024-03-01 or 2024-03-01T12:30:00Z), got {type(value).__name__} {shown(value)}"
         ) from None
     if moment is None:
         return [math.nan] * len(DATE_PARTS)
@@ -515,7 +527,7 @@ def _text(column: ColumnSpec, row: int, value: Any) -> str:
     if text is None:
         raise ValidationError(
             f"row {row}: feature '{column.name}' must be a string, "
-            f"got {type(value).__name__} {value!r}"
+            f"got {type(value).__name__} {shown(value)}"
         )
     if column.kind == "text" and column.encoding != "tfidf_raw":
         return normalize_text(text)

@@ -33,10 +33,10 @@ def category_text(value: Any) -> str | None:
 
 def list_text(values: Any) -> str | None:
     """A list of values as one category: its JSON text, in its order (`["x", "y"]`); None
-    when it holds what JSON cannot write."""
+    when it holds what JSON cannot write (or nests too deeply to write)."""
     try:
         return json.dumps(list(values), ensure_ascii=False)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):  # nested past what JSON text can write
         return None
 
 

@@ -122,3 +122,22 @@ def test_a_corrupt_champion_is_503_and_a_loaded_one_keeps_serving(
     assert fresh.json()["error"]["code"] == "model_unavailable"
     store_folder = services.store.uri.removeprefix("file://")
     assert "Traceback" not in fresh.text and store_folder not in fresh.text
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["[" * 990 + "]" * 990, json.dumps("x" * 1_000_000)],
+    ids=["a-list-990-deep", "a-megabyte-string"],
+)
+def test_a_bad_value_is_quoted_short_in_its_error(api: Any, value: str) -> None:
+    """The error names the value as a short excerpt: a deep list no longer overflows the
+    repr into a 500, a long string is not echoed whole."""
+    client, _ = api
+    others = json.dumps({k: v for k, v in ROW.items() if k != "sepal_length"})
+    body = '{"instances": [{"sepal_length": ' + value + ", " + others[1:] + "]}"
+    answer = client.post(
+        "/predict", content=body, headers={**token("predict"), "Content-Type": "application/json"}
+    )
+    assert answer.status_code == 422, answer.text[:300]
+    message = answer.json()["error"]["message"]
+    assert "feature 'sepal_length' must be a number" in message and len(message) < 400

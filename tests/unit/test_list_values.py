@@ -10,12 +10,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from fastapi.testclient import TestClient
 
+from core.api import create_app
 from core.cli_io import rows_of_input
 from core.data.ingest import ingest
 from core.inference import Predictor
 from core.schema import category_text
 from core.training.run import train
+from tests.unit.test_api import local_services, token
 from tests.unit.test_changed_columns import _settings
 
 TAGS = [["x", "y"], ["z"], [], ["y", "x"]]
@@ -59,3 +62,20 @@ def test_parquet_lists_give_the_dataset_of_json_lists(tmp_path: Path) -> None:
 )
 def test_a_list_is_its_json_text(value: object, text: str) -> None:
     assert category_text(value) == text
+
+
+def test_a_list_nested_too_deeply_to_write_is_no_category(tmp_path: Path) -> None:
+    deep: list = []
+    for _ in range(5_000):
+        deep = [deep]
+    assert category_text(deep) is None
+    source = tmp_path / "d.jsonl"
+    source.write_text("".join(json.dumps(r) + "\n" for r in _records()))
+    settings, store = _settings(tmp_path, ["a", "tags"], source)
+    train(settings, store)
+    body = '{"instances": [{"a": 0.1, "tags": ' + "[" * 990 + "]" * 990 + "}]}"  # JSON reads it
+    with TestClient(create_app(local_services(settings, store))) as client:
+        answer = client.post("/predict", content=body, headers={
+            **token("predict"), "Content-Type": "application/json"})  # fmt: skip
+    assert answer.status_code == 422, answer.text  # refused, named: not a 500
+    assert "feature 'tags'" in answer.json()["error"]["message"]
