@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import reprlib
+
 
 class MlfnError(Exception):
     """Root of every error mlfn raises on purpose."""
@@ -176,3 +178,14 @@ def unreadable_json(exc: BaseException, hint: str = "send a JSON object") -> str
     if isinstance(exc, UnicodeDecodeError):
         return f"the body is not UTF-8 text (an invalid byte at offset {exc.start}); {hint}"
     return f"the body is not valid JSON; {hint}"
+
+
+_SHOWN = reprlib.Repr()  # keyword arguments only from Python 3.12
+_SHOWN.maxlevel, _SHOWN.maxstring, _SHOWN.maxother = 3, 80, 80
+_SHOWN.maxlist = _SHOWN.maxdict = _SHOWN.maxtuple = 6
+
+
+def shown(value: object) -> str:
+    """A caller's value as an error message quotes it: short, however long or deeply
+    nested it is (a 5 MB string, a list 900 levels deep, whose full repr overflows)."""
+    return _SHOWN.repr(value)

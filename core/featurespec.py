@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import math
 import re
-import reprlib
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -22,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from core.errors import ValidationError
+from core.errors import ValidationError, shown
 from core.schema import category_text, flat_record, has_nested
 
 FLOAT_BLOCK_INPUT = "float_features"  # the one [N, K] input of a wide model
@@ -439,17 +438,6 @@ def _number(name: str, row: int, value: Any) -> float:
     raise ValidationError(
         f"row {row}: feature '{name}' must be a number, got {type(value).__name__} {shown(value)}"
     )
-
-
-_SHOWN = reprlib.Repr()  # keyword arguments only from Python 3.12
-_SHOWN.maxlevel, _SHOWN.maxstring, _SHOWN.maxother = 3, 80, 80
-_SHOWN.maxlist = _SHOWN.maxdict = _SHOWN.maxtuple = 6
-
-
-def shown(value: Any) -> str:
-    """A caller's value as an error message quotes it: short, however long or deeply
-    nested it is (a 5 MB string, a list 900 levels deep)."""
-    return _SHOWN.repr(value)
 
 
 def parse_flag(value: Any) -> bool | None:

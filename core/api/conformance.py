@@ -10,6 +10,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from core.errors import shown
+
 
 class ErrorDetail(BaseModel):
     code: str
@@ -422,13 +424,13 @@ def plain_validation_error(error: dict[str, Any], path: str) -> str:
         return _bad_key(loc, error)
     if kind == "literal_error":
         expected = (error.get("ctx") or {}).get("expected", "")
-        return f"{where}: {error.get('input')!r} is not one of {expected}"
+        return f"{where}: {shown(error.get('input'))} is not one of {expected}"
     if kind in ("dict_type", "model_attributes_type"):
         return f"{where}: expected a JSON object"
     if kind == "list_type":
         return f"{where}: expected a JSON list"
     if kind == "string_pattern_mismatch" and loc and loc[-1] == "model":
-        return (f"{where}: {error.get('input')!r} is not a model reference; give NAME or "
+        return (f"{where}: {shown(error.get('input'))} is not a model reference; give NAME or "
                 "NAME@VERSION, where NAME is lowercase letters, digits, '-' and '_' and "
                 "VERSION a positive whole number")  # fmt: skip
     message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
@@ -439,7 +441,7 @@ def _bad_key(loc: list[str], error: dict[str, Any]) -> str:
     """A key of an object that may hold only some keys (`params` by model type)."""
     owner = ".".join(loc[: loc.index("[key]") - 1]) or "the body"
     expected = (error.get("ctx") or {}).get("expected", "")
-    sentence = f"{owner}: key {error.get('input')!r} is not one of {expected}"
+    sentence = f"{owner}: key {shown(error.get('input'))} is not one of {expected}"
     if owner == "params":
         sentence += ('; give each model type\'s parameters under it, e.g. '
                      '{"params": {"random_forest": {"n_estimators": 200}}}')  # fmt: skip

@@ -12,7 +12,7 @@ import math
 import uuid
 from typing import Any
 
-from core.errors import ValidationError
+from core.errors import ValidationError, shown
 
 NUMBERS = {"FP16", "FP32", "FP64", "INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16",
            "UINT32", "UINT64"}  # fmt: skip
@@ -73,7 +73,7 @@ def _check_tensor(tensor: Any, index: int) -> tuple[str, list[int], list[Any]]:
     ):
         raise ValidationError(f"input '{name}': shape must be a list of sizes, e.g. [2, 4]")
     if datatype not in DATATYPES:
-        raise ValidationError(f"input '{name}': datatype {datatype!r} is not one of "
+        raise ValidationError(f"input '{name}': datatype {shown(datatype)} is not one of "
                               f"{sorted(DATATYPES)}")  # fmt: skip
     values = _flat(tensor.get("data"))
     if len(values) != math.prod(shape):
@@ -92,7 +92,7 @@ def _typed(name: str, datatype: str, value: Any) -> Any:
         else isinstance(value, int | float) and not isinstance(value, bool)
     )
     if value is not None and not ok:
-        raise ValidationError(f"input '{name}': {value!r} is not a {datatype} value")
+        raise ValidationError(f"input '{name}': {shown(value)} is not a {datatype} value")
     return value
 
 

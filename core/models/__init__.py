@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.errors import ConfigError
+from core.errors import ConfigError, shown
 
 DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
     "logistic_regression": {"max_iter": 1000},
@@ -72,7 +72,7 @@ def check_caller_params(
                 )
             if not low <= value <= high:
                 raise ValueError(
-                    f"params.{model_type}.{name}: {value!r} is outside [{low:g}, {high:g}]"
+                    f"params.{model_type}.{name}: {shown(value)} is outside [{low:g}, {high:g}]"
                 )
 
 

@@ -8,7 +8,7 @@ import logging
 from dataclasses import replace
 from typing import Any
 
-from core.errors import ConflictError, ValidationError
+from core.errors import ConflictError, ValidationError, shown
 from core.registry import ONNX_FILE, ModelRegistry
 from core.routing import (
     MODES,
@@ -25,7 +25,7 @@ logger = logging.getLogger("mlfn.rollout")
 
 def check_weight(weight: float) -> float:
     if not isinstance(weight, int | float) or not 0.0 <= float(weight) <= 100.0:
-        raise ValidationError(f"weight must be a percentage from 0 to 100 (got {weight!r})")
+        raise ValidationError(f"weight must be a percentage from 0 to 100 (got {shown(weight)})")
     return round(float(weight), 2)
 
 
@@ -36,7 +36,7 @@ def set_challenger(
     shadow: it scores a copy). Refused for the champion, a version without an ONNX graph,
     and while there is no champion."""
     if mode not in MODES:
-        raise ValidationError(f"mode must be one of {list(MODES)} (got {mode!r})")
+        raise ValidationError(f"mode must be one of {list(MODES)} (got {shown(mode)})")
     weight = check_weight(weight)
     metadata = registry.metadata(version)  # 404 for a version that does not exist
     if ONNX_FILE not in metadata["files"]:

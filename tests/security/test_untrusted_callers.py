@@ -141,3 +141,26 @@ def test_a_bad_value_is_quoted_short_in_its_error(api: Any, value: str) -> None:
     assert answer.status_code == 422, answer.text[:300]
     message = answer.json()["error"]["message"]
     assert "feature 'sepal_length' must be a number" in message and len(message) < 400
+
+
+DEEP = "[" * 900 + "]" * 900  # the body still reads (under ≈1,000 levels); a full repr overflows
+OTHERS = ', "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}'
+DEEP_BODIES = {
+    "/predict": '{"instances": [' + DEEP + "]}",
+    "/train": '{"model_type": ' + DEEP + "}",
+    "/v2/models/iris/infer": '{"inputs": [{"name": "sepal_length", "shape": [1], '
+    '"datatype": "FP32", "data": ' + DEEP + "}]}",
+    "/invocations": '{"dataframe_records": [{"sepal_length": ' + DEEP + OTHERS + "]}",
+    "/feedback": '{"prediction_id": ' + DEEP + ', "label": "setosa"}',
+    "/models/1/canary": '{"weight": ' + DEEP + "}",
+}
+
+
+@pytest.mark.parametrize("route", sorted(DEEP_BODIES))
+def test_a_deeply_nested_value_anywhere_is_a_4xx(api: Any, route: str) -> None:
+    client, _ = api
+    scopes = ("predict", "train", "admin", "feedback")
+    headers = {**token(*scopes), "Content-Type": "application/json"}
+    answer = client.post(route, content=DEEP_BODIES[route], headers=headers)
+    assert 400 <= answer.status_code < 500, (answer.status_code, answer.text[:300])
+    assert len(answer.text) < 1_000  # the value quoted short, not echoed
