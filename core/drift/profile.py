@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from core.parquet import frame_parquet
+from core.schema import list_text
 
 SAMPLE_ROWS = 5000
 PREDICTION = "__prediction__"
@@ -45,6 +46,14 @@ def _category_text(value: Any) -> Any:
     return str(value)
 
 
+def _label(value: Any) -> Any:
+    """A logged value as a label: a list (a request's `"tags": ["x", "y"]`) as its JSON
+    text, as training wrote it (core.schema.list_text); missing stays missing."""
+    if isinstance(value, list | tuple | np.ndarray):
+        return list_text(list(value))
+    return value if pd.isna(value) else _category_text(value)
+
+
 def category_values(series: pd.Series) -> pd.Series:
     """Text labels, so 1, 1.0 and "1" from JSON and Parquet agree; missing stays missing.
     Each distinct value is converted once (a million rows hold a few hundred)."""
@@ -58,7 +67,7 @@ def category_values(series: pd.Series) -> pd.Series:
         "mixed-integer-float",
         "empty",
     ):  # e.g. True == 1 as keys
-        return series.map(lambda v: v if pd.isna(v) else _category_text(v)).astype("object")
+        return series.map(_label).astype("object")
     texts = {value: _category_text(value) for value in present.unique()}
     return series.map(texts).astype("object")
 

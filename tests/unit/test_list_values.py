@@ -79,3 +79,14 @@ def test_a_list_nested_too_deeply_to_write_is_no_category(tmp_path: Path) -> Non
             **token("predict"), "Content-Type": "application/json"})  # fmt: skip
     assert answer.status_code == 422, answer.text  # refused, named: not a 500
     assert "feature 'tags'" in answer.json()["error"]["message"]
+
+
+def test_logged_lists_are_the_labels_training_wrote() -> None:
+    """Drift compares a feature's live labels with its training labels: a request's list
+    (as the prediction log keeps it) is the JSON text the training data holds."""
+    from core.drift.profile import category_values
+
+    live = pd.Series([["x", "y"], ["z"], [], None], dtype=object)
+    trained = pd.Series(['["x", "y"]', '["z"]', "[]", None])
+    assert category_values(live).tolist()[:3] == category_values(trained).tolist()[:3]
+    assert pd.isna(category_values(live).iloc[3])
