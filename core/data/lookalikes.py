@@ -41,6 +41,12 @@ LOOKALIKES: tuple[tuple[str, re.Pattern[str], str], ...] = (
         "write them as ISO dates (2024-03-01) to have them read as dates (year, month, "
         "day, weekday)",
     ),
+    (
+        "dates written with slashes or dots, year first",
+        re.compile(r"\d{4}([/.])\d{1,2}\1\d{1,2}([ T]\d{1,2}:\d{2}(:\d{2})?)?"),
+        "write them as ISO dates (2024-03-01, dashes) to have them read as dates (year, "
+        "month, day, weekday)",
+    ),
 )
 
 

@@ -159,3 +159,9 @@ def test_missing_values_of_the_parser_config_are_missing_in_every_format(fmt, tm
     assert typed["city"].isna().tolist() == [False, False, True, False]
     plain = coerce_frame(parse_raw(raw, ParserConfig()), {}, None)
     assert not pd.api.types.is_numeric_dtype(plain["age"])  # without it: words in a column
+
+
+def test_year_first_dates_with_slashes_are_noted() -> None:
+    note = lookalike_note("when", pd.Series(["2024/03/01", "2023/12/31 10:30", "2024/1/5"]))
+    assert note is not None and "dates written with slashes or dots, year first" in note
+    assert "not as dates" in note and "2024-03-01" in note
