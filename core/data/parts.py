@@ -21,6 +21,7 @@ from core.data.formats import decompress, unicode_bom
 from core.errors import DataError
 
 Part = tuple[str, bytes]  # (file name, its bytes)
+MAX_PARTS = 10_000  # as `mlfn batch` reads at most (core.batch.inputs.MAX_INPUT_FILES)
 
 
 def data_parts(names: list[str], format_of: Callable[[str], str]) -> tuple[list[str], str]:
@@ -40,6 +41,11 @@ def data_parts(names: list[str], format_of: Callable[[str], str]) -> tuple[list[
         )
     if not found:
         raise DataError("it holds no data file (.csv, .json, .jsonl, .parquet, …) directly")
+    if len(found) > MAX_PARTS:
+        raise DataError(
+            f"it holds {len(found):,} data files; the limit is {MAX_PARTS:,}: merge them, or "
+            "name fewer with a pattern (part-00*.csv)"
+        )
     return list(found), formats[0]
 
 

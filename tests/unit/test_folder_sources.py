@@ -136,3 +136,15 @@ def test_parts_saved_in_utf16_and_utf8_join(tmp_path: Path) -> None:
     (folder / "a.csv").write_bytes(_frame().iloc[:75].to_csv(index=False).encode("utf-16"))
     (folder / "b.csv").write_bytes(_frame().iloc[75:].to_csv(index=False).encode())
     assert ingest(settings, store, str(folder)).sha256 == _whole(tmp_path, settings, store)
+
+
+def test_a_folder_of_too_many_parts_is_refused_before_reading_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from core.data import parts
+
+    monkeypatch.setattr(parts, "MAX_PARTS", 3)
+    names = [f"part-{n}.csv" for n in range(4)]
+    with pytest.raises(DataError, match="holds 4 data files; the limit is 3"):
+        parts.data_parts(names, lambda name: "csv")
+    assert parts.data_parts(names[:3], lambda name: "csv") == (names[:3], "csv")
