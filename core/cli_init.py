@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ from core.errors import ValidationError
 from core.scaffold import Proposal, propose
 
 CONFIG_FILE, PARSER_FILE = "config.json", "project_parser_config.json"
+MODEL_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")  # as the config's model_name
 
 
 def cmd_init(args: argparse.Namespace) -> None:
@@ -24,6 +26,11 @@ def cmd_init(args: argparse.Namespace) -> None:
         raise ValidationError(
             f"{' and '.join(existing)} already exist: give another --dir, or --force to "
             "replace them"
+        )
+    if args.name is not None and not MODEL_NAME.fullmatch(args.name):
+        raise ValidationError(
+            f"--name '{args.name}' is not a model name: lower-case letters, digits, '_' and "
+            "'-', starting with a letter or digit, at most 63 characters"
         )
     proposal = propose(args.source, args.target, folder, args.name)
     folder.mkdir(parents=True, exist_ok=True)

@@ -95,3 +95,13 @@ def test_amounts_written_with_a_currency_sign_are_noted_not_taken_for_ids(
     notes = train(settings, open_store(settings.store_uri))["notes"]
     assert any(n.startswith("feature 'price': its values are amounts") for n in notes)
     assert not any("'price': a different value" in n for n in notes)  # not an identifier
+
+
+def test_a_bad_model_name_is_refused_before_anything_is_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source, folder = _data(tmp_path / "d.csv"), tmp_path / "p"
+    args = ["init", str(source), "--target", "label", "--dir", str(folder)]
+    assert main([*args, "--name", "My Model"]) == 2
+    assert "--name 'My Model' is not a model name" in capsys.readouterr().err
+    assert not folder.exists()
