@@ -287,9 +287,19 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=text, description=text, formatter_class=DEFAULTS)
         return add_common_options(p, handler)
 
+    _add_model_commands(command)
+    _add_delivery_commands(command)
+    _register_command_modules(sub)
+    _add_serve(command("serve", cmd_serve, "serve the HTTP API locally (with a job worker)"))
+    _add_config_and_token(sub)
+    return parser
+
+
+def _add_model_commands(command: Callable[..., argparse.ArgumentParser]) -> None:
+    """`mlfn ingest`, `train`, `predict`, `models` and `promote`."""
     command(
         "ingest", cmd_ingest, "ingest the data source; prints the dataset version"
-    ).add_argument("--source", help="a file, object URI or HTTP JSON API URL")
+    ).add_argument("--source", help="a file, a folder of parts, object URI or HTTP JSON API URL")
     train = command("train", cmd_train, "train the candidates, register, promote when better")
     train.add_argument(
         "--model-type",
@@ -320,7 +330,10 @@ def build_parser() -> argparse.ArgumentParser:
     promote.add_argument(
         "--to-env", help="copy VERSION to this later environment's store and promote it there"
     )
-    _add_delivery_commands(command)
+
+
+def _register_command_modules(sub: Any) -> None:
+    """The commands each `core/cli_*.py` module registers itself."""
     from core import (
         cli_batch,
         cli_datasets,
@@ -331,16 +344,9 @@ def build_parser() -> argparse.ArgumentParser:
         cli_rollout,
     )
 
-    cli_init.register(sub, DEFAULTS)
-    cli_jobs.register(sub, DEFAULTS)
-    cli_datasets.register(sub, DEFAULTS)
-    cli_lineage.register(sub, DEFAULTS)
-    cli_drift.register(sub, DEFAULTS)
-    cli_rollout.register(sub, DEFAULTS)
-    cli_batch.register(sub, DEFAULTS)
-    _add_serve(command("serve", cmd_serve, "serve the HTTP API locally (with a job worker)"))
-    _add_config_and_token(sub)
-    return parser
+    for module in (cli_init, cli_jobs, cli_datasets, cli_lineage, cli_drift, cli_rollout,
+                   cli_batch):  # fmt: skip
+        module.register(sub, DEFAULTS)
 
 
 def _add_serve(serve: argparse.ArgumentParser) -> None:
