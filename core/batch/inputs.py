@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import fnmatch
 import io
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from core.errors import NotFoundError, ValidationError
-from core.storage import Store, open_store
+from core.storage import Store, open_store, store_uri_of
 
 FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".jsonl": "jsonl",
            ".ndjson": "jsonl"}  # fmt: skip
@@ -28,13 +27,6 @@ class InputFile:
     @property
     def uri(self) -> str:
         return f"{self.store_uri.rstrip('/')}/{self.key}"
-
-
-def store_uri_of(location: str) -> str:
-    """A store URI for a folder given as a path or a URI."""
-    if "://" in location:
-        return location
-    return "file://" + os.path.abspath(location or ".")
 
 
 def _split(location: str) -> tuple[str, str]:

@@ -11,7 +11,7 @@ from functools import lru_cache
 from typing import Any
 
 from core.batch.encode import check_columns
-from core.batch.inputs import InputReader, Reading, resolve_inputs, store_uri_of
+from core.batch.inputs import InputReader, Reading, resolve_inputs
 from core.batch.plan import BatchRequest, Plan, batch_key, chunk_key, chunk_records, load_plan
 from core.batch.plan import make_plan as _make_plan
 from core.batch.score import score_table
@@ -20,7 +20,7 @@ from core.errors import AlreadyExistsError, ConflictError, NotFoundError, Valida
 from core.inference import LoadedModel, Predictor
 from core.model_pool import missing_model, parse_model_ref
 from core.progress import NULL_PROGRESS, Progress
-from core.storage import Store, open_store
+from core.storage import Store, open_store, store_uri_of
 
 logger = logging.getLogger("mlfn.batch")
 

@@ -10,9 +10,8 @@ import io
 import json
 from typing import Any, Protocol
 
-from core.batch.inputs import store_uri_of
 from core.parquet import table_parquet
-from core.storage import Store, open_store
+from core.storage import Store, open_store, store_uri_of
 
 EXTENSIONS = {"parquet": "parquet", "jsonl": "jsonl", "csv": "csv"}
 MANIFEST = "_manifest.json"

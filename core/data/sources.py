@@ -12,7 +12,7 @@ from urllib.parse import parse_qsl, urlencode, urlparse, urlsplit, urlunsplit
 
 from core.data.fetch import FetchGuard, get_json, limits
 from core.errors import DataError, MlfnError, SourceError
-from core.storage import open_store
+from core.storage import open_store, store_uri_of
 
 FILE_FORMATS = {
     ".csv": "csv",
@@ -93,33 +93,22 @@ def read_source(
     folder, _, last = source.rpartition("/")
     if source.startswith(STORE_SCHEMES):
         if source.endswith("/") or OBJECT_GLOB.search(last):
-            return _read_prefix(folder + "/", records_key, source, last or "*")
+            return _read_parts(folder, last or "*", source, records_key)
         return _read_object(source)
     if Path(source).is_dir():
-        return _read_folder(source, records_key, source)
+        return _read_parts(source, "*", source, records_key)
     if GLOB.search(last) and not Path(source).exists():
-        return _read_folder(folder or ".", records_key, source, last)
+        return _read_parts(folder or ".", last, source, records_key)
     return _read_file(source)
 
 
-def _read_folder(folder: str, records_key: str | None, source: str, pattern: str = "*") -> RawData:
-    """The data files directly in a local folder whose names match `pattern`, as one
-    source (core.data.parts)."""
-    path = Path(folder)
-    if not path.is_dir():
+def _read_parts(folder: str, pattern: str, source: str, records_key: str | None) -> RawData:
+    """The data files directly in a folder (a local one or a bucket prefix) whose names
+    match `pattern`, as one source (core.data.parts)."""
+    if "://" not in folder and not Path(folder or ".").is_dir():
         raise SourceError(f"source '{source}': folder '{folder}' does not exist")
-    files = [entry.name for entry in path.iterdir() if entry.is_file()]
-    names, fmt = _parts_of(source, fnmatch.filter(files, pattern), pattern)
-    parts = [(name, (path / name).read_bytes()) for name in names]
-    data = _joined(source, parts, fmt, records_key)
-    return RawData(_safe_name(path.resolve().name), fmt, data, source)
-
-
-def _read_prefix(uri: str, records_key: str | None, source: str, pattern: str) -> RawData:
-    """The objects directly under a bucket prefix (`s3://b/exports/`) whose names match
-    `pattern`, as one source."""
     try:
-        store = open_store(uri.rstrip("/"))
+        store = open_store(store_uri_of(folder))
         direct = [key for key in store.list("") if "/" not in key]
         names, fmt = _parts_of(source, fnmatch.filter(direct, pattern), pattern)
         parts = [(name, store.read_bytes(name)) for name in names]
@@ -127,7 +116,7 @@ def _read_prefix(uri: str, records_key: str | None, source: str, pattern: str) -
         if isinstance(exc, DataError):
             raise
         raise SourceError(f"source '{source}' could not be read: {exc.message}") from None
-    name = _safe_name(uri.rstrip("/").rpartition("/")[2])
+    name = _safe_name(store.uri.rstrip("/").rpartition("/")[2])  # the folder's own name
     return RawData(name, fmt, _joined(source, parts, fmt, records_key), source)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 
 from core.errors import ConfigError
 from core.storage.base import Store, encode_json, join_key
@@ -36,4 +37,11 @@ def open_store(uri: str) -> Store:
     return store
 
 
-__all__ = ["BACKENDS", "Store", "encode_json", "join_key", "open_store"]
+def store_uri_of(location: str) -> str:
+    """A store URI for a folder given as a path or a URI."""
+    if "://" in location:
+        return location
+    return "file://" + os.path.abspath(location or ".")
+
+
+__all__ = ["BACKENDS", "Store", "encode_json", "join_key", "open_store", "store_uri_of"]
