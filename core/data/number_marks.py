@@ -32,6 +32,7 @@ DOT_GROUPED = _SIGN + r"\d{1,3}(\.\d{3})+(,\d+)?\s*$"  # 1.234,5 (only when decl
 COMMA_GROUPED = _SIGN + r"(\d{1,3}(,\d{3})+|\d+)(\.\d+)?\s*$"  # 1,234,567.5 | 12.5
 GROUP_MARKS = "[ \u00a0\u202f'\u2019]"  # spaces (plain, no-break, narrow) and apostrophes
 SPACE_GROUPED = _SIGN + r"\d{1,3}(" + GROUP_MARKS + r"\d{3})+([,.]\d+)?\s*$"  # 23 872,43
+ANY_MARK = "[," + GROUP_MARKS[1:]  # a comma, a space or an apostrophe
 PLAIN_EITHER = _SIGN + r"\d+([,.]\d+)?\s*$"  # 5 | 5,1 | 5.1: beside grouped values
 # the evidence when nothing is declared (the values already have one of the shapes above)
 DECIMAL_ONLY = _SIGN + r"(\d+,(\d{1,2}|\d{4,})|0,\d+)\s*$"
@@ -94,7 +95,11 @@ def plain_numbers(texts: Any, decimal: str | None) -> Any:
     import pyarrow.compute as pc
 
     present = texts.drop_null()
-    if len(present) == 0 or _any_match(present, LEADING_ZERO_PREFIX):
+    if len(present) == 0 or _plain_numbers_already(present):
+        return None
+    if not _any_match(present, ANY_MARK):
+        return None  # no comma, space or apostrophe: text, not marked numbers
+    if _any_match(present, LEADING_ZERO_PREFIX):
         return None  # "05,1": an identifier, kept as written
     ungrouped = _space_ungrouped(texts, present)
     if ungrouped is not None:
@@ -111,6 +116,19 @@ def plain_numbers(texts: Any, decimal: str | None) -> Any:
     if mark == "." and _all_match(present, [COMMA_GROUPED]):
         return pc.replace_substring(texts, ",", "")
     return None
+
+
+def _plain_numbers_already(present: Any) -> bool:
+    """Every value reads as a number as it is (Arrow's strict cast: no comma, space or
+    apostrophe inside): nothing to rewrite. The common case, decided in one pass."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        pc.cast(present, pa.float64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return False
+    return True
 
 
 def _space_ungrouped(texts: Any, present: Any) -> Any:
