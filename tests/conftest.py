@@ -43,6 +43,20 @@ def project_settings(
     return settings, open_store(settings.store_uri)
 
 
+def data_project(
+    directory: Path, features: list[str], source: Path, **parser: Any
+) -> tuple[Settings, Store]:
+    """A logistic-regression project on a data file of our own: target `y`, the given
+    features, types inferred, and the given parser config (none by default)."""
+    path = make_project(
+        directory, features=features, target="y", feature_types={}, data_source=str(source),
+        model_type=["logistic_regression"],
+    )  # fmt: skip
+    (directory / "project_parser_config.json").write_text(json.dumps(parser))
+    settings = load_settings(path, env="dev")
+    return settings, open_store(settings.store_uri)
+
+
 @pytest.fixture(autouse=True)
 def _isolated_env(
     monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest

@@ -4,7 +4,6 @@ column it cannot tell apart, and compares versions on rows both can score."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pandas as pd
@@ -18,19 +17,9 @@ from core.registry import ONNX_FILE, ChampionPointer, ModelRegistry
 from core.storage import open_store
 from core.training.compare import Basis, labelled_gate
 from core.training.run import train
-from tests.conftest import make_project
+from tests.conftest import data_project, make_project
 
 HEADER = "a,a,b,y\n"
-
-
-def _settings(tmp_path: Path, features: list[str], source: Path, **parser: object):  # type: ignore[no-untyped-def]
-    path = make_project(
-        tmp_path, features=features, target="y", feature_types={}, data_source=str(source),
-        model_type=["logistic_regression"],
-    )  # fmt: skip
-    (tmp_path / "project_parser_config.json").write_text(json.dumps(parser))
-    settings = load_settings(path, env="dev")
-    return settings, open_store(settings.store_uri)
 
 
 def _duplicated_file(tmp_path: Path) -> Path:
@@ -44,27 +33,27 @@ def test_a_name_the_header_gives_two_columns_is_refused_with_the_names_to_use(
     tmp_path: Path,
 ) -> None:
     source = _duplicated_file(tmp_path)
-    settings, store = _settings(tmp_path, ["a", "b"], source)
+    settings, store = data_project(tmp_path, ["a", "b"], source)
     with pytest.raises(DataError, match=r"names 2 columns 'a'.*\['a', 'a\.1'\]"):
         ingest(settings, store)
 
 
 def test_the_names_they_are_read_as_select_either_column(tmp_path: Path) -> None:
     source = _duplicated_file(tmp_path)
-    settings, store = _settings(tmp_path, ["a.1", "b"], source)
+    settings, store = data_project(tmp_path, ["a.1", "b"], source)
     assert ingest(settings, store).columns == ["a.1", "b", "y"]
 
 
 def test_a_duplicated_name_no_one_uses_is_no_error(tmp_path: Path) -> None:
     source = _duplicated_file(tmp_path)
-    settings, store = _settings(tmp_path, ["b"], source)
+    settings, store = data_project(tmp_path, ["b"], source)
     assert ingest(settings, store).columns == ["b", "y"]
 
 
 def test_selected_fields_missing_by_their_spacing_get_the_mapping_to_add(tmp_path: Path) -> None:
     source = tmp_path / "spaced.csv"
     source.write_text(" Alpha ,Beta,y\n1,2,yes\n3,4,no\n")
-    settings, store = _settings(
+    settings, store = data_project(
         tmp_path, ["Alpha", "Beta"], source, selected_fields=["Alpha", "Beta", "y"]
     )
     with pytest.raises(DataError, match=r'"field_mappings": \{" Alpha ": "Alpha"\}'):

@@ -18,8 +18,8 @@ from core.data.ingest import ingest
 from core.inference import Predictor
 from core.schema import category_text
 from core.training.run import train
+from tests.conftest import data_project
 from tests.unit.test_api import local_services, token
-from tests.unit.test_changed_columns import _settings
 
 TAGS = [["x", "y"], ["z"], [], ["y", "x"]]
 
@@ -37,7 +37,7 @@ def _records(rows: int = 120) -> list[dict]:
 def test_lists_train_as_categories_and_serve_alike(tmp_path: Path) -> None:
     source = tmp_path / "d.jsonl"
     source.write_text("".join(json.dumps(r) + "\n" for r in _records()))
-    settings, store = _settings(tmp_path, ["a", "tags"], source)
+    settings, store = data_project(tmp_path, ["a", "tags"], source)
     summary = train(settings, store)
     assert any("feature 'tags': its values are lists" in n for n in summary["notes"])
     predictor = Predictor(store, settings.config.model_name)
@@ -51,7 +51,7 @@ def test_parquet_lists_give_the_dataset_of_json_lists(tmp_path: Path) -> None:
     records = _records()
     (tmp_path / "d.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
     pd.DataFrame(records).to_parquet(tmp_path / "d.parquet", index=False)  # list<string>
-    settings, store = _settings(tmp_path, ["a", "tags"], tmp_path / "d.jsonl")
+    settings, store = data_project(tmp_path, ["a", "tags"], tmp_path / "d.jsonl")
     from_json = ingest(settings, store, str(tmp_path / "d.jsonl"))
     assert ingest(settings, store, str(tmp_path / "d.parquet")).sha256 == from_json.sha256
 
@@ -71,7 +71,7 @@ def test_a_list_nested_too_deeply_to_write_is_no_category(tmp_path: Path) -> Non
     assert category_text(deep) is None
     source = tmp_path / "d.jsonl"
     source.write_text("".join(json.dumps(r) + "\n" for r in _records()))
-    settings, store = _settings(tmp_path, ["a", "tags"], source)
+    settings, store = data_project(tmp_path, ["a", "tags"], source)
     train(settings, store)
     body = '{"instances": [{"a": 0.1, "tags": ' + "[" * 990 + "]" * 990 + "}]}"  # JSON reads it
     with TestClient(create_app(local_services(settings, store))) as client:

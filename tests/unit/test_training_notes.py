@@ -11,7 +11,7 @@ import pytest
 
 from core.data.identifiers import identifier_note
 from core.training.run import train
-from tests.unit.test_changed_columns import _settings
+from tests.conftest import data_project
 
 
 @pytest.mark.parametrize(
@@ -43,7 +43,7 @@ def _write(path: Path, rows: int, unlabelled: int = 0) -> Path:
 
 def test_an_identifier_and_unlabelled_rows_are_noted(tmp_path: Path) -> None:
     source = _write(tmp_path / "d.csv", 200, unlabelled=17)
-    settings, store = _settings(tmp_path, ["id", "a", "b"], source)
+    settings, store = data_project(tmp_path, ["id", "a", "b"], source)
     notes = train(settings, store)["notes"]
     assert any("feature 'id': a different value in each of its 183 rows" in n for n in notes)
     assert any("17 rows of the source have no value for the target 'y'" in n for n in notes)
@@ -51,7 +51,7 @@ def test_an_identifier_and_unlabelled_rows_are_noted(tmp_path: Path) -> None:
 
 def test_a_handful_of_held_out_rows_is_noted(tmp_path: Path) -> None:
     source = _write(tmp_path / "d.csv", 12)
-    settings, store = _settings(tmp_path, ["a", "b"], source)
+    settings, store = data_project(tmp_path, ["a", "b"], source)
     summary = train(settings, store)
     assert any(n.startswith("only 3 rows are held out") for n in summary["notes"]), summary
 
