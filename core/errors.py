@@ -169,11 +169,18 @@ class DeployError(MlfnError):
 
 def unreadable_json(exc: BaseException, hint: str = "send a JSON object") -> str:
     """Why a body could not be read as JSON, in the caller's terms: not UTF-8 (and where),
-    nested too deeply for the reader (it recurses), or not valid JSON."""
+    nested too deeply for the reader (it recurses), a string that is not Unicode, or not
+    valid JSON."""
     if isinstance(exc, RecursionError):
         return (
             "the body nests JSON arrays or objects too deeply to read (about 1,000 levels or "
             f"more); {hint}"
+        )
+    if isinstance(exc, UnicodeEncodeError):  # a string with a lone surrogate (strict_json)
+        return (
+            f"the body holds the string {shown(exc.object)}, which is not Unicode text: it has "
+            f"half of a UTF-16 surrogate pair (\\ud800 to \\udfff) alone; {hint}, with "
+            "the characters themselves or both halves of each pair"
         )
     if isinstance(exc, UnicodeDecodeError):
         return f"the body is not UTF-8 text (an invalid byte at offset {exc.start}); {hint}"

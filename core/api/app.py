@@ -38,6 +38,7 @@ from core.api.rollout_routes import install_rollout_routes
 from core.api.schemas import JobAccepted, PredictRequest, RetrainRequest, TrainRequest
 from core.api.services import Services, ServicesHolder
 from core.api.stack import in_front, middleware_layers
+from core.api.strict_json import StrictJsonRoute
 from core.auth import Authenticator, Principal
 from core.constants import MODEL_REF_PATTERN
 from core.data.access import check_caller_dataset
@@ -195,6 +196,7 @@ def create_app(
         # native OpenTelemetry (0.165+) would make a second set. Older FastAPI ignores this.
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
+    app.router.route_class = StrictJsonRoute  # every body's strings Unicode, as the lane's
     install_docs(app)
     holder = holder or ServicesHolder(services)
     app.state.build_services = holder.build

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import Sequence
 from typing import Any
 
+from core.api.strict_json import read_json
 from core.errors import ValidationError, unreadable_json
 
 FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
@@ -157,7 +157,7 @@ def decode(data: bytes, content_type: str, schema: list[str]) -> tuple[list[dict
             f"content type '{mime}' is not supported; send application/json or text/csv"
         )
     try:
-        body = json.loads(data)
+        body = read_json(data)
     except (ValueError, RecursionError) as exc:
         raise ValidationError(unreadable_json(exc, "send a JSON object or CSV")) from None
     return rows_of_json(body, schema)

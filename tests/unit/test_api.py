@@ -322,6 +322,14 @@ def test_a_body_declared_as_not_json_is_415_saying_what_to_send(api, path, kind)
 UNREADABLE = {
     "not UTF-8": (b'{"instances": [{"sepal_length": "\xff\xfe"}]}', "the body is not UTF-8 text"),
     "too deep": (b'{"a": ' + b"[" * 5000 + b"]" * 5000 + b"}", "nests JSON arrays or objects"),
+    "lone surrogate": (
+        b'{"instances": [{"sepal_length": "\\ud800"}]}',
+        "'\\\\ud800', which is not Unicode",
+    ),
+    "lone surrogate key": (
+        b'{"params": {"random_forest": {"\\udfff": 1}}}',
+        "'\\\\udfff', which is not Unicode",
+    ),
 }
 
 
