@@ -32,7 +32,7 @@ def cmd_init(args: argparse.Namespace) -> None:
             f"--name '{args.name}' is not a model name: lower-case letters, digits, '_' and "
             "'-', starting with a letter or digit, at most 63 characters"
         )
-    proposal = propose(args.source, args.target, folder, args.name)
+    proposal = propose(args.source, args.target, folder, args.name, args.encoding)
     folder.mkdir(parents=True, exist_ok=True)
     for path, content in zip(paths, (proposal.config, proposal.parser), strict=True):
         path.write_text(json.dumps(content, indent=2) + "\n")
@@ -90,6 +90,10 @@ def register(sub: Any, formatter: Any) -> None:
         help="the folder to write the two files in (config/ is where every command looks)",
     )  # fmt: skip
     init.add_argument("--name", help="the model's name (default: from the file name)")
+    init.add_argument(
+        "--encoding",
+        help="the text's encoding when it is not UTF-8, e.g. cp1252 (written to the parser config)",
+    )
     init.add_argument("--force", action="store_true", help="replace existing config files")
     init.add_argument("--json", action="store_true", help="machine-readable output")
     init.set_defaults(handler=cmd_init)

@@ -38,15 +38,18 @@ class Proposal:
     rows: int = 0
 
 
-def propose(source: str, target: str, folder: Path, name: str | None = None) -> Proposal:
+def propose(
+    source: str, target: str, folder: Path, name: str | None = None, encoding: str | None = None
+) -> Proposal:
     """The config and parser config of a project training on `source` to predict `target`,
-    its files to live in `folder`."""
+    its files to live in `folder`; `encoding`: the text's, when not UTF-8."""
     from core.data.coerce import coerce_frame
     from core.data.ingest import infer_task, parse_raw
     from core.data.sources import read_source
 
     raw = read_source(source)
-    frame = parse_raw(raw, ParserConfig())
+    reading = ParserConfig() if encoding is None else ParserConfig(encoding=encoding)
+    frame = parse_raw(raw, reading)
     _check_target(frame, target, source)
     frame = coerce_frame(frame.dropna(subset=[target]), {}, target)
     if frame.empty:
@@ -65,7 +68,9 @@ def propose(source: str, target: str, folder: Path, name: str | None = None) -> 
         "data_source": _relative(source, folder),
         "promotion": {env: _environment(folder, env) for env in LOCAL_ENVIRONMENTS},
     }
-    parser = {"selected_fields": [*kinds, target], "field_mappings": {}}
+    parser: dict[str, Any] = {"selected_fields": [*kinds, target], "field_mappings": {}}
+    if encoding is not None:
+        parser["encoding"] = encoding
     return Proposal(config, parser, kinds, left_out, notes, len(frame))
 
 

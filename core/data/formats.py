@@ -73,11 +73,32 @@ def decode(data: bytes, origin: str, encoding: str = "utf-8") -> str:
         column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
         raise DataError(
             f"source '{origin}': line {line}, column {column}: byte 0x{data[exc.start]:02x} is "
-            f'not valid {encoding}; save the file as UTF-8 or set "encoding" in the parser '
-            "config"
+            f"not valid {encoding}; {_what_to_do(data, encoding)}"
         ) from None
     except LookupError:
         raise DataError(f"parser config: unknown encoding '{encoding}'") from None
+
+
+LEGACY_ENCODING = "cp1252"  # Windows' Western code page: what Excel's "CSV" writes there
+
+
+def _what_to_do(data: bytes, encoding: str) -> str:
+    """The advice for text that is not in `encoding`: the legacy encoding it reads as, when
+    it does (Windows-1252 leaves five bytes undefined; other text rarely reads as it)."""
+    if _is_utf8(encoding):
+        try:
+            data.decode(LEGACY_ENCODING)
+        except UnicodeDecodeError:
+            pass
+        else:
+            return (
+                f"it reads as Windows-1252 (a spreadsheet's CSV saved on Windows): set "
+                f'"encoding": "{LEGACY_ENCODING}" in the parser config (mlfn init: --encoding '
+                f"{LEGACY_ENCODING}), or save the file as UTF-8"
+            )
+    return (
+        'save the file as UTF-8, or set its "encoding" in the parser config (mlfn init: --encoding)'
+    )
 
 
 def sniff_separator(text: str) -> str:

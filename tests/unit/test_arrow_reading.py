@@ -160,3 +160,24 @@ def test_a_bad_byte_is_named_as_the_decoding_names_it(data: bytes) -> None:
     with pytest.raises(DataError, match="line 2, column 3: byte 0xff is not valid utf-8"
                        if data.startswith(b"name") else "line 1, column 3: byte 0xff"):  # fmt: skip
         formats.read_delimited_bytes(data, "t.csv", None, "utf-8")
+
+
+@pytest.mark.parametrize(
+    ("data", "advice"),
+    [
+        (
+            b"name,x\nzo\xeb,1\n",
+            'reads as Windows-1252 (a spreadsheet\'s CSV saved on Windows): set "encoding": "cp1252"',
+        ),
+        (
+            b"name,x\nzo\x81,1\n",
+            'save the file as UTF-8, or set its "encoding"',
+        ),  # 0x81: not cp1252
+    ],
+)
+def test_a_bad_byte_comes_with_the_encoding_the_text_reads_as(data: bytes, advice: str) -> None:
+    from core.errors import DataError
+
+    with pytest.raises(DataError) as raised:
+        formats.read_delimited_bytes(data, "t.csv", None, "utf-8")
+    assert advice in str(raised.value)

@@ -105,3 +105,25 @@ def test_a_bad_model_name_is_refused_before_anything_is_written(
     assert main([*args, "--name", "My Model"]) == 2
     assert "--name 'My Model' is not a model name" in capsys.readouterr().err
     assert not folder.exists()
+
+
+def test_a_windows_csv_is_named_as_such_and_read_with_encoding(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Excel's "CSV" saved on Windows is Windows-1252: the error says so and how to read it,
+    and `--encoding` writes the encoding where training reads it."""
+    source, folder = tmp_path / "d.csv", tmp_path / "p"
+    _data(tmp_path / "utf8.csv")
+    text = (tmp_path / "utf8.csv").read_text().replace("pro", "prö")
+    source.write_bytes(text.encode("cp1252"))
+    args = ["init", str(source), "--target", "label", "--dir", str(folder)]
+    assert main(args) == 2
+    assert '"encoding": "cp1252"' in capsys.readouterr().err and not folder.exists()
+    assert main([*args, "--encoding", "cp1252"]) == 0
+    parser = json.loads((folder / "project_parser_config.json").read_text())
+    assert parser["encoding"] == "cp1252"
+    settings = load_settings(folder / "config.json", "dev")
+    summary = train(settings, open_store(settings.store_uri))
+    assert summary["promoted"] and "plan" in json.dumps(summary["features"])
+    assert main([*args, "--encoding", "no-such-codec", "--force"]) == 2
+    assert "unknown encoding 'no-such-codec'" in capsys.readouterr().err
