@@ -167,7 +167,7 @@ def test_a_bad_byte_is_named_as_the_decoding_names_it(data: bytes) -> None:
     [
         (
             b"name,x\nzo\xeb,1\n",
-            'reads as Windows-1252 (a spreadsheet\'s CSV saved on Windows): set "encoding": "cp1252"',
+            'reads as Windows-1252 (a spreadsheet\'s CSV saved on Windows): set "encoding"',
         ),
         (
             b"name,x\nzo\x81,1\n",
