@@ -32,7 +32,9 @@ def cmd_init(args: argparse.Namespace) -> None:
             f"--name '{args.name}' is not a model name: lower-case letters, digits, '_' and "
             "'-', starting with a letter or digit, at most 63 characters"
         )
-    proposal = propose(args.source, args.target, folder, args.name, args.encoding)
+    reading = {"encoding": args.encoding, "skip_lines": args.skip_lines}
+    reading = {key: value for key, value in reading.items() if value is not None}
+    proposal = propose(args.source, args.target, folder, args.name, reading)
     folder.mkdir(parents=True, exist_ok=True)
     for path, content in zip(paths, (proposal.config, proposal.parser), strict=True):
         path.write_text(json.dumps(content, indent=2) + "\n")
@@ -94,6 +96,17 @@ def register(sub: Any, formatter: Any) -> None:
         "--encoding",
         help="the text's encoding when it is not UTF-8, e.g. cp1252 (written to the parser config)",
     )
+    init.add_argument(
+        "--skip-lines",
+        type=_line_count,
+        help="CSV: lines above the header to skip, e.g. a title (written to the parser config)",
+    )
     init.add_argument("--force", action="store_true", help="replace existing config files")
     init.add_argument("--json", action="store_true", help="machine-readable output")
     init.set_defaults(handler=cmd_init)
+
+
+def _line_count(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number of lines (0 or more)")
+    return int(text)

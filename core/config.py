@@ -268,6 +268,9 @@ class ParserConfig(_Strict):
     records_key: str | None = None  # where an HTTP JSON API puts its records
     separator: str | None = Field(default=None, min_length=1, max_length=1)  # CSV: sniffed
     encoding: str = "utf-8"
+    # CSV: lines above the header to skip (a title, a note, an export's date), counted from
+    # the top of the file
+    skip_lines: int = Field(default=0, ge=0, le=10_000)
     # CSV: the decimal mark of numbers (the other mark groups thousands); None: as each
     # column shows it (core.data.number_marks)
     decimal: Literal[".", ","] | None = None

@@ -39,17 +39,22 @@ class Proposal:
 
 
 def propose(
-    source: str, target: str, folder: Path, name: str | None = None, encoding: str | None = None
+    source: str,
+    target: str,
+    folder: Path,
+    name: str | None = None,
+    reading: dict[str, Any] | None = None,
 ) -> Proposal:
     """The config and parser config of a project training on `source` to predict `target`,
-    its files to live in `folder`; `encoding`: the text's, when not UTF-8."""
+    its files to live in `folder`; `reading`: parser options the file needs (encoding,
+    skip_lines), written into the parser config."""
     from core.data.coerce import coerce_frame
     from core.data.ingest import infer_task, parse_raw
     from core.data.sources import read_source
 
     raw = read_source(source)
-    reading = ParserConfig() if encoding is None else ParserConfig(encoding=encoding)
-    frame = parse_raw(raw, reading)
+    reading = reading or {}
+    frame = parse_raw(raw, ParserConfig(**reading))
     _check_target(frame, target, source)
     frame = coerce_frame(frame.dropna(subset=[target]), {}, target)
     if frame.empty:
@@ -68,9 +73,7 @@ def propose(
         "data_source": _relative(source, folder),
         "promotion": {env: _environment(folder, env) for env in LOCAL_ENVIRONMENTS},
     }
-    parser: dict[str, Any] = {"selected_fields": [*kinds, target], "field_mappings": {}}
-    if encoding is not None:
-        parser["encoding"] = encoding
+    parser = {"selected_fields": [*kinds, target], "field_mappings": {}, **reading}
     return Proposal(config, parser, kinds, left_out, notes, len(frame))
 
 

@@ -15,7 +15,7 @@ import json
 import re
 import zlib
 from collections import Counter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, AnyStr
 
 from core.errors import DataError
 
@@ -27,6 +27,10 @@ SNIFF_BYTES = 65536
 SEPARATORS = ",;\t|"
 SEPARATOR_LINE = re.compile(r'"?sep=(.)"?[ \t]*\r?\n')  # Excel's hint, alone on line 1
 SEPARATOR_LINE_BYTES = re.compile(rb'(\xef\xbb\xbf)?"?sep=.')
+LINE_TEXT, LINE_BYTES = (
+    re.compile(r"[^\r\n]*(?:\r\n|\r|\n)"),
+    re.compile(rb"[^\r\n]*(?:\r\n|\r|\n)"),
+)
 # Strings read as missing in text files (pandas' list without "NA"-like words that are data,
 # such as "None" or "nan" in a free-text column, is too clever: keep the usual ones).
 # frame.attrs key: names the header line gives to more than one column (pandas reads them as
@@ -122,24 +126,39 @@ def separator_line(text: str) -> tuple[str | None, str]:
     return found.group(1), text.lstrip("\ufeff")[found.end() :]
 
 
-def read_delimited(text: str, origin: str, separator: str | None) -> pd.DataFrame:
+def skipped_lines(data: AnyStr, count: int) -> AnyStr:
+    """`data` without its first `count` lines (any line ending); empty if it has no more."""
+    pattern = LINE_BYTES if isinstance(data, bytes) else LINE_TEXT
+    position = 0
+    for _ in range(count):
+        found = pattern.match(data, position)
+        if found is None:
+            return data[:0]
+        position = found.end()
+    return data[position:]
+
+
+def read_delimited(
+    text: str, origin: str, separator: str | None, skip_lines: int = 0
+) -> pd.DataFrame:
     """Every column as text. Arrow's reader first (columns as Arrow strings, ten times
     faster); pandas' for whatever Arrow declines (ragged rows, an index column, duplicate or
-    blank names), and for every refusal's wording."""
-    hinted, text = separator_line(text)
+    blank names), and for every refusal's wording. `skip_lines`: lines above the header."""
+    hinted, text = separator_line(skipped_lines(text, skip_lines))
     sep = separator or hinted or sniff_separator(text)
     fast = _read_delimited_arrow(text[:SNIFF_BYTES], text.encode(), sep)
     return fast if fast is not None else _read_delimited_pandas(text, origin, sep)
 
 
 def read_delimited_bytes(
-    data: bytes, origin: str, separator: str | None, encoding: str
+    data: bytes, origin: str, separator: str | None, encoding: str, skip_lines: int = 0
 ) -> pd.DataFrame:
     """`read_delimited` of a file's bytes. UTF-8 goes to Arrow undecoded (Arrow skips a
     byte-order mark and refuses a bad byte, and then the decoding names it); any other
     encoding (or a UTF-16 or UTF-32 byte-order mark) is decoded first."""
     if not _is_utf8(encoding) or unicode_bom(data) or SEPARATOR_LINE_BYTES.match(data):
-        return read_delimited(decode(data, origin, encoding), origin, separator)
+        return read_delimited(decode(data, origin, encoding), origin, separator, skip_lines)
+    data = skipped_lines(data, skip_lines)
     head = data[:SNIFF_BYTES].decode("utf-8-sig", errors="ignore")  # may cut a character
     sep = separator or sniff_separator(head)
     fast = _read_delimited_arrow(head, data, sep)
@@ -163,15 +182,46 @@ def _read_delimited_pandas(text: str, origin: str, sep: str) -> pd.DataFrame:
     except pd.errors.EmptyDataError:
         raise DataError(f"source '{origin}' is empty") from None
     except pd.errors.ParserError as exc:
+        above = above_the_header(text, origin, sep)
+        if above is not None:
+            raise DataError(above) from None
         shown = {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe"}.get(sep, repr(sep))
         raise DataError(
             f"source '{origin}' cannot be read with the {shown} separator: {exc}; "
             'set "separator" in the parser config'
         ) from None
+    above = above_the_header(text, origin, sep) if frame.index.nlevels > 1 else None
+    if above is not None:  # rows two or more fields longer than the header
+        raise DataError(above)
     duplicated = _duplicated_names(text, sep)
     if duplicated:
         frame.attrs[DUPLICATED_NAMES] = duplicated
     return frame
+
+
+def above_the_header(text: str, origin: str, sep: str) -> str | None:
+    """Why the first line is likely a title or a note above the real header, and how many
+    lines to skip: those above the first line with as many fields as most lines have; None
+    when no line is wider than the first."""
+    widths: list[tuple[int, int]] = []  # (the line's number, its fields)
+    reader = csv.reader(io.StringIO(text[:SNIFF_BYTES]), delimiter=sep)
+    try:
+        for fields in reader:
+            if fields:
+                widths.append((reader.line_num, len(fields)))
+    except csv.Error:
+        pass
+    common = Counter(width for _, width in widths[1:]).most_common(1)
+    if not common or common[0][0] <= widths[0][1]:
+        return None
+    header = next(line for line, width in widths if width == common[0][0])
+    return (
+        f"source '{origin}': the first line names {widths[0][1]} column(s) but most rows "
+        f"below hold {common[0][0]} fields, so it is likely a title or a note above the "
+        f'header; line {header} looks like the header: set "skip_lines": {header - 1} in '
+        f"the parser config (mlfn init: --skip-lines {header - 1}), or delete the lines "
+        "above it"
+    )
 
 
 def _duplicated_names(text: str, sep: str) -> dict[str, int]:

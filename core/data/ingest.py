@@ -74,7 +74,9 @@ def parse_raw(raw: RawData, parser: ParserConfig | None = None) -> pd.DataFrame:
             raise DataError(f"source '{raw.origin}' cannot be read as Parquet: {exc}") from None
     if raw.fmt in ("csv", "tsv"):
         separator = parser.separator or ("\t" if raw.fmt == "tsv" else None)
-        frame = read_delimited_bytes(data, raw.origin, separator, parser.encoding)
+        frame = read_delimited_bytes(
+            data, raw.origin, separator, parser.encoding, parser.skip_lines
+        )
         return number_marks(missing_marked(frame, parser.missing_values), parser.decimal)
     text = decode(data, raw.origin, parser.encoding)
     if raw.fmt == "jsonl":

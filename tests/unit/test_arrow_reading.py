@@ -181,3 +181,56 @@ def test_a_bad_byte_comes_with_the_encoding_the_text_reads_as(data: bytes, advic
     with pytest.raises(DataError) as raised:
         formats.read_delimited_bytes(data, "t.csv", None, "utf-8")
     assert advice in str(raised.value)
+
+
+PREAMBLE = "Sales report, all shops\r\nExported 2024-03-01\r\n\r\n"
+TABLE = "size,colour,label\r\n1.5,red,yes\r\n2,blue,no\r\n3.25,green,yes\r\n"
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "utf-16", "cp1252"])
+@pytest.mark.parametrize("ending", ["\r\n", "\n", "\r"])
+def test_skip_lines_reads_the_table_below_a_title(encoding: str, ending: str) -> None:
+    """An export with a title and a date above the header: `skip_lines` reads the table as
+    the file without them is read, in any encoding and with any line ending."""
+    from core.config import ParserConfig
+    from core.data.ingest import parse_raw
+    from core.data.sources import RawData
+
+    def parsed(text: str, skip: int) -> pd.DataFrame:
+        data = text.replace("\r\n", ending).encode(encoding)
+        raw = RawData(name="t", fmt="csv", data=data, origin="t.csv")
+        reading = ParserConfig(skip_lines=skip, encoding=encoding.removesuffix("-sig"))
+        return coerce_frame(parse_raw(raw, reading), {}, "label")
+
+    expected = parsed(TABLE, 0)
+    assert list(expected.columns) == ["size", "colour", "label"]
+    pd.testing.assert_frame_equal(parsed(PREAMBLE + TABLE, 3), expected)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("a\r\nb\rc\nd", "d"),
+        ("a\nb\n", ""),
+        ("a\nb", ""),  # fewer lines than asked: nothing left (then "is empty")
+    ],
+)
+def test_skipped_lines_counts_every_line_ending(text: str, expected: str) -> None:
+    assert formats.skipped_lines(text, 3) == expected
+    assert formats.skipped_lines(text.encode(), 3) == expected.encode()
+    assert formats.skipped_lines(text, 0) == text
+
+
+def test_a_title_above_the_header_is_named_with_the_lines_to_skip() -> None:
+    """pandas reads rows longer than the header by taking their first fields as the index
+    (a frame of one column, its values shifted), or fails on a line longer than those above:
+    either way the error says which line looks like the header."""
+    from core.errors import DataError
+
+    title = "Sales report\n"
+    for text, header in [(title + TABLE, 2), (PREAMBLE.replace(", all", " all") + TABLE, 4)]:
+        with pytest.raises(DataError) as raised:
+            formats.read_delimited(text, "t.csv", ",")
+        message = str(raised.value)
+        assert "the first line names 1 column(s) but most rows below hold 3 fields" in message
+        assert f'line {header} looks like the header: set "skip_lines": {header - 1}' in message

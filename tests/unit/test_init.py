@@ -127,3 +127,22 @@ def test_a_windows_csv_is_named_as_such_and_read_with_encoding(
     assert summary["promoted"] and "plan" in json.dumps(summary["features"])
     assert main([*args, "--encoding", "no-such-codec", "--force"]) == 2
     assert "unknown encoding 'no-such-codec'" in capsys.readouterr().err
+
+
+def test_skip_lines_is_proposed_and_written_for_a_title_above_the_header(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source, folder = tmp_path / "report.csv", tmp_path / "p"
+    _data(tmp_path / "plain.csv")
+    source.write_text("Customers by month\n\n" + (tmp_path / "plain.csv").read_text())
+    args = ["init", str(source), "--target", "label", "--dir", str(folder)]
+    assert main(args) == 2
+    assert "(mlfn init: --skip-lines 2)" in capsys.readouterr().err and not folder.exists()
+    assert main([*args, "--skip-lines", "2"]) == 0
+    parser = json.loads((folder / "project_parser_config.json").read_text())
+    assert parser["skip_lines"] == 2
+    settings = load_settings(folder / "config.json", "dev")
+    assert train(settings, open_store(settings.store_uri))["promoted"]
+    with pytest.raises(SystemExit):
+        main([*args, "--skip-lines", "-1", "--force"])
+    assert "'-1' is not a number of lines" in capsys.readouterr().err
