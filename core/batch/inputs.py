@@ -170,17 +170,39 @@ def _read_csv(source: Any, head: bytes, decimal: str | None = None) -> Any:
     reads them."""
     import pyarrow.csv as pcsv
 
-    from core.data.formats import separator_line, sniff_separator, unicode_bom
+    from core.data.formats import (
+        separator_line,
+        sniff_separator,
+        spaced_after_separator,
+        unicode_bom,
+    )
     from core.data.number_marks import table_number_marks
 
     encoding = unicode_bom(head) or "utf8"  # a UTF-16/32 byte-order mark: read so
     text = head.decode(encoding, errors="ignore").lstrip("\ufeff")
     hinted, rest = separator_line(text)  # Excel's `sep=;` line: its separator, then skipped
-    parse = pcsv.ParseOptions(delimiter=hinted or sniff_separator(rest))
-    read = pcsv.ReadOptions(encoding=encoding, skip_rows=1 if hinted else 0)
-    return table_number_marks(
-        pcsv.read_csv(source, parse_options=parse, read_options=read), decimal
-    )
+    sep = hinted or sniff_separator(rest)
+    skip = 1 if hinted else 0
+    if spaced_after_separator(rest, sep):  # `size, colour`: read as ingest reads it
+        table = _read_spaced_csv(source, sep, encoding, skip)
+    else:
+        parse = pcsv.ParseOptions(delimiter=sep)
+        read = pcsv.ReadOptions(encoding=encoding, skip_rows=skip)
+        table = pcsv.read_csv(source, parse_options=parse, read_options=read)
+    return table_number_marks(table, decimal)
+
+
+def _read_spaced_csv(source: Any, sep: str, encoding: str, skip: int) -> Any:
+    """A CSV with a space after every separator, read without those spaces (pandas; Arrow
+    would keep them, and take a quote after a space for part of the value)."""
+    import pandas as pd
+    import pyarrow as pa
+
+    frame = pd.read_csv(
+        source, sep=sep, encoding=encoding.replace("utf8", "utf-8-sig"), skiprows=skip,
+        skipinitialspace=True,
+    )  # fmt: skip
+    return pa.Table.from_pandas(frame, preserve_index=False)
 
 
 def _parquet_rows(source: Any, start: int, stop: int | None) -> Any:

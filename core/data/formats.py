@@ -167,9 +167,20 @@ def read_delimited_bytes(
     return _read_delimited_pandas(decode(data, origin, encoding), origin, sep)
 
 
+def spaced_after_separator(head: str, sep: str) -> bool:
+    """Whether every separator of the header and the first row is followed by a space, as in
+    `size, colour, label`: spaces written for the eye, not part of the names and values
+    (they would make `" colour"` a column and `" red"` a category no request sends)."""
+    lines = head.lstrip("\ufeff").splitlines()[:2]
+    if sep == "\t" or len(lines) < 2:
+        return False
+    return all(line.count(sep) and line.count(sep) == line.count(sep + " ") for line in lines)
+
+
 def _read_delimited_pandas(text: str, origin: str, sep: str) -> pd.DataFrame:
     import pandas as pd
 
+    spaced = spaced_after_separator(text[:SNIFF_BYTES], sep)
     try:
         frame = pd.read_csv(
             io.StringIO(text),
@@ -177,7 +188,7 @@ def _read_delimited_pandas(text: str, origin: str, sep: str) -> pd.DataFrame:
             dtype=str,
             keep_default_na=False,
             na_values=MISSING_TEXT,
-            skipinitialspace=False,
+            skipinitialspace=spaced,
         )
     except pd.errors.EmptyDataError:
         raise DataError(f"source '{origin}' is empty") from None
@@ -193,7 +204,7 @@ def _read_delimited_pandas(text: str, origin: str, sep: str) -> pd.DataFrame:
     above = above_the_header(text, origin, sep) if frame.index.nlevels > 1 else None
     if above is not None:  # rows two or more fields longer than the header
         raise DataError(above)
-    duplicated = _duplicated_names(text, sep)
+    duplicated = _duplicated_names(text, sep, spaced)
     if duplicated:
         frame.attrs[DUPLICATED_NAMES] = duplicated
     return frame
@@ -224,10 +235,11 @@ def above_the_header(text: str, origin: str, sep: str) -> str | None:
     )
 
 
-def _duplicated_names(text: str, sep: str) -> dict[str, int]:
+def _duplicated_names(text: str, sep: str, spaced: bool = False) -> dict[str, int]:
     """Each name the header line gives to more than one column, with how many."""
+    head = io.StringIO(text[:SNIFF_BYTES])
     try:
-        names = next(csv.reader(io.StringIO(text[:SNIFF_BYTES]), delimiter=sep), [])
+        names = next(csv.reader(head, delimiter=sep, skipinitialspace=spaced), [])
     except csv.Error:
         return {}
     counted = Counter(names)
@@ -247,6 +259,8 @@ def _read_delimited_arrow(head: str, data: bytes, sep: str) -> pd.DataFrame | No
         return None
     if len(set(names)) != len(names) or not all(names):
         return None  # pandas renames duplicates and blanks ("a.1", "Unnamed: 0")
+    if spaced_after_separator(head, sep):
+        return None  # Arrow keeps the spaces after each separator; pandas skips them
     options = arrow_csv.ConvertOptions(
         column_types={name: pa.string() for name in names},
         null_values=MISSING_TEXT,

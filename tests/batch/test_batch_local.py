@@ -304,6 +304,18 @@ def test_a_csv_input_with_excels_separator_line_scores_as_its_plain_twin(
     _assert_scored_alike(store, tmp_path, ("plain", "excel"), 100)
 
 
+def test_a_csv_input_with_a_space_after_every_separator_scores_as_its_plain_twin(
+    iris_project: Any, tmp_path: Path
+) -> None:
+    """`5.1, 3.5, ...` under `"sepal_length", "sepal_width", ...` (quoted names after the
+    spaces): the names and numbers are the plain file's, as ingest reads them."""
+    _, store, _ = iris_project
+    pcsv.write_csv(feature_table(100).select(FEATURES), tmp_path / "plain.csv")
+    lines = (tmp_path / "plain.csv").read_text().splitlines()
+    (tmp_path / "spaced.csv").write_text("\n".join(x.replace(",", ", ") for x in lines))
+    _assert_scored_alike(store, tmp_path, ("plain", "spaced"), 100)
+
+
 def _assert_scored_alike(store: Any, folder: Path, names: tuple[str, str], rows: int) -> None:
     """`<name>.csv` of each name, batch-scored: every row scored, the same answers."""
     answers = []

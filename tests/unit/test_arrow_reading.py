@@ -234,3 +234,26 @@ def test_a_title_above_the_header_is_named_with_the_lines_to_skip() -> None:
         message = str(raised.value)
         assert "the first line names 1 column(s) but most rows below hold 3 fields" in message
         assert f'line {header} looks like the header: set "skip_lines": {header - 1}' in message
+
+
+SPACED = 'size, colour, owner, label\n1.5, red, "Smith, J", yes\n2, blue, "Doe, A", no\n'
+PLAIN = 'size,colour,owner,label\n1.5,red,"Smith, J",yes\n2,blue,"Doe, A",no\n'
+
+
+@pytest.mark.parametrize("as_bytes", [True, False])
+def test_a_space_after_every_separator_is_not_part_of_names_or_values(as_bytes: bool) -> None:
+    """`size, colour, label` (a CSV written for the eye): read as the same file without the
+    spaces, quoted fields included; else ` colour` is a column and ` red` a category that
+    no request sends."""
+    expected = formats.read_delimited(PLAIN, "t.csv", None)
+
+    def read(text: str) -> pd.DataFrame:
+        if as_bytes:
+            return formats.read_delimited_bytes(text.encode(), "t.csv", None, "utf-8")
+        return formats.read_delimited(text, "t.csv", None)
+
+    got = read(SPACED)
+    assert list(got.columns) == ["size", "colour", "owner", "label"]
+    assert got.astype(object).equals(expected.astype(object))
+    uneven = "a,b\n x, y\n"  # not after every separator: spaces kept, as before
+    assert read(uneven).astype(object).iloc[0].tolist() == [" x", " y"]
