@@ -32,7 +32,8 @@ def cmd_init(args: argparse.Namespace) -> None:
             f"--name '{args.name}' is not a model name: lower-case letters, digits, '_' and "
             "'-', starting with a letter or digit, at most 63 characters"
         )
-    reading = {"encoding": args.encoding, "skip_lines": args.skip_lines}
+    reading = {"encoding": args.encoding, "skip_lines": args.skip_lines,
+               "records_key": args.records_key}  # fmt: skip
     reading = {key: value for key, value in reading.items() if value is not None}
     proposal = propose(args.source, args.target, folder, args.name, reading)
     folder.mkdir(parents=True, exist_ok=True)
@@ -100,6 +101,11 @@ def register(sub: Any, formatter: Any) -> None:
         "--skip-lines",
         type=_line_count,
         help="CSV: lines above the header to skip, e.g. a title (written to the parser config)",
+    )
+    init.add_argument(
+        "--records-key",
+        help="JSON: where the records are, a key or a dotted path such as data.items (written "
+        "to the parser config)",
     )
     init.add_argument("--force", action="store_true", help="replace existing config files")
     init.add_argument("--json", action="store_true", help="machine-readable output")

@@ -161,21 +161,65 @@ def _read_object(uri: str) -> RawData:
 
 
 def extract_records(payload: Any, records_key: str | None, url: str) -> list[dict[str, Any]]:
-    """The records of one JSON page: the page itself when a list, else under records_key."""
+    """The records of one JSON page: the page itself when a list, else under `records_key`
+    (a key, or a dotted path such as `data.items`), else under a common key at the top or
+    one level down (`{"data": {"items": [...]}}`)."""
     if isinstance(payload, list):
         records = payload
     elif isinstance(payload, dict):
-        keys = (records_key,) if records_key else COMMON_RECORD_KEYS
-        found = next((payload[key] for key in keys if isinstance(payload.get(key), list)), None)
-        if found is None:
-            where = f"key '{records_key}'" if records_key else f"any of the keys {list(keys)}"
-            raise DataError(f"{url}: the JSON answer has no list of records under {where}")
-        records = found
+        records = _records_under(payload, records_key, url)
     else:
         raise DataError(f"{url}: expected a JSON list of records or an object holding one")
     if not all(isinstance(record, dict) for record in records):
         raise DataError(f"{url}: every record must be a JSON object")
     return records
+
+
+def _records_under(payload: dict[str, Any], records_key: str | None, url: str) -> list[Any]:
+    if records_key:
+        found = _at_path(payload, records_key)
+        if isinstance(found, list):
+            return found
+        raise DataError(f"{url}: the JSON answer has no list of records under key "
+                        f"'{records_key}'{_lists_hint(payload)}")  # fmt: skip
+    for key in COMMON_RECORD_KEYS:
+        if isinstance(payload.get(key), list):
+            return list(payload[key])
+    inner = [f"{outer}.{key}" for outer, value in payload.items() if isinstance(value, dict)
+             for key in COMMON_RECORD_KEYS if isinstance(value.get(key), list)]  # fmt: skip
+    if len(inner) == 1:
+        return list(_at_path(payload, inner[0]))
+    raise DataError(f"{url}: the JSON answer has no list of records under any of the keys "
+                    f"{list(COMMON_RECORD_KEYS)}{_lists_hint(payload)}")  # fmt: skip
+
+
+def _at_path(payload: Any, path: str) -> Any:
+    """The value at a key, or at a dotted path of keys (a key that holds a dot is read as
+    one key first)."""
+    if isinstance(payload, dict) and path in payload:
+        return payload[path]
+    for key in path.split("."):
+        if not isinstance(payload, dict) or key not in payload:
+            return None
+        payload = payload[key]
+    return payload
+
+
+def _lists_hint(payload: dict[str, Any]) -> str:
+    """Where the answer does hold lists of objects (two levels deep), as records_key values."""
+    paths = [key for key, value in payload.items() if _objects(value)]
+    paths += [f"{key}.{inner}" for key, value in payload.items() if isinstance(value, dict)
+              for inner, held in value.items() if _objects(held)]  # fmt: skip
+    if not paths:
+        return ""
+    return (
+        f'; it holds lists of objects at {paths[:5]}: set "records_key" in the parser config '
+        "(mlfn init: --records-key)"
+    )
+
+
+def _objects(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and isinstance(value[0], dict)
 
 
 def _next_link(payload: Any, link_header: str | None) -> str | None:
