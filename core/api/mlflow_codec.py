@@ -110,7 +110,10 @@ def rows_of_csv(data: bytes, schema: Sequence[str] = ()) -> list[dict[str, Any]]
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise ValidationError("the CSV body is not UTF-8 text") from None
-    reader = csv.reader(io.StringIO(text))
+    from core.data.formats import SNIFF_BYTES, spaced_after_separator  # CSV bodies only
+
+    spaced = spaced_after_separator(text[:SNIFF_BYTES], ",")  # `a, b`: as ingest reads it
+    reader = csv.reader(io.StringIO(text), skipinitialspace=spaced)
     header = next(reader, None)
     if not header:
         raise ValidationError("the CSV body needs a header line with the column names")

@@ -66,6 +66,15 @@ def test_csv_decodes_with_numbers_and_nulls() -> None:
     assert rows[1]["petal_width"] is None and rows[1]["sepal_width"] == 3.0
 
 
+def test_a_csv_body_with_a_space_after_every_comma_reads_as_without() -> None:
+    """`a, b` (written for the eye): names and text as ingest reads such a file, so the
+    request's columns are the model's and its categories the ones it learnt."""
+    plain = 'petal_width,kind\n0.2,"red, dark"\n,blue\n'
+    spaced = 'petal_width, kind\n0.2, "red, dark"\n, blue\n'
+    assert rows_of_csv(spaced.encode()) == rows_of_csv(plain.encode())
+    assert rows_of_csv(b"a,b\n1, x\n") == [{"a": 1.0, "b": " x"}]  # not after every comma
+
+
 def test_a_lone_column_the_model_has_is_no_separator_mistake() -> None:
     assert rows_of_csv(b"a;b\n1\n", ["a;b"]) == [{"a;b": 1.0}]
 
