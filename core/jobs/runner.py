@@ -169,7 +169,16 @@ def _attempt(
 
 
 def summary_result(summary: dict[str, Any]) -> dict[str, Any]:
-    keys = ("version", "model_type", "metrics", "promoted", "reason", "champion", "dataset")
+    keys = (
+        "version",
+        "model_type",
+        "metrics",
+        "promoted",
+        "reason",
+        "champion",
+        "dataset",
+        "notes",
+    )
     return {key: summary.get(key) for key in keys} | {"steps": training_steps(summary)}
 
 

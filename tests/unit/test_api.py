@@ -185,6 +185,18 @@ def test_retrain_validates_records_then_trains(api) -> None:
     assert job["result"]["dataset"]["rows"] == 155
 
 
+def test_a_training_jobs_result_carries_the_notes_the_cli_prints(api) -> None:
+    """What training noticed in the data (here a class with one row, dropped) reaches the
+    HTTP caller in the job's result, as `mlfn train` prints it."""
+    client, services = api
+    record = {**ROW, "species": "unheard-of"}
+    accepted = client.post("/retrain", json={"records": [record]}, headers=token("train"))
+    job = wait_for(client, accepted.json()["job_id"], services)
+    assert job["status"] == "succeeded", job
+    notes = job["result"]["notes"]
+    assert any("unheard-of" in note and "has 1 row: dropped" in note for note in notes), notes
+
+
 def test_promote_conflicts_and_unknown_versions(api) -> None:
     client, _ = api
     assert client.post("/models/1/promote", headers=token("admin")).status_code == 409
