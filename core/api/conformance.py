@@ -355,7 +355,7 @@ def plain_validation_errors(errors: Sequence[dict[str, Any]], path: str) -> str:
         for where, error in found
         if _is_key(error) or not (_noise(error, where, precise) or _under(where, bad_keys))
     ]
-    sentences = [plain_validation_error(error, path) for error in kept or errors]
+    sentences = [plain_validation_error(error, path) for error in _scalars_merged(kept or errors)]
     return "; ".join(dict.fromkeys(sentences))
 
 
@@ -384,10 +384,41 @@ def _under(where: str, keys: set[str]) -> bool:
     return any(where == key or where.startswith(key + ".") for key in keys)
 
 
+UNION_TAGS = ("literal[", "function-", "list[", "str", "bool", "int", "float")
+SCALAR_KINDS = {"string_type": "a string", "bool_type": "true/false",
+                "bool_parsing": "true/false", "int_type": "an integer",
+                "int_parsing": "an integer", "float_type": "a number",
+                "float_parsing": "a number"}  # fmt: skip
+
+
+def _scalars_merged(errors: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A union of scalar types (a label: a string, a boolean or a number) reports each one it
+    tried: one error instead, naming them all and what was sent."""
+    kinds: dict[str, list[str]] = {}
+    for error in errors:
+        if error.get("type") in SCALAR_KINDS:
+            kinds.setdefault(_where(error), []).append(SCALAR_KINDS[error["type"]])
+    merged, done = [], set()
+    for error in errors:
+        where = _where(error)
+        if error.get("type") not in SCALAR_KINDS or len(kinds[where]) < 2:
+            merged.append(error)
+        elif where not in done:
+            done.add(where)
+            wanted = [kind for kind in dict.fromkeys(kinds[where])
+                      if kind != "an integer" or "a number" not in kinds[where]]  # fmt: skip
+            got = (
+                type(error.get("input")).__name__.replace("dict", "object").replace("list", "array")
+            )
+            message = f"should be {', '.join(wanted[:-1])} or {wanted[-1]}, got {got}"
+            merged.append({**error, "type": "scalar_union", "msg": message})
+    return merged
+
+
 def _loc(error: dict[str, Any]) -> list[str]:
     loc = [str(p) for p in error.get("loc", ()) if p != "body"]
     # pydantic adds the union member or literal it tried as a path step: not the caller's
-    return [p for p in loc if not p.startswith(("literal[", "function-", "list[", "str"))]
+    return [p for p in loc if not p.startswith(UNION_TAGS)]
 
 
 def _where(error: dict[str, Any]) -> str:

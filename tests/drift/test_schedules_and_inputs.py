@@ -122,6 +122,19 @@ def test_bad_feedback_is_refused_and_nothing_is_stored(
     assert store.list("feedback/") == []
 
 
+@pytest.mark.parametrize(("label", "got"), [({"a": 1}, "object"), ([1, 2], "array")])
+def test_a_label_of_no_scalar_type_is_one_sentence(trained_iris: tuple, label, got) -> None:
+    """The label's union (string, boolean, number) reports each member it tried: one
+    sentence names them all, instead of four pydantic messages with type tags in the path."""
+    settings, store = trained_iris
+    body = {"feedback": [{"prediction_id": "ab-0", "label": label}]}
+    with TestClient(create_app(local_services(settings, store))) as client:
+        answer = client.post("/feedback", json=body, headers=token("feedback"))
+    message = answer.json()["error"]["message"]
+    assert answer.status_code == 422
+    assert message == f"feedback.0.label: should be a string, true/false or a number, got {got}"
+
+
 def test_labels_that_are_not_classes_are_stored_and_named(
     trained_iris: tuple, monkeypatch: pytest.MonkeyPatch
 ) -> None:
