@@ -27,3 +27,15 @@ def frame_parquet(frame: pd.DataFrame) -> bytes:
     import pyarrow as pa
 
     return table_parquet(pa.Table.from_pandas(frame, preserve_index=False))
+
+
+def decimals_as_floats(table: Any) -> Any:
+    """The table with its decimal columns (a database's NUMERIC, exported) as float64: a
+    number to every reader, where pandas would make Python Decimal objects (categories to
+    training, refusals to scoring)."""
+    import pyarrow as pa
+
+    for index, column in enumerate(table.schema):
+        if pa.types.is_decimal(column.type):
+            table = table.set_column(index, column.name, table[index].cast(pa.float64()))
+    return table

@@ -133,6 +133,7 @@ class InputReader:
         groups that hold them), read as `reading` says: columns renamed where the new name
         is free, marked numbers made plain, cells meaning "missing" made null."""
         from core.data.number_marks import table_missing_marked
+        from core.parquet import decimals_as_floats
 
         reading = reading or Reading()
         try:
@@ -140,7 +141,7 @@ class InputReader:
         except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
             raise ValidationError(f"input '{file.uri}' cannot be read as {file.format}: "
                                   f"{str(exc).splitlines()[0][:300]}") from None  # fmt: skip
-        table = table_missing_marked(table, reading.missing_values)
+        table = table_missing_marked(decimals_as_floats(table), reading.missing_values)
         renames = reading.renames
         if renames:
             names = table.column_names

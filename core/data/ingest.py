@@ -62,13 +62,12 @@ class DatasetVersion:
 
 def parse_raw(raw: RawData, parser: ParserConfig | None = None) -> pd.DataFrame:
     """A frame of the source's records, every column still as the file wrote it."""
-    import pandas as pd
 
     parser = parser or ParserConfig()
     data = decompress(raw.data, raw.origin)
     if raw.fmt == "parquet":
         try:
-            frame = frame_lists_as_text(pd.read_parquet(io.BytesIO(data)))
+            frame = frame_lists_as_text(read_parquet_frame(data))
             return missing_marked(frame, parser.missing_values)
         except (OSError, ValueError) as exc:
             raise DataError(f"source '{raw.origin}' cannot be read as Parquet: {exc}") from None
@@ -86,6 +85,15 @@ def parse_raw(raw: RawData, parser: ParserConfig | None = None) -> pd.DataFrame:
     if not records:
         raise DataError(f"source '{raw.origin}' holds no records")
     return missing_marked(records_frame(records), parser.missing_values)
+
+
+def read_parquet_frame(data: bytes) -> pd.DataFrame:
+    """A Parquet file as pandas reads it, but for its decimal columns: numbers."""
+    import pyarrow.parquet as pq
+
+    from core.parquet import decimals_as_floats
+
+    return decimals_as_floats(pq.read_table(io.BytesIO(data))).to_pandas()
 
 
 def frame_lists_as_text(frame: pd.DataFrame) -> pd.DataFrame:

@@ -316,6 +316,28 @@ def test_a_csv_input_with_a_space_after_every_separator_scores_as_its_plain_twin
     _assert_scored_alike(store, tmp_path, ("plain", "spaced"), 100)
 
 
+def test_a_parquet_input_with_decimal_columns_scores_as_its_float_twin(
+    iris_project: Any, tmp_path: Path
+) -> None:
+    """A database's NUMERIC columns, exported as Parquet decimals: numbers, not refusals
+    of each row ("must be a number, got Decimal")."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    _, store, _ = iris_project
+    table = feature_table(100).select(FEATURES)
+    rounded = pa.table({name: pa.array(table[name].to_numpy().round(2)) for name in FEATURES})
+    decimals = pa.table({name: rounded[name].cast(pa.decimal128(6, 2)) for name in FEATURES})
+    answers = []
+    for name, data in (("floats", rounded), ("decimals", decimals)):
+        pq.write_table(data, tmp_path / f"{name}.parquet")
+        request = BatchRequest(str(tmp_path / f"{name}.parquet"), str(tmp_path / f"out-{name}"))
+        manifest = score_locally(store, plan_batch(store, request, "iris"), workers=1)
+        assert manifest["rows_out"] == 100, manifest
+        answers.append(_read_parts(tmp_path / f"out-{name}").drop(["row"]))
+    assert answers[0].equals(answers[1])
+
+
 def _assert_scored_alike(store: Any, folder: Path, names: tuple[str, str], rows: int) -> None:
     """`<name>.csv` of each name, batch-scored: every row scored, the same answers."""
     answers = []

@@ -257,3 +257,25 @@ def test_a_space_after_every_separator_is_not_part_of_names_or_values(as_bytes: 
     assert got.astype(object).equals(expected.astype(object))
     uneven = "a,b\n x, y\n"  # not after every separator: spaces kept, as before
     assert read(uneven).astype(object).iloc[0].tolist() == [" x", " y"]
+
+
+def test_decimal_parquet_columns_are_numbers_as_their_float_twins_are() -> None:
+    """A database's NUMERIC exported to Parquet (decimal128): pandas makes Python Decimal
+    objects, which training took for categories."""
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from core.data.ingest import parse_raw
+    from core.data.sources import RawData
+
+    prices = pa.array([1.25, 2.5, None, 10.75])
+    frames = []
+    for column in (prices, prices.cast(pa.decimal128(10, 2))):
+        stream = io.BytesIO()
+        pq.write_table(pa.table({"price": column, "label": ["a", "b", "a", "b"]}), stream)
+        raw = RawData(name="t", fmt="parquet", data=stream.getvalue(), origin="t.parquet")
+        frames.append(coerce_frame(parse_raw(raw), {}, "label"))
+    assert frames[1]["price"].dtype.kind == "f"
+    pd.testing.assert_frame_equal(frames[1], frames[0])
