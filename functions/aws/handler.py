@@ -102,7 +102,9 @@ else:
 
 
 @logger.inject_lambda_context
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def handler(event: Any, context: Any) -> dict[str, Any]:
+    if not isinstance(event, dict):  # a direct invoke's JSON array, string or number
+        return not_http_answer(event)
     # The correlation id Powertools' API_GATEWAY_REST path names (requestContext.requestId,
     # in REST v1 and HTTP v2 events alike), read directly: its JMESPath costs ~10 µs a call.
     context_of_request = event.get("requestContext")

@@ -69,7 +69,9 @@ def error_answer(status: int, code: str, message: str) -> dict[str, Any]:
 
 
 def not_http_answer(event: Any) -> dict[str, Any]:
-    keys = sorted(map(str, event))[:10] if isinstance(event, dict) else type(event).__name__
+    keys = sorted(map(str, event))[:10] if isinstance(event, dict) else "none: a JSON " + {
+        list: "array", str: "string", bool: "boolean", int: "number", float: "number"
+    }.get(type(event), "null")  # fmt: skip
     return error_answer(
         400,
         "unsupported_event",

@@ -45,6 +45,18 @@ def test_an_event_that_is_no_http_request_is_told_what_the_function_answers(
     assert not cold_handler.app.state.build_services().predictor.is_warm()  # no work done
 
 
+@pytest.mark.parametrize(("event", "kind"), [([ROW], "array"), ("x", "string"), (3, "number"),
+                                             (None, "null")])  # fmt: skip
+def test_a_direct_invoke_with_no_json_object_is_told_the_same(
+    cold_handler: Any, event: Any, kind: str
+) -> None:
+    """`aws lambda invoke --payload '[...]'` gave an AttributeError (an Unhandled error)."""
+    answer = cold_handler.handler(event, LambdaContext())
+    error = json.loads(answer["body"])["error"]
+    assert answer["statusCode"] == 400 and error["code"] == "unsupported_event"
+    assert f"its keys: none: a JSON {kind}" in error["message"]
+
+
 def test_a_body_that_is_not_the_base64_it_claims_is_a_422(cold_handler: Any) -> None:
     for template in (HTTP_V2, "apigw_rest_v1.json"):
         event = _event(template, "POST", "/predict", {"instances": [ROW]}, {})
