@@ -160,6 +160,8 @@ def cmd_serve(args: argparse.Namespace) -> None:
 
     if args.workers < 1:
         raise ValidationError(f"--workers must be 1 or more (got {args.workers})")
+    if not 0 <= args.port <= 65535:  # uvicorn would hang, its server never started
+        raise ValidationError(f"--port must be 0 to 65535 (got {args.port})")
     settings, _ = _context(args)
     if args.workers > 1:
         serve_workers(settings, args.host, args.port, args.workers)

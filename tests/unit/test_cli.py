@@ -94,6 +94,23 @@ def test_errors_are_one_clear_line_and_exit_2(tmp_path: Path) -> None:
     assert unknown.returncode == 2 and "has no version 9" in unknown.stderr
 
 
+@pytest.mark.parametrize(
+    ("option", "said"),
+    [
+        (["--port", "99999"], "--port must be 0 to 65535"),
+        (["--workers", "0"], "--workers must be 1 or more"),
+    ],
+)
+def test_serve_refuses_what_it_cannot_serve_on_at_once(
+    option: list[str], said: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Port 99999 had left uvicorn hanging with no word: its server never started."""
+    from core.cli import main
+
+    assert main(["serve", *option]) == 2
+    assert said in capsys.readouterr().err
+
+
 def test_store_override_by_environment(tmp_path: Path) -> None:
     config = str(make_project(tmp_path))
     other = tmp_path / "other-store"
