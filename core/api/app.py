@@ -41,7 +41,7 @@ from core.api.stack import in_front, middleware_layers
 from core.api.strict_json import StrictJsonRoute
 from core.auth import Authenticator, Principal
 from core.constants import MODEL_REF_PATTERN
-from core.data.access import check_caller_dataset
+from core.data.access import check_caller_dataset_found
 from core.errors import (
     AuthenticationError,
     MlfnError,
@@ -446,7 +446,7 @@ def _submit(
     svc: Services, kind: str, request: dict[str, Any], idempotency_key: str | None, user: Principal
 ) -> dict[str, Any]:
     if request.get("dataset"):
-        check_caller_dataset(svc.settings, str(request["dataset"]))
+        check_caller_dataset_found(svc.settings, svc.store, str(request["dataset"]))
     try:
         check_caller_params(request.get("params") or {}, svc.settings.config.training_limits)
     except ValueError as exc:

@@ -134,6 +134,23 @@ def test_sources_outside_the_allowlist_are_422_before_queuing(client: Any, datas
     assert services.store.list("jobs/") == []
 
 
+@pytest.mark.parametrize(
+    ("dataset", "said"),
+    [("0" * 64, "no dataset 000"), ("data/raw/absent.csv", "nothing at 'data/raw/absent.csv'"),
+     ("data/raw/no-folder/", "nothing at 'data/raw/no-folder/'")],
+)  # fmt: skip
+def test_a_store_dataset_that_is_not_there_is_422_before_queuing(
+    client: Any, dataset: str, said: str
+) -> None:
+    """Its job would only have failed later (a sha256 of no dataset, a key of no file)."""
+    test_client, services = client
+    for route in ("/train", "/retrain"):
+        answer = test_client.post(route, json={"dataset": dataset}, headers=headers("train"))
+        assert answer.status_code == 422, (route, answer.text)
+        assert said in answer.json()["error"]["message"]
+    assert services.store.list("jobs/") == []
+
+
 def _job(test_client: TestClient, services: Any, dataset: str, *scopes: str) -> dict:
     answer = test_client.post("/train", json={"dataset": dataset}, headers=headers(*scopes))
     assert answer.status_code == 202, answer.text

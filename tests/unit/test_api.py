@@ -139,12 +139,17 @@ def test_failed_training_job_reports_a_clear_error(api) -> None:
         "/train", json={"params": {"random_forest": {"depth": 3}}}, headers=token("train")
     )
     assert refused.status_code == 422 and "random_forest.depth" in refused.text
-    accepted = client.post(
+    missing = client.post(
         "/train", json={"dataset": "data/raw/missing.csv"}, headers=token("train")
+    )  # refused before queuing: its job could only fail
+    assert missing.status_code == 422 and "nothing at 'data/raw/missing.csv'" in missing.text
+    services.store.write_bytes("data/raw/broken.csv", b"sepal_length,species\n\xff,setosa\n")
+    accepted = client.post(
+        "/train", json={"dataset": "data/raw/broken.csv"}, headers=token("train")
     )
     job = wait_for(client, accepted.json()["job_id"], services)
-    assert job["status"] == "failed" and job["error"]["code"] == "source_unreadable"
-    assert "missing.csv" in job["error"]["message"]
+    assert job["status"] == "failed" and job["error"]["code"] == "invalid_data", job
+    assert "broken.csv" in job["error"]["message"] and "0xff" in job["error"]["message"]
     assert services.registry.champion().version == 1
 
 
