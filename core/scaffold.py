@@ -102,7 +102,7 @@ def _features(
     """(each feature's type, each column left out and why, notes on features)."""
     from core.data.identifiers import identifier_note
     from core.data.lookalikes import lookalike_note
-    from core.features import infer_kind
+    from core.features import infer_kind, useless_columns
 
     kinds, left_out, notes = {}, {}, {}
     for name in frame.columns:
@@ -120,6 +120,10 @@ def _features(
             left_out[str(name)] = "it identifies rows (a different value in each)"
             continue
         kinds[str(name)] = kind
+    for name, why in useless_columns(frame, list(kinds)).items():  # as training drops them
+        del kinds[name]
+        notes.pop(name, None)
+        left_out[name] = why
     return kinds, left_out, notes
 
 

@@ -146,3 +146,18 @@ def test_skip_lines_is_proposed_and_written_for_a_title_above_the_header(
     with pytest.raises(SystemExit):
         main([*args, "--skip-lines", "-1", "--force"])
     assert "'-1' is not a number of lines" in capsys.readouterr().err
+
+
+def test_constant_and_duplicate_columns_are_left_out_as_training_drops_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    frame = pd.read_csv(_data(tmp_path / "plain.csv"))
+    frame["country"], frame["a_again"] = "FR", frame["a"]
+    frame.to_csv(tmp_path / "d.csv", index=False)
+    folder = tmp_path / "p"
+    assert main(["init", str(tmp_path / "d.csv"), "--target", "label", "--dir", str(folder),
+                 "--json"]) == 0  # fmt: skip
+    config = json.loads((folder / "config.json").read_text())
+    assert config["features"] == ["a", "plan"]
+    left_out = json.loads(capsys.readouterr().out)["left_out"]
+    assert left_out["country"].startswith("constant") and "'a'" in left_out["a_again"]
