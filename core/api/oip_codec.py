@@ -17,6 +17,11 @@ from core.errors import ValidationError, shown
 NUMBERS = {"FP16", "FP32", "FP64", "INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16",
            "UINT32", "UINT64"}  # fmt: skip
 DATATYPES = NUMBERS | {"BOOL", "BYTES"}
+INTEGER_RANGES = {
+    f"{'U' if unsigned else ''}INT{bits}": (0, 2**bits - 1) if unsigned
+    else (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1)
+    for bits in (8, 16, 32, 64) for unsigned in (False, True)
+}  # fmt: skip
 KIND_TYPES = {"numeric": "FP64", "boolean": "BOOL"}  # anything else travels as text (BYTES)
 
 
@@ -84,16 +89,24 @@ def _check_tensor(tensor: Any, index: int) -> tuple[str, list[int], list[Any]]:
 
 
 def _typed(name: str, datatype: str, value: Any) -> Any:
-    ok = (
-        isinstance(value, bool)
-        if datatype == "BOOL"
-        else isinstance(value, str)
-        if datatype == "BYTES"
-        else isinstance(value, int | float) and not isinstance(value, bool)
-    )
+    if datatype == "BOOL":
+        ok = isinstance(value, bool)
+    elif datatype == "BYTES":
+        ok = isinstance(value, str)
+    else:
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        ok = ok and (datatype not in INTEGER_RANGES or _in_range(value, datatype))
     if value is not None and not ok:
-        raise ValidationError(f"input '{name}': {shown(value)} is not a {datatype} value")
+        raise ValidationError(
+            f"input '{name}': {shown(value)} is not a value of datatype {datatype}"
+        )
     return value
+
+
+def _in_range(value: float, datatype: str) -> bool:
+    """A whole number (1.0 as JSON may write it) within the integer type's range."""
+    low, high = INTEGER_RANGES[datatype]
+    return (isinstance(value, int) or value.is_integer()) and low <= value <= high
 
 
 def rows_of_request(body: Any, features: list[str]) -> list[dict[str, Any]]:

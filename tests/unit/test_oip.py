@@ -101,6 +101,12 @@ def test_requested_outputs_only(api: Any) -> None:
         ("/v2/models/iris/infer", {"inputs": [{"name": "sepal_length", "shape": [1],
                                                "datatype": "BYTES", "data": ["x"]}]}, 400,
          "missing feature"),
+        ("/v2/models/iris/infer", {"inputs": [{**TENSOR["inputs"][0], "datatype": "INT64",
+                                               "data": [5, 3.5, 1, 0] * 2}]}, 400,
+         "3.5 is not a value of datatype INT64"),
+        ("/v2/models/iris/infer", {"inputs": [{**TENSOR["inputs"][0], "datatype": "UINT8",
+                                               "data": [5, 3, 1, 256] * 2}]}, 400,
+         "256 is not a value of datatype UINT8"),
     ],
 )  # fmt: skip
 def test_errors_are_the_protocols(
