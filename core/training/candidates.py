@@ -69,7 +69,8 @@ def split_dataset(
                 f"train_split {config.train_split} cannot split {len(y)} rows: {exc}"
             ) from None
         notes.append(f"split not stratified by class: {exc}")
-        return split_dataset(raw, y, spec, config.model_copy(update={"task": None}))._noted(notes)
+        plain = split_dataset(raw, y, spec, config.model_copy(update={"task": None}))
+        return _every_class_learnt(plain, y)._noted(notes)
     if len(test_at) < FEW_HELD_OUT:
         notes.append(
             f"only {len(test_at)} rows are held out to score the candidates (train_split "
@@ -85,6 +86,28 @@ def split_dataset(
         y[test_at],
         raw.iloc[test_at],
         tuple(notes),
+    )
+
+
+def _every_class_learnt(split: Split, y: np.ndarray) -> Split:
+    """A plain split with one row of each class that only the held-out part had moved to the
+    training part: a model must learn every class it is scored on (and its graph answers
+    for every class the metadata names; one it never saw failed the export)."""
+    import pandas as pd
+
+    unseen = set(np.unique(split.y_test).tolist()) - set(np.unique(split.y_train).tolist())
+    if not unseen:
+        return split
+    moved = np.zeros(len(split.y_test), dtype=bool)
+    for label in unseen:
+        moved[np.flatnonzero(split.y_test == label)[0]] = True
+    return Split(
+        pd.concat([split.X_train, split.X_test[moved]]),
+        split.X_test[~moved],
+        np.concatenate([split.y_train, split.y_test[moved]]),
+        split.y_test[~moved],
+        split.raw_test[~moved],
+        split.notes,
     )
 
 
