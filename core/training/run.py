@@ -513,6 +513,13 @@ def _promote_existing(
     one on the champion's reference rows (e.g. after a rollback to a weaker version)."""
     if champion is not None and champion.version == version:
         return
+    if registry.metadata(version).get("needs_heavy_runtime"):  # as its first training said
+        summary["reason"] = (
+            f"unchanged: version {version} was trained on the same data and config, and has no "
+            "ONNX graph (stored natively, needs the heavy runtime): not promoted (--force "
+            "trains again)"
+        )
+        return
     task, metric = config.resolved_task, config.metric
     new_metrics: dict[str, float] | None = summary["metrics"]
     old_metrics: dict[str, float] | None = None

@@ -441,3 +441,40 @@ def test_a_misspelt_training_parameter_is_named_with_the_right_one(
     assert f"training_params.{model_type}: unknown parameters ['{next(iter(params))}']" in (
         raised.value.message
     )
+
+
+@pytest.mark.parametrize("seed_rows", [0, 7, 10])  # 7, 10: a class only held out
+def test_a_split_too_small_to_stratify_still_trains_on_every_class(
+    tmp_path: Path, seed_rows: int
+) -> None:
+    """10 classes of 2 rows, 4 rows held out: the split cannot hold every class and falls
+    back to a plain one, which could leave a class only in the held-out rows; the model then
+    never learnt it and its graph failed the export (a Gather index out of bounds), so the
+    training stored nothing servable. One row of such a class now goes to training."""
+    from tests.conftest import data_project
+
+    rng = np.random.default_rng(seed_rows)
+    labels = [f"k{i}" for i in range(10) for _ in range(2)]
+    rng.shuffle(labels)
+    frame = pd.DataFrame({"x": [int(k[1:]) + rng.normal(0, 0.1) for k in labels], "y": labels})
+    frame.to_csv(tmp_path / "d.csv", index=False)
+    settings, store = data_project(tmp_path, ["x"], tmp_path / "d.csv")
+    summary = train(settings, store, model_types=["logistic_regression", "random_forest"])
+    assert any("split not stratified" in note for note in summary["notes"])
+    assert summary["parity"]["ok"] and summary["promoted"], summary["reason"]
+    assert all(row["exported"] for row in summary["candidates"].values())
+
+
+def test_an_unchanged_training_does_not_promote_a_version_with_no_graph(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Training the same data and config again reuses the version: one stored natively (no
+    ONNX graph) was made the champion by the rerun, and every request then failed."""
+    settings, store = project_settings(tmp_path)
+    monkeypatch.setattr("core.export.onnx_export.PARITY_TOLERANCE", -1.0)
+    first = train(settings, store, model_types=["random_forest"])
+    assert not first["promoted"]
+    again = train(settings, store, model_types=["random_forest"])
+    assert again["version"] == first["version"] and not again["promoted"]
+    assert "has no ONNX graph" in again["reason"]
+    assert ModelRegistry(store, "iris").champion() is None
