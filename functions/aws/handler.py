@@ -24,8 +24,10 @@ from functions.aws.http_events import (
     UNREADABLE_BODY,
     EventAdapter,
     HttpApiEvents,
+    MalformedEvent,
     NotAnHttpEvent,
     is_warmup,
+    malformed_answer,
     not_http_answer,
 )
 
@@ -114,6 +116,8 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         return _asgi(event, context)
     except NotAnHttpEvent:
         return _warmed() if is_warmup(event) else not_http_answer(event)
+    except MalformedEvent as exc:
+        return malformed_answer(str(exc))
     except binascii.Error:  # the adapters decode an event's base64 body before the app runs
         return UNREADABLE_BODY
 

@@ -11,6 +11,7 @@ stack trace from the adapter."""
 
 from __future__ import annotations
 
+import binascii
 import functools
 import json
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 from mangum import Mangum
 from mangum.handlers.alb import ALB
 from mangum.handlers.api_gateway import HTTPGateway
+from mangum.protocols import HTTPCycle
 from mangum.types import LambdaContext, LambdaEvent, LambdaHandler, Scope
 
 # keep-warm pings: the Serverless Framework's warmup plugin, and EventBridge schedules
@@ -46,14 +48,39 @@ class HttpApiEvents(HTTPGateway):
         return super().scope
 
 
+class MalformedEvent(Exception):
+    """An adapter takes the event, but its parts are not what the gateway sends (a hand-made
+    event: `"headers": [...]`, a requestContext without its `http`)."""
+
+
+MALFORMED = (TypeError, KeyError, AttributeError, IndexError, ValueError)  # in the adapters
+
+
 class EventAdapter(Mangum):
-    """Mangum, raising `NotAnHttpEvent` for an event none of its adapters takes."""
+    """Mangum (lifespan off), raising `NotAnHttpEvent` for an event none of its adapters
+    takes and `MalformedEvent` for one whose request the adapter cannot read."""
+
+    def __call__(self, event: LambdaEvent, context: LambdaContext) -> dict[str, Any]:
+        handler = self.infer(event, context)
+        try:
+            scope, body = handler.scope, handler.body
+        except binascii.Error:  # a body that claims base64 but is not: the caller's 422
+            raise
+        except MALFORMED as exc:
+            raise MalformedEvent(_what(exc)) from None
+        return handler(HTTPCycle(scope, body)(self.app))
 
     def infer(self, event: LambdaEvent, context: LambdaContext) -> LambdaHandler:
         try:
             return super().infer(event, context)
         except RuntimeError:
             raise NotAnHttpEvent from None
+        except MALFORMED as exc:
+            raise MalformedEvent(_what(exc)) from None
+
+
+def _what(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {str(exc)[:120]}"
 
 
 def is_warmup(event: Any) -> bool:
@@ -66,6 +93,15 @@ def error_answer(status: int, code: str, message: str) -> dict[str, Any]:
     """An HTTP answer in the shape every gateway and function URL reads."""
     body = json.dumps({"error": {"code": code, "message": message}})
     return {"statusCode": status, "headers": {"content-type": "application/json"}, "body": body}
+
+
+def malformed_answer(why: str) -> dict[str, Any]:
+    return error_answer(
+        400,
+        "malformed_event",
+        f"this HTTP event's parts are not what API Gateway, a function URL or a load balancer "
+        f"sends, so its request cannot be read ({why}); send the event as the gateway does",
+    )
 
 
 def not_http_answer(event: Any) -> dict[str, Any]:

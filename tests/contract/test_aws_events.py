@@ -74,3 +74,31 @@ def test_headers_given_as_null_are_no_headers(cold_handler: Any) -> None:
     token = mint_token(SECRET, ["predict"])
     event["headers"] = {"authorization": f"Bearer {token}"}
     assert cold_handler.handler(event, LambdaContext())["statusCode"] == 200
+
+
+def _without(part: dict[str, Any], key: str) -> dict[str, Any]:
+    return {k: v for k, v in part.items() if k != key}
+
+
+MALFORMED = {
+    "headers as a list": (HTTP_V2, lambda e: {**e, "headers": ["authorization"]}),
+    "requestContext without http": (
+        HTTP_V2, lambda e: {**e, "requestContext": _without(e["requestContext"], "http")}),
+    "http without sourceIp": (HTTP_V2, lambda e: {**e, "requestContext": {
+        **e["requestContext"], "http": _without(e["requestContext"]["http"], "sourceIp")}}),
+    "body as an object": (HTTP_V2, lambda e: {**e, "body": {"instances": [ROW]}}),
+    "REST headers as a string": ("apigw_rest_v1.json", lambda e: {**e, "headers": "x",
+                                                                  "multiValueHeaders": None}),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", sorted(MALFORMED))
+def test_an_event_whose_parts_are_not_the_gateways_is_a_400(cold_handler: Any, case: str) -> None:
+    """A hand-made HTTP event the adapter takes but cannot read raised from inside Mangum
+    (an Unhandled invocation error); it is a 400 naming the failure."""
+    template, broken = MALFORMED[case]
+    event = broken(_event(template, "POST", "/predict", {"instances": [ROW]}, {}))
+    answer = cold_handler.handler(event, LambdaContext())
+    error = json.loads(answer["body"])["error"]
+    assert answer["statusCode"] == 400 and error["code"] == "malformed_event", answer
+    assert "send the event as the gateway does" in error["message"]
