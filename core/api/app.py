@@ -320,7 +320,7 @@ def _install_training_routes(app: FastAPI) -> None:
         status_code=202,
         response_model=JobAccepted,
         openapi_extra=SECURED,
-        responses=errors(413, 422, 503),
+        responses=errors(404, 413, 422, 503),
     )
     def start_training(
         body: TrainRequest,
@@ -335,7 +335,7 @@ def _install_training_routes(app: FastAPI) -> None:
         status_code=202,
         response_model=JobAccepted,
         openapi_extra=SECURED,
-        responses=errors(413, 422, 503),
+        responses=errors(404, 413, 422, 503),
     )
     def start_retraining(
         body: RetrainRequest,

@@ -39,18 +39,18 @@ def check_caller_dataset(settings: Settings, dataset: str) -> None:
 
 
 def check_caller_dataset_found(settings: Settings, store: Store, dataset: str) -> None:
-    """`check_caller_dataset`, and a dataset the caller names in the store is there: refused
-    now, not as a job that fails later. (A URI under `data_sources` is read by the job.)"""
+    """`check_caller_dataset`, and a dataset the caller names in the store is there: a 404
+    now, not a job that fails later. (A URI under `data_sources` is read by the job.)"""
     check_caller_dataset(settings, dataset)
     if DATASET_VERSION.fullmatch(dataset):
         if not store.exists(join_key(settings.environment.processed_path, f"{dataset}.json")):
-            raise SourceNotAllowedError(
+            raise NotFoundError(
                 f"no dataset {dataset} in the store (`mlfn datasets` lists those there)"
             )
     elif _store_key(settings, dataset) and not (
         store.exists(dataset) or store.list(dataset.rstrip("/") + "/")
     ):
-        raise SourceNotAllowedError(f"nothing at '{dataset}' in the store: no file, no folder")
+        raise NotFoundError(f"nothing at '{dataset}' in the store: no file, no folder")
 
 
 def caller_dataset(settings: Settings, store: Store, dataset: str) -> DatasetVersion:

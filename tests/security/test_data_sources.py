@@ -139,14 +139,16 @@ def test_sources_outside_the_allowlist_are_422_before_queuing(client: Any, datas
     [("0" * 64, "no dataset 000"), ("data/raw/absent.csv", "nothing at 'data/raw/absent.csv'"),
      ("data/raw/no-folder/", "nothing at 'data/raw/no-folder/'")],
 )  # fmt: skip
-def test_a_store_dataset_that_is_not_there_is_422_before_queuing(
+def test_a_store_dataset_that_is_not_there_is_404_before_queuing(
     client: Any, dataset: str, said: str
 ) -> None:
-    """Its job would only have failed later (a sha256 of no dataset, a key of no file)."""
+    """Its job would only have failed later (a sha256 of no dataset, a key of no file): a
+    404, the status of a request well formed but naming what is not there."""
     test_client, services = client
     for route in ("/train", "/retrain"):
         answer = test_client.post(route, json={"dataset": dataset}, headers=headers("train"))
-        assert answer.status_code == 422, (route, answer.text)
+        assert answer.status_code == 404, (route, answer.text)
+        assert answer.json()["error"]["code"] == "not_found"
         assert said in answer.json()["error"]["message"]
     assert services.store.list("jobs/") == []
 

@@ -142,7 +142,7 @@ def test_failed_training_job_reports_a_clear_error(api) -> None:
     missing = client.post(
         "/train", json={"dataset": "data/raw/missing.csv"}, headers=token("train")
     )  # refused before queuing: its job could only fail
-    assert missing.status_code == 422 and "nothing at 'data/raw/missing.csv'" in missing.text
+    assert missing.status_code == 404 and "nothing at 'data/raw/missing.csv'" in missing.text
     services.store.write_bytes("data/raw/broken.csv", b"sepal_length,species\n\xff,setosa\n")
     accepted = client.post(
         "/train", json={"dataset": "data/raw/broken.csv"}, headers=token("train")
