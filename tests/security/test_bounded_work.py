@@ -62,10 +62,10 @@ def test_a_job_over_its_time_limit_is_killed(tmp_path: Path) -> None:
         record = client.get(f"/jobs/{job['job_id']}", headers=token("train")).json()
     assert record["status"] == "failed" and record["error"]["code"] == "timeout", record
     assert time.monotonic() - started < 30
-    leftovers = [
+    leftovers = [  # this job's (its id is on its command line): not another test run's
         p
         for p in psutil.process_iter(["cmdline"])
-        if "core.jobs" in " ".join(p.info["cmdline"] or [])
+        if "core.jobs" in (line := " ".join(p.info["cmdline"] or [])) and job["job_id"] in line
     ]
     assert leftovers == []
     assert services.registry.champion() is None  # nothing half-done was promoted
