@@ -8,7 +8,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from core.errors import ValidationError
+from core import json_text
+from core.errors import ValidationError, not_unicode
 from core.progress import NULL_PROGRESS, Progress
 
 
@@ -76,9 +77,11 @@ def rows_of_input(text: str, path: str, parser: Any = None) -> list[dict[str, An
         return _json_lines(text)
     if path.lower().endswith(".json") or text.lstrip()[:1] in ("{", "["):
         try:
-            body = json.loads(text)
+            body = json_text.loads(text)
         except json.JSONDecodeError as exc:
             raise ValidationError(f"input is not valid JSON: {exc}") from None
+        except UnicodeEncodeError as exc:
+            raise ValidationError(f"input holds {not_unicode(exc)}") from None
         if isinstance(body, dict) and BODY_SHAPES.isdisjoint(body) and not _misnamed(body):
             return [body]  # one row, as a person writes it
         return rows_from_body(body)
@@ -100,9 +103,11 @@ def _json_lines(text: str) -> list[Any]:
     for number, line in enumerate(text.splitlines(), start=1):
         if line.strip():
             try:
-                rows.append(json.loads(line))
+                rows.append(json_text.loads(line))
             except json.JSONDecodeError as exc:
                 raise ValidationError(f"input line {number} is not valid JSON: {exc.msg}") from None
+            except UnicodeEncodeError as exc:
+                raise ValidationError(f"input line {number} holds {not_unicode(exc)}") from None
     return rows
 
 

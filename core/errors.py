@@ -176,15 +176,19 @@ def unreadable_json(exc: BaseException, hint: str = "send a JSON object") -> str
             "the body nests JSON arrays or objects too deeply to read (about 1,000 levels or "
             f"more); {hint}"
         )
-    if isinstance(exc, UnicodeEncodeError):  # a string with a lone surrogate (strict_json)
-        return (
-            f"the body holds the string {shown(exc.object)}, which is not Unicode text: it has "
-            f"half of a UTF-16 surrogate pair (\\ud800 to \\udfff) alone; {hint}, with "
-            "the characters themselves or both halves of each pair"
-        )
+    if isinstance(exc, UnicodeEncodeError):  # a string with a lone surrogate (json_text)
+        return f"the body holds {not_unicode(exc)}; {hint}, with the characters themselves"
     if isinstance(exc, UnicodeDecodeError):
         return f"the body is not UTF-8 text (an invalid byte at offset {exc.start}); {hint}"
     return f"the body is not valid JSON; {hint}"
+
+
+def not_unicode(exc: UnicodeEncodeError) -> str:
+    """The string a JSON reader made of an unpaired surrogate escape, named (core.json_text)."""
+    return (
+        f"the string {shown(exc.object)}, which is not Unicode text: it has half of a "
+        "UTF-16 surrogate pair (\\ud800 to \\udfff) alone"
+    )
 
 
 _SHOWN = reprlib.Repr()  # keyword arguments only from Python 3.12

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from core.errors import ValidationError, shown
-from core.schema import category_text, flat_record, has_nested, is_unicode
+from core.schema import category_text, flat_record, has_nested
 
 FLOAT_BLOCK_INPUT = "float_features"  # the one [N, K] input of a wide model
 FLOAT_BLOCK_MIN_INPUTS = 64
@@ -516,12 +516,6 @@ def _text(column: ColumnSpec, row: int, value: Any) -> str:
         raise ValidationError(
             f"row {row}: feature '{column.name}' must be a string, "
             f"got {type(value).__name__} {shown(value)}"
-        )
-    if not text.isascii() and not is_unicode(text):
-        raise ValidationError(
-            f"row {row}: feature '{column.name}' holds {shown(text)}, which is not Unicode "
-            "text: it has half of a UTF-16 surrogate pair (\\ud800 to \\udfff) alone; send "
-            "the characters themselves, or both halves of the pair"
         )
     if column.kind == "text" and column.encoding != "tfidf_raw":
         return normalize_text(text)

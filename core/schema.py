@@ -31,16 +31,6 @@ def category_text(value: Any) -> str | None:
     return None
 
 
-def is_unicode(text: str) -> bool:
-    """Whether `text` can be written as UTF-8: no lone surrogate, which a JSON reader makes of
-    an unpaired `\\ud800` escape and which no model, log or answer can hold."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def list_text(values: Any) -> str | None:
     """A list of values as one category: its JSON text, in its order (`["x", "y"]`); None
     when it holds what JSON cannot write (or nests too deeply to write)."""

@@ -12,7 +12,7 @@ import io
 from collections.abc import Sequence
 from typing import Any
 
-from core.api.strict_json import read_json
+from core import json_text
 from core.errors import ValidationError, unreadable_json
 
 FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
@@ -160,7 +160,7 @@ def decode(data: bytes, content_type: str, schema: list[str]) -> tuple[list[dict
             f"content type '{mime}' is not supported; send application/json or text/csv"
         )
     try:
-        body = read_json(data)
+        body = json_text.loads(data)
     except (ValueError, RecursionError) as exc:
         raise ValidationError(unreadable_json(exc, "send a JSON object or CSV")) from None
     return rows_of_json(body, schema)

@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from core.errors import SourceError, SourceNotAllowedError
+from core import json_text
+from core.errors import SourceError, SourceNotAllowedError, not_unicode
 
 MAX_REDIRECTS = 3
 DEFAULT_MAX_PAGES = 100
@@ -185,6 +186,8 @@ def _send(
 
 def _decode(body: bytes, url: str) -> Any:
     try:
-        return json.loads(body)
+        return json_text.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise SourceError(f"{url}: the answer is not JSON") from None
+    except UnicodeEncodeError as exc:
+        raise SourceError(f"{url}: the answer holds {not_unicode(exc)}") from None

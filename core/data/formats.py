@@ -17,7 +17,8 @@ import zlib
 from collections import Counter
 from typing import TYPE_CHECKING, Any, AnyStr
 
-from core.errors import DataError
+from core import json_text
+from core.errors import DataError, not_unicode
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -287,18 +288,22 @@ def read_json_lines(text: str, origin: str) -> list[Any]:
         if not line.strip():
             continue
         try:
-            rows.append(json.loads(line))
+            rows.append(json_text.loads(line))
         except json.JSONDecodeError as exc:
             raise DataError(
                 f"source '{origin}': line {number}: not valid JSON: {exc.msg}"
             ) from None
+        except UnicodeEncodeError as exc:
+            raise DataError(f"source '{origin}': line {number}: {not_unicode(exc)}") from None
     return rows
 
 
 def read_json(text: str, origin: str) -> Any:
     try:
-        return json.loads(text)
+        return json_text.loads(text)
     except json.JSONDecodeError as exc:
         raise DataError(
             f"source '{origin}': line {exc.lineno}, column {exc.colno}: not valid JSON: {exc.msg}"
         ) from None
+    except UnicodeEncodeError as exc:
+        raise DataError(f"source '{origin}': {not_unicode(exc)}") from None

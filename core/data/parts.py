@@ -17,8 +17,9 @@ import io
 import json
 from collections.abc import Callable
 
+from core import json_text
 from core.data.formats import decompress, unicode_bom
-from core.errors import DataError
+from core.errors import DataError, not_unicode
 
 Part = tuple[str, bytes]  # (file name, its bytes)
 MAX_PARTS = 10_000  # as `mlfn batch` reads at most (core.batch.inputs.MAX_INPUT_FILES)
@@ -100,9 +101,11 @@ def _json_records(parts: list[Part], records_key: str | None) -> bytes:
     records: list[object] = []
     for name, data in parts:
         try:
-            payload = json.loads(data.decode("utf-8-sig"))
+            payload = json_text.loads(data.decode("utf-8-sig"))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise DataError(f"part '{name}' is not readable JSON: {exc}") from None
+        except UnicodeEncodeError as exc:
+            raise DataError(f"part '{name}': {not_unicode(exc)}") from None
         records += extract_records(payload, records_key, name)
     return json.dumps(records).encode()
 
