@@ -54,6 +54,7 @@ def _answer(proposal: Proposal) -> dict[str, Any]:
         "left_out": proposal.left_out,
         "notes": proposal.notes,
         "rows": proposal.rows,
+        "summary_rows": proposal.summary_rows,
     }
 
 
@@ -69,10 +70,19 @@ def _readable(proposal: Proposal, config_path: Path) -> str:
         "",
         table(["column", "read as"], rows),
         "",
+        *([_summary_line(proposal.summary_rows), ""] if proposal.summary_rows else []),
         "Edit `features` to add or leave out columns (and `feature_types` to set a type).",
         f"next: mlfn train{_config_option(config_path)}",
     ]
     return "\n".join(lines)
+
+
+def _summary_line(described: list[str]) -> str:
+    return (
+        "note: the data ends with a spreadsheet's summary, not examples to learn from: "
+        f"{'; '.join(described)}. Not counted, and left out of training "
+        '("summary_rows": "keep" in the parser config keeps it)'
+    )
 
 
 def _config_option(config_path: Path) -> str:

@@ -277,6 +277,10 @@ class ParserConfig(_Strict):
     # Cell texts that mean "missing" beyond the usual ones ("", "NA", "N/A", "null", ...):
     # e.g. ["unknown", "?", "-"]; compared without surrounding spaces, in every format
     missing_values: list[str] = Field(default_factory=list)
+    # A "Total" (or "Sum", "Average"...) row a spreadsheet added below the data, holding the
+    # sum or mean of a column above (core.data.summary_rows): left out of the dataset with a
+    # note, or kept as a row like the others
+    summary_rows: Literal["leave_out", "keep"] = "leave_out"
 
     @model_validator(mode="after")
     def _mappings_are_one_to_one(self) -> ParserConfig:

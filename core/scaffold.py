@@ -36,6 +36,7 @@ class Proposal:
     left_out: dict[str, str] = field(default_factory=dict)  # column: why it is no feature
     notes: dict[str, str] = field(default_factory=dict)  # feature: what to fix in the data
     rows: int = 0
+    summary_rows: list[str] = field(default_factory=list)  # a spreadsheet's sums, left out
 
 
 def propose(
@@ -51,10 +52,11 @@ def propose(
     from core.data.coerce import coerce_frame
     from core.data.ingest import infer_task, parse_raw
     from core.data.sources import read_source
+    from core.data.summary_rows import without_summary_rows
 
     raw = read_source(source)
     reading = reading or {}
-    frame = parse_raw(raw, ParserConfig(**reading))
+    frame, summed = without_summary_rows(parse_raw(raw, ParserConfig(**reading)))
     _check_target(frame, target, source)
     frame = coerce_frame(frame.dropna(subset=[target]), {}, target)
     if frame.empty:
@@ -74,7 +76,7 @@ def propose(
         "promotion": {env: _environment(folder, env) for env in LOCAL_ENVIRONMENTS},
     }
     parser = {"selected_fields": [*kinds, target], "field_mappings": {}, **reading}
-    return Proposal(config, parser, kinds, left_out, notes, len(frame))
+    return Proposal(config, parser, kinds, left_out, notes, len(frame), summed)
 
 
 def model_name_from(source: str) -> str:

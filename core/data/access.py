@@ -69,6 +69,8 @@ def caller_dataset(settings: Settings, store: Store, dataset: str) -> DatasetVer
             key.removesuffix(".json") + ".parquet",
             str(manifest.get("source", "")),
             False,
+            int(manifest.get("dropped_rows", 0)),
+            tuple(manifest.get("summary_rows", ())),
         )
     if _store_key(settings, dataset):
         return ingest(settings, store, f"{store.uri.rstrip('/')}/{dataset}")

@@ -25,6 +25,7 @@ from core.data.formats import (
 from core.data.lookalikes import quantity_target_error
 from core.data.number_marks import missing_marked, number_marks
 from core.data.sources import RawData, extract_records, public_source, read_source
+from core.data.summary_rows import without_summary_rows
 from core.errors import DataError, NotFoundError
 from core.parquet import table_parquet
 from core.schema import flat_record, has_nested, list_text, lists_as_text
@@ -47,6 +48,8 @@ class DatasetVersion:
     source: str
     created: bool  # False when identical data was already ingested
     dropped_rows: int = 0  # rows without a target value
+    # rows a spreadsheet added to sum up the data, left out (core.data.summary_rows)
+    summary_rows: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -57,6 +60,7 @@ class DatasetVersion:
             "source": self.source,
             "created": self.created,
             "dropped_rows": self.dropped_rows,
+            "summary_rows": list(self.summary_rows),
         }
 
 
@@ -347,8 +351,11 @@ def stage_ingest(
         try:
             frame = parse_raw(raw, settings.parser)
             refuse_duplicated_names(frame, settings, raw.origin)
+            summed: list[str] = []
+            if settings.parser.summary_rows == "leave_out":
+                frame, summed = without_summary_rows(frame)
             frame = apply_parser(frame, settings.parser, raw.origin)
-            checked = checked_dataset(settings, store, frame, raw.origin)
+            checked = checked_dataset(settings, store, frame, raw.origin, summed)
         except BaseException:
             wait([raw_key])  # the raw copy is kept; the rows' own error goes first
             raise
@@ -374,9 +381,9 @@ def latest_dataset(settings: Settings, store: Store) -> DatasetVersion | None:
         record = store.read_json(_latest_key(settings))
     except NotFoundError:
         return None
-    return DatasetVersion(
-        **{k: record[k] for k in DatasetVersion.__dataclass_fields__ if k in record}
-    )
+    fields = {k: record[k] for k in DatasetVersion.__dataclass_fields__ if k in record}
+    fields["summary_rows"] = tuple(fields.get("summary_rows", ()))
+    return DatasetVersion(**fields)
 
 
 def _latest_key(settings: Settings) -> str:
@@ -404,8 +411,14 @@ class CheckedDataset:
 
 
 def checked_dataset(
-    settings: Settings, store: Store, frame: pd.DataFrame, origin: str
+    settings: Settings,
+    store: Store,
+    frame: pd.DataFrame,
+    origin: str,
+    summary_rows: list[str] | None = None,
 ) -> CheckedDataset:
+    """`frame` typed and checked; `summary_rows`: the rows ingest left out of it as a
+    spreadsheet's sums (said in the manifest and the version)."""
     import pyarrow as pa
 
     config, environment = settings.config, settings.environment
@@ -422,10 +435,11 @@ def checked_dataset(
         "source": public_source(origin),
         "raw_key": None,
         "dropped_rows": given - len(frame),
+        "summary_rows": summary_rows or [],
         "created_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
     }
     version = DatasetVersion(sha, len(frame), [str(c) for c in frame.columns], key, origin,
-                             created, given - len(frame))  # fmt: skip
+                             created, given - len(frame), tuple(summary_rows or ()))  # fmt: skip
     return CheckedDataset(version, pa.Table.from_pandas(frame, preserve_index=False), manifest)
 
 

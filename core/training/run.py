@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from core.config import ProjectConfig, Settings
 from core.data.ingest import DatasetVersion, infer_task, load_dataset, stage_ingest
+from core.data.summary_rows import summary_note
 from core.data.versions import dataset_manifest
 from core.drift.profile import PROFILE_FILE
 from core.errors import ConfigError, ConflictError, DataError, MlfnError
@@ -107,12 +108,14 @@ VARIANTS_SEEN = 10_000  # distinct categories compared for spelling variants
 
 
 def _dataset_notes(dataset: DatasetVersion, target: str) -> list[str]:
-    if not dataset.dropped_rows:
-        return []
-    return [
-        f"{dataset.dropped_rows} rows of the source have no value for the target '{target}' "
-        "and are left out of training (give them one to have them count)"
-    ]
+    summed = summary_note(list(dataset.summary_rows))
+    notes = [summed] if summed else []
+    if dataset.dropped_rows:
+        notes.append(
+            f"{dataset.dropped_rows} rows of the source have no value for the target "
+            f"'{target}' and are left out of training (give them one to have them count)"
+        )
+    return notes
 
 
 def _lookalike_notes(frame: pd.DataFrame, spec: FeatureSpec, config: ProjectConfig) -> list[str]:
