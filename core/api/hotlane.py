@@ -6,9 +6,10 @@ coroutine and a scope lookup: on a one-row prediction they cost more than the mo
 lane stands in front of them and takes a request only when each layer's verdict is known
 from its headers alone, and known to be "go on":
 
-- POST to /predict, JSON (or no content type), no chunked body, and a Content-Length, if
-  declared, within the limit (a door's event holds its whole body and often declares no
-  length: the lane reads at most the limit, then leaves the rest to the layers);
+- POST to /predict, JSON (or no content type), no chunked or compressed body, and a
+  Content-Length, if declared, within the limit (a door's event holds its whole body and
+  often declares no length: the lane reads at most the limit, then leaves the rest to the
+  layers);
 - no header name twice (so exactly one token header), the token one that passed every
   check before and has not expired since (`Authenticator.verified_before`: a lookup,
   never a verification), whose principal has the `predict` scope; no gateway-trust mode;
@@ -130,12 +131,14 @@ class HotLane:
 
     def _headers(self, headers: list[tuple[bytes, bytes]]) -> dict[bytes, bytes] | None:
         """The request's headers by name, when they leave every layer nothing to do: the
-        token header, no name twice, JSON (or no content type), no chunked body, a
-        Content-Length (if any) within the limit, and no Origin when CORS is on."""
+        token header, no name twice, JSON (or no content type), no chunked or compressed
+        body, a Content-Length (if any) within the limit, and no Origin when CORS is on."""
         found = dict(headers)
         if len(found) != len(headers) or self.header not in found:
             return None
-        if b"transfer-encoding" in found or (self.cors and b"origin" in found):
+        if b"transfer-encoding" in found or b"content-encoding" in found:
+            return None
+        if self.cors and b"origin" in found:
             return None
         length = found.get(b"content-length")
         if length is not None and (not length.isdigit() or int(length) > self.limit):

@@ -23,7 +23,7 @@ ASGIApp = Any
 MAX_BODY_BYTES = 6 * 2**20  # API Gateway and Lambda's synchronous payload limit
 
 
-async def _send_json(send: Any, status: int, body: dict[str, Any]) -> None:
+async def send_json(send: Any, status: int, body: dict[str, Any]) -> None:
     data = json.dumps(body).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]
     if status == 401:
@@ -44,7 +44,7 @@ class BodyLimit:
         if declared is not None and declared.isdigit() and int(declared) > self.limit:
             too_large = self._too_large()
             shaped = error_body(scope["path"], too_large.status, too_large.code, too_large.message)
-            await _send_json(send, *shaped)
+            await send_json(send, *shaped)
             return
         received = 0
 
@@ -121,7 +121,7 @@ class AuthFirst:
             token = values[0].decode("latin-1") if values else None
             principal = await self._principal(token, scope)
         except MlfnError as exc:
-            await _send_json(send, *error_body(scope["path"], exc.status, exc.code, exc.message))
+            await send_json(send, *error_body(scope["path"], exc.status, exc.code, exc.message))
             return
         scope.setdefault("state", {})[PRINCIPAL] = principal
         await self.app(scope, receive, send)
@@ -187,7 +187,7 @@ class JsonContentType:
             ):
                 refused = _not_json(declared)
                 path = scope["path"]
-                await _send_json(send, *error_body(path, refused.status, refused.code,
+                await send_json(send, *error_body(path, refused.status, refused.code,
                                                    refused.message))  # fmt: skip
                 return
         await self.app(scope, receive, send)

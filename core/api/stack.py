@@ -9,6 +9,7 @@ import os
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from core.api.content_encoding import ContentEncoding
 from core.api.fastpath import PREDICT_PATH, FastPredict
 from core.api.hotlane import HotLane
 from core.api.http_layers import HeadAsGet, cors_layer
@@ -44,6 +45,7 @@ def middleware_layers(
     layers: list[Layer] = [(FastPredict, {"get_services": holder.get})] if fast_predict else []
     layers += [
         (JsonContentType, {"routes": routes, "reading": (PREDICT_PATH,)}),
+        (ContentEncoding, {}),  # inside the limit: both sizes, as sent and decoded, count
         (BodyLimit, {}),
         (AuthFirst, {"get_authenticator": authenticator, "routes": routes,
                      "header": token_header(), "protected": tuple(protected)}),

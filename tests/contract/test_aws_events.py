@@ -4,6 +4,8 @@ claims WHEN the handler gets it THEN it answers, naming what was wrong, never a 
 
 from __future__ import annotations
 
+import base64
+import gzip
 import json
 from typing import Any
 
@@ -102,3 +104,16 @@ def test_an_event_whose_parts_are_not_the_gateways_is_a_400(cold_handler: Any, c
     error = json.loads(answer["body"])["error"]
     assert answer["statusCode"] == 400 and error["code"] == "malformed_event", answer
     assert "send the event as the gateway does" in error["message"]
+
+
+def test_a_gzip_body_through_the_gateway_is_read_decoded(cold_handler: Any) -> None:
+    """API Gateway passes a compressed body on (base64) with its Content-Encoding."""
+    token = mint_token(SECRET, ["predict"])
+    for template in (HTTP_V2, "apigw_rest_v1.json"):
+        headers = {"authorization": f"Bearer {token}", "content-encoding": "gzip"}
+        event = _event(template, "POST", "/predict", None, headers)
+        packed = gzip.compress(json.dumps({"instances": [ROW]}).encode())
+        event.update(body=base64.b64encode(packed).decode(), isBase64Encoded=True)
+        answer = cold_handler.handler(event, LambdaContext())
+        assert answer["statusCode"] == 200, (template, answer["body"])
+        assert json.loads(answer["body"])["predictions"] == ["setosa"]
