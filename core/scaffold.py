@@ -57,7 +57,7 @@ def propose(
     raw = read_source(source)
     reading = reading or {}
     frame, summed = without_summary_rows(parse_raw(raw, ParserConfig(**reading)))
-    _check_target(frame, target, source)
+    _check_target(frame, target, source, int(reading.get("skip_lines", 0)))
     frame = coerce_frame(frame.dropna(subset=[target]), {}, target)
     if frame.empty:
         raise DataError(f"source '{source}' has no rows with a value for '{target}'")
@@ -86,12 +86,14 @@ def model_name_from(source: str) -> str:
     return name if name and name[0].isalnum() else "model"
 
 
-def _check_target(frame: pd.DataFrame, target: str, source: str) -> None:
+def _check_target(frame: pd.DataFrame, target: str, source: str, skipped: int) -> None:
+    from core.data.ingest import missing_hint
+
     names = [str(c) for c in frame.columns]
     if target in names:
         return
     close = difflib.get_close_matches(target, names, n=1, cutoff=0.6)
-    hint = f"; did you mean '{close[0]}'?" if close else ""
+    hint = f"; did you mean '{close[0]}'?" if close else missing_hint(frame, [target], skipped)
     raise DataError(
         f"source '{source}' has no column '{target}' to predict{hint}",
         detail=f"its columns: {names[:30]}",

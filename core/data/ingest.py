@@ -148,7 +148,7 @@ def apply_parser(frame: pd.DataFrame, parser: ParserConfig, origin: str) -> pd.D
         if missing:
             raise DataError(
                 f"source '{origin}' lacks the selected fields {missing}"
-                f"{_missing_hint(frame, missing)}",
+                f"{missing_hint(frame, missing, parser.skip_lines)}",
                 detail=f"it has {[str(c) for c in frame.columns]}",
             )
         frame = frame[list(dict.fromkeys(keep))]
@@ -173,16 +173,42 @@ def refuse_duplicated_names(frame: pd.DataFrame, settings: Settings, origin: str
         )
 
 
-def _missing_hint(frame: pd.DataFrame, missing: list[str]) -> str:
-    """What the columns suggest: a first line of values rather than names, nested objects
-    flattened, or names close to the missing ones (to map in the parser config)."""
+def missing_hint(frame: pd.DataFrame, missing: list[str], skipped: int = 0) -> str:
+    """What the columns suggest: a first line of values rather than names, the names in a
+    row below (a second header line), nested objects flattened, or names close to the
+    missing ones (to map in the parser config). `skipped`: the lines skipped above the
+    header (the parser's skip_lines)."""
     names = [str(c) for c in frame.columns]
     if names and sum(map(_looks_like_a_value, names)) * 2 >= len(names):
         return (
             f" (its first line holds values, not column names: {names[:5]}; add a header "
             "line naming the columns)"
         )
-    return _flattened_hint(frame, missing) or _close_names_hint(names, missing)
+    return (
+        _header_below_hint(frame, missing, skipped)
+        or _flattened_hint(frame, missing)
+        or _close_names_hint(names, missing)
+    )
+
+
+HEADER_ROWS_LOOKED_AT = 5
+
+
+def _header_below_hint(frame: pd.DataFrame, missing: list[str], skipped: int) -> str:
+    """Where one of the first rows holds every missing name: the header is that row (above
+    it, a line of group names, as a spreadsheet with merged header cells exports)."""
+    wanted = set(missing)
+    for position in range(min(HEADER_ROWS_LOOKED_AT, len(frame))):
+        values = {value.strip() for value in frame.iloc[position].tolist()
+                  if isinstance(value, str)}  # fmt: skip
+        if wanted <= values:
+            above = skipped + 1 + position  # the lines above the one holding the names
+            return (
+                f" (line {above + 1} holds the names {sorted(wanted)}: it looks like the "
+                f'header, below a line of other names; set "skip_lines": {above} in the '
+                f"parser config (mlfn init: --skip-lines {above}), or delete the lines above it)"
+            )
+    return ""
 
 
 def _looks_like_a_value(name: str) -> bool:
@@ -248,7 +274,7 @@ def check_dataset(frame: pd.DataFrame, config: ProjectConfig, origin: str) -> pd
     if missing:
         kind = "target column" if missing == [config.target] else "columns"
         raise DataError(
-            f"source '{origin}' lacks the {kind} {missing}{_missing_hint(frame, missing)}",
+            f"source '{origin}' lacks the {kind} {missing}{missing_hint(frame, missing)}",
             detail=f"it has {[str(c) for c in frame.columns]}",
         )
     frame = frame[needed].dropna(subset=[config.target]).reset_index(drop=True)

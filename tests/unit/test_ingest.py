@@ -185,6 +185,15 @@ def test_missing_selected_field(tmp_path: Path) -> None:
         ingest(settings, store, write_csv(tmp_path / "i.csv", frame))
 
 
+def test_a_second_header_line_is_named_with_the_lines_to_skip(tmp_path: Path) -> None:
+    settings, store = project_settings(tmp_path)
+    text = IRIS_CSV.read_text()
+    grouped = tmp_path / "grouped.csv"
+    grouped.write_text("sepal,,petal,,\n" + text)
+    with pytest.raises(DataError, match=r'line 2 holds the names .*"skip_lines": 1 in the'):
+        ingest(settings, store, str(grouped))
+
+
 def test_empty_data(tmp_path: Path) -> None:
     settings, store = project_settings(tmp_path)
     empty = tmp_path / "empty.csv"

@@ -161,3 +161,23 @@ def test_constant_and_duplicate_columns_are_left_out_as_training_drops_them(
     assert config["features"] == ["a", "plan"]
     left_out = json.loads(capsys.readouterr().out)["left_out"]
     assert left_out["country"].startswith("constant") and "'a'" in left_out["a_again"]
+
+
+def test_a_second_header_line_is_named_with_the_lines_to_skip(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A sheet with merged group names above the column names exports two header lines."""
+    plain = _data(tmp_path / "plain.csv").read_text()
+    width = plain.splitlines()[0].count(",")
+    for title, skipped in (("", 1), ("Customers\n", 2)):
+        source = tmp_path / f"grouped{skipped}.csv"
+        source.write_text(title + "group" + "," * width + "\n" + plain)
+        args = ["init", str(source), "--target", "label", "--dir", str(tmp_path / "p"), "--force"]
+        # with a title, its line skipped: the group line is still there
+        assert main([*args, "--skip-lines", str(skipped - 1)]) == 2
+        said = capsys.readouterr().err
+        assert f"line {skipped + 1} holds the names ['label']" in said
+        assert f"(mlfn init: --skip-lines {skipped})" in said
+        assert main([*args, "--skip-lines", str(skipped)]) == 0
+        settings = load_settings(tmp_path / "p" / "config.json", "dev")
+        assert train(settings, open_store(settings.store_uri))["promoted"]
