@@ -95,7 +95,8 @@ def _install_error_handlers(app: FastAPI) -> None:
             return _error(422, "invalid_request", message, request.url.path)
         codes = {404: "not_found", 405: "method_not_allowed"}
         code = codes.get(exc.status_code, "http_error")
-        answer = _error(exc.status_code, code, str(exc.detail), request.url.path)
+        message = _router_message(exc, request) or str(exc.detail)
+        answer = _error(exc.status_code, code, message, request.url.path)
         answer.headers.update(exc.headers or {})  # e.g. Allow on a 405
         return answer
 
@@ -175,6 +176,18 @@ class MlfnAPI(FastAPI):
             await super().__call__(scope, receive, send)
         else:
             await self.lane(scope, receive, send)
+
+
+def _router_message(exc: HTTPException, request: Request) -> str | None:
+    """The router's own 404 and 405 ("Not Found", "Method Not Allowed") as a sentence
+    naming the request and what to do; None for a route's own HTTPException."""
+    asked = f"{request.method} {request.url.path[:200]}"
+    if exc.status_code == 404 and exc.detail == "Not Found":
+        return f"no route answers {asked}: the routes are listed at /docs and /openapi.json"
+    if exc.status_code == 405 and exc.detail == "Method Not Allowed":
+        allowed = (exc.headers or {}).get("Allow", "")
+        return f"{request.url.path[:200]} does not answer {request.method}; send {allowed}"
+    return None
 
 
 def create_app(

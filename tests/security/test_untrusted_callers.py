@@ -164,3 +164,21 @@ def test_a_deeply_nested_value_anywhere_is_a_4xx(api: Any, route: str) -> None:
     answer = client.post(route, content=DEEP_BODIES[route], headers=headers)
     assert 400 <= answer.status_code < 500, (answer.status_code, answer.text[:300])
     assert len(answer.text) < 1_000  # the value quoted short, not echoed
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "said"),
+    [
+        ("GET", "/nope", 404, "no route answers GET /nope: the routes are listed at /docs"),
+        ("GET", "/v2/nope", 404, "no route answers GET /v2/nope"),
+        ("DELETE", "/predict", 405, "/predict does not answer DELETE; send POST"),
+        ("PUT", "/invocations", 405, "/invocations does not answer PUT; send POST"),
+    ],
+)
+def test_the_routers_own_404_and_405_name_the_request(
+    api: Any, method: str, path: str, status: int, said: str
+) -> None:
+    """They had said "Not Found" and "Method Not Allowed", and nothing of what to do."""
+    client, _ = api
+    answer = client.request(method, path, headers=token("predict"))
+    assert answer.status_code == status and said in answer.text
