@@ -59,7 +59,7 @@ def summary_rows(frame: pd.DataFrame) -> list[SummaryRow]:
         labelled.append((position, label))
     if not labelled:
         return []
-    above = _numbers(frame.iloc[: labelled[-1][0]])
+    above = frame.iloc[: labelled[-1][0]]  # as read: a column is made numbers when asked
     found = []
     for position, label in reversed(labelled):
         row = _numbers(frame.iloc[[position]]).iloc[0]
@@ -88,9 +88,13 @@ def _numbers(frame: pd.DataFrame) -> pd.DataFrame:
 def _held(given: dict[Any, float], above: pd.DataFrame) -> tuple[str, str] | None:
     """(column, "sum" or "mean"): the first of the `given` numbers that sums or averages its
     column in `above`; None when none does."""
+    import pandas as pd
+
     for name, value in given.items():
-        column = above[name].dropna() if name in above else None
-        if column is None or column.empty:
+        if name not in above:
+            continue
+        column = pd.to_numeric(above[name], errors="coerce").astype("float64").dropna()
+        if column.empty:
             continue
         for kind, figure in (("sum", float(column.sum())), ("mean", float(column.mean()))):
             if _close(value, figure):
