@@ -285,3 +285,23 @@ def test_lookups_while_a_load_evicts_break_nothing() -> None:
         sys.setswitchinterval(interval)
     assert errors == []
     assert cache.used_bytes() <= 3
+
+
+def test_a_graph_runner_hands_the_binding_run_options_never_none() -> None:
+    """The inner binding gets one RunOptions, the same on every call: with None it looks
+    for attributes that are not there, an exception made and dropped on every run."""
+    import onnxruntime as ort
+
+    seen: list[Any] = []
+
+    class Binding:
+        def run(self, names: list[str], feeds: dict[str, Any], options: Any) -> list[Any]:
+            seen.append(options)
+            return [feeds["x"] for _ in names]
+
+    class Session:
+        _sess = Binding()
+
+    run = graph_runner(Session(), ["variable"])
+    assert run({"x": 3}) == [3] and run({"x": 4}) == [4]
+    assert isinstance(seen[0], ort.RunOptions) and seen[0] is seen[1]
