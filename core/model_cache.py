@@ -80,13 +80,7 @@ def graph_runner(session: Any, outputs: Sequence[str]) -> GraphRun:
     the probabilities. The inner binding is ONNX Runtime's private API: where it is missing,
     or refuses the call's arguments (TypeError: another release's signature), the public
     `run` answers."""
-    import onnxruntime as ort
-
     names = list(outputs)
-    # a RunOptions of our own rather than None: with None the binding looks for attributes
-    # on it and fails, an AttributeError made and dropped (≈ 5,600 instructions) every run;
-    # only read by each run, never changed, so one serves every thread
-    options = ort.RunOptions()
 
     def public(feeds: dict[str, Any]) -> list[Any]:
         return list(session.run(names, feeds))
@@ -94,6 +88,13 @@ def graph_runner(session: Any, outputs: Sequence[str]) -> GraphRun:
     inner = getattr(getattr(session, "_sess", None), "run", None)
     if not callable(inner):  # another wrapper, or another release of ONNX Runtime
         return public
+    import onnxruntime as ort  # imported already: the session is its
+
+    # a RunOptions of our own rather than None: with None the binding looks for attributes
+    # on it and fails, an AttributeError made and dropped on every run (≈ 5,300 of a one-row
+    # /predict's instructions); only read by each run, never changed, so one serves every
+    # thread
+    options = ort.RunOptions()
 
     def run_graph(feeds: dict[str, Any]) -> list[Any]:
         try:

@@ -305,3 +305,30 @@ def test_a_graph_runner_hands_the_binding_run_options_never_none() -> None:
     run = graph_runner(Session(), ["variable"])
     assert run({"x": 3}) == [3] and run({"x": 4}) == [4]
     assert isinstance(seen[0], ort.RunOptions) and seen[0] is seen[1]
+
+
+def test_onnx_runtimes_own_binding_takes_the_run_options() -> None:
+    """A real session: its inner binding accepts the RunOptions and answers (a refusal would
+    fall back to the public `run` unseen, each run paying its checks again)."""
+    import numpy as np
+    from onnx import TensorProto, helper
+
+    from core.model_cache import new_session
+
+    tensor = helper.make_tensor_value_info
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["x"], ["y"])], "identity",
+        [tensor("x", TensorProto.FLOAT, [None])], [tensor("y", TensorProto.FLOAT, [None])],
+    )  # fmt: skip
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    real = new_session(model.SerializeToString())
+
+    class InnerOnly:  # the real binding; the public run must not be reached
+        _sess = real._sess
+
+        def run(self, names: list[str], feeds: dict[str, Any]) -> list[Any]:
+            raise AssertionError("the inner binding refused the call")
+
+    run = graph_runner(InnerOnly(), ["y"])
+    (answer,) = run({"x": np.array([1.5, -2.0], dtype=np.float32)})
+    assert answer.tolist() == [1.5, -2.0]
